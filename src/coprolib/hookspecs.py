@@ -1,0 +1,25 @@
+"""The hook specifications: the only places a plugin can change coprolib's behaviour.
+
+Every hook is an empty function with a one-line docstring. Plugins implement them with
+``@coprolib.hookimpl``. Registration hooks receive a callback and call it, so plugins never
+compete over return values. Implementations may accept fewer arguments than a spec lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("coprolib")
+hookimpl = pluggy.HookimplMarker("coprolib")
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands or groups to the ``coprolib`` command line group ``cli``."""
+
+
+@hookspec
+def register_adapters(register: Any) -> None:
+    """Call ``register(name, adapter_class)`` for each destination adapter the plugin provides."""

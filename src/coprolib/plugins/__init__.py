@@ -1,0 +1,1 @@
+"""Built-in plugins. Each registers exactly as a third-party plugin would: copy them."""

@@ -1,0 +1,39 @@
+"""Built-in CLI commands, registered through ``register_commands`` like any plugin's."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from coprolib.hookspecs import hookimpl
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """Add the foundation commands: plugins, validate, schema."""
+
+    @cli.command(name="plugins")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+    def plugins_command(as_json: bool) -> None:
+        """List installed plugins, the hooks each implements, and any that failed to load."""
+        from coprolib.plugin_host import get_plugins, load_errors
+
+        plugins = get_plugins()
+        errors = load_errors()
+        if as_json:
+            data = {
+                "plugins": [
+                    {"name": p.name, "version": p.version, "hooks": list(p.hooks),
+                     "builtin": p.builtin}
+                    for p in plugins
+                ],
+                "errors": [{"name": e.name, "error": e.error} for e in errors],
+            }
+            click.echo(json.dumps(data, indent=2))
+            return
+        for p in plugins:
+            origin = "built-in" if p.builtin else (p.version or "")
+            click.echo(f"{p.name}  {origin}  hooks: {', '.join(p.hooks)}")
+        for e in errors:
+            click.echo(f"{e.name}  FAILED TO LOAD: {e.error}", err=True)

@@ -1,0 +1,1 @@
+"""Helpers for people who test coprolib plugins and adapters: strategies and a pytest plugin."""
