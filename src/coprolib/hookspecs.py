@@ -23,3 +23,8 @@ def register_commands(cli: Any) -> None:
 @hookspec
 def register_adapters(register: Any) -> None:
     """Call ``register(name, adapter_class)`` for each destination adapter the plugin provides."""
+
+
+@hookspec
+def register_recognizers(register: Any) -> None:
+    """Call ``register(recognizer, ...)`` with each identifier recogniser the plugin provides."""

@@ -21,7 +21,12 @@ import pluggy
 from coprolib import hookspecs
 
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
-DEFAULT_PLUGINS: tuple[str, ...] = ("coprolib.plugins.core_commands",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "coprolib.plugins.core_commands",
+    "coprolib.plugins.recognizers_uk",
+    "coprolib.plugins.recognizers_names",
+    "coprolib.plugins.redact_commands",
+)
 
 ENTRY_POINT_GROUP = "coprolib"
 
