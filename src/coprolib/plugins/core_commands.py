@@ -24,8 +24,12 @@ def register_commands(cli: click.Group) -> None:
         if as_json:
             data = {
                 "plugins": [
-                    {"name": p.name, "version": p.version, "hooks": list(p.hooks),
-                     "builtin": p.builtin}
+                    {
+                        "name": p.name,
+                        "version": p.version,
+                        "hooks": list(p.hooks),
+                        "builtin": p.builtin,
+                    }
                     for p in plugins
                 ],
                 "errors": [{"name": e.name, "error": e.error} for e in errors],
