@@ -12,6 +12,8 @@ placeholder is never detected again, so redacting redacted text changes nothing.
 from __future__ import annotations
 
 import re
+import sys
+import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -331,3 +333,25 @@ def redact(
     return Redaction(
         text="".join(out), spans=tuple(spans), placeholders=tuple(placeholders), level=lvl
     )
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`redact`.
+
+    ``coprolib.redact`` names both this module and the function re-exported by the package;
+    Python binds the submodule to the package attribute once it is imported, so the module
+    itself forwards calls to make ``coprolib.redact(text, level)`` work either way.
+    """
+
+    def __call__(
+        self,
+        text: str,
+        level: IdentityLevel | str = IdentityLevel.ANONYMOUS,
+        known_identifiers: Iterable[str] = (),
+        recognizers: Sequence[Recognizer] | None = None,
+    ) -> Redaction:
+        """Redact ``text``: see :func:`redact`."""
+        return redact(text, level, known_identifiers, recognizers)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -54,7 +54,7 @@ _DOT = rf"(?:(?:{_TITLE_DOT})\.)?"
 # skip lower-case text quickly) that does not continue a word; a title may keep its full stop.
 RUN_RE = re.compile(
     rf"{_CAP}(?<![\w'’]{_CAP}){_WORD_REST}{_DOT}"
-    rf"(?:(?:[ \t]+{_PARTICLE})?[ \t]+{_WORD}{_DOT}){{0,4}}(?![\w])"
+    rf"(?:(?:[ \t]+{_PARTICLE})?[ \t]+{_WORD}{_DOT})*(?![\w])"
 )
 TOKEN_RE = re.compile(_WORD)
 
@@ -102,6 +102,9 @@ STOP_WORDS = (
     eastern western central upper lower great little old new saint st greater
     advice citizens age mind shelter refuge samaritans barnardo's barnardos victim victims
     support women's men's aid crisis helpline line bureau probation prison court tribunal
+    later then yesterday today tomorrow sometimes eventually finally recently now also still
+    however meanwhile afterwards suddenly unfortunately luckily apparently actually sadly
+    thankfully overall initially previously currently since until during despite
     """
     )
     | TITLES
@@ -228,47 +231,61 @@ class PersonRecognizer:
         line = text.rfind("\n", 0, start) + 1
         return text.startswith(_LIST_LINES, line) and text[line:start].rstrip().endswith((",", ":"))
 
-    def _person_in_run(
+    def _people_in_run(
         self, text: str, tokens: list[tuple[int, int, str]]
-    ) -> tuple[int, int] | None:
+    ) -> list[tuple[int, int]]:
+        """The (start, end) of every name in one run of capitalised words."""
         keys = [_clean(w) for _, _, w in tokens]
         n = len(tokens)
-        for t in range(n - 1):
-            if keys[t] in TITLES and keys[t + 1] not in _FUNCTION_WORDS:
-                end_i = t + 2
-                while end_i < n and end_i < t + 5 and keys[end_i] not in STOP_WORDS:
+        hits: list[tuple[int, int]] = []
+        i = 0
+        while i < n:
+            key = keys[i]
+            start, end, word = tokens[i]
+            if key in TITLES and i + 1 < n and keys[i + 1] not in _FUNCTION_WORDS:
+                end_i = i + 2
+                while end_i < n and end_i < i + 5 and keys[end_i] not in STOP_WORDS:
                     end_i += 1
                 if end_i == n - 1 and self._surname_too(keys[end_i], ambiguous=False):
                     end_i += 1
-                return tokens[t][0], tokens[end_i - 1][1]
-        for i, key in enumerate(keys):
-            start, end, word = tokens[i]
+                hits.append((start, tokens[end_i - 1][1]))
+                i = end_i
+                continue
+            i += 1
             if len(key) < 2 or word.endswith("."):
                 continue
-            nxt = tokens[i + 1][2] if i + 1 < n else None
+            nxt = tokens[i][2] if i < n else None
             ambiguous = key in AMBIGUOUS or key in STOP_WORDS
             if key in self.first:
                 if ambiguous and not self._supported(text, start, end, nxt):
                     continue
-            elif key in STOP_WORDS or not self._cued(
-                text, start, tokens[i + 1] if i + 1 < n else None
+            elif (
+                key in STOP_WORDS
+                or (i < n and keys[i] in self.first)
+                or not self._cued(text, start, tokens[i] if i < n else None)
             ):
                 continue
-            if i > 0 and keys[i - 1] in PLACE_PREFIXES:
-                return None
-            end_i = i + 1
-            while end_i < n and end_i - i < 4:
+            if i > 1 and keys[i - 2] in PLACE_PREFIXES:
+                continue
+            end_i = i
+            while end_i < n and end_i - i < 3:
                 k = keys[end_i]
-                if k in STOP_WORDS:
+                if k in STOP_WORDS or k in TITLES:
                     # "Wayne Hall" is a person, "Victoria Hall Trust" is not.
-                    if end_i == i + 1 == n - 1 and self._surname_too(k, ambiguous):
+                    if (
+                        end_i == i
+                        and (end_i == n - 1 or keys[end_i + 1] in TITLES)
+                        and self._surname_too(k, ambiguous)
+                    ):
                         end_i += 1
                     break
                 end_i += 1
             if end_i < n and keys[end_i] in ORG_WORDS:
-                return None
-            return start, tokens[end_i - 1][1]
-        return None
+                i = end_i + 1
+                continue
+            hits.append((start, tokens[end_i - 1][1]))
+            i = end_i
+        return hits
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield every name found, then every other mention of the words of those names."""
@@ -292,20 +309,17 @@ class PersonRecognizer:
                 (t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, m.end())
             ]
             runs.append(tokens)
-            hit = self._person_in_run(text, tokens)
-            if hit is None:
-                continue
-            start, end = hit
-            found.append(Span(start, end, "PERSON", 0.85))
-            position = 0
-            for s, _e, w in tokens:
-                if s < start or s >= end:
-                    continue
-                key = _clean(w)
-                # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
-                if len(key) > 2 and key not in stop and (position or key not in AMBIGUOUS):
-                    words.add(w)
-                position += 1
+            for start, end in self._people_in_run(text, tokens):
+                found.append(Span(start, end, "PERSON", 0.85))
+                position = 0
+                for s, _e, w in tokens:
+                    if s < start or s >= end:
+                        continue
+                    key = _clean(w)
+                    # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
+                    if len(key) > 2 and key not in stop and (position or key not in AMBIGUOUS):
+                        words.add(w)
+                    position += 1
         if words:
             found.extend(Span(s, e, "PERSON", 0.8) for s, e, w in singles if w in words)
             for tokens in runs:

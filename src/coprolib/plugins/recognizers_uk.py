@@ -99,6 +99,22 @@ class _Anchored:
                     break
 
 
+_GIR_RE = re.compile(r"(?<![A-Za-z0-9])GIR[ \t]?0AA(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+class _Girobank:
+    """The one postcode with no digit in its outward code: GIR 0AA."""
+
+    name = "uk_postcode_gir"
+    labels = ("UK_POSTCODE",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield each GIR 0AA."""
+        if "0AA" in text or "0aa" in text or "0Aa" in text or "0aA" in text:
+            for m in _GIR_RE.finditer(text):
+                yield Span(m.start(), m.end(), "UK_POSTCODE", 1.0)
+
+
 class _Email:
     """Email addresses, found from each "@"."""
 
@@ -304,6 +320,7 @@ RECOGNIZERS = (
     ),
     _Anchored("uk_ni_number", "NI_NUMBER", _NI_ANCHOR, NI_RE, (2, 3), _ni_prefix_ok),
     _Anchored("uk_postcode", "UK_POSTCODE", _POSTCODE_ANCHOR, POSTCODE_RE, (2, 1, 3)),
+    _Girobank(),
     PatternRecognizer(
         name="uk_phone", label="UK_PHONE", pattern=PHONE_RE, check=_phone_ok, score=0.9
     ),
