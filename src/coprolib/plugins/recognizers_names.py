@@ -69,6 +69,31 @@ _CUE_RE = re.compile(
     r"\basked|\bmet|\bvisited|\baction:|\bactions:)[,:]?\s+$",
     re.IGNORECASE,
 )
+#: The last word of every cue in _CUE_RE: a cheap test before the regular expression.
+_CUE_LAST = _words(
+    """
+    son daughter husband wife partner brother sister mum mother dad father friend carer neighbour
+    boyfriend girlfriend fiance fiancé fiancee fiancée nephew niece cousin grandson granddaughter
+    grandchild uncle aunt auntie nan gran grandma grandad stepdad stepmum worker advocate landlord
+    lodger flatmate child baby boy girl colleague manager nurse gp called named is name's as i'm
+    am told asked met visited to with action actions
+    """
+)
+
+
+def _cue_before(text: str, start: int) -> bool:
+    """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
+    begin = max(0, start - 40)
+    seg = text[begin:start]
+    body = seg.rstrip()
+    if len(body) == len(seg) or not body:
+        return False
+    prev = body.rsplit(None, 1)[-1].rstrip(",:").casefold()
+    if prev not in _CUE_LAST:
+        return False
+    return _CUE_RE.search(text, begin, start) is not None
+
+
 _VERB_AFTER_RE = re.compile(
     r"(?:['’]s\b|\s+(?:said|says|told|tells|asked|asks|explained|explains|reported|reports|"
     r"replied|added|agreed|felt|feels|wanted|wants|shared|disclosed|rang|phoned|called|visited|"
@@ -205,11 +230,15 @@ class PersonRecognizer:
             if nxt not in STOP_WORDS and self._weak_cue(text, start):
                 return True
         before = text[max(0, start - 40) : start]
-        if _CUE_RE.search(before):
+        if _cue_before(text, start):
             return True
         after = text[end : end + 12]
         at_sentence_start = bool(_SENTENCE_END_RE.search(before))
         return not at_sentence_start and bool(_VERB_AFTER_RE.match(after))
+
+    @staticmethod
+    def _sentence_start(text: str, start: int) -> bool:
+        return bool(_SENTENCE_END_RE.search(text, max(0, start - 6), start))
 
     def _surname_too(self, key: str, ambiguous: bool) -> bool:
         """Whether a stop word ending a name is its surname ("Hall", "Kent", "West")."""
@@ -218,7 +247,7 @@ class PersonRecognizer:
         return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
 
     def _cued(self, text: str, start: int, nxt: tuple[int, int, str] | None) -> bool:
-        if _CUE_RE.search(text, max(0, start - 40), start):
+        if _cue_before(text, start):
             return True
         if nxt is None or _clean(nxt[2]) in STOP_WORDS:
             return False
@@ -261,7 +290,7 @@ class PersonRecognizer:
                     continue
             elif (
                 key in STOP_WORDS
-                or (i < n and keys[i] in self.first)
+                or (i < n and keys[i] in self.first and self._sentence_start(text, start))
                 or not self._cued(text, start, tokens[i] if i < n else None)
             ):
                 continue
@@ -293,16 +322,14 @@ class PersonRecognizer:
         words: set[str] = set()
         singles: list[tuple[int, int, str]] = []
         runs: list[list[tuple[int, int, str]]] = []
-        first, stop, cue = self.first, STOP_WORDS, _CUE_RE
+        first, stop = self.first, STOP_WORDS
         for m in RUN_RE.finditer(text):
             run = m.group()
             start = m.start()
             if " " not in run and "\t" not in run:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
-                if key not in first and (
-                    key in stop or not cue.search(text, max(0, start - 40), start)
-                ):
+                if key not in first and (key in stop or not _cue_before(text, start)):
                     singles.append((start, m.end(), run))
                     continue
             tokens = [

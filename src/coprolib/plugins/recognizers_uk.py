@@ -49,7 +49,8 @@ _POSTCODE_ANCHOR = re.compile(r"[0-9][0-9A-Za-z]?[ \t]?[0-9][A-Za-z]{2}(?![A-Za-
 
 # +44 / 0044 / 0 then 9-10 national digits with spaces, dashes, dots or brackets between.
 PHONE_RE = re.compile(
-    r"(?:(?:\+|00)[ ]?44[ ]?(?:\(0\)[ ]?)?\(?|\(?0)(?<![\w+][+0(])"
+    r"[+0(](?<![\w+(][+0(])"
+    r"(?:(?<=\+)[ ]?44[ ]?(?:\(0\)[ ]?)?\(?|(?<=0)0[ ]?44[ ]?(?:\(0\)[ ]?)?\(?|(?<=\()0|(?<=0))"
     r"[1-37-9](?:[ \-.)(]{0,2}\d){8,9}(?![\w])"
 )
 
@@ -291,14 +292,16 @@ class _DateOfBirth:
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield the date in "born on 3 March 1958", "DOB: 03/03/1958", "d.o.b. ..."."""
-        if not _DOB_HINT.search(text):
-            return
-        for m in DOB_RE.finditer(text):
+        for hint in _DOB_HINT.finditer(text):
+            m = DOB_RE.match(text, hint.start())
+            if m is None:
+                continue
             start, end = m.span("date")
             yield Span(start, end, "DATE_OF_BIRTH", 1.0)
 
 
-_DOB_HINT = re.compile(r"born|d\.?o\.?b|birth", re.IGNORECASE)
+# Where each context of DOB_RE can start: found quickly, then DOB_RE is tried there.
+_DOB_HINT = re.compile(r"[bdBD](?<![\w][bdBD])(?:orn|\.?[oO]\.?[bB]|ate|irth)")
 
 
 def _phone_ok(match: str) -> bool:
