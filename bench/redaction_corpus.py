@@ -76,23 +76,143 @@ class _Writer:
 _NI_FIRST = "ABCEGHJKLMNOPRSTWXYZ"
 _NI_SECOND = "ABCEGHJKLMNPRSTWXYZ"
 _NI_BAD = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
-_SUFFIXES = (
-    "Street Road Lane Avenue Close Drive Way Court Crescent Gardens Place Grove Terrace Walk "
-    "Hill Park Square Mews Row Rise View Green Parade Vale Croft Fold Meadows Chase Brow"
-).split()
-_STREET_WORDS = (
-    "Mill Church Station High Park Victoria Albert Queen King Oak Elm Ash Beech Willow Cedar "
-    "Rosewood Hawthorn Meadow Brook Spring Chapel School Market Bridge Canal Moss Heath Moor "
-    "Windmill Orchard Holly Ivy Primrose Clarence Grosvenor Stanley Cromwell Nelson Wellington"
-).split()
-_TOWNS = (
-    "Oldham Rochdale Bolton Wigan Stockport Salford Bury Leeds Bradford Halifax Huddersfield "
-    "Wakefield Sheffield Rotherham Doncaster Barnsley York Hull Preston Blackburn Burnley Lancaster "
-    "Carlisle Durham Sunderland Gateshead Middlesbrough Derby Nottingham Leicester Coventry "
-    "Walsall Dudley Wolverhampton Telford Shrewsbury Hereford Worcester Gloucester Swindon Reading "
-    "Slough Luton Watford Ipswich Norwich Cambridge Peterborough Lincoln Exeter Plymouth Truro "
-    "Bristol Bath Cardiff Swansea Newport Wrexham Bangor Brighton Hastings Maidstone Canterbury"
-).split()
+_SUFFIXES = [
+    "Street",
+    "Road",
+    "Lane",
+    "Avenue",
+    "Close",
+    "Drive",
+    "Way",
+    "Court",
+    "Crescent",
+    "Gardens",
+    "Place",
+    "Grove",
+    "Terrace",
+    "Walk",
+    "Hill",
+    "Park",
+    "Square",
+    "Mews",
+    "Row",
+    "Rise",
+    "View",
+    "Green",
+    "Parade",
+    "Vale",
+    "Croft",
+    "Fold",
+    "Meadows",
+    "Chase",
+    "Brow",
+]
+_STREET_WORDS = [
+    "Mill",
+    "Church",
+    "Station",
+    "High",
+    "Park",
+    "Victoria",
+    "Albert",
+    "Queen",
+    "King",
+    "Oak",
+    "Elm",
+    "Ash",
+    "Beech",
+    "Willow",
+    "Cedar",
+    "Rosewood",
+    "Hawthorn",
+    "Meadow",
+    "Brook",
+    "Spring",
+    "Chapel",
+    "School",
+    "Market",
+    "Bridge",
+    "Canal",
+    "Moss",
+    "Heath",
+    "Moor",
+    "Windmill",
+    "Orchard",
+    "Holly",
+    "Ivy",
+    "Primrose",
+    "Clarence",
+    "Grosvenor",
+    "Stanley",
+    "Cromwell",
+    "Nelson",
+    "Wellington",
+]
+_TOWNS = [
+    "Oldham",
+    "Rochdale",
+    "Bolton",
+    "Wigan",
+    "Stockport",
+    "Salford",
+    "Bury",
+    "Leeds",
+    "Bradford",
+    "Halifax",
+    "Huddersfield",
+    "Wakefield",
+    "Sheffield",
+    "Rotherham",
+    "Doncaster",
+    "Barnsley",
+    "York",
+    "Hull",
+    "Preston",
+    "Blackburn",
+    "Burnley",
+    "Lancaster",
+    "Carlisle",
+    "Durham",
+    "Sunderland",
+    "Gateshead",
+    "Middlesbrough",
+    "Derby",
+    "Nottingham",
+    "Leicester",
+    "Coventry",
+    "Walsall",
+    "Dudley",
+    "Wolverhampton",
+    "Telford",
+    "Shrewsbury",
+    "Hereford",
+    "Worcester",
+    "Gloucester",
+    "Swindon",
+    "Reading",
+    "Slough",
+    "Luton",
+    "Watford",
+    "Ipswich",
+    "Norwich",
+    "Cambridge",
+    "Peterborough",
+    "Lincoln",
+    "Exeter",
+    "Plymouth",
+    "Truro",
+    "Bristol",
+    "Bath",
+    "Cardiff",
+    "Swansea",
+    "Newport",
+    "Wrexham",
+    "Bangor",
+    "Brighton",
+    "Hastings",
+    "Maidstone",
+    "Canterbury",
+]
 _TITLES_F = ("Mrs", "Ms", "Miss", "Dr", "Mrs.", "Ms.")
 _TITLES_M = ("Mr", "Dr", "Mr.", "Cllr")
 _HELD_OUT_LOCALES = (
@@ -187,9 +307,20 @@ def url(fake: Faker, rng: random.Random) -> str:
     return u
 
 
-_MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def dob_phrase(rng: random.Random) -> tuple[str, str, str]:
@@ -279,7 +410,9 @@ _HARD_NEGATIVES: tuple[Callable[[random.Random], str], ...] = (
     lambda r: f"The visit was at {r.randint(1, 11)}.{r.choice(('15', '30'))}pm. ",
     lambda r: f"She owed £{r.randint(20, 4000):,}.{r.randint(0, 99):02d} in rent arrears. ",
     lambda r: f"Ref {bad_nhs_number(r)} was logged on the old system. ",
-    lambda r: f"The payment of £{r.randint(5, 900)} was taken on {r.randint(1, 28)} May {r.randint(2019, 2025)}. ",  # noqa: E501
+    lambda r: (
+        f"The payment of £{r.randint(5, 900)} was taken on {r.randint(1, 28)} May {r.randint(2019, 2025)}. "
+    ),
     lambda r: "Will anyone tell me what happens next? ",
     lambda r: "I hope someone listens this time. ",
     lambda r: "Hope is what kept me going. ",

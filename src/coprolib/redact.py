@@ -165,26 +165,28 @@ class Redaction:
     level: IdentityLevel
 
 
-_cache: tuple[Recognizer, ...] | None = None
+_cache: tuple[object, tuple[Recognizer, ...]] | None = None
 
 
 def get_recognizers() -> tuple[Recognizer, ...]:
-    """Every recogniser registered through ``register_recognizers``, loaded once and cached."""
+    """Every recogniser registered through ``register_recognizers``, collected once and cached
+    (collected again if the plugin manager has been reset since)."""
     global _cache
-    if _cache is None:
-        from coprolib.plugin_host import collect_registrations
+    from coprolib.plugin_host import collect_registrations, get_plugin_manager
 
+    pm = get_plugin_manager()
+    if _cache is None or _cache[0] is not pm:
         found: list[Recognizer] = []
-        for _plugin, args in collect_registrations("register_recognizers"):
+        for plugin, args in collect_registrations("register_recognizers"):
             for recognizer in args:
                 if not isinstance(recognizer, Recognizer):
                     raise TypeError(
-                        f"register_recognizers: plugin {_plugin!r} registered {recognizer!r}, "
+                        f"register_recognizers: plugin {plugin!r} registered {recognizer!r}, "
                         "which has no name, labels and find(text)"
                     )
                 found.append(recognizer)
-        _cache = tuple(found)
-    return _cache
+        _cache = (pm, tuple(found))
+    return _cache[1]
 
 
 def reset_recognizers() -> None:
