@@ -315,10 +315,19 @@ def test_ambiguous_first_names_with_support(text: str, name: str) -> None:
         "Minutes of the meeting, 13 January 2025. Present: Chair.",
         "Greater Manchester Police gave an update.",
         "The case reference is SAR-2023-014.",
+        "Names, NHS and National Insurance numbers are removed.",
+        "Think Local Act Personal's ladder of co-production.",
+        "Northdale Women's Aid (fictional) runs the group.",
+        "We drove from Dudley to Preston, then Bradford.",
     ],
 )
 def test_hard_negatives_stay_untouched(text: str) -> None:
     assert redact(text).text == text
+
+
+def test_an_ambiguous_first_name_is_not_repeated_as_a_word() -> None:
+    text = "Will anyone tell me? Mr Will Hughes came. Will you call? Hughes did."
+    assert redact(text).text == "Will anyone tell me? [PERSON] came. Will you call? [PERSON] did."
 
 
 def test_other_mentions_of_a_found_name_are_masked() -> None:

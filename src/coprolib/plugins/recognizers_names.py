@@ -160,6 +160,16 @@ AMBIGUOUS = _words(
     love lovely treasure blessing gift unity verity hero rocky buddy sonny sunshine sage ash
     ashley bailey dean lee ross rory max
     """
+) | _words(
+    # UK towns, cities and counties that are also in the first-name list.
+    """
+    bradford dudley preston chester stafford sheffield darlington carlisle kendal lancaster
+    stanley crawley ashford ashton bolton burton clifton dalton dover everton felton hamilton
+    harrow hayes kingston lewis luton marlow melrose milton morley newton norton orton penrith
+    rugby selby shelby shirley stirling sutton swindon taunton tyrone warwick wells weston
+    whitby winston york derby durham essex devon cornwall jersey guernsey brighton barnet
+    bexley camden hackney lambeth merton richmond ealing enfield sefton halton wirral bury
+    """
 )
 #: Words before a first name that make the run a place ("New Adrian", "Port Joan").
 PLACE_PREFIXES = _words(
@@ -175,9 +185,37 @@ SURNAME_PLACES = _words(
     heath wells banks parks house holmes hay way lodge grove ward lord west north south king
     """
 )
+#: Everyday words that title-case headings and organisation names are made of; a capitalised
+#: pair of these is not an unknown person's name ("Think Local Act Personal", "Women's Aid").
+COMMON_WORDS = _words(
+    """
+    act acts action active adult advice advocacy agency aid alliance annual area assessment
+    association awareness back best better black blue board book borough bridge british brothers
+    business call campaign capital care carer carers case central centre change charter child
+    children citizens city civic clear coalition college commission common community company
+    concern connect connected consent contact council counselling county court crisis cross
+    daily data day deaf development digital direct disability district domestic early east
+    easy education elder emergency employment energy engagement equality estate ethnic every
+    experience fair families family first food forum foundation free friends fund future general
+    global good green group growth guide health healthy help helpline high home homes hope
+    hospital house housing human impact improvement independent information insight insurance
+    integrated international joint justice key kind lead learning legal life line link living
+    local london lottery main making management market medical members mental mind ministry
+    money national network new news north nursing office older one open our outreach pact
+    partners partnership pathway peer people personal place plan planning plus police policy
+    positive practice primary prison private probation programme project protection public
+    quality read real recovery red region regional relief report research residential resource
+    resources response review right rights road royal rural safe safer safeguarding safety
+    school service services sexual shared social society south space special standards state
+    step strategy street strong student support sure team think together town training trust
+    unit united universal university victim victims voice voices voluntary volunteer volunteers
+    ward way welfare well wellbeing west white whole women men work workers working world young
+    youth
+    """
+)
 _FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i")
 _WEAK_CUE_RE = re.compile(
-    r"(?:\b(?:by|with|and|concerning|regarding|about|from|for|to|cc|of|re)"
+    r"(?:\b(?:by|with|concerning|regarding|about|cc)"
     r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
     r"|author|written by|signed|contact|carer|referrer|subject)\s*:)\s+$",
     re.IGNORECASE,
@@ -246,10 +284,15 @@ class PersonRecognizer:
             return True
         return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
 
-    def _cued(self, text: str, start: int, nxt: tuple[int, int, str] | None) -> bool:
+    def _cued(self, text: str, key: str, start: int, nxt: tuple[int, int, str] | None) -> bool:
+        """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
+        next word are unusual words with a cue before them or a speech verb after them."""
         if _cue_before(text, start):
             return True
-        if nxt is None or _clean(nxt[2]) in STOP_WORDS:
+        if nxt is None:
+            return False
+        second = _clean(nxt[2])
+        if second in STOP_WORDS or second in COMMON_WORDS or key in COMMON_WORDS:
             return False
         # Two unknown capitalised words: a cue before them or a speech verb after them.
         return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
@@ -291,7 +334,7 @@ class PersonRecognizer:
             elif (
                 key in STOP_WORDS
                 or (i < n and keys[i] in self.first and self._sentence_start(text, start))
-                or not self._cued(text, start, tokens[i] if i < n else None)
+                or not self._cued(text, key, start, tokens[i] if i < n else None)
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
@@ -343,6 +386,8 @@ class PersonRecognizer:
                     if s < start or s >= end:
                         continue
                     key = _clean(w)
+                    if key in TITLES:
+                        continue
                     # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
                     if len(key) > 2 and key not in stop and (position or key not in AMBIGUOUS):
                         words.add(w)
