@@ -171,6 +171,19 @@ AMBIGUOUS = _words(
     bexley camden hackney lambeth merton richmond ealing enfield sefton halton wirral bury
     """
 )
+#: Ambiguous first names that are above all ordinary words, months or places: a speech verb
+#: after them is no support at the start of a sentence ("Hope was all I had").
+WORDS_FIRST = _words(
+    """
+    will may hope faith grace joy june april august summer spring autumn chance major young long
+    star page lane miss rich art guy christian king prince earl sterling royal love lovely gift
+    hero sage ash justice mercy charity patience liberty unity verity destiny harmony trinity
+    precious treasure blessing sunshine sky storm rain river stone wood brook forest clay cliff
+    dale glen reed else carry jewel honey candy cherry sunny rusty dusty rocky buddy price rice
+    hunter carter mason porter parker miller baker fisher paris kent lincoln victoria georgia
+    jordan chelsea austin florence
+    """
+)
 #: Words before a first name that make the run a place ("New Adrian", "Port Joan").
 PLACE_PREFIXES = _words(
     """
@@ -260,19 +273,20 @@ class PersonRecognizer:
         self.first = first
         self.last = last
 
-    def _supported(self, text: str, start: int, end: int, next_token: str | None) -> bool:
+    def _supported(self, text: str, key: str, start: int, end: int, next_token: str | None) -> bool:
+        """Whether an ambiguous first name ("Will", "Mark") is used as a name here."""
         if next_token is not None:
             nxt = _clean(next_token)
             if nxt.replace("'", "") in self.last and nxt not in ORG_WORDS:
                 return True
             if nxt not in STOP_WORDS and self._weak_cue(text, start):
                 return True
-        before = text[max(0, start - 40) : start]
         if _cue_before(text, start):
             return True
-        after = text[end : end + 12]
-        at_sentence_start = bool(_SENTENCE_END_RE.search(before))
-        return not at_sentence_start and bool(_VERB_AFTER_RE.match(after))
+        if not _VERB_AFTER_RE.match(text, end, end + 14):
+            return False
+        # "Jack was ..." opens a sentence about Jack; "Hope was ..." may not be about Hope.
+        return key not in WORDS_FIRST or not self._sentence_start(text, start)
 
     @staticmethod
     def _sentence_start(text: str, start: int) -> bool:
@@ -329,7 +343,7 @@ class PersonRecognizer:
             nxt = tokens[i][2] if i < n else None
             ambiguous = key in AMBIGUOUS or key in STOP_WORDS
             if key in self.first:
-                if ambiguous and not self._supported(text, start, end, nxt):
+                if ambiguous and not self._supported(text, key, start, end, nxt):
                     continue
             elif (
                 key in STOP_WORDS
