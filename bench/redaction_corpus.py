@@ -71,148 +71,39 @@ class _Writer:
         self.text(s)
 
 
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
 # --- identifiers -----------------------------------------------------------------------------
 
 _NI_FIRST = "ABCEGHJKLMNOPRSTWXYZ"
 _NI_SECOND = "ABCEGHJKLMNPRSTWXYZ"
 _NI_BAD = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
-_SUFFIXES = [
-    "Street",
-    "Road",
-    "Lane",
-    "Avenue",
-    "Close",
-    "Drive",
-    "Way",
-    "Court",
-    "Crescent",
-    "Gardens",
-    "Place",
-    "Grove",
-    "Terrace",
-    "Walk",
-    "Hill",
-    "Park",
-    "Square",
-    "Mews",
-    "Row",
-    "Rise",
-    "View",
-    "Green",
-    "Parade",
-    "Vale",
-    "Croft",
-    "Fold",
-    "Meadows",
-    "Chase",
-    "Brow",
-]
-_STREET_WORDS = [
-    "Mill",
-    "Church",
-    "Station",
-    "High",
-    "Park",
-    "Victoria",
-    "Albert",
-    "Queen",
-    "King",
-    "Oak",
-    "Elm",
-    "Ash",
-    "Beech",
-    "Willow",
-    "Cedar",
-    "Rosewood",
-    "Hawthorn",
-    "Meadow",
-    "Brook",
-    "Spring",
-    "Chapel",
-    "School",
-    "Market",
-    "Bridge",
-    "Canal",
-    "Moss",
-    "Heath",
-    "Moor",
-    "Windmill",
-    "Orchard",
-    "Holly",
-    "Ivy",
-    "Primrose",
-    "Clarence",
-    "Grosvenor",
-    "Stanley",
-    "Cromwell",
-    "Nelson",
-    "Wellington",
-]
-_TOWNS = [
-    "Oldham",
-    "Rochdale",
-    "Bolton",
-    "Wigan",
-    "Stockport",
-    "Salford",
-    "Bury",
-    "Leeds",
-    "Bradford",
-    "Halifax",
-    "Huddersfield",
-    "Wakefield",
-    "Sheffield",
-    "Rotherham",
-    "Doncaster",
-    "Barnsley",
-    "York",
-    "Hull",
-    "Preston",
-    "Blackburn",
-    "Burnley",
-    "Lancaster",
-    "Carlisle",
-    "Durham",
-    "Sunderland",
-    "Gateshead",
-    "Middlesbrough",
-    "Derby",
-    "Nottingham",
-    "Leicester",
-    "Coventry",
-    "Walsall",
-    "Dudley",
-    "Wolverhampton",
-    "Telford",
-    "Shrewsbury",
-    "Hereford",
-    "Worcester",
-    "Gloucester",
-    "Swindon",
-    "Reading",
-    "Slough",
-    "Luton",
-    "Watford",
-    "Ipswich",
-    "Norwich",
-    "Cambridge",
-    "Peterborough",
-    "Lincoln",
-    "Exeter",
-    "Plymouth",
-    "Truro",
-    "Bristol",
-    "Bath",
-    "Cardiff",
-    "Swansea",
-    "Newport",
-    "Wrexham",
-    "Bangor",
-    "Brighton",
-    "Hastings",
-    "Maidstone",
-    "Canterbury",
-]
+_SUFFIXES = _split(
+    """
+    Street Road Lane Avenue Close Drive Way Court Crescent Gardens Place Grove Terrace Walk
+    Hill Park Square Mews Row Rise View Green Parade Vale Croft Fold Meadows Chase Brow
+    """
+)
+_STREET_WORDS = _split(
+    """
+    Mill Church Station High Park Victoria Albert Queen King Oak Elm Ash Beech Willow Cedar
+    Rosewood Hawthorn Meadow Brook Spring Chapel School Market Bridge Canal Moss Heath Moor
+    Windmill Orchard Holly Ivy Primrose Clarence Grosvenor Stanley Cromwell Nelson Wellington
+    """
+)
+_TOWNS = _split(
+    """
+    Oldham Rochdale Bolton Wigan Stockport Salford Bury Leeds Bradford Halifax Huddersfield
+    Wakefield Sheffield Rotherham Doncaster Barnsley York Hull Preston Blackburn Burnley
+    Lancaster Carlisle Durham Sunderland Gateshead Middlesbrough Derby Nottingham Leicester
+    Coventry Walsall Dudley Wolverhampton Telford Shrewsbury Hereford Worcester Gloucester
+    Swindon Reading Slough Luton Watford Ipswich Norwich Cambridge Peterborough Lincoln Exeter
+    Plymouth Truro Bristol Bath Cardiff Swansea Newport Wrexham Bangor Brighton Hastings
+    Maidstone Canterbury
+    """
+)
 _TITLES_F = ("Mrs", "Ms", "Miss", "Dr", "Mrs.", "Ms.")
 _TITLES_M = ("Mr", "Dr", "Mr.", "Cllr")
 _HELD_OUT_LOCALES = (
@@ -307,20 +198,11 @@ def url(fake: Faker, rng: random.Random) -> str:
     return u
 
 
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
+_MONTHS = _split(
+    """
+    January February March April May June July August September October November December
+    """
+)
 
 
 def dob_phrase(rng: random.Random) -> tuple[str, str, str]:
