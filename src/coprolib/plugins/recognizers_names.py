@@ -83,13 +83,14 @@ _CUE_LAST = _words(
 
 def _cue_before(text: str, start: int) -> bool:
     """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
-    begin = max(0, start - 40)
-    seg = text[begin:start]
-    body = seg.rstrip()
-    if len(body) == len(seg) or not body:
+    if start < 2 or not text[start - 1].isspace():
         return False
-    prev = body.rsplit(None, 1)[-1].rstrip(",:").casefold()
-    if prev not in _CUE_LAST:
+    end = start - 1
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    begin = max(0, start - 40)
+    cut = max(text.rfind(" ", begin, end), text.rfind("\n", begin, end), begin - 1) + 1
+    if text[cut:end].rstrip(",:").casefold() not in _CUE_LAST:
         return False
     return _CUE_RE.search(text, begin, start) is not None
 
