@@ -73,12 +73,18 @@ _LAZY = {
     "Span": "coprolib.redact",
     "find_spans": "coprolib.redact",
     "redact": "coprolib.redact",
+    "Ledger": "coprolib.ledger",
+    "LedgerError": "coprolib.ledger",
+    "ShareStatus": "coprolib.ledger",
+    "open_ledger": "coprolib.ledger",
+    "resolve_ledger_url": "coprolib.ledger",
 }
 
 if TYPE_CHECKING:
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
+    from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
 
 
 def __getattr__(name: str) -> Any:
@@ -120,6 +126,8 @@ __all__ = [
     "Insight",
     "InsightStatus",
     "LadderRung",
+    "Ledger",
+    "LedgerError",
     "Outcome",
     "OutcomeEvent",
     "OutcomeKind",
@@ -136,6 +144,7 @@ __all__ = [
     "SARDomain",
     "Share",
     "ShareKind",
+    "ShareStatus",
     "SharedQuote",
     "Span",
     "Story",
@@ -148,6 +157,8 @@ __all__ = [
     "hookimpl",
     "load_bundle",
     "redact",
+    "open_ledger",
+    "resolve_ledger_url",
     "structure",
     "unstructure",
 ]

@@ -26,6 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.recognizers_uk",
     "coprolib.plugins.recognizers_names",
     "coprolib.plugins.redact_commands",
+    "coprolib.plugins.ledger_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
