@@ -23,3 +23,8 @@ def register_commands(cli: Any) -> None:
 @hookspec
 def register_adapters(register: Any) -> None:
     """Call ``register(name, adapter_class)`` for each destination adapter the plugin provides."""
+
+
+@hookspec
+def consent_veto(story: Any, consents: Any, request: Any) -> Any:
+    """Return a reason in plain words to refuse sharing ``story`` as ``request`` asks, or None."""
