@@ -13,6 +13,7 @@ from coprolib.hookspecs import hookimpl
 def register_commands(cli: click.Group) -> None:
     """Add the foundation commands: plugins, validate, schema."""
 
+
     @cli.command(name="plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
     def plugins_command(as_json: bool) -> None:
@@ -37,3 +38,27 @@ def register_commands(cli: click.Group) -> None:
             click.echo(f"{p.name}  {origin}  hooks: {', '.join(p.hooks)}")
         for e in errors:
             click.echo(f"{e.name}  FAILED TO LOAD: {e.error}", err=True)
+
+    @cli.command(name="validate")
+    @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+    def validate_command(files: tuple[str, ...]) -> None:
+        """Check bundle (.json) or JSONL files; list every problem with file and path."""
+        from coprolib.bundle import validate_files
+
+        failed = False
+        for path, problems in validate_files(files):
+            if problems:
+                failed = True
+                for p in problems:
+                    click.echo(f"{path}: {p}", err=True)
+            else:
+                click.echo(f"{path}: ok")
+        if failed:
+            raise SystemExit(1)
+
+    @cli.command(name="schema")
+    def schema_command() -> None:
+        """Print the JSON Schema of the bundle format."""
+        from coprolib.schema import bundle_schema_text
+
+        click.echo(bundle_schema_text(), nl=False)
