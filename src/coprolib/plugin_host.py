@@ -23,6 +23,9 @@ from coprolib import hookspecs
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.core_commands",
+    "coprolib.plugins.recognizers_uk",
+    "coprolib.plugins.recognizers_names",
+    "coprolib.plugins.redact_commands",
     # The built-in consent rules (``consent_veto``), in the order their reasons are listed.
     "coprolib.plugins.rule_disclosure",
     "coprolib.plugins.rule_active_consent",
