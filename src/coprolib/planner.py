@@ -22,9 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
@@ -96,7 +94,6 @@ def _evolve(record: T, **changes: Any) -> T:
 _RANK = {level: i for i, level in enumerate(IdentityLevel)}
 #: Share statuses (the ledger's ``ShareStatus`` values) that mean "out there, or on its way".
 LIVE = ("planned", "delivered")
-MASKED = "[redacted]"
 
 
 def insight_text_digest(insight: Insight) -> str:
@@ -187,23 +184,41 @@ def request_for(dest: Destination, insight: Insight | None, moment: dt.datetime)
     )
 
 
-@lru_cache(maxsize=4096)
-def _pattern(identifier: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(identifier) + r"(?!\w)", re.IGNORECASE)
+#: Redactions already made in this plan: ``(text, level, identifiers, withheld) -> text``.
+RedactionCache = dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str]
 
 
-def mask_identifiers(text: str, level: IdentityLevel, identifiers: Sequence[str]) -> str:
-    """``text`` with each known identifier replaced by ``[redacted]`` when ``level`` is below
-    named. This is the one place shares are redacted."""
-    if level is IdentityLevel.NAMED or not identifiers:
-        return text
-    lowered = text.lower()
-    # Longest first, so "Amber Wildermere" goes before "Wildermere".
-    for ident in sorted(identifiers, key=len, reverse=True):
-        if ident.lower() in lowered:
-            text = _pattern(ident).sub(MASKED, text)
-            lowered = text.lower()
-    return text
+def redact_for_share(
+    text: str,
+    level: IdentityLevel,
+    identifiers: tuple[str, ...],
+    withheld: tuple[str, ...] = (),
+    cache: RedactionCache | None = None,
+) -> str:
+    """``text`` as it may leave at identity ``level``, through :func:`coprolib.redact.redact`.
+
+    Below "named", every recogniser runs and ``identifiers`` (the known identifiers of everyone
+    whose story the insight draws on) are replaced. At "named", only ``withheld`` identifiers
+    (people whose stories were refused) are replaced.
+    """
+    key = (text, level, identifiers, withheld)
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    from coprolib.redact import redact
+
+    if level is IdentityLevel.NAMED:
+        out = (
+            redact(text, IdentityLevel.PSEUDONYMOUS, withheld, recognizers=()).text
+            if withheld
+            else text
+        )
+    else:
+        out = redact(text, level, identifiers).text
+    if cache is not None:
+        cache[key] = out
+    return out
 
 
 def _digest(content: Mapping[str, Any]) -> str:
@@ -230,22 +245,31 @@ def render(
     allowed: Sequence[Decision],
     world: World,
     moment: dt.datetime,
+    cache: RedactionCache | None = None,
 ) -> Share:
     """The share of ``insight`` for ``dest`` built only from the ``allowed`` decisions."""
     level = min((d.identity_level for d in allowed), key=_RANK.__getitem__)
     allowed_ids = {d.story_id for d in allowed}
     # Identifiers of every teller of every supporting story: those refused are masked whatever
     # level was granted; those allowed are kept only when everyone allowed "named".
-    identifiers: list[str] = []
+    known: dict[str, tuple[str, ...]] = {}
     for ref in insight.evidence:
         story = world.stories.get(ref.story_id)
         if story is None:
             continue
         for cid in story.contributor_ids:
             person = world.contributors.get(cid)
-            if person is not None:
-                identifiers.extend(person.known_identifiers)
-    mask_level = level if not (set(insight.story_ids) - allowed_ids) else IdentityLevel.ANONYMOUS
+            if person is not None and person.known_identifiers:
+                known[cid] = person.known_identifiers
+    allowed_people = {cid for sid in allowed_ids for cid in world.stories[sid].contributor_ids}
+    identifiers = tuple(sorted({i for ids in known.values() for i in ids}))
+    withheld = tuple(
+        sorted({i for cid, ids in known.items() if cid not in allowed_people for i in ids})
+    )
+
+    def clean(text: str) -> str:
+        return redact_for_share(text, level, identifiers, withheld, cache)
+
     quotes: list[SharedQuote] = []
     by_story = {d.story_id: d for d in allowed}
     contributors: set[str] = set()
@@ -270,17 +294,15 @@ def render(
                 text = story.quote(qid)
             except KeyError:
                 continue
-            quotes.append(
-                _quote(text=mask_identifiers(text, mask_level, identifiers), story_ref=label)
-            )
+            quotes.append(_quote(text=clean(text), story_ref=label))
     content: dict[str, Any] = {
         "kind": "insight",
         "destination": dest.name,
         "subject_id": insight.id,
         "identity_level": str(level),
-        "title": mask_identifiers(insight.title, mask_level, identifiers),
-        "body": mask_identifiers(insight.summary, mask_level, identifiers),
-        "recommendation": mask_identifiers(insight.recommendation, mask_level, identifiers),
+        "title": clean(insight.title),
+        "body": clean(insight.summary),
+        "recommendation": clean(insight.recommendation),
         "domain": str(insight.domain),
         "themes": list(insight.themes),
         "quotes": [[q.text, q.story_ref] for q in quotes],
@@ -324,13 +346,14 @@ def route(
     dests = list(destinations)
     ids = list(world.insights) if insight_ids is None else list(insight_ids)
     tellers_cache: dict[str, tuple[InForce, ...]] = {}
+    cache: RedactionCache = {}
     out: list[Routed] = []
     for iid in ids:
         insight = world.insights.get(iid)
         if insight is None or insight.status is not InsightStatus.AGREED:
             continue
         for dest in dests:
-            out.append(_route_one(world, insight, dest, moment, rules, tellers_cache))
+            out.append(_route_one(world, insight, dest, moment, rules, tellers_cache, cache))
     return out
 
 
@@ -341,6 +364,7 @@ def _route_one(
     moment: dt.datetime,
     rules: Sequence[tuple[str, Rule]],
     tellers_cache: dict[str, tuple[InForce, ...]],
+    cache: RedactionCache,
 ) -> Routed:
     request = request_for(dest, insight, moment)
     decisions: list[Decision] = []
@@ -374,7 +398,7 @@ def _route_one(
         )
         share = None
     else:
-        share = render(insight, dest, allowed, world, moment)
+        share = render(insight, dest, allowed, world, moment, cache)
     return Routed(
         insight_id=insight.id,
         destination=dest.name,
