@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.rule_destination",
     "coprolib.plugins.rule_best_interests",
     "coprolib.plugins.rule_review",
+    "coprolib.plugins.consent_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
