@@ -30,8 +30,14 @@ from coprolib.testing import strategies as cst
 from .conftest import EXAMPLE_BUNDLE, ROOT
 
 RECORD_STRATEGIES = [
-    cst.contributors(), cst.stories(), cst.consents(), cst.insights(), cst.outcomes(),
-    cst.feedback(), cst.activities(), cst.consent_terms(),
+    cst.contributors(),
+    cst.stories(),
+    cst.consents(),
+    cst.insights(),
+    cst.outcomes(),
+    cst.feedback(),
+    cst.activities(),
+    cst.consent_terms(),
 ]
 
 
@@ -90,7 +96,9 @@ def test_every_problem_is_listed_with_its_path() -> None:
     messages = [str(p) for p in err.value.problems]
     assert "stories[3].themes[0]: expected a string, got 5" in messages
     assert any(
-        m.startswith("consents[0].events[0].terms.purposes[1]: 'marketing' is not a purpose (one of:")
+        m.startswith(
+            "consents[0].events[0].terms.purposes[1]: 'marketing' is not a purpose (one of:"
+        )
         for m in messages
     )
     assert any(m.startswith("insights[1].colour: unknown field") for m in messages)
@@ -125,8 +133,10 @@ def test_references_and_duplicate_ids_are_checked() -> None:
     with pytest.raises(BundleError) as err:
         bundle_from_data(data)
     messages = [str(p) for p in err.value.problems]
-    assert "stories[1].contributor_ids[0]: 'p-nobody' is not one of the bundle's contributors" \
+    assert (
+        "stories[1].contributor_ids[0]: 'p-nobody' is not one of the bundle's contributors"
         in messages
+    )
     assert any(m.startswith(f"insights[{len(data['insights']) - 1}].id:") for m in messages)
 
 

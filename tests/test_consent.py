@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from coprolib.enums import (
     IdentityLevel,
     Purpose,
     StorySource,
+    Support,
 )
 from coprolib.hookspecs import hookimpl
 from coprolib.plugin_host import get_plugin_manager
@@ -384,7 +386,7 @@ def in_scope(t: ConsentTerms, r: ShareRequest) -> bool:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(consent_terms(), share_requests())
 def test_property_allowed_exactly_when_in_scope_and_never_more_than_agreed(
     t: ConsentTerms, r: ShareRequest
@@ -399,7 +401,7 @@ def test_property_allowed_exactly_when_in_scope_and_never_more_than_agreed(
         assert d.reasons
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     consent_terms(),
     share_requests(),
@@ -431,7 +433,7 @@ def test_property_narrowing_never_allows_more(
         assert not after.allowed
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(consent_terms(), share_requests(), st.integers(min_value=0, max_value=800))
 def test_property_after_withdrawal_nothing_is_allowed(
     t: ConsentTerms, r: ShareRequest, offset: int
@@ -446,7 +448,7 @@ def test_property_after_withdrawal_nothing_is_allowed(
         assert any("withdrew" in reason for reason in d.reasons)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(consent_terms(), share_requests())
 def test_property_nothing_before_share_not_before_or_after_expiry(
     t: ConsentTerms, r: ShareRequest
@@ -456,3 +458,29 @@ def test_property_nothing_before_share_not_before_or_after_expiry(
         assert not d.allowed
     if t.expires is not None and r.day > t.expires:
         assert not d.allowed
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    consent_terms(),
+    share_requests(),
+    st.booleans(),
+    st.sampled_from(list(DecisionBasis)),
+    st.booleans(),
+)
+def test_property_fast_path_agrees_with_every_built_in_rule(
+    t: ConsentTerms, r: ShareRequest, review: bool, basis: DecisionBasis, disclosure: bool
+) -> None:
+    from coprolib.consent import BUILTIN_RULE_MODULES, _terms_allow, consent_rules, in_force
+
+    t = attrs.evolve(t, review_before_sharing=review)
+    ev = ConsentEvent(type=ConsentEventType.GIVEN, at=dt.datetime(2024, 12, 1, tzinfo=UTC), terms=t)
+    support = Support.ADVOCATE if basis is DecisionBasis.SUPPORTED_DECISION else Support.NONE
+    c = Consent(id="c-1", contributor_id="p-1", basis=basis, support=support, events=(ev,))
+    s = story(disclosure=disclosure)
+    tellers = in_force(s, [c], r.moment)
+    vetoes = [rule(s, tellers, r) for name, rule in consent_rules() if name in BUILTIN_RULE_MODULES]
+    if _terms_allow(s, tellers, r):
+        assert vetoes == [None] * len(vetoes)
+    else:
+        assert not evaluate(s, [c], r).allowed or all(v is None for v in vetoes)

@@ -41,8 +41,14 @@ def terms(**kw: object) -> ConsentTerms:
 
 def test_quote_outside_story_text_names_the_quote() -> None:
     with pytest.raises(RecordError) as err:
-        Story(id="s-1", contributor_ids=("p-1",), text="short", source=StorySource.INTERVIEW,
-              collected_on=dt.date(2025, 1, 1), quotes=(Quote(id="q-1", start=2, end=40),))
+        Story(
+            id="s-1",
+            contributor_ids=("p-1",),
+            text="short",
+            source=StorySource.INTERVIEW,
+            collected_on=dt.date(2025, 1, 1),
+            quotes=(Quote(id="q-1", start=2, end=40),),
+        )
     assert err.value.field == "quotes[0]"
     assert "q-1" in str(err.value) and "5 characters" in str(err.value)
 
@@ -68,8 +74,13 @@ def test_override_without_reason_or_approver() -> None:
 
 def test_ladder_rung_outside_one_to_seven() -> None:
     with pytest.raises(ValueError, match="8 is not a valid LadderRung"):
-        Activity(id="a", title="t", held_on=dt.date(2025, 1, 1), rung=LadderRung(8),
-                 decisions_held_by=DecisionHolder.SHARED)
+        Activity(
+            id="a",
+            title="t",
+            held_on=dt.date(2025, 1, 1),
+            rung=LadderRung(8),
+            decisions_held_by=DecisionHolder.SHARED,
+        )
 
 
 def test_given_event_needs_terms_and_naive_times_are_refused() -> None:
@@ -81,15 +92,26 @@ def test_given_event_needs_terms_and_naive_times_are_refused() -> None:
 
 def test_supported_decision_must_name_support() -> None:
     with pytest.raises(RecordError, match="who supported"):
-        Consent(id="c", contributor_id="p", basis=DecisionBasis.SUPPORTED_DECISION,
-                events=(ConsentEvent(type=ConsentEventType.GIVEN, at=T0, terms=terms()),))
+        Consent(
+            id="c",
+            contributor_id="p",
+            basis=DecisionBasis.SUPPORTED_DECISION,
+            events=(ConsentEvent(type=ConsentEventType.GIVEN, at=T0, terms=terms()),),
+        )
 
 
 def test_consent_state_folds_narrowing_and_withdrawal() -> None:
-    given = ConsentEvent(type=ConsentEventType.GIVEN, at=T0, terms=terms(
-        purposes=(Purpose.TRAINING, Purpose.POLICY), audiences=(Audience.INTERNAL, Audience.BOARD)))
-    narrowed = ConsentEvent(type=ConsentEventType.WITHDRAWN, at=T0 + dt.timedelta(days=1),
-                            audiences=(Audience.BOARD,))
+    given = ConsentEvent(
+        type=ConsentEventType.GIVEN,
+        at=T0,
+        terms=terms(
+            purposes=(Purpose.TRAINING, Purpose.POLICY),
+            audiences=(Audience.INTERNAL, Audience.BOARD),
+        ),
+    )
+    narrowed = ConsentEvent(
+        type=ConsentEventType.WITHDRAWN, at=T0 + dt.timedelta(days=1), audiences=(Audience.BOARD,)
+    )
     gone = ConsentEvent(type=ConsentEventType.WITHDRAWN, at=T0 + dt.timedelta(days=2))
     c = Consent(id="c", contributor_id="p", events=(given, narrowed, gone))
     mid = c.state_at(T0 + dt.timedelta(days=1, hours=1))
@@ -112,10 +134,18 @@ def test_not_adopted_needs_a_reason_and_timeline_is_dated_in_order() -> None:
     with pytest.raises(RecordError, match="needs the reason"):
         OutcomeEvent(on=dt.date(2025, 1, 1), status=OutcomeStatus.NOT_ADOPTED)
     with pytest.raises(RecordError, match="date order"):
-        Outcome(id="o", title="t", kind=OutcomeKind.POLICY, depth=ChangeDepth.SYSTEM,
-                insight_ids=("i",), owner="x",
-                timeline=(OutcomeEvent(on=dt.date(2025, 2, 1), status=OutcomeStatus.AGREED),
-                          OutcomeEvent(on=dt.date(2025, 1, 1), status=OutcomeStatus.PROPOSED)))
+        Outcome(
+            id="o",
+            title="t",
+            kind=OutcomeKind.POLICY,
+            depth=ChangeDepth.SYSTEM,
+            insight_ids=("i",),
+            owner="x",
+            timeline=(
+                OutcomeEvent(on=dt.date(2025, 2, 1), status=OutcomeStatus.AGREED),
+                OutcomeEvent(on=dt.date(2025, 1, 1), status=OutcomeStatus.PROPOSED),
+            ),
+        )
 
 
 def test_identity_levels_and_change_depth_are_ordered() -> None:

@@ -96,16 +96,19 @@ class InForce:
     state: ConsentState | None
     #: The terms in force, or None when nothing is in force (derived from ``state``).
     terms: ConsentTerms | None = attrs.field(init=False, eq=False, repr=False)
+    #: The consent and version relied on (None without a consent).
+    ref: ConsentRef | None = attrs.field(init=False, eq=False, repr=False)
+    #: How the consent decision was made (None without a consent).
+    basis: DecisionBasis | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "terms", self.state.terms if self.state is not None else None)
-
-    @property
-    def ref(self) -> ConsentRef | None:
-        """The consent and version relied on."""
-        if self.consent is None or self.state is None:
-            return None
-        return _consent_ref(consent_id=self.consent.id, version=self.state.version)
+        state, consent = self.state, self.consent
+        object.__setattr__(self, "terms", state.terms if state is not None else None)
+        ref = None
+        if consent is not None and state is not None:
+            ref = _consent_ref(consent_id=consent.id, version=state.version)
+        object.__setattr__(self, "ref", ref)
+        object.__setattr__(self, "basis", consent.basis if consent is not None else None)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -197,6 +200,68 @@ def consent_rules() -> tuple[tuple[str, Rule], ...]:
 # --- evaluation -----------------------------------------------------------------------------
 
 
+#: Modules whose ``consent_veto`` is one of the built-in rules :func:`_terms_allow` fuses.
+BUILTIN_RULE_MODULES = frozenset(
+    f"coprolib.plugins.rule_{n}"
+    for n in (
+        "disclosure",
+        "active_consent",
+        "tellers",
+        "withdrawn",
+        "dates",
+        "scope",
+        "destination",
+        "best_interests",
+        "review",
+    )
+)
+_extras: dict[int, tuple[Sequence[tuple[str, Rule]], tuple[tuple[str, Rule], ...]]] = {}
+
+
+def _non_builtin(rules: Sequence[tuple[str, Rule]]) -> tuple[tuple[str, Rule], ...]:
+    """The rules that are not built-in (cached per rules list)."""
+    hit = _extras.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    extra = tuple((n, r) for n, r in rules if n not in BUILTIN_RULE_MODULES)
+    if len(_extras) > 64:
+        _extras.clear()
+    _extras[id(rules)] = (rules, extra)
+    return extra
+
+
+def _terms_allow(story: Story, tellers: Sequence[InForce], request: ShareRequest) -> bool:
+    """True only when none of the built-in rules could veto: every teller has active terms that
+    cover the request, and nothing needs a closer look (review, best interests, disclosure).
+
+    This is the hot path: when it says yes the built-in rules are skipped, because each of them
+    would return None; when it says no they run and give their reasons.
+    """
+    if story.disclosure or not tellers:
+        return False
+    audience = request.audience
+    day = request.day
+    for t in tellers:
+        terms = t.terms
+        if terms is None or terms.review_before_sharing:
+            return False
+        if audience not in terms.audiences or request.destination in terms.denied_destinations:
+            return False
+        snb = terms.share_not_before
+        if snb is not None and day < snb:
+            return False
+        exp = terms.expires
+        if exp is not None and day > exp:
+            return False
+        agreed = terms.purposes
+        for p in request.all_purposes:
+            if p not in agreed:
+                return False
+        if t.basis is DecisionBasis.BEST_INTERESTS and audience is not Audience.INTERNAL:
+            return False
+    return True
+
+
 def evaluate(
     story: Story,
     consents: Iterable[Consent],
@@ -219,8 +284,9 @@ def evaluate(
         tellers = in_force(story, consents, request.moment)
     if rules is None:
         rules = consent_rules()
+    run = _non_builtin(rules) if _terms_allow(story, tellers, request) else rules
     reasons: list[str] = []
-    for name, rule in rules:
+    for name, rule in run:
         try:
             veto = rule(story, tellers, request)
         except Exception as exc:  # a broken rule refuses rather than allows
@@ -238,7 +304,7 @@ def evaluate(
                     f"story {story.id}: contributor {t.contributor_id} has no consent in force"
                 )
             continue
-        if not reasons:
+        if not reasons and run is rules:
             backstop = _backstop(story.id, t, terms, request)
             if backstop:
                 reasons.append(backstop)
@@ -246,20 +312,18 @@ def evaluate(
             level = terms.identity_level
         if not terms.quotes_allowed:
             quotes = False
-        refs.append(_consent_ref(consent_id=t.consent.id, version=t.state.version))  # type: ignore[union-attr]
+        refs.append(t.ref)  # type: ignore[arg-type]
     if reasons:
         return Decision(
             story_id=story.id, allowed=False, reasons=tuple(reasons), consent_refs=tuple(refs)
         )
     overrides: tuple[tuple[str, ConsentEvent], ...] = ()
     if request.audience is not Audience.INTERNAL:
-        overrides = tuple(
-            (t.consent.id, ev)
-            for t in tellers
-            if t.consent is not None and t.consent.basis is DecisionBasis.BEST_INTERESTS
-            for ev in (_override(t.consent, request.moment),)
-            if ev is not None
-        )
+        for t in tellers:
+            if t.basis is DecisionBasis.BEST_INTERESTS and t.consent is not None:
+                ev = _override(t.consent, request.moment)
+                if ev is not None:
+                    overrides = (*overrides, (t.consent.id, ev))
     return Decision(
         story_id=story.id,
         allowed=True,
@@ -272,13 +336,19 @@ def evaluate(
 
 def _backstop(story_id: str, t: InForce, terms: ConsentTerms, request: ShareRequest) -> str | None:
     """The terms themselves, checked even if a built-in rule was unregistered: default deny."""
-    if (
-        request.audience not in terms.audiences
-        or any(p not in terms.purposes for p in request.all_purposes)
-        or request.destination in terms.denied_destinations
-        or (terms.share_not_before is not None and request.day < terms.share_not_before)
-        or (terms.expires is not None and request.day > terms.expires)
-    ):
+    ok = (
+        request.audience in terms.audiences
+        and request.destination not in terms.denied_destinations
+        and (terms.share_not_before is None or request.day >= terms.share_not_before)
+        and (terms.expires is None or request.day <= terms.expires)
+    )
+    if ok:
+        agreed = terms.purposes
+        for p in request.all_purposes:
+            if p not in agreed:
+                ok = False
+                break
+    if not ok:
         cid = t.consent.id if t.consent is not None else "?"
         return f"story {story_id}: the terms of consent {cid} do not allow this share"
     return None
@@ -334,4 +404,4 @@ def withdrawn_at(consent: Consent, moment: dt.datetime) -> dt.datetime | None:
 
 def quoted(values: Iterable[str]) -> str:
     """``'a', 'b'`` for messages."""
-    return ", ".join(f"'{v}'" for v in values)
+    return ", ".join(["'" + str.__str__(v) + "'" for v in values])

@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
@@ -188,6 +189,12 @@ def request_for(dest: Destination, insight: Insight | None, moment: dt.datetime)
 RedactionCache = dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str]
 
 
+@lru_cache(maxsize=65536)
+def _first_word(identifier: str) -> str:
+    words = identifier.split()
+    return words[0].lower() if words else ""
+
+
 def redact_for_share(
     text: str,
     level: IdentityLevel,
@@ -206,6 +213,11 @@ def redact_for_share(
         hit = cache.get(key)
         if hit is not None:
             return hit
+    # Only identifiers whose first word occurs in the text can match (redact() matches whole
+    # words in any case and spacing); passing just those keeps redaction fast.
+    lowered = text.lower()
+    identifiers = tuple(i for i in identifiers if _first_word(i) in lowered)
+    withheld = tuple(i for i in withheld if _first_word(i) in lowered)
     from coprolib.redact import redact
 
     if level is IdentityLevel.NAMED:

@@ -13,22 +13,26 @@ from coprolib.records import Story
 @hookimpl
 def consent_veto(story: Story, consents: Sequence[InForce], request: ShareRequest) -> str | None:
     """Veto an audience or purpose outside a teller's consent."""
+    audience = request.audience
+    wanted = request.all_purposes
     for t in consents:
         terms = t.terms
         if terms is None or t.consent is None:
             continue
-        if request.audience not in terms.audiences:
+        if audience not in terms.audiences:
             only = " only" if terms.audiences else ""
             return (
                 f"story {story.id}: consent {t.consent.id} allows audience "
                 f"{quoted(terms.audiences)}{only}; destination '{request.destination}' is "
-                f"'{request.audience}'"
+                f"'{audience}'"
             )
-        missing = [p for p in request.all_purposes if p not in terms.purposes]
-        if missing:
-            return (
-                f"story {story.id}: consent {t.consent.id} allows purposes "
-                f"{quoted(terms.purposes)} only; destination '{request.destination}' also uses "
-                f"it for {quoted(missing)}"
-            )
+        agreed = terms.purposes
+        for purpose in wanted:
+            if purpose not in agreed:
+                missing = [p for p in wanted if p not in agreed]
+                return (
+                    f"story {story.id}: consent {t.consent.id} allows purposes "
+                    f"{quoted(agreed)} only; destination '{request.destination}' also uses "
+                    f"it for {quoted(missing)}"
+                )
     return None
