@@ -137,13 +137,15 @@ def pick_consent(contributor_id: str, story_id: str, consents: Iterable[Consent]
     """The consent that governs one teller's story: a consent naming the story beats a blanket
     one; among equals the most recently started wins (ties broken by id)."""
     best: Consent | None = None
-    best_key: tuple[bool, dt.datetime, str] | None = None
     for c in consents:
-        if c.contributor_id != contributor_id or not c.covers(story_id):
+        if c.contributor_id != contributor_id or (c.story_ids and story_id not in c.story_ids):
             continue
-        key = (bool(c.story_ids), c.events[0].at, c.id)
-        if best_key is None or key > best_key:
-            best, best_key = c, key
+        if best is None or (bool(c.story_ids), c.events[0].at, c.id) > (
+            bool(best.story_ids),
+            best.events[0].at,
+            best.id,
+        ):
+            best = c
     return best
 
 
@@ -185,10 +187,16 @@ def consent_rules() -> tuple[tuple[str, Rule], ...]:
     from coprolib.plugin_host import get_plugin_manager
 
     pm = get_plugin_manager()
-    impls = pm.hook.consent_veto.get_hookimpls()
-    if _cache[0] is pm and _cache[1] == impls:
+    caller = pm.hook.consent_veto
+    # pluggy keeps the implementations in a list it mutates in place; comparing with our copy
+    # avoids copying it on every decision (the public get_hookimpls() is the fallback).
+    current = getattr(caller, "_hookimpls", None)
+    if current is None:
+        current = caller.get_hookimpls()
+    if _cache[0] is pm and _cache[1] == current:
         rules: tuple[tuple[str, Rule], ...] = _cache[2]
         return rules
+    impls = list(caller.get_hookimpls())
     rules = tuple(
         (pm.get_name(impl.plugin) or repr(impl.plugin), _bind(impl.function, impl.argnames))
         for impl in reversed(impls)

@@ -185,8 +185,28 @@ def request_for(dest: Destination, insight: Insight | None, moment: dt.datetime)
     )
 
 
-#: Redactions already made in this plan: ``(text, level, identifiers, withheld) -> text``.
-RedactionCache = dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str]
+class RedactionCache:
+    """Redactions already made in one plan: the spans found in each text (the same whatever the
+    level) and each text as redacted for a level."""
+
+    def __init__(self) -> None:
+        self.spans: dict[tuple[str, tuple[str, ...]], tuple[Any, ...]] = {}
+        self.texts: dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str] = {}
+
+
+class _Found:
+    """A recogniser that returns spans already found (so a text is searched once per plan and
+    only the placeholders differ between identity levels)."""
+
+    name = "coprolib.planner.found"
+    labels: tuple[str, ...] = ()
+
+    def __init__(self, spans: tuple[Any, ...]) -> None:
+        self.spans = spans
+
+    def find(self, text: str) -> tuple[Any, ...]:
+        """The spans found earlier in this same text."""
+        return self.spans
 
 
 @lru_cache(maxsize=65536)
@@ -208,28 +228,31 @@ def redact_for_share(
     whose story the insight draws on) are replaced. At "named", only ``withheld`` identifiers
     (people whose stories were refused) are replaced.
     """
+    cache = cache if cache is not None else RedactionCache()
     key = (text, level, identifiers, withheld)
-    if cache is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
+    hit = cache.texts.get(key)
+    if hit is not None:
+        return hit
+    from coprolib.redact import find_spans, redact
+
     # Only identifiers whose first word occurs in the text can match (redact() matches whole
     # words in any case and spacing); passing just those keeps redaction fast.
     lowered = text.lower()
-    identifiers = tuple(i for i in identifiers if _first_word(i) in lowered)
-    withheld = tuple(i for i in withheld if _first_word(i) in lowered)
-    from coprolib.redact import redact
-
     if level is IdentityLevel.NAMED:
+        withheld = tuple(i for i in withheld if _first_word(i) in lowered)
         out = (
             redact(text, IdentityLevel.PSEUDONYMOUS, withheld, recognizers=()).text
             if withheld
             else text
         )
     else:
-        out = redact(text, level, identifiers).text
-    if cache is not None:
-        cache[key] = out
+        present = tuple(i for i in identifiers if _first_word(i) in lowered)
+        spans = cache.spans.get((text, present))
+        if spans is None:
+            spans = tuple(find_spans(text, present))
+            cache.spans[(text, present)] = spans
+        out = redact(text, level, (), recognizers=[_Found(spans)]).text if spans else text
+    cache.texts[key] = out
     return out
 
 
@@ -358,7 +381,7 @@ def route(
     dests = list(destinations)
     ids = list(world.insights) if insight_ids is None else list(insight_ids)
     tellers_cache: dict[str, tuple[InForce, ...]] = {}
-    cache: RedactionCache = {}
+    cache = RedactionCache()
     out: list[Routed] = []
     for iid in ids:
         insight = world.insights.get(iid)
@@ -513,26 +536,31 @@ def _obligations(
             people.setdefault(cid, []).append(sid)
     today = moment.date()
     what = "without quotes" if not share.quotes else f"with {len(share.quotes)} quote(s)"
+    kinds = (
+        (
+            FeedbackKind.SCHEDULED,
+            "scheduled",
+            today + dt.timedelta(days=dest.feedback.scheduled_days),
+            f"From {today.isoformat()} what we learned from your story, "
+            f'"{share.title}", will be shared with {dest.name} (audience: {dest.audience}), '
+            f"{share.identity_level}, {what}.",
+        ),
+        (
+            FeedbackKind.SHARED,
+            "shared",
+            today + dt.timedelta(days=dest.feedback.shared_days),
+            f'"{share.title}" was shared with {dest.name}: tell them what happened and how '
+            f"it was received.",
+        ),
+    )
+    iid, dname = share.subject_id, dest.name
     for cid, sids in people.items():
         person = world.contributors.get(cid)
         if person is None or not person.wants_feedback:
             continue
-        for kind, days, message in (
-            (
-                FeedbackKind.SCHEDULED,
-                dest.feedback.scheduled_days,
-                f"From {today.isoformat()} what we learned from your story, "
-                f'"{share.title}", will be shared with {dest.name} (audience: {dest.audience}), '
-                f"{share.identity_level}, {what}.",
-            ),
-            (
-                FeedbackKind.SHARED,
-                dest.feedback.shared_days,
-                f'"{share.title}" was shared with {dest.name}: tell them what happened and how '
-                f"it was received.",
-            ),
-        ):
-            fid = feedback_id(cid, share.subject_id, dest.name, kind)
+        story_ids = tuple(sids)
+        for kind, kind_name, due, message in kinds:
+            fid = feedback_id(cid, iid, dname, kind_name)
             if existing(fid):
                 continue
             out.append(
@@ -541,12 +569,11 @@ def _obligations(
                     contributor_id=cid,
                     kind=kind,
                     channel=person.feedback_channel,
-                    status=FeedbackStatus.OWED,
-                    due=today + dt.timedelta(days=days),
-                    story_ids=tuple(sids),
-                    insight_id=share.subject_id,
+                    due=due,
+                    story_ids=story_ids,
+                    insight_id=iid,
                     share_id=share.id,
-                    destination=dest.name,
+                    destination=dname,
                     message=message,
                     created_at=moment,
                 )
