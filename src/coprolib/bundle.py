@@ -82,9 +82,7 @@ def bundle_from_data(data: Any, source: str | None = None) -> Bundle:
         )
     for key in data:
         if key != "coprolib_bundle" and key not in BUNDLE_TYPES:
-            problems.append(
-                Problem(key, f"unknown section (known: {', '.join(BUNDLE_TYPES)})")
-            )
+            problems.append(Problem(key, f"unknown section (known: {', '.join(BUNDLE_TYPES)})"))
     sections: dict[str, tuple[Any, ...]] = {}
     for key, cls in BUNDLE_TYPES.items():
         items = data.get(key, [])
@@ -129,9 +127,9 @@ def reference_problems(bundle: Bundle) -> list[Problem]:
         for j, c in enumerate(s.contributor_ids):
             check("stories", i, f"contributor_ids[{j}]", c, "contributors")
         check("stories", i, "activity_id", s.activity_id, "activities")
-    for i, c in enumerate(bundle.consents):
-        check("consents", i, "contributor_id", c.contributor_id, "contributors")
-        for j, sid in enumerate(c.story_ids):
+    for i, consent in enumerate(bundle.consents):
+        check("consents", i, "contributor_id", consent.contributor_id, "contributors")
+        for j, sid in enumerate(consent.story_ids):
             check("consents", i, f"story_ids[{j}]", sid, "stories")
     quotes = {s.id: {q.id for q in s.quotes} for s in bundle.stories}
     for i, ins in enumerate(bundle.insights):
@@ -199,8 +197,9 @@ def dump_bundle(bundle: Bundle, path: str | Path) -> None:
 
 def record_to_jsonl(record: Any) -> str:
     """One JSONL line (without newline) for a record: ``{"type": ..., ...fields}``."""
-    return json.dumps({"type": RECORD_NAMES[type(record)], **unstructure(record)},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"type": RECORD_NAMES[type(record)], **unstructure(record)}, ensure_ascii=False
+    )
 
 
 def write_jsonl(records: Iterable[Any], fh: IO[str]) -> int:
@@ -229,8 +228,10 @@ def iter_jsonl(lines: Iterable[str], source: str | None = None) -> Iterator[Any]
         cls = _TYPE_BY_NAME.get(name)
         if cls is None:
             known = ", ".join(_TYPE_BY_NAME)
-            raise BundleError([Problem(f"{where}.type", f"{name!r} is not a record type "
-                                       f"(one of: {known})")], source)
+            raise BundleError(
+                [Problem(f"{where}.type", f"{name!r} is not a record type (one of: {known})")],
+                source,
+            )
         try:
             yield structure(data, cls, where)
         except StructureError as exc:

@@ -13,7 +13,6 @@ from coprolib.hookspecs import hookimpl
 def register_commands(cli: click.Group) -> None:
     """Add the foundation commands: plugins, validate, schema."""
 
-
     @cli.command(name="plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
     def plugins_command(as_json: bool) -> None:
@@ -25,8 +24,12 @@ def register_commands(cli: click.Group) -> None:
         if as_json:
             data = {
                 "plugins": [
-                    {"name": p.name, "version": p.version, "hooks": list(p.hooks),
-                     "builtin": p.builtin}
+                    {
+                        "name": p.name,
+                        "version": p.version,
+                        "hooks": list(p.hooks),
+                        "builtin": p.builtin,
+                    }
                     for p in plugins
                 ],
                 "errors": [{"name": e.name, "error": e.error} for e in errors],

@@ -75,9 +75,9 @@ def dates() -> st.SearchStrategy[dt.date]:
 
 def datetimes() -> st.SearchStrategy[dt.datetime]:
     """Time-zone-aware UTC datetimes with whole seconds."""
-    return st.datetimes(
-        min_value=dt.datetime(2015, 1, 1), max_value=dt.datetime(2035, 12, 31)
-    ).map(lambda d: d.replace(microsecond=0, tzinfo=dt.UTC))
+    return st.datetimes(min_value=dt.datetime(2015, 1, 1), max_value=dt.datetime(2035, 12, 31)).map(
+        lambda d: d.replace(microsecond=0, tzinfo=dt.UTC)
+    )
 
 
 def _opt(s: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -125,7 +125,8 @@ def _quotes(draw: st.DrawFn, text: str) -> tuple[Quote, ...]:
 
 @st.composite
 def stories(
-    draw: st.DrawFn, contributor_ids: tuple[str, ...] | None = None,
+    draw: st.DrawFn,
+    contributor_ids: tuple[str, ...] | None = None,
     id: st.SearchStrategy[str] | None = None,
 ) -> Story:
     """Stories whose quotes lie inside their text."""
@@ -190,8 +191,9 @@ def consent_events(draw: st.DrawFn) -> tuple[ConsentEvent, ...]:
         elif kind is E.APPROVED:
             kwargs["insight_id"] = draw(identifiers("i-"))
             kwargs["text_digest"] = draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True))
-        events.append(ConsentEvent(type=kind, at=at, recorded_by=draw(_opt(texts(max_size=20))),
-                                   **kwargs))
+        events.append(
+            ConsentEvent(type=kind, at=at, recorded_by=draw(_opt(texts(max_size=20))), **kwargs)
+        )
     return tuple(events)
 
 
@@ -248,8 +250,9 @@ def outcomes(draw: st.DrawFn, insight_ids: tuple[str, ...] | None = None) -> Out
         status = draw(st.sampled_from(list(enums.OutcomeStatus)))
         note = draw(texts(max_size=40)) if status is enums.OutcomeStatus.NOT_ADOPTED else None
         timeline.append(OutcomeEvent(on=d, status=status, note=note))
-    ids = insight_ids or tuple(draw(st.lists(identifiers("i-"), min_size=1, max_size=3,
-                                             unique=True)))
+    ids = insight_ids or tuple(
+        draw(st.lists(identifiers("i-"), min_size=1, max_size=3, unique=True))
+    )
     return Outcome(
         id=draw(identifiers("o-")),
         title=draw(texts(max_size=60)),
@@ -267,8 +270,9 @@ def outcomes(draw: st.DrawFn, insight_ids: tuple[str, ...] | None = None) -> Out
 def feedback(draw: st.DrawFn, contributor_id: str | None = None) -> Feedback:
     """Feedback records; sent or done ones carry the date they were sent."""
     status = draw(st.sampled_from(list(enums.FeedbackStatus)))
-    sent = draw(dates()) if status in (enums.FeedbackStatus.SENT, enums.FeedbackStatus.DONE) \
-        else None
+    sent = (
+        draw(dates()) if status in (enums.FeedbackStatus.SENT, enums.FeedbackStatus.DONE) else None
+    )
     return Feedback(
         id=draw(identifiers("f-")),
         contributor_id=contributor_id or draw(identifiers("p-")),
@@ -305,17 +309,16 @@ def bundles(draw: st.DrawFn, max_contributors: int = 4) -> Bundle:
     story_list: list[Story] = []
     if pids:
         for i in range(draw(st.integers(0, 5))):
-            tellers = tuple(draw(st.lists(st.sampled_from(pids), min_size=1, max_size=2,
-                                          unique=True)))
+            tellers = tuple(
+                draw(st.lists(st.sampled_from(pids), min_size=1, max_size=2, unique=True))
+            )
             story_list.append(draw(stories(contributor_ids=tellers, id=st.just(f"s-{i}"))))
     consent_list = []
     for s in story_list:
         for j, pid in enumerate(s.contributor_ids):
             if draw(st.booleans()):
                 c = draw(consents(contributor_id=pid, story_ids=(s.id,)))
-                consent_list.append(
-                    attrs.evolve(c, id=f"c-{s.id}-{j}")
-                )
+                consent_list.append(attrs.evolve(c, id=f"c-{s.id}-{j}"))
     sids = tuple(s.id for s in story_list)
     insight_list = [
         attrs.evolve(i, id=f"i-{n}")
@@ -323,18 +326,23 @@ def bundles(draw: st.DrawFn, max_contributors: int = 4) -> Bundle:
     ]
     iids = tuple(i.id for i in insight_list)
     outcome_list = (
-        [attrs.evolve(o, id=f"o-{n}")
-         for n, o in enumerate(draw(st.lists(outcomes(insight_ids=iids[:1]), max_size=2)))]
-        if iids else []
+        [
+            attrs.evolve(o, id=f"o-{n}")
+            for n, o in enumerate(draw(st.lists(outcomes(insight_ids=iids[:1]), max_size=2)))
+        ]
+        if iids
+        else []
     )
     feedback_list = (
-        [attrs.evolve(f, id=f"f-{n}")
-         for n, f in enumerate(draw(st.lists(feedback(contributor_id=pids[0]), max_size=2)))]
-        if pids else []
+        [
+            attrs.evolve(f, id=f"f-{n}")
+            for n, f in enumerate(draw(st.lists(feedback(contributor_id=pids[0]), max_size=2)))
+        ]
+        if pids
+        else []
     )
     activity_list = [
-        attrs.evolve(a, id=f"a-{n}")
-        for n, a in enumerate(draw(st.lists(activities(), max_size=2)))
+        attrs.evolve(a, id=f"a-{n}") for n, a in enumerate(draw(st.lists(activities(), max_size=2)))
     ]
     return Bundle(
         contributors=tuple(people),
@@ -345,4 +353,3 @@ def bundles(draw: st.DrawFn, max_contributors: int = 4) -> Bundle:
         feedback=tuple(feedback_list),
         activities=tuple(activity_list),
     )
-
