@@ -88,6 +88,11 @@ _LAZY = {
     "consent_receipt_json": "coprolib.consent_receipts",
     "feedback_done": "coprolib.feedback_owed",
     "feedback_due": "coprolib.feedback_owed",
+    "Recognizer": "coprolib.redact",
+    "Redaction": "coprolib.redact",
+    "Span": "coprolib.redact",
+    "find_spans": "coprolib.redact",
+    "redact": "coprolib.redact",
 }
 
 if TYPE_CHECKING:
@@ -98,6 +103,7 @@ if TYPE_CHECKING:
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.feedback_owed import feedback_done, feedback_due
     from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
+    from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
 
 
 def __getattr__(name: str) -> Any:
@@ -154,7 +160,9 @@ __all__ = [
     "Quote",
     "Receipt",
     "Recipient",
+    "Recognizer",
     "RecordError",
+    "Redaction",
     "Retraction",
     "RiskLocation",
     "RiskSource",
@@ -163,6 +171,7 @@ __all__ = [
     "ShareKind",
     "ShareRequest",
     "SharedQuote",
+    "Span",
     "Story",
     "StorySource",
     "StructureError",
@@ -175,11 +184,13 @@ __all__ = [
     "evaluate",
     "feedback_done",
     "feedback_due",
+    "find_spans",
     "hookimpl",
     "insight_text_digest",
     "load_bundle",
     "load_config",
     "plan",
+    "redact",
     "structure",
     "unstructure",
     "withdraw",
