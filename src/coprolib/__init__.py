@@ -93,6 +93,11 @@ _LAZY = {
     "Span": "coprolib.redact",
     "find_spans": "coprolib.redact",
     "redact": "coprolib.redact",
+    "Ledger": "coprolib.ledger",
+    "LedgerError": "coprolib.ledger",
+    "ShareStatus": "coprolib.ledger",
+    "open_ledger": "coprolib.ledger",
+    "resolve_ledger_url": "coprolib.ledger",
 }
 
 if TYPE_CHECKING:
@@ -102,6 +107,7 @@ if TYPE_CHECKING:
     from coprolib.consent_receipts import consent_receipt, consent_receipt_json
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.feedback_owed import feedback_done, feedback_due
+    from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
     from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
     from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
 
@@ -151,6 +157,8 @@ __all__ = [
     "Insight",
     "InsightStatus",
     "LadderRung",
+    "Ledger",
+    "LedgerError",
     "Outcome",
     "OutcomeEvent",
     "OutcomeKind",
@@ -170,6 +178,7 @@ __all__ = [
     "Share",
     "ShareKind",
     "ShareRequest",
+    "ShareStatus",
     "SharedQuote",
     "Span",
     "Story",
@@ -189,8 +198,10 @@ __all__ = [
     "insight_text_digest",
     "load_bundle",
     "load_config",
+    "open_ledger",
     "plan",
     "redact",
+    "resolve_ledger_url",
     "structure",
     "unstructure",
     "withdraw",

@@ -37,6 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.rule_best_interests",
     "coprolib.plugins.rule_review",
     "coprolib.plugins.consent_commands",
+    "coprolib.plugins.ledger_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
