@@ -37,6 +37,7 @@ from coprolib.consent import (
     consent_rules,
     evaluate,
     in_force,
+    pick_consent,
 )
 from coprolib.enums import (
     Audience,
@@ -672,8 +673,12 @@ def reconcile(
 
 
 def _retraction(old: Share, status: str, new: Share | None, r: Routed) -> Retraction:
-    dropped = tuple(s for s in old.story_ids if new is None or s not in new.story_ids)
     refusals = {d.story_id: d.reasons for d in r.decisions if not d.allowed}
+    dropped = tuple(
+        s
+        for s in old.story_ids
+        if (new is None and s in refusals) or (new and s not in new.story_ids)
+    )
     why: list[str] = []
     for sid in dropped:
         why.extend(refusals.get(sid, (f"story {sid} no longer supports insight {r.insight_id}",)))
@@ -881,11 +886,13 @@ def withdraw(
             audiences=auds,
         )
         ids = []
-        specific = [c for c in consents if c.story_ids]
+        specific = [c for c in consents if c.story_ids == (story_id,)]
         if story_id is not None and not specific:
-            # Only a blanket consent covers the story: withdraw this one story by recording a
-            # consent for it alone (the same terms, then withdrawn), which governs it from now.
-            for c in consents:
+            # The consent covering the story covers others too (or all): withdraw this one story
+            # by recording a consent for it alone (the same terms, then withdrawn), which governs
+            # it from now (a consent naming one story beats a broader one).
+            governing = pick_consent(contributor_id, story_id, consents)
+            for c in [governing] if governing is not None else []:
                 state = c.state_at(moment)
                 if state.terms is None:
                     continue
@@ -903,6 +910,8 @@ def withdraw(
                             at=moment,
                             recorded_by=recorded_by,
                             terms=state.terms,
+                            reason=f"the terms of consent {c.id}, recorded for story "
+                            f"{story_id} alone so that it can be withdrawn on its own",
                         ),
                         event,
                     ),
@@ -933,7 +942,8 @@ def withdraw(
                     fb.contributor_id == contributor_id
                     and fb.status is FeedbackStatus.OWED
                     and fb.kind in (FeedbackKind.SCHEDULED, FeedbackKind.SHARED)
-                    and set(fb.story_ids) & set(affected)
+                    and fb.story_ids
+                    and set(fb.story_ids) <= set(affected)
                 ):
                     ledger.replace(
                         _evolve(
