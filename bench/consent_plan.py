@@ -49,27 +49,88 @@ from coprolib.records import (
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=UTC)
 P = Purpose
-WORDS = (
-    "help came late agencies did not talk the worker listened trust grew slowly home visits "
-    "stopped after six sessions nobody joined it up the form came first then the person"
-).split()
+WORDS = [
+    *[
+        "help",
+        "came",
+        "late",
+        "agencies",
+        "did",
+        "not",
+        "talk",
+        "the",
+        "worker",
+        "listened",
+        "trust",
+        "grew",
+        "slowly",
+        "home",
+    ],
+    *[
+        "visits",
+        "stopped",
+        "after",
+        "six",
+        "sessions",
+        "nobody",
+        "joined",
+        "it",
+        "up",
+        "the",
+        "form",
+        "came",
+        "first",
+    ],
+]
 
 DESTINATIONS = [
-    Destination(name="crm-partners", adapter="file", audience=Audience.PARTNERS,
-                purposes=(P.SERVICE_IMPROVEMENT, P.COMMISSIONING), min_contributors=3,
-                quotes=True),
-    Destination(name="board-pack", adapter="file", audience=Audience.BOARD,
-                purposes=(P.BOARD_REPORTING,), max_identity=IdentityLevel.PSEUDONYMOUS,
-                quotes=True, min_contributors=2),
-    Destination(name="training", adapter="file", audience=Audience.INTERNAL,
-                purposes=(P.TRAINING,), max_identity=IdentityLevel.NAMED, quotes=True),
-    Destination(name="fhir-record", adapter="file", audience=Audience.PARTNERS,
-                purposes=(P.PRACTICE_GUIDANCE,), min_contributors=5),
-    Destination(name="policy-team", adapter="file", audience=Audience.INTERNAL,
-                purposes=(P.POLICY, P.SERVICE_IMPROVEMENT), quotes=False),
-    Destination(name="public-site", adapter="file", audience=Audience.PUBLIC,
-                purposes=(P.PUBLICATION,), min_contributors=10,
-                feedback=FeedbackPolicy(scheduled_days=14, shared_days=60)),
+    Destination(
+        name="crm-partners",
+        adapter="file",
+        audience=Audience.PARTNERS,
+        purposes=(P.SERVICE_IMPROVEMENT, P.COMMISSIONING),
+        min_contributors=3,
+        quotes=True,
+    ),
+    Destination(
+        name="board-pack",
+        adapter="file",
+        audience=Audience.BOARD,
+        purposes=(P.BOARD_REPORTING,),
+        max_identity=IdentityLevel.PSEUDONYMOUS,
+        quotes=True,
+        min_contributors=2,
+    ),
+    Destination(
+        name="training",
+        adapter="file",
+        audience=Audience.INTERNAL,
+        purposes=(P.TRAINING,),
+        max_identity=IdentityLevel.NAMED,
+        quotes=True,
+    ),
+    Destination(
+        name="fhir-record",
+        adapter="file",
+        audience=Audience.PARTNERS,
+        purposes=(P.PRACTICE_GUIDANCE,),
+        min_contributors=5,
+    ),
+    Destination(
+        name="policy-team",
+        adapter="file",
+        audience=Audience.INTERNAL,
+        purposes=(P.POLICY, P.SERVICE_IMPROVEMENT),
+        quotes=False,
+    ),
+    Destination(
+        name="public-site",
+        adapter="file",
+        audience=Audience.PUBLIC,
+        purposes=(P.PUBLICATION,),
+        min_contributors=10,
+        feedback=FeedbackPolicy(scheduled_days=14, shared_days=60),
+    ),
 ]
 
 
@@ -81,8 +142,11 @@ def build(n_stories: int, n_insights: int, seed: int = 7) -> World:
     rng = random.Random(seed)
     n_people = int(n_stories * 0.6)
     people = [
-        Contributor(id=f"p-{i}", known_identifiers=(f"Fictionalname{i}", f"{i} Imaginary Road"),
-                    wants_feedback=rng.random() < 0.7)
+        Contributor(
+            id=f"p-{i}",
+            known_identifiers=(f"Fictionalname{i}", f"{i} Imaginary Road"),
+            wants_feedback=rng.random() < 0.7,
+        )
         for i in range(n_people)
     ]
     stories = []
@@ -95,11 +159,17 @@ def build(n_stories: int, n_insights: int, seed: int = 7) -> World:
             if other != tellers[0]:
                 tellers = (*tellers, other)
         text = sentence(rng, 20) + f" Fictionalname{tellers[0][2:]} said so."
-        stories.append(Story(
-            id=f"s-{i}", contributor_ids=tellers, text=text, source=StorySource.INTERVIEW,
-            collected_on=dt.date(2025, 1, 1), quotes=(Quote(id="q", start=0, end=20),),
-            disclosure=rng.random() < 0.005,
-        ))
+        stories.append(
+            Story(
+                id=f"s-{i}",
+                contributor_ids=tellers,
+                text=text,
+                source=StorySource.INTERVIEW,
+                collected_on=dt.date(2025, 1, 1),
+                quotes=(Quote(id="q", start=0, end=20),),
+                disclosure=rng.random() < 0.005,
+            )
+        )
         for j, who in enumerate(tellers):
             roll = rng.random()
             dates = rng.random()
@@ -112,24 +182,39 @@ def build(n_stories: int, n_insights: int, seed: int = 7) -> World:
                 share_not_before=dt.date(2027, 1, 1) if dates < 0.03 else None,
                 expires=dt.date(2026, 1, 1) if 0.03 <= dates < 0.06 else None,
             )
-            events = [ConsentEvent(type=ConsentEventType.GIVEN,
-                                   at=dt.datetime(2025, 1, 2, tzinfo=UTC), terms=terms)]
+            events = [
+                ConsentEvent(
+                    type=ConsentEventType.GIVEN, at=dt.datetime(2025, 1, 2, tzinfo=UTC), terms=terms
+                )
+            ]
             if rng.random() < 0.04:
-                events.append(ConsentEvent(type=ConsentEventType.WITHDRAWN,
-                                           at=dt.datetime(2026, 2, 1, tzinfo=UTC)))
-            consents.append(Consent(id=f"c-{i}-{j}", contributor_id=who, story_ids=(f"s-{i}",),
-                                    events=tuple(events)))
+                events.append(
+                    ConsentEvent(
+                        type=ConsentEventType.WITHDRAWN, at=dt.datetime(2026, 2, 1, tzinfo=UTC)
+                    )
+                )
+            consents.append(
+                Consent(
+                    id=f"c-{i}-{j}", contributor_id=who, story_ids=(f"s-{i}",), events=tuple(events)
+                )
+            )
     insights = []
     for k in range(n_insights):
         chosen = rng.sample(range(n_stories), rng.randint(3, 30))
-        insights.append(Insight(
-            id=f"i-{k}", title=sentence(rng, 5), summary=sentence(rng, 25),
-            recommendation=sentence(rng, 12), domain=rng.choice(list(SARDomain)),
-            evidence=tuple(EvidenceRef(story_id=f"s-{c}", quote_ids=("q",)) for c in chosen),
-            status=InsightStatus.AGREED,
-        ))
-    return World.from_records(stories=stories, consents=consents, insights=insights,
-                              contributors=people)
+        insights.append(
+            Insight(
+                id=f"i-{k}",
+                title=sentence(rng, 5),
+                summary=sentence(rng, 25),
+                recommendation=sentence(rng, 12),
+                domain=rng.choice(list(SARDomain)),
+                evidence=tuple(EvidenceRef(story_id=f"s-{c}", quote_ids=("q",)) for c in chosen),
+                status=InsightStatus.AGREED,
+            )
+        )
+    return World.from_records(
+        stories=stories, consents=consents, insights=insights, contributors=people
+    )
 
 
 def rate(fn, n: int, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -150,8 +235,10 @@ def main() -> int:
 
     t = time.process_time()
     world = build(args.stories, args.insights)
-    print(f"built {args.stories} stories, {args.insights} insights, {len(DESTINATIONS)} "
-          f"destinations in {time.process_time() - t:.1f} s")
+    print(
+        f"built {args.stories} stories, {args.insights} insights, {len(DESTINATIONS)} "
+        f"destinations in {time.process_time() - t:.1f} s"
+    )
 
     # --- decisions per second ---------------------------------------------------------------
     rules = consent_rules()
@@ -160,15 +247,22 @@ def main() -> int:
     pairs = []
     for i, s in enumerate(sample):
         d = DESTINATIONS[i % len(DESTINATIONS)]
-        req = ShareRequest(purpose=d.purposes[0], purposes=d.purposes[1:], audience=d.audience,
-                           destination=d.name, moment=NOW, identity_level=d.max_identity,
-                           quotes=d.quotes, insight_id="i-0",
-                           insight_text_digest=insight_text_digest(world.insights["i-0"]))
+        req = ShareRequest(
+            purpose=d.purposes[0],
+            purposes=d.purposes[1:],
+            audience=d.audience,
+            destination=d.name,
+            moment=NOW,
+            identity_level=d.max_identity,
+            quotes=d.quotes,
+            insight_id="i-0",
+            insight_text_digest=insight_text_digest(world.insights["i-0"]),
+        )
         pairs.append((s, world.consents_for(s), req))
     n = len(pairs)
 
     def baseline() -> None:
-        for s, cs, req in pairs:
+        for _s, cs, req in pairs:
             for c in cs:
                 c.state_at(req.moment)
 
@@ -185,10 +279,14 @@ def main() -> int:
     with_rules = rate(decide_rules, n)
     allowed = sum(evaluate(s, cs, r).allowed for s, cs, r in pairs)
     print(f"baseline (fold consent events only): {base:,.0f}/s")
-    print(f"decisions/s, evaluate(story, consents, request): {full:,.0f}/s "
-          f"(target 100,000: x{full / 100_000:.2f}; {full / base:.2f} of baseline)")
-    print(f"decisions/s, rules list passed in (as the planner does): {with_rules:,.0f}/s "
-          f"(x{with_rules / 100_000:.2f} of target); {allowed / n:.0%} allowed")
+    print(
+        f"decisions/s, evaluate(story, consents, request): {full:,.0f}/s "
+        f"(target 100,000: x{full / 100_000:.2f}; {full / base:.2f} of baseline)"
+    )
+    print(
+        f"decisions/s, rules list passed in (as the planner does): {with_rules:,.0f}/s "
+        f"(x{with_rules / 100_000:.2f} of target); {allowed / n:.0%} allowed"
+    )
 
     # --- full plan ----------------------------------------------------------------------------
     dests = {d.name: d for d in DESTINATIONS}
@@ -200,10 +298,12 @@ def main() -> int:
     t_rec = time.process_time() - start
     decisions = sum(len(r.decisions) for r in routed)
     total = t_route + t_rec
-    print(f"full plan: {total:.2f} s (target 10 s: {total / 10:.2f} of budget) - "
-          f"{decisions:,} decisions, {len(result.deliver):,} shares, "
-          f"{len(result.not_sent()):,} not sent, {len(result.feedback):,} feedback owed "
-          f"(route {t_route:.2f} s, reconcile {t_rec:.2f} s)")
+    print(
+        f"full plan: {total:.2f} s (target 10 s: {total / 10:.2f} of budget) - "
+        f"{decisions:,} decisions, {len(result.deliver):,} shares, "
+        f"{len(result.not_sent()):,} not sent, {len(result.feedback):,} feedback owed "
+        f"(route {t_route:.2f} s, reconcile {t_rec:.2f} s)"
+    )
 
     # --- re-plan after one withdrawal -----------------------------------------------------
     recorded = [(s, "delivered") for s in result.deliver]
@@ -215,18 +315,22 @@ def main() -> int:
     for trial in range(20):
         story_id = routed[trial * 37 % len(routed)].share
         target = next(iter(world.insights.values())) if story_id is None else None
-        sid = (story_id.story_ids[0] if story_id is not None else target.story_ids[0])  # type: ignore[union-attr]
+        sid = story_id.story_ids[0] if story_id is not None else target.story_ids[0]  # type: ignore[union-attr]
         story = world.stories[sid]
         who = story.contributor_ids[0]
         old = world.consents_by_contributor[who]
         new = tuple(
             c.with_event(ConsentEvent(type=ConsentEventType.WITHDRAWN, at=NOW))
-            if c.covers(sid) else c
+            if c.covers(sid)
+            else c
             for c in old
         )
-        w2 = World(stories=world.stories, contributors=world.contributors,
-                   insights=world.insights,
-                   consents_by_contributor={**world.consents_by_contributor, who: new})
+        w2 = World(
+            stories=world.stories,
+            contributors=world.contributors,
+            insights=world.insights,
+            consents_by_contributor={**world.consents_by_contributor, who: new},
+        )
         later = NOW + dt.timedelta(minutes=1)
         start = time.process_time()
         scope = w2.insights_citing([sid])
@@ -236,9 +340,11 @@ def main() -> int:
         times.append(time.process_time() - start)
         retracted += len(p2.retractions)
     med = statistics.median(times) * 1000
-    print(f"re-plan after one withdrawal: median {med:.1f} ms, max {max(times) * 1000:.1f} ms "
-          f"over 20 withdrawals (target 100 ms: {med / 100:.2f} of budget); "
-          f"{retracted} retractions")
+    print(
+        f"re-plan after one withdrawal: median {med:.1f} ms, max {max(times) * 1000:.1f} ms "
+        f"over 20 withdrawals (target 100 ms: {med / 100:.2f} of budget); "
+        f"{retracted} retractions"
+    )
 
     if args.ledger:
         from coprolib.ledger import open_ledger
