@@ -20,9 +20,11 @@ The work is split so each part can be used and tested on its own:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -193,6 +195,27 @@ class RedactionCache:
     def __init__(self) -> None:
         self.spans: dict[tuple[str, tuple[str, ...]], tuple[Any, ...]] = {}
         self.texts: dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str] = {}
+        self._known: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {}
+
+    def identifiers(
+        self, insight: Insight, world: World
+    ) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+        """The known identifiers of each teller of the insight's stories, and all of them."""
+        hit = self._known.get(insight.id)
+        if hit is not None:
+            return hit
+        known: dict[str, tuple[str, ...]] = {}
+        for ref in insight.evidence:
+            story = world.stories.get(ref.story_id)
+            if story is None:
+                continue
+            for cid in story.contributor_ids:
+                person = world.contributors.get(cid)
+                if person is not None and person.known_identifiers:
+                    known[cid] = person.known_identifiers
+        found = (known, tuple(sorted({i for ids in known.values() for i in ids})))
+        self._known[insight.id] = found
+        return found
 
 
 class _Found:
@@ -285,23 +308,16 @@ def render(
 ) -> Share:
     """The share of ``insight`` for ``dest`` built only from the ``allowed`` decisions."""
     level = min((d.identity_level for d in allowed), key=_RANK.__getitem__)
-    allowed_ids = {d.story_id for d in allowed}
+    cache = cache if cache is not None else RedactionCache()
     # Identifiers of every teller of every supporting story: those refused are masked whatever
     # level was granted; those allowed are kept only when everyone allowed "named".
-    known: dict[str, tuple[str, ...]] = {}
-    for ref in insight.evidence:
-        story = world.stories.get(ref.story_id)
-        if story is None:
-            continue
-        for cid in story.contributor_ids:
-            person = world.contributors.get(cid)
-            if person is not None and person.known_identifiers:
-                known[cid] = person.known_identifiers
-    allowed_people = {cid for sid in allowed_ids for cid in world.stories[sid].contributor_ids}
-    identifiers = tuple(sorted({i for ids in known.values() for i in ids}))
-    withheld = tuple(
-        sorted({i for cid, ids in known.items() if cid not in allowed_people for i in ids})
-    )
+    known, identifiers = cache.identifiers(insight, world)
+    withheld: tuple[str, ...] = ()
+    if len(allowed) < len(insight.evidence):
+        allowed_people = {cid for d in allowed for cid in world.stories[d.story_id].contributor_ids}
+        withheld = tuple(
+            sorted({i for cid, ids in known.items() if cid not in allowed_people for i in ids})
+        )
 
     def clean(text: str) -> str:
         return redact_for_share(text, level, identifiers, withheld, cache)
@@ -335,11 +351,11 @@ def render(
         "kind": "insight",
         "destination": dest.name,
         "subject_id": insight.id,
-        "identity_level": str(level),
+        "identity_level": level.value,
         "title": clean(insight.title),
         "body": clean(insight.summary),
         "recommendation": clean(insight.recommendation),
-        "domain": str(insight.domain),
+        "domain": insight.domain.value,
         "themes": list(insight.themes),
         "quotes": [[q.text, q.story_ref] for q in quotes],
         "story_ids": story_ids,
@@ -368,6 +384,19 @@ def render(
     )
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many long-lived objects (nothing
+    here makes reference cycles); it otherwise rescans them over and over."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def route(
     world: World,
     destinations: Iterable[Destination],
@@ -384,12 +413,13 @@ def route(
     tellers_cache: dict[str, tuple[InForce, ...]] = {}
     cache = RedactionCache()
     out: list[Routed] = []
-    for iid in ids:
-        insight = world.insights.get(iid)
-        if insight is None or insight.status is not InsightStatus.AGREED:
-            continue
-        for dest in dests:
-            out.append(_route_one(world, insight, dest, moment, rules, tellers_cache, cache))
+    with _gc_paused():
+        for iid in ids:
+            insight = world.insights.get(iid)
+            if insight is None or insight.status is not InsightStatus.AGREED:
+                continue
+            for dest in dests:
+                out.append(_route_one(world, insight, dest, moment, rules, tellers_cache, cache))
     return out
 
 
@@ -592,11 +622,34 @@ def reconcile(
     scope: Iterable[str] | None = None,
     feedback_exists: Callable[[str], bool] = lambda _id: False,
 ) -> Plan:
-    """Compare freshly routed shares with the recorded ones (``(share, status)`` pairs). Pure.
+    """
+        with _gc_paused():
+            return _reconcile(
+                routed,
+                recorded,
+                world,
+                destinations,
+                moment,
+                scope=scope,
+                feedback_exists=feedback_exists,
+            )
 
-    ``scope`` names the insights that were routed (None: all). A live recorded share (planned
-    or delivered) for an insight in scope and a configured destination that is not exactly what
-    was routed now is retracted: its content changed, or it may no longer go at all.
+
+    def _reconcile(
+        routed: Sequence[Routed],
+        recorded: Iterable[tuple[Share, str]],
+        world: World,
+        destinations: Mapping[str, Destination],
+        moment: dt.datetime,
+        *,
+        scope: Iterable[str] | None = None,
+        feedback_exists: Callable[[str], bool] = lambda _id: False,
+    ) -> Plan:
+    Compare freshly routed shares with the recorded ones (``(share, status)`` pairs). Pure.
+
+        ``scope`` names the insights that were routed (None: all). A live recorded share (planned
+        or delivered) for an insight in scope and a configured destination that is not exactly what
+        was routed now is retracted: its content changed, or it may no longer go at all.
     """
     in_scope = None if scope is None else set(scope)
     by_pair: dict[tuple[str, str], list[tuple[Share, str]]] = {}
