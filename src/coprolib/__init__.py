@@ -68,6 +68,26 @@ _LAZY = {
     "StructureError": "coprolib.convert",
     "structure": "coprolib.convert",
     "unstructure": "coprolib.convert",
+    # consent gate, planner, receipts, feedback owed
+    "Config": "coprolib.config",
+    "ConfigError": "coprolib.config",
+    "Destination": "coprolib.config",
+    "FeedbackPolicy": "coprolib.config",
+    "load_config": "coprolib.config",
+    "Decision": "coprolib.consent",
+    "InForce": "coprolib.consent",
+    "ShareRequest": "coprolib.consent",
+    "evaluate": "coprolib.consent",
+    "Plan": "coprolib.planner",
+    "Retraction": "coprolib.planner",
+    "Withdrawal": "coprolib.planner",
+    "insight_text_digest": "coprolib.planner",
+    "plan": "coprolib.planner",
+    "withdraw": "coprolib.planner",
+    "consent_receipt": "coprolib.consent_receipts",
+    "consent_receipt_json": "coprolib.consent_receipts",
+    "feedback_done": "coprolib.feedback_owed",
+    "feedback_due": "coprolib.feedback_owed",
     "Recognizer": "coprolib.redact",
     "Redaction": "coprolib.redact",
     "Span": "coprolib.redact",
@@ -82,9 +102,14 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
+    from coprolib.config import Config, ConfigError, Destination, FeedbackPolicy, load_config
+    from coprolib.consent import Decision, InForce, ShareRequest, evaluate
+    from coprolib.consent_receipts import consent_receipt, consent_receipt_json
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
     from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
+    from coprolib.feedback_owed import feedback_done, feedback_due
+    from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
 
 
 def __getattr__(name: str) -> Any:
@@ -106,6 +131,8 @@ __all__ = [
     "Bundle",
     "BundleError",
     "ChangeDepth",
+    "Config",
+    "ConfigError",
     "Consent",
     "ConsentEvent",
     "ConsentEventType",
@@ -115,14 +142,18 @@ __all__ = [
     "ConsentTerms",
     "ContactDetails",
     "Contributor",
+    "Decision",
     "DecisionBasis",
     "DecisionHolder",
+    "Destination",
     "EvidenceRef",
     "Feedback",
     "FeedbackChannel",
     "FeedbackKind",
+    "FeedbackPolicy",
     "FeedbackStatus",
     "IdentityLevel",
+    "InForce",
     "Insight",
     "InsightStatus",
     "LadderRung",
@@ -132,6 +163,7 @@ __all__ = [
     "OutcomeEvent",
     "OutcomeKind",
     "OutcomeStatus",
+    "Plan",
     "Purpose",
     "Quote",
     "Receipt",
@@ -139,11 +171,13 @@ __all__ = [
     "Recognizer",
     "RecordError",
     "Redaction",
+    "Retraction",
     "RiskLocation",
     "RiskSource",
     "SARDomain",
     "Share",
     "ShareKind",
+    "ShareRequest",
     "ShareStatus",
     "SharedQuote",
     "Span",
@@ -151,14 +185,25 @@ __all__ = [
     "StorySource",
     "StructureError",
     "Support",
+    "Withdrawal",
     "__version__",
+    "consent_receipt",
+    "consent_receipt_json",
     "dump_bundle",
+    "evaluate",
+    "feedback_done",
+    "feedback_due",
     "find_spans",
     "hookimpl",
+    "insight_text_digest",
     "load_bundle",
     "redact",
+    "load_config",
     "open_ledger",
+    "plan",
+    "redact",
     "resolve_ledger_url",
     "structure",
     "unstructure",
+    "withdraw",
 ]

@@ -28,3 +28,8 @@ def register_adapters(register: Any) -> None:
 @hookspec
 def register_recognizers(register: Any) -> None:
     """Call ``register(recognizer, ...)`` with each identifier recogniser the plugin provides."""
+
+
+@hookspec
+def consent_veto(story: Any, consents: Any, request: Any) -> Any:
+    """Return a reason in plain words to refuse sharing ``story`` as ``request`` asks, or None."""
