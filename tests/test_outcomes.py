@@ -1,0 +1,211 @@
+"""The outcome lifecycle and the feedback each status change owes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coprolib.enums import (
+    ChangeDepth,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    InsightStatus,
+    OutcomeKind,
+    OutcomeStatus,
+    SARDomain,
+    StorySource,
+)
+from coprolib.outcomes import (
+    FINAL_STATUSES,
+    TRANSITIONS,
+    LifecycleError,
+    advance,
+    allowed_next,
+    change_feedback,
+    check_timeline,
+    propose,
+    reached,
+)
+from coprolib.records import (
+    Contributor,
+    EvidenceRef,
+    Insight,
+    Outcome,
+    OutcomeEvent,
+    RecordError,
+    Story,
+)
+
+S = OutcomeStatus
+DAY0 = dt.date(2026, 1, 5)
+HAPPY_PATH = (S.AGREED, S.IN_PROGRESS, S.IMPLEMENTED, S.EVIDENCED)
+
+
+def make_outcome(insight_ids: tuple[str, ...] = ("i-1",)) -> Outcome:
+    return propose(
+        id="o-1",
+        title="Contracts ask providers to build trust and take time",
+        kind=OutcomeKind.CONTRACT_SPECIFICATION,
+        depth=ChangeDepth.SERVICE,
+        insight_ids=insight_ids,
+        owner="commissioning lead (fictional)",
+        on=DAY0,
+    )
+
+
+def story(sid: str, *cids: str) -> Story:
+    return Story(
+        id=sid,
+        contributor_ids=cids,
+        text=f"Fictional story {sid}.",
+        source=StorySource.WORKSHOP,
+        collected_on=DAY0 - dt.timedelta(days=30),
+    )
+
+
+def insight(iid: str, *story_ids: str) -> Insight:
+    return Insight(
+        id=iid,
+        title=f"Insight {iid}",
+        summary="Services matter less than how they connect with a person.",
+        recommendation="Join up the first contact.",
+        domain=SARDomain.INTERAGENCY_WORKING,
+        evidence=tuple(EvidenceRef(story_id=s) for s in story_ids),
+        status=InsightStatus.AGREED,
+    )
+
+
+def person(cid: str, wants: bool = True) -> Contributor:
+    return Contributor(
+        id=cid,
+        wants_feedback=wants,
+        feedback_channel=FeedbackChannel.LETTER if wants else FeedbackChannel.NONE,
+    )
+
+
+def test_happy_path_walks_the_whole_lifecycle() -> None:
+    outcome = make_outcome()
+    for n, status in enumerate(HAPPY_PATH, start=1):
+        outcome = advance(outcome, status, on=DAY0 + dt.timedelta(days=n * 10), by="lead")
+        assert outcome.status is status
+    check_timeline(outcome)
+    assert reached(outcome, S.IMPLEMENTED) == DAY0 + dt.timedelta(days=30)
+    assert reached(outcome, S.NOT_ADOPTED) is None
+    assert outcome.status in FINAL_STATUSES
+
+
+def test_skipping_a_step_is_refused_with_the_allowed_options() -> None:
+    with pytest.raises(LifecycleError) as info:
+        advance(make_outcome(), S.IMPLEMENTED, on=DAY0)
+    assert info.value.field == "status"
+    assert "'o-1'" in str(info.value)
+    assert "'agreed'" in str(info.value) and "'not_adopted'" in str(info.value)
+
+
+def test_final_status_cannot_change() -> None:
+    outcome = advance(make_outcome(), S.NOT_ADOPTED, on=DAY0, note="No budget this year")
+    with pytest.raises(LifecycleError, match="final"):
+        advance(outcome, S.AGREED, on=DAY0)
+
+
+def test_not_adopted_needs_a_reason() -> None:
+    with pytest.raises(LifecycleError) as info:
+        advance(make_outcome(), S.NOT_ADOPTED, on=DAY0, note="  ")
+    assert info.value.field == "note"
+
+
+def test_date_before_latest_entry_is_refused() -> None:
+    with pytest.raises(LifecycleError) as info:
+        advance(make_outcome(), S.AGREED, on=DAY0 - dt.timedelta(days=1))
+    assert info.value.field == "on"
+
+
+def test_unknown_status_is_named() -> None:
+    with pytest.raises(LifecycleError, match="'done' is not a status"):
+        advance(make_outcome(), "done", on=DAY0)
+
+
+def test_check_timeline_finds_an_imported_jump() -> None:
+    bad = Outcome(
+        id="o-9",
+        title="Jumped",
+        kind=OutcomeKind.TRAINING,
+        depth=ChangeDepth.PRACTICE,
+        insight_ids=("i-1",),
+        owner="x",
+        timeline=(
+            OutcomeEvent(on=DAY0, status=S.PROPOSED),
+            OutcomeEvent(on=DAY0, status=S.EVIDENCED),
+        ),
+    )
+    with pytest.raises(LifecycleError) as info:
+        check_timeline(bad)
+    assert info.value.field == "timeline[1].status"
+    assert isinstance(info.value, RecordError)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list(OutcomeStatus)), max_size=8))
+def test_any_walk_either_follows_the_table_or_is_refused(steps: list[OutcomeStatus]) -> None:
+    outcome = make_outcome()
+    for n, status in enumerate(steps, start=1):
+        before = outcome.status
+        note = "reason" if status is S.NOT_ADOPTED else None
+        try:
+            outcome = advance(outcome, status, on=DAY0 + dt.timedelta(days=n), note=note)
+        except LifecycleError:
+            assert status not in TRANSITIONS[before]
+        else:
+            assert status in TRANSITIONS[before]
+            assert status in allowed_next(before)
+    check_timeline(outcome)
+
+
+def test_change_feedback_goes_to_everyone_behind_it_who_asked() -> None:
+    stories = [story("s-1", "c-1"), story("s-2", "c-2", "c-3"), story("s-3", "c-4")]
+    insights = [insight("i-1", "s-1", "s-2"), insight("i-2", "s-3")]
+    people = [person("c-1"), person("c-2"), person("c-3", wants=False), person("c-4")]
+    outcome = advance(make_outcome(("i-1",)), S.AGREED, on=DAY0 + dt.timedelta(days=3))
+    owed = change_feedback(outcome, insights, stories, people, due_days=14)
+    assert sorted(f.contributor_id for f in owed) == ["c-1", "c-2"]  # not c-3 (opted out), c-4
+    for fb in owed:
+        assert fb.kind is FeedbackKind.CHANGE_UPDATE
+        assert fb.status is FeedbackStatus.OWED
+        assert fb.channel is FeedbackChannel.LETTER
+        assert fb.due == DAY0 + dt.timedelta(days=17)
+        assert fb.outcome_id == "o-1" and fb.insight_id == "i-1"
+        assert outcome.title in (fb.message or "")
+    assert {f.story_ids for f in owed} == {("s-1",), ("s-2",)}
+    again = change_feedback(outcome, insights, stories, people, due_days=14)
+    assert [f.id for f in again] == [f.id for f in owed]
+
+
+def test_not_adopted_feedback_carries_the_reason_and_excludes() -> None:
+    stories = [story("s-1", "c-1"), story("s-2", "c-2")]
+    people = {p.id: p for p in (person("c-1"), person("c-2"))}
+    outcome = advance(make_outcome(), S.NOT_ADOPTED, on=DAY0, note="The service was decommissioned")
+    owed = change_feedback(
+        outcome, [insight("i-1", "s-1", "s-2")], stories, people, exclude={"c-2"}
+    )
+    assert [f.contributor_id for f in owed] == ["c-1"]
+    assert owed[0].kind is FeedbackKind.NOT_DONE
+    assert owed[0].note == "The service was decommissioned"
+    assert "decommissioned" in (owed[0].message or "")
+
+
+def test_each_step_gets_its_own_obligation_ids() -> None:
+    stories, insights, people = [story("s-1", "c-1")], [insight("i-1", "s-1")], [person("c-1")]
+    first = make_outcome()
+    second = advance(first, S.AGREED, on=DAY0)
+    a = change_feedback(first, insights, stories, people)
+    b = change_feedback(second, insights, stories, people)
+    assert a[0].id != b[0].id
+
+
+def test_negative_due_days_is_refused() -> None:
+    with pytest.raises(RecordError, match="due_days"):
+        change_feedback(make_outcome(), [], [], [], due_days=-1)
