@@ -13,12 +13,12 @@ from typing import Any
 import attrs
 import pytest
 
-from chromium_cdp import Chromium, find_chromium
 from coprolib.enums import StorySource
 from coprolib.impact import Impact, measure, measure_bundle
 from coprolib.records import Contributor, Story
 from coprolib.report import Series, bar_chart, esc, render_html, write_report
 from coprolib.testing.synthetic import SyntheticWorld, synthetic_world
+from tests.chromium_cdp import Chromium, find_chromium
 
 CHART_IDS = ("chart-funnel", "chart-loop", "chart-depth", "chart-ladder", "chart-themes")
 SECRET_NAME = "Zebedee Fictionalperson"
