@@ -73,6 +73,7 @@ __all__ = [
     "ThemeRow",
     "measure",
     "measure_bundle",
+    "measure_ledger",
 ]
 
 #: Default period within which a contributor should first hear back, in days.
@@ -697,5 +698,21 @@ def measure_bundle(bundle: Any, **options: Any) -> Impact:
         activities=getattr(bundle, "activities", ()),
         contributors=getattr(bundle, "contributors", ()),
         shares=getattr(bundle, "shares", ()),
+        **options,
+    )
+
+
+def measure_ledger(ledger: Any, **options: Any) -> Impact:
+    """:func:`measure` over everything in a :class:`coprolib.ledger.Ledger` (its stories,
+    insights, outcomes, feedback, activities, contributors and shares with their status).
+    ``options`` go to :func:`measure`."""
+    return measure(
+        stories=ledger.list(Story),
+        insights=ledger.list(Insight),
+        outcomes=ledger.list(Outcome),
+        feedback=ledger.list(Feedback),
+        activities=ledger.list(Activity),
+        contributors=ledger.list(Contributor),
+        shares=ledger.list_shares(),
         **options,
     )
