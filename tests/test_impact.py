@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -364,3 +365,71 @@ def test_measures_agree_with_the_records(
     assert timing.stories_heard + timing.stories_waiting == len(cohort)
     if timing.median_days is not None and timing.p90_days is not None:
         assert timing.p90_days >= timing.median_days - 0.5
+
+
+def test_imported_timeline_that_skips_steps_still_counts_as_agreed() -> None:
+    from coprolib.records import OutcomeEvent
+
+    jumped = Outcome(
+        id="o-9",
+        title="t",
+        kind=OutcomeKind.TRAINING,
+        depth=ChangeDepth.PRACTICE,
+        insight_ids=("i-1",),
+        owner="x",
+        timeline=(
+            OutcomeEvent(on=day(100), status=OutcomeStatus.PROPOSED),
+            OutcomeEvent(on=day(50), status=OutcomeStatus.IMPLEMENTED),
+        ),
+    )
+    impact = measure(
+        stories=[story("s-1", "c-1", 300)],
+        insights=[insight("i-1", "s-1")],
+        outcomes=[jumped],
+        today=TODAY,
+        since=day(60),
+    )
+    assert impact.stage("agreed").count == 1  # reached 'agreed or later' on day(50)
+    assert impact.stage("delivered").count == 1
+    assert impact.stage("agreed").stories == 0  # s-1 was collected before the period
+
+
+def test_impact_command_reads_a_bundle(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from coprolib.bundle import Bundle, dump_bundle
+    from coprolib.cli import build_cli
+
+    world = synthetic_world(stories=50, insights=6, seed=2)
+    path = tmp_path / "world.json"
+    dump_bundle(
+        Bundle(
+            contributors=world.contributors,
+            stories=world.stories,
+            insights=world.insights,
+            outcomes=world.outcomes,
+            feedback=world.feedback,
+            activities=world.activities,
+        ),
+        path,
+    )
+    runner = CliRunner()
+    cli = build_cli()
+    args = ["impact", "--bundle", str(path), "--today", world.today.isoformat()]
+    result = runner.invoke(cli, [*args, "--json", "--within-days", "30"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    expected = measure_bundle(world, today=world.today, within_days=30).to_dict()
+    # the bundle has no shares, so only the 'shared' stage may differ
+    assert data["loop_closure"] == expected["loop_closure"]
+    assert data["soaked_up"] == expected["soaked_up"]
+    assert data["funnel"][0] == expected["funnel"][0]
+
+    text = runner.invoke(cli, args)
+    assert text.exit_code == 0 and "Heard back within 90 days" in text.output
+
+    bad = runner.invoke(cli, [*args, "--since", "2999-01-01"])
+    assert bad.exit_code == 2 and "--since" in bad.output
+
+    missing = runner.invoke(cli, ["impact", "--ledger", f"sqlite:///{tmp_path / 'none.db'}"])
+    assert missing.exit_code == 1 and "no ledger" in missing.output

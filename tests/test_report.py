@@ -263,3 +263,36 @@ def test_empty_report_renders_in_headless_chromium(browser: Chromium, tmp_path: 
     empty = measure(stories=[lone], contributors=[Contributor(id="c-1")], today=today)
     report = write_report(empty, tmp_path / "empty.html")
     _check_page(browser, report, expected=CHART_IDS[:-1])  # no themes, so no themes chart
+
+
+def test_report_command_writes_html_and_json(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from coprolib.cli import build_cli
+    from tests.conftest import EXAMPLE_BUNDLE
+
+    out = tmp_path / "board.html"
+    result = CliRunner().invoke(
+        build_cli(),
+        [
+            "report",
+            "--html",
+            str(out),
+            "--bundle",
+            str(EXAMPLE_BUNDLE),
+            "--json",
+            "--today",
+            "2026-11-27",
+            "--organisation",
+            "Northdale SAB (fictional)",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["html"] == str(out)
+    html = out.read_text(encoding="utf-8")
+    assert "Northdale SAB (fictional)" in html
+    for stage in data["impact"]["funnel"]:
+        assert f"{stage['label']}: {stage['stories']} of" in html

@@ -71,6 +71,7 @@ __all__ = [
     "RungRow",
     "SoakedUp",
     "ThemeRow",
+    "format_text",
     "measure",
     "measure_bundle",
     "measure_ledger",
@@ -86,6 +87,8 @@ _SHARED_STATES = frozenset({"delivered", "retract_planned", "retracted"})
 _HEARD = frozenset({FeedbackStatus.SENT, FeedbackStatus.DONE})
 _WHAT_HAPPENED = frozenset({FeedbackKind.SHARED, FeedbackKind.CHANGE_UPDATE, FeedbackKind.NOT_DONE})
 _DELIVERED = frozenset({OutcomeStatus.IMPLEMENTED, OutcomeStatus.EVIDENCED})
+# An imported timeline may skip steps: reaching any of these means the change was agreed.
+_AGREED_OR_LATER = (OutcomeStatus.AGREED, OutcomeStatus.IN_PROGRESS, *_DELIVERED)
 _CO_PRODUCTION = re.compile(r"\bco[\s-]?(produc|design)", re.IGNORECASE)
 
 RUNG_LABELS: Mapping[LadderRung, str] = {
@@ -353,7 +356,7 @@ def measure(
             behind.update(insight_stories.get(iid, ()))
         outcome_stories[o.id] = behind
         seen = {e.status for e in o.timeline}
-        if seen & {OutcomeStatus.AGREED, OutcomeStatus.IN_PROGRESS, *_DELIVERED}:
+        if seen.intersection(_AGREED_OR_LATER):
             in_agreed.update(behind)
         if seen & _DELIVERED:
             in_delivered.update(behind)
@@ -412,7 +415,7 @@ def measure(
     shared_in_period = sum(1 for d in shared_on.values() if _in(d, since))
     agreed_in_period = delivered_in_period = 0
     for o in outcome_list:
-        agreed = _first(o, (OutcomeStatus.AGREED,))
+        agreed = _first(o, _AGREED_OR_LATER)
         if agreed is not None and _in(agreed, since):
             agreed_in_period += 1
         done = _first(o, tuple(_DELIVERED))
@@ -716,3 +719,46 @@ def measure_ledger(ledger: Any, **options: Any) -> Impact:
         shares=ledger.list_shares(),
         **options,
     )
+
+
+def format_text(impact: Impact) -> str:
+    """A short plain-text summary of an :class:`Impact` (what ``coprolib impact`` prints)."""
+    period = f"since {impact.since.isoformat()}" if impact.since else "all records"
+    lines = [f"Impact as of {impact.as_of.isoformat()} ({period})", ""]
+    first = impact.funnel[0]
+    lines.append(
+        f"{first.label}: {first.stories} (disclosures, handled apart as safeguarding "
+        f"concerns: {impact.disclosures})"
+    )
+    for stage in impact.funnel[1:]:
+        lines.append(f"  {stage.label}: {stage.stories} stories ({stage.count} {stage.unit})")
+    loop, timing = impact.loop_closure, impact.feedback_timing
+    rate = "n/a" if loop.rate is None else f"{loop.rate * 100:.0f}%"
+    lines.append(
+        f"Heard back within {loop.within_days} days: {rate} ({loop.heard_within} of "
+        f"{loop.eligible}; {loop.heard_later} later, {loop.not_heard} not heard; "
+        f"{loop.not_yet_due} not yet due)"
+    )
+    if timing.median_days is not None:
+        lines.append(
+            f"Days from story to first feedback: median {timing.median_days:g}, "
+            f"90th percentile {timing.p90_days}"
+        )
+    depth = ", ".join(f"{r.depth.value} {r.total}" for r in impact.change_depth)
+    lines.append(f"Change depth (outcomes): {depth}")
+    soaked = impact.soaked_up
+    lines.append(
+        f"Soaked up (no insight after {soaked.after_days} days): {soaked.count} of "
+        f"{soaked.eligible} stories"
+    )
+    rungs = ", ".join(
+        f"rung {int(r.rung)} ({r.label.lower()}): {r.activities}"
+        for r in impact.ladder
+        if r.activities
+    )
+    lines.append(f"Activities by ladder rung: {rungs or 'none'}")
+    lines.append(f"Feedback overdue: {len(impact.overdue_feedback)}")
+    never = sum(1 for w in impact.warnings if w.code == "never_told")
+    lines.append(f"Warnings: {len(impact.warnings)} ({never} contributors never told)")
+    lines.extend(f"  {w.message}" for w in impact.warnings if w.code != "never_told")
+    return "\n".join(lines)
