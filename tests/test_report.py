@@ -13,10 +13,20 @@ from typing import Any
 import attrs
 import pytest
 
+from coprolib import hookimpl
 from coprolib.enums import StorySource
 from coprolib.impact import Impact, measure, measure_bundle
+from coprolib.plugin_host import get_plugin_manager
 from coprolib.records import Contributor, Story
-from coprolib.report import Series, bar_chart, esc, render_html, write_report
+from coprolib.report import (
+    Series,
+    bar_chart,
+    builtin_sections,
+    esc,
+    render_html,
+    report_sections,
+    write_report,
+)
 from coprolib.testing.synthetic import SyntheticWorld, synthetic_world
 from tests.chromium_cdp import Chromium, find_chromium
 
@@ -296,3 +306,45 @@ def test_report_command_writes_html_and_json(tmp_path: Path) -> None:
     assert "Northdale SAB (fictional)" in html
     for stage in data["impact"]["funnel"]:
         assert f"{stage['label']}: {stage['stories']} of" in html
+
+
+class _SectionPlugin:
+    @hookimpl
+    def register_report_sections(self, register: Any) -> None:
+        def render(impact: Impact, max_rows: int) -> str:
+            delivered = impact.stage("delivered").count
+            return f"<p>Delivered this year: {delivered}</p>"
+
+        register("council-kpi", "Council KPI", render)
+        register("themes", "Themes, redrawn", lambda impact, max_rows: "<p>redrawn</p>")
+
+
+class _BrokenSectionPlugin:
+    @hookimpl
+    def register_report_sections(self, register: Any) -> None:
+        def render(impact: Impact, max_rows: int) -> str:
+            raise RuntimeError("secret story words")
+
+        register("broken-bit", "Broken", render)
+        register("Bad Key!", "Bad", render)
+
+
+def test_hook_register_report_sections(
+    fresh_plugins: None, impact: Impact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pm = get_plugin_manager()
+    pm.register(_SectionPlugin(), name="section-plugin")
+    pm.register(_BrokenSectionPlugin(), name="broken-section-plugin")
+    with pytest.warns(UserWarning, match="Bad Key!"):
+        keys = [s.key for s in report_sections()]
+    assert keys == [s.key for s in builtin_sections()] + ["council-kpi", "broken-bit"]
+    with pytest.warns(UserWarning):
+        html = render_html(impact)
+    assert f"<p>Delivered this year: {impact.stage('delivered').count}</p>" in html
+    assert '<a href="#council-kpi">Council KPI</a>' in html
+    assert "Themes, redrawn" in html and "chart-themes" not in html  # replaced in place
+    assert "plugin broken-section-plugin failed (RuntimeError)" in html
+    assert "secret story words" not in html
+    monkeypatch.setenv("COPROLIB_STRICT_PLUGINS", "1")
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="secret"):
+        render_html(impact)

@@ -65,6 +65,14 @@ _LAZY = {
     "BundleError": "coprolib.bundle",
     "dump_bundle": "coprolib.bundle",
     "load_bundle": "coprolib.bundle",
+    "Impact": "coprolib.impact",
+    "LifecycleError": "coprolib.outcomes",
+    "advance": "coprolib.outcomes",
+    "change_feedback": "coprolib.outcomes",
+    "measure": "coprolib.impact",
+    "propose": "coprolib.outcomes",
+    "render_html": "coprolib.report",
+    "write_report": "coprolib.report",
     "StructureError": "coprolib.convert",
     "structure": "coprolib.convert",
     "unstructure": "coprolib.convert",
@@ -73,6 +81,9 @@ _LAZY = {
 if TYPE_CHECKING:
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.convert import StructureError, structure, unstructure
+    from coprolib.impact import Impact, measure
+    from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
+    from coprolib.report import render_html, write_report
 
 
 def __getattr__(name: str) -> Any:
@@ -111,9 +122,11 @@ __all__ = [
     "FeedbackKind",
     "FeedbackStatus",
     "IdentityLevel",
+    "Impact",
     "Insight",
     "InsightStatus",
     "LadderRung",
+    "LifecycleError",
     "Outcome",
     "OutcomeEvent",
     "OutcomeKind",
@@ -134,9 +147,15 @@ __all__ = [
     "StructureError",
     "Support",
     "__version__",
+    "advance",
+    "change_feedback",
     "dump_bundle",
     "hookimpl",
     "load_bundle",
+    "measure",
+    "propose",
+    "render_html",
     "structure",
     "unstructure",
+    "write_report",
 ]

@@ -23,3 +23,9 @@ def register_commands(cli: Any) -> None:
 @hookspec
 def register_adapters(register: Any) -> None:
     """Call ``register(name, adapter_class)`` for each destination adapter the plugin provides."""
+
+
+@hookspec
+def register_report_sections(register: Any) -> None:
+    """Call ``register(key, title, render)`` for each board report section; ``render(impact)``
+    returns the section's HTML."""

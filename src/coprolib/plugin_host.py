@@ -24,6 +24,7 @@ from coprolib import hookspecs
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.core_commands",
     "coprolib.plugins.impact_commands",
+    "coprolib.plugins.report_sections",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
@@ -135,7 +136,7 @@ def get_plugins() -> list[PluginInfo]:
 
 def _each_impl(hook_name: str) -> list[tuple[str, Any]]:
     pm = get_plugin_manager()
-    impls = reversed(getattr(pm.hook, hook_name).get_hookimpls())  # registration order
+    impls = getattr(pm.hook, hook_name).get_hookimpls()  # registration order (pluggy calls LIFO)
     return [(pm.get_name(impl.plugin) or repr(impl.plugin), impl) for impl in impls]
 
 

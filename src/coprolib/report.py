@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,13 @@ from coprolib.impact import Impact, ImpactWarning
 
 __all__ = [
     "DEFAULT_TITLE",
+    "ReportSection",
     "Series",
     "bar_chart",
+    "builtin_sections",
     "esc",
     "render_html",
+    "report_sections",
     "table",
     "write_report",
 ]
@@ -226,25 +231,40 @@ table,figure{break-inside:avoid}
 }
 """
 
-_SECTIONS = (
-    ("summary", "Summary"),
-    ("funnel", "From story to change"),
-    ("loop", "Closing the loop"),
-    ("depth", "How deep the changes went"),
-    ("ladder", "The ladder of co-production"),
-    ("themes", "Top themes"),
-    ("domains", "Safeguarding Adult Review learning domains"),
-    ("soaked", "Stories with no insight yet"),
-    ("overdue", "Feedback overdue"),
-    ("warnings", "Warnings"),
-)
+
+@attrs.frozen(kw_only=True)
+class ReportSection:
+    """One section of the report: its anchor ``key``, its heading, and ``render(impact,
+    max_rows)`` returning the section's HTML (headings inside it start at ``<h3>``)."""
+
+    key: str
+    title: str
+    render: Callable[[Impact, int], str]
+    plugin: str = "coprolib"
 
 
-def _section(key: str, body: str) -> str:
-    title = dict(_SECTIONS)[key]
+_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def _section(section: ReportSection, impact: Impact, max_rows: int) -> str:
+    try:
+        body = section.render(impact, max_rows)
+    except Exception as exc:
+        if section.plugin == "coprolib" or os.environ.get("COPROLIB_STRICT_PLUGINS", "") not in (
+            "",
+            "0",
+            "false",
+        ):
+            raise
+        # Only the plugin's name and the error's type: its message could carry data.
+        body = (
+            f"<p>This section could not be drawn: plugin {esc(section.plugin)} failed "
+            f"({esc(type(exc).__name__)}).</p>"
+        )
+    key = esc(section.key)
     return (
         f'<section id="{key}" aria-labelledby="{key}-h">'
-        f'<h2 id="{key}-h">{esc(title)}</h2>{body}</section>'
+        f'<h2 id="{key}-h">{esc(section.title)}</h2>{body}</section>'
     )
 
 
@@ -564,9 +584,13 @@ def render_html(
     organisation: str | None = None,
     generated_at: dt.datetime | None = None,
     max_rows: int = 200,
+    sections: Sequence[ReportSection] | None = None,
 ) -> str:
-    """The report as one HTML document (a string). ``max_rows`` caps each list of ids."""
+    """The report as one HTML document (a string). ``max_rows`` caps each list of ids.
+    ``sections`` defaults to :func:`report_sections` (the built-ins and any plugins')."""
     from coprolib import __version__
+
+    chosen = report_sections() if sections is None else sections
 
     period = (
         f"Stories collected since {impact.since.isoformat()}"
@@ -575,21 +599,8 @@ def render_html(
     )
     when = generated_at.isoformat(timespec="minutes") if generated_at else impact.as_of.isoformat()
     org = f'<p class="meta">{esc(organisation)}</p>' if organisation else ""
-    toc = "".join(f'<li><a href="#{k}">{esc(t)}</a></li>' for k, t in _SECTIONS)
-    body = "".join(
-        (
-            _section("summary", _summary(impact)),
-            _section("funnel", _funnel(impact)),
-            _section("loop", _loop(impact)),
-            _section("depth", _depth(impact)),
-            _section("ladder", _ladder(impact)),
-            _section("themes", _themes(impact)),
-            _section("domains", _domains(impact)),
-            _section("soaked", _soaked(impact, max_rows)),
-            _section("overdue", _overdue(impact, max_rows)),
-            _section("warnings", _warnings(impact, max_rows)),
-        )
-    )
+    toc = "".join(f'<li><a href="#{esc(x.key)}">{esc(x.title)}</a></li>' for x in chosen)
+    body = "".join(_section(x, impact, max_rows) for x in chosen)
     return (
         '<!doctype html><html lang="en-GB"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -605,6 +616,56 @@ def render_html(
         "text. Definitions are in the coprolib documentation (impact measures).</p>"
         f"<p>coprolib {esc(__version__)}</p></footer></div></body></html>\n"
     )
+
+
+def builtin_sections() -> tuple[ReportSection, ...]:
+    """The sections coprolib's own report plugin registers, in order."""
+
+    def fixed(fn: Callable[[Impact], str]) -> Callable[[Impact, int], str]:
+        return lambda impact, _max_rows: fn(impact)
+
+    return (
+        ReportSection(key="summary", title="Summary", render=fixed(_summary)),
+        ReportSection(key="funnel", title="From story to change", render=fixed(_funnel)),
+        ReportSection(key="loop", title="Closing the loop", render=fixed(_loop)),
+        ReportSection(key="depth", title="How deep the changes went", render=fixed(_depth)),
+        ReportSection(key="ladder", title="The ladder of co-production", render=fixed(_ladder)),
+        ReportSection(key="themes", title="Top themes", render=fixed(_themes)),
+        ReportSection(
+            key="domains",
+            title="Safeguarding Adult Review learning domains",
+            render=fixed(_domains),
+        ),
+        ReportSection(key="soaked", title="Stories with no insight yet", render=_soaked),
+        ReportSection(key="overdue", title="Feedback overdue", render=_overdue),
+        ReportSection(key="warnings", title="Warnings", render=_warnings),
+    )
+
+
+def report_sections() -> list[ReportSection]:
+    """Every section plugins registered through ``register_report_sections``, in order.
+
+    A key registered again replaces the earlier section in its place (so a plugin can redraw a
+    built-in section); a key that is not lower-case letters, digits and hyphens is skipped with
+    a warning.
+    """
+    from coprolib.plugin_host import collect_registrations
+
+    by_key: dict[str, ReportSection] = {}
+    for plugin, args in collect_registrations("register_report_sections"):
+        key, title, render = args
+        if not isinstance(key, str) or not _KEY.match(key):
+            warnings.warn(
+                f"plugin {plugin!r} registered report section key {key!r}; use lower-case "
+                "letters, digits and hyphens",
+                stacklevel=2,
+            )
+            continue
+        builtin = plugin == "coprolib.plugins.report_sections"
+        by_key[key] = ReportSection(
+            key=key, title=str(title), render=render, plugin="coprolib" if builtin else plugin
+        )
+    return list(by_key.values())
 
 
 def write_report(impact: Impact, path: str | os.PathLike[str], **options: Any) -> Path:
