@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -33,6 +36,7 @@ from coprolib.outcomes import (
 from coprolib.records import (
     Contributor,
     EvidenceRef,
+    Feedback,
     Insight,
     Outcome,
     OutcomeEvent,
@@ -209,3 +213,117 @@ def test_each_step_gets_its_own_obligation_ids() -> None:
 def test_negative_due_days_is_refused() -> None:
     with pytest.raises(RecordError, match="due_days"):
         change_feedback(make_outcome(), [], [], [], due_days=-1)
+
+
+# --- over a real SQLite ledger, through the CLI ----------------------------------------------
+
+
+def _ledger_with_world(tmp_path: Path) -> str:
+    pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
+    from coprolib.ledger import open_ledger
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    stories = [story("s-1", "c-1"), story("s-2", "c-2", "c-3"), story("s-3", "c-4")]
+    people = [person("c-1"), person("c-2"), person("c-3", wants=False), person("c-4")]
+    with open_ledger(url, actor="test") as ledger, ledger.transaction():
+        ledger.add(people)
+        ledger.add(stories)
+        ledger.add([insight("i-1", "s-1", "s-2"), insight("i-2", "s-3")])
+    return url
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from coprolib.cli import build_cli
+
+    return CliRunner().invoke(build_cli(), list(args))
+
+
+def test_outcome_commands_record_the_change_and_the_feedback_owed(tmp_path: Path) -> None:
+    pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
+    from coprolib.ledger import open_ledger
+
+    url = _ledger_with_world(tmp_path)
+    added = _cli(
+        "outcome", "add", "o-1", "--title", "Contracts rewritten to build trust",
+        "--kind", "contract_specification", "--depth", "system", "--insight", "i-1",
+        "--owner", "commissioning lead", "--on", "2026-01-05", "--ledger", url, "--json",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert sorted(json.loads(added.output)["feedback_created"]) == [
+        "fb-o-1-1-c-1",
+        "fb-o-1-1-c-2",
+    ]
+
+    moved = _cli("outcome", "update", "o-1", "--status", "agreed", "--on", "2026-02-01",
+                 "--ledger", url)  # fmt: skip
+    assert moved.exit_code == 0, moved.output
+    assert "feedback owed: 2 new obligations" in moved.output
+
+    skipped = _cli("outcome", "update", "o-1", "--status", "evidenced", "--ledger", url)
+    assert skipped.exit_code == 1
+    assert "cannot go from 'agreed' to 'evidenced'" in skipped.output
+
+    no_reason = _cli("outcome", "update", "o-1", "--status", "not_adopted", "--ledger", url)
+    assert no_reason.exit_code == 1 and "needs the reason" in no_reason.output
+
+    missing = _cli("outcome", "update", "o-9", "--status", "agreed", "--ledger", url)
+    assert missing.exit_code == 1 and "no outcome 'o-9'" in missing.output
+
+    shown = _cli("outcome", "show", "o-1", "--json", "--ledger", url)
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert [e["status"] for e in data["outcome"]["timeline"]] == ["proposed", "agreed"]
+    assert len(data["feedback"]) == 4
+
+    with open_ledger(url, actor="test") as ledger:
+        stored = ledger.get(Outcome, "o-1")
+        assert stored is not None and stored.status is S.AGREED
+        owed = [f for f in ledger.list(Feedback) if f.outcome_id == "o-1"]
+    assert {f.contributor_id for f in owed} == {"c-1", "c-2"}
+    assert all(
+        f.status is FeedbackStatus.OWED and f.kind is FeedbackKind.CHANGE_UPDATE for f in owed
+    )
+
+    dup = _cli(
+        "outcome", "add", "o-1", "--title", "again", "--kind", "training", "--depth", "practice",
+        "--insight", "i-1", "--owner", "x", "--ledger", url,
+    )  # fmt: skip
+    assert dup.exit_code == 1
+
+
+def test_withdrawn_contributors_are_not_sent_change_updates(tmp_path: Path) -> None:
+    pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
+    from coprolib.ledger import open_ledger
+
+    from coprolib.enums import Audience, ConsentEventType, Purpose
+    from coprolib.outcomes_ledger import add_outcome, update_outcome
+    from coprolib.records import Consent, ConsentEvent, ConsentTerms
+
+    url = _ledger_with_world(tmp_path)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    given = ConsentEvent(
+        type=ConsentEventType.GIVEN,
+        at=at,
+        terms=ConsentTerms(purposes=(Purpose.SERVICE_IMPROVEMENT,), audiences=(Audience.BOARD,)),
+    )
+    with open_ledger(url, actor="test") as ledger:
+        ledger.add(Consent(id="k-1", contributor_id="c-1", story_ids=("s-1",), events=(given,)))
+        first = add_outcome(ledger, make_outcome(), now=at + dt.timedelta(days=1))
+        assert {f.contributor_id for f in first.feedback} == {"c-1", "c-2"}
+        ledger.append_consent_event(
+            "k-1", ConsentEvent(type=ConsentEventType.WITHDRAWN, at=at + dt.timedelta(days=2))
+        )
+        later = update_outcome(
+            ledger, "o-1", S.AGREED, on=DAY0 + dt.timedelta(days=5), now=at + dt.timedelta(days=3)
+        )
+        assert {f.contributor_id for f in later.feedback} == {"c-2"}
+        again = update_outcome(
+            ledger,
+            "o-1",
+            S.IN_PROGRESS,
+            on=DAY0 + dt.timedelta(days=6),
+            now=at + dt.timedelta(days=4),
+        )
+        assert len(again.feedback) == 1

@@ -270,6 +270,13 @@ class Impact:
         return data
 
 
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that puts ``s-2`` before ``s-10``."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text)
+    )
+
+
 def _nearest_rank(sorted_values: list[int], pct: float) -> int:
     return sorted_values[max(0, math.ceil(pct * len(sorted_values)) - 1)]
 
@@ -484,7 +491,7 @@ def measure(
                 first_story[cid] = day
     counts: Counter[str] = Counter()
     warnings: list[ImpactWarning] = []
-    for cid in sorted(first_story):
+    for cid in sorted(first_story, key=_natural):
         person = people.get(cid)
         if person is not None and not person.wants_feedback:
             counts["opted_out"] += 1
@@ -546,7 +553,7 @@ def measure(
     # --- soaked up -----------------------------------------------------------------------
     cutoff = today - dt.timedelta(days=soak_days)
     old_enough = [sid for sid, day in collected.items() if day <= cutoff]
-    soaked = sorted(sid for sid in old_enough if sid not in in_insight)
+    soaked = sorted((sid for sid in old_enough if sid not in in_insight), key=_natural)
     soaked_set = set(soaked)
 
     # --- themes and domains --------------------------------------------------------------
