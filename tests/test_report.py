@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
 
 from coprolib import hookimpl
 from coprolib.enums import StorySource
@@ -27,6 +28,7 @@ from coprolib.report import (
     report_sections,
     write_report,
 )
+from coprolib.testing.strategies import bundles, dates
 from coprolib.testing.synthetic import SyntheticWorld, synthetic_world
 from tests.chromium_cdp import Chromium, find_chromium
 
@@ -350,3 +352,25 @@ def test_hook_register_report_sections(
     monkeypatch.setenv("COPROLIB_STRICT_PLUGINS", "1")
     with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="secret"):
         render_html(impact)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bundle=bundles(), today=dates())
+def test_any_bundle_gives_a_report_without_personal_data(bundle: Any, today: dt.date) -> None:
+    """Whatever the records, the measures hold and the page carries no names or story text."""
+    import json
+
+    impact = measure_bundle(bundle, today=today)
+    json.dumps(impact.to_dict())
+    html = render_html(impact, sections=builtin_sections())
+    page = _outline(html)
+    assert page.urls == [] and page.scripts == 0
+    assert all(svg.get("role") == "img" and svg.get("aria-label") for svg in page.svgs)
+    assert page.after_chart == [svg.get("id") for svg in page.svgs]
+    private = [s.text for s in bundle.stories]
+    for person in bundle.contributors:
+        private.extend(person.known_identifiers)
+        private.extend(x for x in (person.display_name, person.contact.email) if x)
+    for value in private:
+        if len(value.strip()) >= 12:  # short strings may occur by chance (a count, a label)
+            assert esc(value) not in html and value not in html
