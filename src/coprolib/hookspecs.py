@@ -27,5 +27,4 @@ def register_adapters(register: Any) -> None:
 
 @hookspec
 def register_report_sections(register: Any) -> None:
-    """Call ``register(key, title, render)`` for each board report section; ``render(impact)``
-    returns the section's HTML."""
+    """Call ``register(key, title, render)`` per board report section; ``render`` returns HTML."""
