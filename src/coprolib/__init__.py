@@ -76,12 +76,18 @@ _LAZY = {
     "StructureError": "coprolib.convert",
     "structure": "coprolib.convert",
     "unstructure": "coprolib.convert",
+    "Ledger": "coprolib.ledger",
+    "LedgerError": "coprolib.ledger",
+    "ShareStatus": "coprolib.ledger",
+    "open_ledger": "coprolib.ledger",
+    "resolve_ledger_url": "coprolib.ledger",
 }
 
 if TYPE_CHECKING:
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.impact import Impact, measure
+    from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
     from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
     from coprolib.report import render_html, write_report
 
@@ -126,6 +132,8 @@ __all__ = [
     "Insight",
     "InsightStatus",
     "LadderRung",
+    "Ledger",
+    "LedgerError",
     "LifecycleError",
     "Outcome",
     "OutcomeEvent",
@@ -141,6 +149,7 @@ __all__ = [
     "SARDomain",
     "Share",
     "ShareKind",
+    "ShareStatus",
     "SharedQuote",
     "Story",
     "StorySource",
@@ -153,8 +162,10 @@ __all__ = [
     "hookimpl",
     "load_bundle",
     "measure",
+    "open_ledger",
     "propose",
     "render_html",
+    "resolve_ledger_url",
     "structure",
     "unstructure",
     "write_report",

@@ -25,6 +25,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.core_commands",
     "coprolib.plugins.impact_commands",
     "coprolib.plugins.report_sections",
+    "coprolib.plugins.ledger_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
