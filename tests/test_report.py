@@ -374,3 +374,26 @@ def test_any_bundle_gives_a_report_without_personal_data(bundle: Any, today: dt.
     for value in private:
         if len(value.strip()) >= 12:  # short strings may occur by chance (a count, a label)
             assert esc(value) not in html and value not in html
+
+
+def test_docs_impact_example_runs(tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "impact.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    result = subprocess.run(
+        [sys.executable, "-c", example],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    delivered, has_rate = result.stdout.split()
+    assert int(delivered) >= 0 and has_rate == "True"
+    assert (tmp_path / "board-report.html").read_text(encoding="utf-8").startswith("<!doctype")
