@@ -7,9 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from coprolib.enums import (
     ChangeDepth,
@@ -295,9 +303,8 @@ def test_outcome_commands_record_the_change_and_the_feedback_owed(tmp_path: Path
 
 def test_withdrawn_contributors_are_not_sent_change_updates(tmp_path: Path) -> None:
     pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
-    from coprolib.ledger import open_ledger
-
     from coprolib.enums import Audience, ConsentEventType, Purpose
+    from coprolib.ledger import open_ledger
     from coprolib.outcomes_ledger import add_outcome, update_outcome
     from coprolib.records import Consent, ConsentEvent, ConsentTerms
 
@@ -327,3 +334,140 @@ def test_withdrawn_contributors_are_not_sent_change_updates(tmp_path: Path) -> N
             now=at + dt.timedelta(days=4),
         )
         assert len(again.feedback) == 1
+
+
+# --- a state machine over a real (in-memory SQLite) ledger -----------------------------------
+
+
+class OutcomeLedgerMachine(RuleBasedStateMachine):
+    """Outcomes are added and moved on, consents withdrawn, at random; the ledger must keep
+    every refused step out entirely and owe feedback only to people behind each change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from coprolib.enums import Audience, ConsentEventType, Purpose
+        from coprolib.ledger import open_ledger
+        from coprolib.records import Consent, ConsentEvent, ConsentTerms
+
+        self.ledger = open_ledger("sqlite:///:memory:", actor="machine")
+        self.clock = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        self.day = DAY0
+        people = [person(f"c-{n}", wants=n % 3 != 0) for n in range(6)]
+        stories = [story(f"s-{n}", f"c-{n % 6}") for n in range(8)]
+        insights = [insight("i-0", "s-0", "s-1", "s-2"), insight("i-1", "s-3", "s-4"),
+                    insight("i-2", "s-5", "s-6", "s-7")]  # fmt: skip
+        given = ConsentEvent(
+            type=ConsentEventType.GIVEN,
+            at=self.clock,
+            terms=ConsentTerms(
+                purposes=(Purpose.SERVICE_IMPROVEMENT,), audiences=(Audience.BOARD,)
+            ),
+        )
+        consents = [
+            Consent(id=f"k-{s.id}", contributor_id=s.contributor_ids[0], story_ids=(s.id,),
+                    events=(given,))
+            for s in stories
+        ]  # fmt: skip
+        with self.ledger.transaction():
+            self.ledger.add(people)
+            self.ledger.add(stories)
+            self.ledger.add(consents)
+            self.ledger.add(insights)
+        self.wants = {p.id for p in people if p.wants_feedback}
+        self.story_people = {s.id: s.contributor_ids[0] for s in stories}
+        self.insight_stories = {i.id: i.story_ids for i in insights}
+        self.withdrawn: set[str] = set()
+        self.model: dict[str, list[OutcomeStatus]] = {}
+
+    def _tick(self) -> None:
+        self.clock += dt.timedelta(hours=1)
+        self.day += dt.timedelta(days=1)
+
+    def _behind(self, oid: str) -> set[str]:
+        stored = self.ledger.get(Outcome, oid)
+        assert stored is not None
+        sids = {s for i in stored.insight_ids for s in self.insight_stories[i]}
+        return {self.story_people[s] for s in sids}
+
+    @rule(insights=st.sets(st.sampled_from(["i-0", "i-1", "i-2"]), min_size=1))
+    def add(self, insights: set[str]) -> None:
+        from coprolib.outcomes_ledger import add_outcome
+
+        self._tick()
+        oid = f"o-{len(self.model)}"
+        outcome = make_outcome(tuple(sorted(insights)))
+        outcome = attrs.evolve(
+            outcome, id=oid, timeline=(attrs.evolve(outcome.timeline[0], on=self.day),)
+        )
+        add_outcome(self.ledger, outcome, now=self.clock)
+        self.model[oid] = [S.PROPOSED]
+
+    @precondition(lambda self: bool(self.model))
+    @rule(data=st.data(), status=st.sampled_from(list(OutcomeStatus)), reason=st.booleans())
+    def move(self, data: st.DataObject, status: OutcomeStatus, reason: bool) -> None:
+        from coprolib.outcomes_ledger import update_outcome
+
+        self._tick()
+        oid = data.draw(st.sampled_from(sorted(self.model)))
+        before = len(list(self.ledger.list(Feedback)))
+        current = self.model[oid][-1]
+        try:
+            change = update_outcome(
+                self.ledger, oid, status, on=self.day, note="why" if reason else None,
+                now=self.clock,
+            )  # fmt: skip
+        except LifecycleError:
+            allowed = status in TRANSITIONS[current] and (status is not S.NOT_ADOPTED or reason)
+            assert not allowed
+            assert len(list(self.ledger.list(Feedback))) == before  # nothing half-written
+            return
+        self.model[oid].append(status)
+        live = {c for c in self._behind(oid) if c in self.wants} - self._gone(oid)
+        assert {f.contributor_id for f in change.feedback} == live
+
+    def _gone(self, oid: str) -> set[str]:
+        stored = self.ledger.get(Outcome, oid)
+        assert stored is not None
+        theirs: dict[str, list[str]] = {}
+        for i in stored.insight_ids:
+            for s in self.insight_stories[i]:
+                theirs.setdefault(self.story_people[s], []).append(s)
+        return {c for c, sids in theirs.items() if all(s in self.withdrawn for s in sids)}
+
+    @rule(sid=st.sampled_from([f"s-{n}" for n in range(8)]))
+    def withdraw(self, sid: str) -> None:
+        from coprolib.enums import ConsentEventType
+        from coprolib.records import ConsentEvent
+
+        if sid in self.withdrawn:
+            return
+        self._tick()
+        self.ledger.append_consent_event(
+            f"k-{sid}", ConsentEvent(type=ConsentEventType.WITHDRAWN, at=self.clock)
+        )
+        self.withdrawn.add(sid)
+
+    @invariant()
+    def ledger_matches_the_model(self) -> None:
+        for oid, statuses in self.model.items():
+            stored = self.ledger.get(Outcome, oid)
+            assert stored is not None
+            assert [e.status for e in stored.timeline] == statuses
+            check_timeline(stored)
+        for fb in self.ledger.list(Feedback):
+            assert fb.outcome_id in self.model
+            assert fb.contributor_id in self.wants
+            assert fb.contributor_id in self._behind(fb.outcome_id)
+
+    def teardown(self) -> None:
+        self.ledger.close()
+
+
+OutcomeLedgerMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=20, deadline=None
+)
+
+
+def test_outcome_ledger_state_machine() -> None:
+    pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
+    run_state_machine_as_test(OutcomeLedgerMachine, settings=OutcomeLedgerMachine.TestCase.settings)
