@@ -397,3 +397,31 @@ def test_docs_impact_example_runs(tmp_path: Path) -> None:
     delivered, has_rate = result.stdout.split()
     assert int(delivered) >= 0 and has_rate == "True"
     assert (tmp_path / "board-report.html").read_text(encoding="utf-8").startswith("<!doctype")
+
+
+def test_report_from_the_ledger_matches_the_records(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from coprolib.cli import build_cli
+    from coprolib.ledger import open_ledger
+
+    world = synthetic_world(stories=120, insights=12, seed=5)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with open_ledger(url, actor="test") as ledger, ledger.transaction():
+        for group in (world.contributors, world.stories, world.insights, world.outcomes,
+                      world.feedback, world.activities):  # fmt: skip
+            ledger.add(group)
+        for share, status in world.shares:
+            ledger.put_share(share, status=status)
+    out = tmp_path / "board.html"
+    result = CliRunner().invoke(
+        build_cli(),
+        ["report", "--html", str(out), "--ledger", url, "--json",
+         "--today", world.today.isoformat(), "--since", "2025-06-01"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    expected = measure_bundle(world, today=world.today, since=dt.date(2025, 6, 1)).to_dict()
+    assert json.loads(result.output)["impact"] == expected
+    assert out.exists()
