@@ -437,3 +437,13 @@ def test_impact_command_reads_a_bundle(tmp_path: Path) -> None:
     pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
     missing = runner.invoke(cli, ["impact", "--ledger", f"sqlite:///{tmp_path / 'none.db'}"])
     assert missing.exit_code == 1 and "no ledger" in missing.output
+
+
+def test_loop_closure_looks_for_feedback_after_the_period_story() -> None:
+    stories = [story("s-old", "c-1", 400), story("s-new", "c-1", 200)]
+    feedback = [sent("f-old", "c-1", 390), sent("f-new", "c-1", 150)]
+    loop = measure(
+        stories=stories, feedback=feedback, today=TODAY, since=day(300), within_days=90
+    ).loop_closure
+    # heard back about the older story before the period; about the new one 50 days after it
+    assert (loop.heard_within, loop.not_heard) == (1, 0)

@@ -369,7 +369,7 @@ def measure(
             in_delivered.update(behind)
 
     # --- feedback ------------------------------------------------------------------------
-    first_heard: dict[str, dt.date] = {}  # contributor -> first sent feedback
+    heard_on: dict[str, list[dt.date]] = defaultdict(list)  # contributor -> sent feedback dates
     story_first: dict[str, dt.date] = {}  # story -> first feedback related to it
     told_what_happened: set[str] = set()
     told_stories: set[str] = set()
@@ -391,8 +391,7 @@ def measure(
         if fb.status not in _HEARD or fb.sent_on is None:
             continue
         cid, sent = fb.contributor_id, fb.sent_on
-        if cid not in first_heard or sent < first_heard[cid]:
-            first_heard[cid] = sent
+        heard_on[cid].append(sent)
         if fb.kind in _WHAT_HAPPENED:
             told_what_happened.add(cid)
             if _in(sent, since):
@@ -497,8 +496,8 @@ def measure(
             counts["opted_out"] += 1
             continue
         start = first_story[cid]
-        heard = first_heard.get(cid)
-        if heard is not None and heard >= start:
+        heard = min((d for d in heard_on.get(cid, ()) if d >= start), default=None)
+        if heard is not None:
             counts["heard_within" if (heard - start).days <= within_days else "heard_later"] += 1
         elif (today - start).days <= within_days:
             counts["not_yet_due"] += 1
