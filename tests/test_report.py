@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
+import re
 import shutil
 import struct
 from html.parser import HTMLParser
@@ -261,6 +263,12 @@ def test_report_renders_in_headless_chromium(browser: Chromium, tmp_path: Path) 
     try:
         hidden = browser.evaluate("getComputedStyle(document.querySelector('nav')).display")
         assert hidden == "none", "the print stylesheet hides the contents list"
+        pdf = browser.call("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69})
+        data = base64.b64decode(pdf["data"])
+        pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
+        assert data.startswith(b"%PDF") and pages >= 3, "the report prints as several A4 pages"
+        (tmp_path / "report.pdf").write_bytes(data)
+        print(f"report printed to {tmp_path / 'report.pdf'} ({len(data) // 1024} KiB)")
     finally:
         browser.call("Emulation.setEmulatedMedia", {"media": ""})
 
@@ -377,7 +385,6 @@ def test_any_bundle_gives_a_report_without_personal_data(bundle: Any, today: dt.
 
 
 def test_docs_impact_example_runs(tmp_path: Path) -> None:
-    import re
     import subprocess
     import sys
 
