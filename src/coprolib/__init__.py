@@ -65,6 +65,14 @@ _LAZY = {
     "BundleError": "coprolib.bundle",
     "dump_bundle": "coprolib.bundle",
     "load_bundle": "coprolib.bundle",
+    "Impact": "coprolib.impact",
+    "LifecycleError": "coprolib.outcomes",
+    "advance": "coprolib.outcomes",
+    "change_feedback": "coprolib.outcomes",
+    "measure": "coprolib.impact",
+    "propose": "coprolib.outcomes",
+    "render_html": "coprolib.report",
+    "write_report": "coprolib.report",
     "StructureError": "coprolib.convert",
     "structure": "coprolib.convert",
     "unstructure": "coprolib.convert",
@@ -110,6 +118,9 @@ if TYPE_CHECKING:
     from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
     from coprolib.feedback_owed import feedback_done, feedback_due
     from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
+    from coprolib.impact import Impact, measure
+    from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
+    from coprolib.report import render_html, write_report
 
 
 def __getattr__(name: str) -> Any:
@@ -154,11 +165,13 @@ __all__ = [
     "FeedbackStatus",
     "IdentityLevel",
     "InForce",
+    "Impact",
     "Insight",
     "InsightStatus",
     "LadderRung",
     "Ledger",
     "LedgerError",
+    "LifecycleError",
     "Outcome",
     "OutcomeEvent",
     "OutcomeKind",
@@ -189,6 +202,8 @@ __all__ = [
     "__version__",
     "consent_receipt",
     "consent_receipt_json",
+    "advance",
+    "change_feedback",
     "dump_bundle",
     "evaluate",
     "feedback_done",
@@ -206,4 +221,8 @@ __all__ = [
     "structure",
     "unstructure",
     "withdraw",
+    "measure",
+    "propose",
+    "render_html",
+    "write_report",
 ]

@@ -37,6 +37,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.rule_best_interests",
     "coprolib.plugins.rule_review",
     "coprolib.plugins.consent_commands",
+    "coprolib.plugins.impact_commands",
+    "coprolib.plugins.report_sections",
     "coprolib.plugins.ledger_commands",
 )
 
@@ -149,7 +151,7 @@ def get_plugins() -> list[PluginInfo]:
 
 def _each_impl(hook_name: str) -> list[tuple[str, Any]]:
     pm = get_plugin_manager()
-    impls = reversed(getattr(pm.hook, hook_name).get_hookimpls())  # registration order
+    impls = getattr(pm.hook, hook_name).get_hookimpls()  # registration order (pluggy calls LIFO)
     return [(pm.get_name(impl.plugin) or repr(impl.plugin), impl) for impl in impls]
 
 
