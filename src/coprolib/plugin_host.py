@@ -21,7 +21,10 @@ import pluggy
 from coprolib import hookspecs
 
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
-DEFAULT_PLUGINS: tuple[str, ...] = ("coprolib.plugins.core_commands",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "coprolib.plugins.core_commands",
+    "coprolib.plugins.file_destination",
+)
 
 ENTRY_POINT_GROUP = "coprolib"
 
