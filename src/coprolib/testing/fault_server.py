@@ -12,7 +12,8 @@ Knobs (change them at any time; draws come from ``seed``):
 :meth:`FaultServer.force` queues faults that happen next, in order, before any random draw:
 ``"500"``, ``"502"``, ``"503"``, ``"504"``, ``"410"``, ``"401"``, ``"429"``, ``"reset"``,
 ``"slow"``, ``"malformed"``. Requests that get no fault go to ``app(request) -> Reply`` (by
-default: record and answer ``200 {"id": "<n>"}``). ``received`` lists the requests that reached the app.
+default: record and answer ``200 {"id": "<n>"}``). ``received`` lists the requests that reached
+the app.
 """
 
 from __future__ import annotations
