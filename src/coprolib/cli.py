@@ -31,7 +31,7 @@ def main() -> None:
     """Console-script entry point."""
     try:
         build_cli()
-    except Exception as exc:  # noqa: BLE001 - a strict-mode plugin failure ends the run clearly
+    except Exception as exc:
         click.echo(f"coprolib: {exc}", err=True)
         sys.exit(2)
     cli(prog_name="coprolib")

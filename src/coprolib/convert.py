@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import types
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -45,7 +46,7 @@ def _describe(value: Any) -> str:
 
 
 def _enum_word(cls: type[enum.Enum]) -> str:
-    words = []
+    words: list[str] = []
     for ch in cls.__name__:
         if ch.isupper() and words:
             words.append(" ")
@@ -105,14 +106,18 @@ def _enum_hook_factory(cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
     return hook
 
 
-def _enum_value(member: enum.Enum) -> Any:
-    return member.value
+def _enum_as_is(member: enum.Enum) -> Any:
+    # Every coprolib enumeration subclasses str or int, so JSON writes its value as it is;
+    # reading ``.value`` for each member would cost more than all other unstructuring.
+    return member
 
 
 _ENUMS: tuple[type[enum.Enum], ...] = tuple(
     v
     for v in vars(enums).values()
-    if isinstance(v, type) and issubclass(v, enum.Enum) and v.__module__ == enums.__name__
+    if isinstance(v, type)
+    and issubclass(v, enum.Enum)
+    and v.__module__ == enums.__name__
     and not v.__name__.startswith("_")
 )
 
@@ -122,22 +127,24 @@ def _is_tuple_type(t: Any) -> bool:
 
 
 def _tuple_hook_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    args = typing.get_args(t)
-    inner = conv.get_structure_hook(args[0])
+    elem = typing.get_args(t)[0]
+    inner = conv.get_structure_hook(elem)
     detailed = conv.detailed_validation
 
     def hook(value: Any, _: Any) -> tuple[Any, ...]:
-        if not isinstance(value, list | tuple):
+        if type(value) is not list and type(value) is not tuple:
             raise TypeError(f"expected a list, got {_describe(value)}")
+        if not value:
+            return ()
         if not detailed:
-            return tuple([inner(v, args[0]) for v in value])
+            return tuple([inner(v, elem) for v in value])
         out = []
         errors: list[Exception] = []
         for i, v in enumerate(value):
             try:
-                out.append(inner(v, args[0]))
-            except Exception as exc:  # noqa: BLE001 - collected with the index
-                exc.__notes__ = [*getattr(exc, "__notes__", []), _Index(i)]  # type: ignore[attr-defined]
+                out.append(inner(v, elem))
+            except Exception as exc:
+                exc.__notes__ = [*getattr(exc, "__notes__", []), _Index(i)]
                 errors.append(exc)
         if errors:
             raise IterableValidationError("list items failed", errors, t)
@@ -146,14 +153,30 @@ def _tuple_hook_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], 
     return hook
 
 
+def _optional_record(t: Any) -> bool:
+    args = typing.get_args(t)
+    return (
+        typing.get_origin(t) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+        and any(attrs.has(a) for a in args)
+    )
+
+
+def _optional_record_unstructure(conv: cattrs.Converter, t: Any) -> Callable[[Any], Any]:
+    cls = next(a for a in typing.get_args(t) if a is not type(None))
+    inner = conv.get_unstructure_hook(cls)
+    return lambda value: None if value is None else inner(value)
+
+
 class _Index(str):
     """A note on an exception that records its list index."""
 
-    index: int
+    position: int
 
-    def __new__(cls, index: int) -> _Index:
-        obj = super().__new__(cls, f"at index {index}")
-        obj.index = index
+    def __new__(cls, position: int) -> _Index:
+        obj = super().__new__(cls, f"at index {position}")
+        obj.position = position
         return obj
 
 
@@ -164,7 +187,7 @@ def _make(detailed: bool) -> cattrs.Converter:
     # Each enumeration by its own class: more specific than the str/int hooks above.
     for cls in _ENUMS:
         conv.register_structure_hook(cls, _enum_hook_factory(cls))
-        conv.register_unstructure_hook(cls, _enum_value)
+        conv.register_unstructure_hook(cls, _enum_as_is)
     conv.register_structure_hook(dt.date, _structure_date)
     conv.register_unstructure_hook(dt.date, dt.date.isoformat)
     conv.register_structure_hook(dt.datetime, _structure_datetime)
@@ -175,6 +198,10 @@ def _make(detailed: bool) -> cattrs.Converter:
     conv.register_unstructure_hook_factory(
         lambda t: _is_tuple_type(t) and _needs_unstructure(typing.get_args(t)[0]),
         lambda t: _tuple_unstructure(conv, typing.get_args(t)[0]),
+    )
+    # Without this, cattrs dispatches on the runtime class of every optional nested record.
+    conv.register_unstructure_hook_factory(
+        _optional_record, lambda t: _optional_record_unstructure(conv, t)
     )
     return conv
 
@@ -203,11 +230,11 @@ def structure(data: Any, cls: type[T], path: str = "$") -> T:
     """Build a ``cls`` from plain data, raising :class:`StructureError` with every problem."""
     try:
         return converter.structure(data, cls)
-    except Exception:  # noqa: BLE001 - redo with detail to say what was wrong
+    except Exception:
         pass
     try:
         return _detailed.structure(data, cls)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise StructureError(list(explain(exc, path))) from None
 
 
@@ -255,7 +282,7 @@ def explain(exc: BaseException, path: str) -> Iterator[Problem]:
             sub_path = path
             for note in getattr(sub, "__notes__", []):
                 if isinstance(note, _Index):
-                    sub_path = _join(path, note.index)
+                    sub_path = _join(path, note.position)
                 elif hasattr(note, "name"):
                     sub_path = _join(path, note.name)
                 elif hasattr(note, "index"):

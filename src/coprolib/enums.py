@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 
+
 class Purpose(enum.StrEnum):
     """What a story may be used for."""
 

@@ -77,7 +77,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
-        except Exception as exc:  # noqa: BLE001 - any failure in third-party code is reported
+        except Exception as exc:
             if _strict():
                 raise PluginLoadError(f"plugin {ep.name!r} failed to load: {exc!r}") from exc
             _errors.append(LoadError(name=ep.name, error=f"{type(exc).__name__}: {exc}"))
@@ -156,7 +156,7 @@ def call_each(hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
     for name, impl in _each_impl(hook_name):
         try:
             results.append((name, impl.function(*[kwargs[a] for a in impl.argnames])))
-        except Exception as exc:  # noqa: BLE001 - third-party code
+        except Exception as exc:
             _report(name, hook_name, exc)
     return results
 
@@ -171,7 +171,7 @@ def collect_registrations(hook_name: str) -> list[tuple[str, tuple[Any, ...]]]:
         calls: list[tuple[Any, ...]] = []
         try:
             impl.function(lambda *args, _calls=calls: _calls.append(args))
-        except Exception as exc:  # noqa: BLE001 - third-party code
+        except Exception as exc:
             _report(name, hook_name, exc)
             continue
         found.extend((name, args) for args in calls)

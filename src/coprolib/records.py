@@ -38,8 +38,6 @@ from coprolib.enums import (
     Support,
 )
 
-record = attrs.frozen(kw_only=True, slots=True)
-
 
 class RecordError(ValueError):
     """A record failed validation. ``field`` names the offending field (may be dotted/indexed)."""
@@ -71,7 +69,7 @@ def _aware(instance: Any, attribute: attrs.Attribute[Any], value: dt.datetime | 
 # --- contributors -------------------------------------------------------------------------
 
 
-@record
+@attrs.frozen(kw_only=True)
 class ContactDetails:
     """How to reach a contributor. Personal data: encrypted at rest, never shared as insight."""
 
@@ -80,7 +78,7 @@ class ContactDetails:
     postal_address: str | None = None
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Accessibility:
     """What a contributor needs to take part and to read what they are sent."""
 
@@ -90,7 +88,7 @@ class Accessibility:
     notes: str | None = None
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Contributor:
     """A person with lived experience who shares stories, known by a pseudonymous id."""
 
@@ -109,14 +107,15 @@ class Contributor:
                 raise RecordError(f"known_identifiers[{i}]", "must not be empty")
         if self.wants_feedback and self.feedback_channel is FeedbackChannel.NONE:
             raise RecordError(
-                "feedback_channel", "is 'none' but wants_feedback is true: choose how they hear back"
+                "feedback_channel",
+                "is 'none' but wants_feedback is true: choose how they hear back",
             )
 
 
 # --- stories ------------------------------------------------------------------------------
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Quote:
     """A marked quote: the character range ``[start, end)`` of its story's text."""
 
@@ -128,14 +127,16 @@ class Quote:
         if self.start < 0:
             raise RecordError("start", f"is {self.start}; a quote cannot start before the text")
         if self.end <= self.start:
-            raise RecordError("end", f"is {self.end}; a quote must end after it starts ({self.start})")
+            raise RecordError(
+                "end", f"is {self.end}; a quote must end after it starts ({self.start})"
+            )
 
     def text_in(self, story_text: str) -> str:
         """The quoted words, taken from the story's text."""
         return story_text[self.start : self.end]
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Story:
     """A lived-experience story or professional case study, with where it came from."""
 
@@ -178,7 +179,7 @@ class Story:
 # --- consent ------------------------------------------------------------------------------
 
 
-@record
+@attrs.frozen(kw_only=True)
 class ConsentTerms:
     """What a contributor agreed to: purposes, audiences, identity, quotes, dates."""
 
@@ -209,7 +210,7 @@ class ConsentTerms:
 _TERMS_EVENTS = (ConsentEventType.GIVEN, ConsentEventType.RENEWED)
 
 
-@record
+@attrs.frozen(kw_only=True)
 class ConsentEvent:
     """One thing that happened to a consent. ``given`` and ``renewed`` carry the terms agreed;
     ``withdrawn`` may name only some purposes or audiences (a narrowing); ``override`` needs a
@@ -230,7 +231,9 @@ class ConsentEvent:
         if self.type in _TERMS_EVENTS and self.terms is None:
             raise RecordError("terms", f"a '{self.type}' event must say what was agreed")
         if self.type not in _TERMS_EVENTS and self.terms is not None:
-            raise RecordError("terms", f"only 'given' and 'renewed' events carry terms, not '{self.type}'")
+            raise RecordError(
+                "terms", f"only 'given' and 'renewed' events carry terms, not '{self.type}'"
+            )
         if (self.purposes or self.audiences) and self.type is not ConsentEventType.WITHDRAWN:
             raise RecordError("purposes", "only a 'withdrawn' event can name purposes or audiences")
         if self.type is ConsentEventType.OVERRIDE:
@@ -244,7 +247,7 @@ class ConsentEvent:
             )
 
 
-@record
+@attrs.frozen(kw_only=True)
 class ConsentState:
     """A consent folded up to a moment: whether it is active and the terms then in force."""
 
@@ -254,7 +257,7 @@ class ConsentState:
     version: int
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Consent:
     """A contributor's consent for their stories (all of them, or those listed), as an
     append-only history of events. The current terms come from folding the events."""
@@ -273,7 +276,9 @@ class Consent:
             raise RecordError("events", "a consent needs at least one event (given or refused)")
         first = self.events[0].type
         if first not in (ConsentEventType.GIVEN, ConsentEventType.REFUSED):
-            raise RecordError("events[0]", f"a consent starts as 'given' or 'refused', not '{first}'")
+            raise RecordError(
+                "events[0]", f"a consent starts as 'given' or 'refused', not '{first}'"
+            )
         for i in range(1, len(self.events)):
             if self.events[i].at < self.events[i - 1].at:
                 raise RecordError(f"events[{i}]", "events must be in time order (append-only)")
@@ -322,7 +327,7 @@ class Consent:
 # --- insights and outcomes ----------------------------------------------------------------
 
 
-@record
+@attrs.frozen(kw_only=True)
 class EvidenceRef:
     """A story that supports an insight, and the quotes from it the insight would use."""
 
@@ -330,7 +335,7 @@ class EvidenceRef:
     quote_ids: tuple[str, ...] = ()
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Insight:
     """Prevention learning written by people from one or more stories."""
 
@@ -354,7 +359,7 @@ class Insight:
         return tuple(e.story_id for e in self.evidence)
 
 
-@record
+@attrs.frozen(kw_only=True)
 class OutcomeEvent:
     """One dated step in an outcome's timeline."""
 
@@ -369,7 +374,7 @@ class OutcomeEvent:
             raise RecordError("note", "'not adopted' needs the reason, so contributors hear why")
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Outcome:
     """A change that one or more insights led to, with its dated timeline."""
 
@@ -402,7 +407,7 @@ class Outcome:
 # --- feedback and activities --------------------------------------------------------------
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Feedback:
     """Something a contributor is owed or was told: when, how, and about which share/outcome."""
 
@@ -424,10 +429,12 @@ class Feedback:
 
     def __attrs_post_init__(self) -> None:
         if self.status in (FeedbackStatus.SENT, FeedbackStatus.DONE) and self.sent_on is None:
-            raise RecordError("sent_on", f"feedback marked '{self.status}' must say when it was sent")
+            raise RecordError(
+                "sent_on", f"feedback marked '{self.status}' must say when it was sent"
+            )
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Activity:
     """A co-production activity, with its rung on the ladder and who held the decisions."""
 
@@ -449,7 +456,7 @@ class Activity:
 # --- what leaves the library --------------------------------------------------------------
 
 
-@record
+@attrs.frozen(kw_only=True)
 class ConsentRef:
     """A consent and the version of it a share relied on."""
 
@@ -457,7 +464,7 @@ class ConsentRef:
     version: int
 
 
-@record
+@attrs.frozen(kw_only=True)
 class SharedQuote:
     """A quote as it leaves the library, after redaction to the granted identity level."""
 
@@ -465,7 +472,7 @@ class SharedQuote:
     story_ref: str
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Recipient:
     """Where a feedback share goes: only what the chosen channel needs."""
 
@@ -477,7 +484,7 @@ class Recipient:
     language: str = "en"
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Share:
     """The projection of an insight (or feedback message) for one destination, holding only what
     consent allows, with the consent versions relied on and a digest of the content."""
@@ -504,7 +511,7 @@ class Share:
     recipient: Recipient | None = None
 
 
-@record
+@attrs.frozen(kw_only=True)
 class Receipt:
     """What a destination said when a share was delivered or retracted."""
 

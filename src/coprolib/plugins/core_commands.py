@@ -24,8 +24,12 @@ def register_commands(cli: click.Group) -> None:
         if as_json:
             data = {
                 "plugins": [
-                    {"name": p.name, "version": p.version, "hooks": list(p.hooks),
-                     "builtin": p.builtin}
+                    {
+                        "name": p.name,
+                        "version": p.version,
+                        "hooks": list(p.hooks),
+                        "builtin": p.builtin,
+                    }
                     for p in plugins
                 ],
                 "errors": [{"name": e.name, "error": e.error} for e in errors],
@@ -37,3 +41,27 @@ def register_commands(cli: click.Group) -> None:
             click.echo(f"{p.name}  {origin}  hooks: {', '.join(p.hooks)}")
         for e in errors:
             click.echo(f"{e.name}  FAILED TO LOAD: {e.error}", err=True)
+
+    @cli.command(name="validate")
+    @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+    def validate_command(files: tuple[str, ...]) -> None:
+        """Check bundle (.json) or JSONL files; list every problem with file and path."""
+        from coprolib.bundle import validate_files
+
+        failed = False
+        for path, problems in validate_files(files):
+            if problems:
+                failed = True
+                for p in problems:
+                    click.echo(f"{path}: {p}", err=True)
+            else:
+                click.echo(f"{path}: ok")
+        if failed:
+            raise SystemExit(1)
+
+    @cli.command(name="schema")
+    def schema_command() -> None:
+        """Print the JSON Schema of the bundle format."""
+        from coprolib.schema import bundle_schema_text
+
+        click.echo(bundle_schema_text(), nl=False)
