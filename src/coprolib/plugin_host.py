@@ -24,6 +24,7 @@ from coprolib import hookspecs
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.core_commands",
     "coprolib.plugins.file_destination",
+    "coprolib.plugins.delivery_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
