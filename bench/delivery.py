@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Sequence
@@ -59,18 +60,35 @@ def _ledger(folder: Path, name: str, count: int, destination: str) -> tuple[Any,
     return ledger, shares
 
 
+def _accept(request: Request) -> Reply:
+    return Reply(status=204)
+
+
+def _serve(port: Any) -> None:
+    server = FaultServer(_accept).start()
+    port.value = int(server.url.rsplit(":", 1)[1])
+    while True:
+        time.sleep(3600)
+
+
+def receiver_process() -> tuple[multiprocessing.Process, str]:
+    """A receiver in its own process, so it does not share the engine's interpreter lock."""
+    port = multiprocessing.Value("i", 0)
+    proc = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
+    proc.start()
+    while port.value == 0:
+        time.sleep(0.01)
+    return proc, f"http://127.0.0.1:{port.value}"
+
+
 def bench_webhook(count: int, folder: Path) -> tuple[float, float]:
     """Seconds for the engine and for the naive loop to deliver ``count`` shares."""
     from coprolib_webhook import WebhookAdapter
     from coprolib_webhook.adapter import sign
 
-    seen = {"n": 0}
-
-    def app(request: Request) -> Reply:
-        seen["n"] += 1
-        return Reply(status=204)
-
-    with FaultServer(app) as server:
+    proc, url = receiver_process()
+    server = type("Server", (), {"url": url})
+    try:
         ledger, shares = _ledger(folder, "webhook.db", count, "hooks")
         adapter = WebhookAdapter(
             {"url": f"{server.url}/hook", "secrets": [Secret(SECRET)]}, destination="hooks"
@@ -95,6 +113,8 @@ def bench_webhook(count: int, folder: Path) -> tuple[float, float]:
             }
             requests.post(f"{server.url}/hook", data=body.encode(), headers=headers, timeout=10)
         naive = time.perf_counter() - started
+    finally:
+        proc.terminate()
     return engine, naive
 
 
