@@ -68,11 +68,17 @@ _LAZY = {
     "StructureError": "coprolib.convert",
     "structure": "coprolib.convert",
     "unstructure": "coprolib.convert",
+    "Ledger": "coprolib.ledger",
+    "LedgerError": "coprolib.ledger",
+    "ShareStatus": "coprolib.ledger",
+    "open_ledger": "coprolib.ledger",
+    "resolve_ledger_url": "coprolib.ledger",
 }
 
 if TYPE_CHECKING:
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.convert import StructureError, structure, unstructure
+    from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
 
 
 def __getattr__(name: str) -> Any:
@@ -114,6 +120,8 @@ __all__ = [
     "Insight",
     "InsightStatus",
     "LadderRung",
+    "Ledger",
+    "LedgerError",
     "Outcome",
     "OutcomeEvent",
     "OutcomeKind",
@@ -128,6 +136,7 @@ __all__ = [
     "SARDomain",
     "Share",
     "ShareKind",
+    "ShareStatus",
     "SharedQuote",
     "Story",
     "StorySource",
@@ -137,6 +146,8 @@ __all__ = [
     "dump_bundle",
     "hookimpl",
     "load_bundle",
+    "open_ledger",
+    "resolve_ledger_url",
     "structure",
     "unstructure",
 ]
