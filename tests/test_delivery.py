@@ -11,7 +11,6 @@ from typing import Any
 
 import attrs
 import pytest
-from coprolib.ledger import ShareStatus, open_ledger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from coprolib.adapters import (
 )
 from coprolib.delivery import RetryPolicy, backoff_delay, sync
 from coprolib.enums import ConsentEventType
+from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.plugin_host import get_plugin_manager, reset_plugin_manager
 from coprolib.plugins.file_destination import FileAdapter
 from coprolib.records import ConsentEvent, Share
