@@ -25,8 +25,8 @@ from coprolib.adapters import (
 )
 from coprolib.delivery import RetryPolicy, backoff_delay, sync
 from coprolib.enums import ConsentEventType
-from coprolib.ledger import ShareStatus, open_ledger
-from coprolib.plugin_host import get_plugin_manager, reset_plugin_manager
+from coprolib.ledger import ShareStatus
+from coprolib.plugin_host import get_plugin_manager
 from coprolib.plugins.file_destination import FileAdapter
 from coprolib.records import ConsentEvent, Share
 from coprolib.testing.shares import CONSENT_ID, outbox_shares, plan_into, seed_consent
@@ -35,17 +35,11 @@ FAST = RetryPolicy(max_attempts=30, base=0.001, cap=0.01)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Any]:
-    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", actor="test") as opened:
+def ledger(ledger_target: Any) -> Iterator[Any]:
+    """A ledger on SQLite and on PostgreSQL, with one fictional consent to rely on."""
+    with ledger_target.open(actor="test") as opened:
         seed_consent(opened)
         yield opened
-
-
-@pytest.fixture
-def fresh_plugins() -> Iterator[None]:
-    reset_plugin_manager()
-    yield
-    reset_plugin_manager()
 
 
 def _file(tmp_path: Path, **knobs: Any) -> FileAdapter:
