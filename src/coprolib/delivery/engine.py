@@ -3,7 +3,8 @@ retry with backoff, dead-letter with reasons. :func:`sync` is the entry point.
 
 Exactly once in effect: a job's idempotency key is fixed when it is enqueued, so a retry or a
 restart after a crash (the job's lease runs out and another run claims it) sends the same key and
-the destination keeps one record. A receipt and the job's end are written in one transaction.
+the destination keeps one record. A receipt, the share's status and the job's end are written in
+one transaction, so a job that can still be claimed has no receipt yet.
 """
 
 from __future__ import annotations
@@ -316,26 +317,17 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
         if status in (ShareStatus.CANCELLED, ShareStatus.RETRACT_PLANNED, ShareStatus.RETRACTED):
             run.cancel(job, f"share is {status}; not sending", share)
             continue
-        already = [
-            r
-            for r in ledger.receipts_for(share.id)
-            if r.action == DELIVER and r.idempotency_key == job.idempotency_key
-        ]
-        if already:  # delivered before a crash lost the job's end: finish it now
-            with ledger.transaction():
-                ledger.set_share_status(share.id, ShareStatus.DELIVERED)
-                ledger.finish_job(job.id, "done")
-            continue
         if share.idempotency_key != job.idempotency_key:
             share = attrs.evolve(share, idempotency_key=job.idempotency_key)
         sendable.append((job, share))
     by_share = {share.id: (job, share) for job, share in sendable}
+    consents: dict[str, Any] = {}  # read once per batch, just before it is sent
 
     def recheck(share: Share) -> str | None:
         vetoed = _veto(share, dest)
         if vetoed:
             return vetoed
-        return consent_reason(ledger, share, destination_cfg, run.clock())
+        return consent_reason(ledger, share, destination_cfg, run.clock(), consents)
 
     results = deliver_checked(adapter, [share for _, share in sendable], recheck=recheck)
     done: list[tuple[Any, Share, DeliveryResult]] = []
