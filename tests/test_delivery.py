@@ -23,7 +23,7 @@ from coprolib.adapters import (
     RetractResult,
     Status,
 )
-from coprolib.delivery import RetryPolicy, backoff_delay, sync
+from coprolib.delivery import RetryPolicy, backoff_delay, delivered_receipt, sync
 from coprolib.enums import ConsentEventType
 from coprolib.ledger import ShareStatus
 from coprolib.plugin_host import get_plugin_manager
@@ -186,6 +186,8 @@ def test_retraction_removes_the_record(ledger: Any, tmp_path: Path) -> None:
     assert _keys(out) == [shares[2].idempotency_key]
     assert [row["status"] for row in out.rows()].count("retracted") == 2
     assert [r.action for r in ledger.receipts_for(shares[0].id)] == ["deliver", "retract"]
+    assert delivered_receipt(ledger, shares[0].id) is None
+    assert delivered_receipt(ledger, shares[2].id).remote_id == shares[2].idempotency_key
     assert ledger.get_share(shares[0].id)[1] is ShareStatus.RETRACTED
 
 

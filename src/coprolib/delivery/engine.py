@@ -530,6 +530,16 @@ def _next_due(ledger: Any, destination: str | None, run: _Run, now: dt.datetime)
     return max(0.0, (soonest - now).total_seconds())
 
 
+def delivered_receipt(ledger: Any, share_id: str) -> Receipt | None:
+    """The receipt that shows ``share_id`` reached its destination (and was not retracted
+    since), or None: the precondition of the "shared" feedback owed for it."""
+    receipts = ledger.receipts_for(share_id)
+    if not receipts or receipts[-1].action != DELIVER:
+        return None
+    last: Receipt = receipts[-1]
+    return last
+
+
 def outbox_status(ledger: Any) -> dict[str, Counter[str]]:
     """Job counts by destination and status."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
