@@ -109,6 +109,33 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    "Config": "coprolib.config",
+    "ConfigError": "coprolib.config",
+    "Destination": "coprolib.config",
+    "FeedbackPolicy": "coprolib.config",
+    "load_config": "coprolib.config",
+    "Decision": "coprolib.consent",
+    "InForce": "coprolib.consent",
+    "ShareRequest": "coprolib.consent",
+    "evaluate": "coprolib.consent",
+    "Plan": "coprolib.planner",
+    "Retraction": "coprolib.planner",
+    "Withdrawal": "coprolib.planner",
+    "insight_text_digest": "coprolib.planner",
+    "plan": "coprolib.planner",
+    "withdraw": "coprolib.planner",
+    "consent_receipt": "coprolib.consent_receipts",
+    "consent_receipt_json": "coprolib.consent_receipts",
+    "feedback_done": "coprolib.feedback_owed",
+    "feedback_due": "coprolib.feedback_owed",
+    "Adapter": "coprolib.adapters",
+    "Capabilities": "coprolib.adapters",
+    "Secret": "coprolib.adapters",
+    "Status": "coprolib.adapters",
+    "RetryPolicy": "coprolib.delivery",
+    "SyncSummary": "coprolib.delivery",
+    "sync": "coprolib.delivery",
+    from coprolib.adapters import Adapter, Capabilities, Secret, Status
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.config import Config, ConfigError, Destination, FeedbackPolicy, load_config
     from coprolib.consent import Decision, InForce, ShareRequest, evaluate
@@ -121,6 +148,7 @@ if TYPE_CHECKING:
     from coprolib.impact import Impact, measure
     from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
     from coprolib.report import render_html, write_report
+    from coprolib.delivery import RetryPolicy, SyncSummary, sync
 
 
 def __getattr__(name: str) -> Any:
@@ -138,9 +166,11 @@ __all__ = [
     "AbuseType",
     "Accessibility",
     "Activity",
+    "Adapter",
     "Audience",
     "Bundle",
     "BundleError",
+    "Capabilities",
     "ChangeDepth",
     "Config",
     "ConfigError",
@@ -185,19 +215,23 @@ __all__ = [
     "RecordError",
     "Redaction",
     "Retraction",
+    "RetryPolicy",
     "RiskLocation",
     "RiskSource",
     "SARDomain",
+    "Secret",
     "Share",
     "ShareKind",
     "ShareRequest",
     "ShareStatus",
     "SharedQuote",
     "Span",
+    "Status",
     "Story",
     "StorySource",
     "StructureError",
     "Support",
+    "SyncSummary",
     "Withdrawal",
     "__version__",
     "consent_receipt",
@@ -219,6 +253,7 @@ __all__ = [
     "redact",
     "resolve_ledger_url",
     "structure",
+    "sync",
     "unstructure",
     "withdraw",
     "measure",

@@ -299,3 +299,12 @@ def explain(exc: BaseException, path: str) -> Iterator[Problem]:
         yield Problem(path, str(exc).split("__init__() ", 1)[1])
         return
     yield Problem(path, str(exc))
+
+
+def register_type_hooks(
+    cls: type[T], structure_hook: Callable[[Any, Any], T], unstructure_hook: Callable[[T], Any]
+) -> None:
+    """Teach both converters (fast and detailed) how to build and flatten ``cls``."""
+    for conv in (converter, _detailed):
+        conv.register_structure_hook(cls, structure_hook)
+        conv.register_unstructure_hook(cls, unstructure_hook)

@@ -26,6 +26,21 @@ def register_adapters(register: Any) -> None:
 
 
 @hookspec
+def before_delivery(share: Any, destination: str) -> str | None:
+    """Return a reason to stop ``share`` going to ``destination`` now (a veto), or None."""
+
+
+@hookspec
+def after_delivery(share: Any, destination: str, receipt: Any) -> None:
+    """Called once ``share`` is at ``destination``, with the ``receipt`` recorded for it."""
+
+
+@hookspec
+def delivery_failed(share: Any, destination: str, reason: str, final: bool) -> None:
+    """Called when sending ``share`` failed; ``final`` is true when it was dead-lettered."""
+
+
+@hookspec
 def register_recognizers(register: Any) -> None:
     """Call ``register(recognizer, ...)`` with each identifier recogniser the plugin provides."""
 

@@ -23,6 +23,9 @@ from coprolib import hookspecs
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.core_commands",
+    "coprolib.plugins.ledger_commands",
+    "coprolib.plugins.file_destination",
+    "coprolib.plugins.delivery_commands",
     "coprolib.plugins.recognizers_uk",
     "coprolib.plugins.recognizers_names",
     "coprolib.plugins.redact_commands",

@@ -1,0 +1,77 @@
+"""Classified adapter errors: raise one inside an adapter and the base class turns it into the
+matching result (see :mod:`coprolib.adapters.results`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from coprolib.adapters.results import Status
+
+
+class AdapterError(Exception):
+    """A classified failure talking to a destination. ``retry_after`` is in seconds."""
+
+    status: ClassVar[Status] = Status.PERMANENT
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class RetryableError(AdapterError):
+    """A passing fault (timeout, reset, 5xx): try this share again later."""
+
+    status = Status.RETRYABLE
+
+
+class ThrottledError(AdapterError):
+    """The destination asked us to slow down: pause it for ``retry_after`` seconds."""
+
+    status = Status.THROTTLED
+
+
+class AuthError(AdapterError):
+    """Credentials refused after one refresh: fix the configuration."""
+
+    status = Status.AUTH
+
+
+class ConflictError(AdapterError):
+    """The remote disagrees with this share (for example a newer version): a person decides."""
+
+    status = Status.CONFLICT
+
+
+class PermanentError(AdapterError):
+    """The request can never succeed as it is: dead-letter it with the reason."""
+
+    status = Status.PERMANENT
+
+
+class DestinationDisabledError(AdapterError):
+    """The destination says it is gone (HTTP 410): stop sending to it."""
+
+    status = Status.DISABLED
+
+
+class ConfigError(ValueError):
+    """An adapter's configuration is wrong; the message names the destination and the field."""
+
+
+_BY_STATUS: dict[Status, type[AdapterError]] = {
+    cls.status: cls
+    for cls in (
+        RetryableError,
+        ThrottledError,
+        AuthError,
+        ConflictError,
+        PermanentError,
+        DestinationDisabledError,
+    )
+}
+
+
+def error_for(status: Status, message: str, *, retry_after: float | None = None) -> AdapterError:
+    """The exception class that matches ``status``, built with ``message``."""
+    return _BY_STATUS.get(status, PermanentError)(message, retry_after=retry_after)

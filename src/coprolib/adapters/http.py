@@ -1,0 +1,303 @@
+"""Shared HTTP plumbing for adapters: one pooled ``requests.Session`` per destination, timeouts,
+TLS verification, ``Retry-After`` parsing, token refresh, and classification of every response
+and transport error into a :class:`~coprolib.adapters.results.Status`.
+
+Typical use inside an adapter::
+
+    self.http = HttpClient(base_url=config.url, options=config.http, redact=self.redact,
+                           token_source=ClientCredentials(...))
+    response = self.http.request("POST", "/records", json=payload)   # raises classified errors
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import attrs
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util import Retry
+
+from coprolib.adapters.errors import (
+    AdapterError,
+    AuthError,
+    PermanentError,
+    RetryableError,
+    error_for,
+)
+from coprolib.adapters.results import Status
+from coprolib.adapters.secrets import Secret
+
+USER_AGENT = "coprolib"
+
+#: How each HTTP status is classified unless an adapter overrides it.
+DEFAULT_STATUS_CLASSES: Mapping[int, Status] = {
+    401: Status.AUTH,
+    403: Status.AUTH,
+    408: Status.RETRYABLE,
+    409: Status.CONFLICT,
+    410: Status.PERMANENT,
+    412: Status.CONFLICT,
+    425: Status.RETRYABLE,
+    429: Status.THROTTLED,
+    500: Status.RETRYABLE,
+    502: Status.RETRYABLE,
+    503: Status.RETRYABLE,
+    504: Status.RETRYABLE,
+}
+
+
+@attrs.frozen(kw_only=True)
+class HttpOptions:
+    """Connection settings an adapter config can embed (``http = {read_timeout = 60}``).
+
+    TLS verification cannot be turned off; ``ca_bundle`` adds a private certificate authority.
+    """
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    pool_maxsize: int = 10
+    ca_bundle: str | None = None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date); None if
+    absent or unreadable. Dates in the past give 0."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return max(0.0, float(Retry(total=0).parse_retry_after(value.strip())))
+    except (InvalidHeader, ValueError, OverflowError):
+        return None
+
+
+def classify_status(code: int, overrides: Mapping[int, Status] | None = None) -> Status:
+    """The :class:`Status` for an HTTP status code (2xx is OK, unlisted 3xx/4xx permanent,
+    unlisted 5xx retryable)."""
+    if overrides and code in overrides:
+        return overrides[code]
+    if 200 <= code < 300:
+        return Status.OK
+    if code in DEFAULT_STATUS_CLASSES:
+        return DEFAULT_STATUS_CLASSES[code]
+    return Status.RETRYABLE if code >= 500 else Status.PERMANENT
+
+
+def error_for_response(
+    response: requests.Response, overrides: Mapping[int, Status] | None = None
+) -> AdapterError | None:
+    """The classified error for a non-2xx response, or None when it succeeded."""
+    status = classify_status(response.status_code, overrides)
+    if status is Status.OK:
+        return None
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    reason = response.reason or ""
+    return error_for(
+        status, f"HTTP {response.status_code} {reason}".strip(), retry_after=retry_after
+    )
+
+
+_CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+_BAD_URL = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
+
+
+def error_for_exception(exc: requests.RequestException) -> AdapterError:
+    """The classified error for a transport failure (refused, reset, timeout, TLS, bad URL)."""
+    name = type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return PermanentError(f"TLS verification failed ({name}): check the certificate")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return RetryableError("connect timeout")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return RetryableError("read timeout")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return RetryableError(f"connection failed ({name})")
+    if isinstance(
+        exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+    ):
+        return RetryableError(f"response cut short ({name})")
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema,
+    ):
+        return PermanentError(f"bad URL ({name})")
+    return RetryableError(f"request failed ({name})")
+
+
+class TokenSource(Protocol):
+    """Gives the bearer token for requests; ``refresh=True`` forces a new one (after a 401)."""
+
+    def token(self, *, refresh: bool = False) -> str:
+        """The current token, fetching a new one if asked or expired."""
+        ...
+
+
+@attrs.define
+class StaticToken:
+    """A fixed bearer token from configuration; refreshing cannot help."""
+
+    secret: Secret
+
+    def token(self, *, refresh: bool = False) -> str:
+        """The configured token."""
+        return self.secret.reveal()
+
+
+class ClientCredentials:
+    """OAuth 2.0 client-credentials tokens (Entra ID, most FHIR servers), cached until shortly
+    before they expire and fetched again on expiry or when a request gets 401."""
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: Secret,
+        *,
+        scope: str | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        skew: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.scope = scope
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.skew = skew
+        self.clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def token(self, *, refresh: bool = False) -> str:
+        """A valid access token; fetched when missing, expired or ``refresh`` is set."""
+        with self._lock:
+            if refresh or self._token is None or self.clock() >= self._expires:
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def _fetch(self) -> None:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.reveal(),
+        }
+        if self.scope:
+            form["scope"] = self.scope
+        try:
+            response = self.session.post(self.token_url, data=form, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise error_for_exception(exc) from None
+        if response.status_code in (400, 401, 403):
+            raise AuthError(
+                f"token endpoint refused the client credentials (HTTP {response.status_code})"
+            )
+        error = error_for_response(response)
+        if error is not None:
+            raise error
+        try:
+            body = response.json()
+            self._token = str(body["access_token"])
+            lifetime = float(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise RetryableError("token endpoint sent an unreadable reply") from None
+        self._expires = self.clock() + max(0.0, lifetime - self.skew)
+
+
+class HttpClient:
+    """One pooled session for one destination, with timeouts, auth and classified errors.
+
+    :meth:`request` returns a 2xx response or raises an
+    :class:`~coprolib.adapters.errors.AdapterError` subclass; a 401 makes it refresh the token
+    once and try again. ``redact`` masks secrets in every message it raises.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        options: HttpOptions | None = None,
+        token_source: TokenSource | None = None,
+        status_overrides: Mapping[int, Status] | None = None,
+        headers: Mapping[str, str] | None = None,
+        redact: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.options = options or HttpOptions()
+        self.token_source = token_source
+        self.status_overrides = dict(status_overrides or {})
+        self.redact = redact
+        self.session = requests.Session()
+        pool = HTTPAdapter(
+            pool_connections=1,
+            pool_maxsize=self.options.pool_maxsize,
+            max_retries=Retry(total=0, redirect=0, raise_on_status=False),
+        )
+        self.session.mount("https://", pool)
+        self.session.mount("http://", pool)
+        self.session.verify = self.options.ca_bundle or True
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers.update(headers or {})
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts in seconds."""
+        return (self.options.connect_timeout, self.options.read_timeout)
+
+    def url(self, path: str) -> str:
+        """``path`` joined to the base URL (absolute URLs are kept)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send once with auth; transport errors raised classified, any status returned."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        refresh = kwargs.pop("_refresh", False)
+        if self.token_source is not None:
+            headers["Authorization"] = f"Bearer {self.token_source.token(refresh=refresh)}"
+        try:
+            return self.session.request(
+                method,
+                self.url(path),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise self._redacted(error_for_exception(exc)) from None
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send, refresh the token once on 401, and raise a classified error unless 2xx."""
+        response = self.send(method, path, **kwargs)
+        if response.status_code == 401 and self.token_source is not None:
+            response.close()
+            response = self.send(method, path, _refresh=True, **kwargs)
+        error = error_for_response(response, self.status_overrides)
+        if error is not None:
+            response.close()
+            raise self._redacted(error)
+        return response
+
+    def _redacted(self, error: AdapterError) -> AdapterError:
+        error.message = self.redact(error.message)
+        error.args = (error.message,)
+        return error
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()

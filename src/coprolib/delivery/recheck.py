@@ -1,0 +1,85 @@
+"""The consent re-check immediately before sending: one function, :func:`consent_reason`.
+
+A share was allowed when it was planned; consent can change before it is sent (DESIGN invariant
+1). Fast path: every consent the share relied on is still at the version used at planning and in
+force now (dates included), so the planning decision stands. Otherwise the consent gate
+(:func:`coprolib.consent.evaluate`) is asked again for each story, with the destination's
+request; anything but "allowed, at least the identity level and quotes already rendered" cancels
+the share with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from coprolib.enums import ShareKind
+from coprolib.records import Consent, Insight, Share, Story
+
+
+def consent_reason(
+    ledger: Any,
+    share: Share,
+    destination: Any,
+    now: dt.datetime,
+    consents: dict[str, Consent | None] | None = None,
+) -> str | None:
+    """Why ``share`` must not be sent to ``destination`` now, or None if consent still allows it.
+
+    ``destination`` is the :class:`coprolib.config.Destination` it goes to. Feedback shares to a
+    contributor about their own story carry no consent refs and are not re-checked. ``consents``
+    is an optional cache by id, for a batch sent at once (fill it fresh for every batch).
+    """
+    if not share.consent_refs:
+        return None if share.kind is ShareKind.FEEDBACK else "the share records no consent"
+    changed = False
+    for ref in share.consent_refs:
+        if consents is None:
+            consent = ledger.get(Consent, ref.consent_id)
+        elif ref.consent_id in consents:
+            consent = consents[ref.consent_id]
+        else:
+            consent = consents[ref.consent_id] = ledger.get(Consent, ref.consent_id)
+        if consent is None:
+            return f"consent {ref.consent_id} no longer exists"
+        if consent.version != ref.version:
+            changed = True
+            continue
+        state = consent.state_at(now)
+        if not state.active or state.terms is None:
+            return f"consent {ref.consent_id} is {state.status} now"
+        terms = state.terms
+        if terms.expires is not None and now.date() > terms.expires:
+            return f"consent {ref.consent_id} expired on {terms.expires.isoformat()}"
+        if terms.share_not_before is not None and now.date() < terms.share_not_before:
+            return f"consent {ref.consent_id} allows sharing from {terms.share_not_before}"
+    if not changed:
+        return None
+    return _evaluate_again(ledger, share, destination, now)
+
+
+def _evaluate_again(ledger: Any, share: Share, destination: Any, now: dt.datetime) -> str | None:
+    try:
+        from coprolib.consent import evaluate
+        from coprolib.planner import request_for
+    except ImportError:
+        return "consent changed since planning; plan again"
+    if destination is None:
+        return "consent changed since planning and the destination is not configured"
+    insight = ledger.get(Insight, share.subject_id) if share.kind is ShareKind.INSIGHT else None
+    request = request_for(destination, insight, now)
+    for story_id in share.story_ids:
+        story = ledger.get(Story, story_id)
+        if story is None:
+            return f"story {story_id} no longer exists"
+        decision = evaluate(story, ledger.consents_for_story(story_id), request)
+        if not decision.allowed:
+            return "; ".join(decision.reasons) or f"story {story_id}: consent no longer allows"
+        if decision.identity_level < share.identity_level:
+            return (
+                f"story {story_id}: consent now allows only {decision.identity_level} "
+                f"identity, the share was rendered {share.identity_level}; plan again"
+            )
+        if share.quotes and not decision.quotes:
+            return f"story {story_id}: consent no longer allows quotes; plan again"
+    return None

@@ -1,0 +1,89 @@
+"""Sending one group of shares through an adapter, safely: the part of the engine that needs no
+ledger, so the conformance suite and the engine share it.
+
+:func:`deliver_checked` re-checks each share immediately before sending, splits the rest into the
+adapter's batch size, and always returns exactly one result per share, in order, whatever the
+adapter does (raises, returns too few results, returns them out of order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from coprolib.adapters import (
+    Adapter,
+    DeliveryResult,
+    RetractRef,
+    RetractResult,
+    Status,
+)
+from coprolib.records import Share
+
+#: Given a share about to be sent, the reason it must not be (consent changed, vetoed) or None.
+Recheck = Callable[[Share], str | None]
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """``items`` in consecutive groups of at most ``size``."""
+    return [items[i : i + size] for i in range(0, len(items), max(1, size))]
+
+
+def deliver_checked(
+    adapter: Adapter[Any], shares: Sequence[Share], *, recheck: Recheck | None = None
+) -> list[DeliveryResult]:
+    """Deliver ``shares`` through ``adapter``, skipping any that ``recheck`` now refuses.
+
+    A refused share gets a ``CANCELLED`` result with the reason and never reaches the adapter.
+    """
+    results: dict[str, DeliveryResult] = {}
+    to_send: list[Share] = []
+    for share in shares:
+        reason = recheck(share) if recheck is not None else None
+        if reason:
+            results[share.id] = DeliveryResult(
+                share_id=share.id,
+                idempotency_key=share.idempotency_key,
+                status=Status.CANCELLED,
+                message=reason,
+            )
+        else:
+            to_send.append(share)
+    for group in chunks(to_send, adapter.capabilities.max_batch_size):
+        try:
+            got = adapter.deliver(group)
+        except Exception as exc:
+            got = [adapter.failed_delivery(share, exc) for share in group]
+        by_id = {r.share_id: r for r in got if isinstance(r, DeliveryResult)}
+        for share in group:
+            results[share.id] = by_id.get(share.id) or _missing(share)
+    return [results[share.id] for share in shares]
+
+
+def retract_checked(adapter: Adapter[Any], refs: Sequence[RetractRef]) -> list[RetractResult]:
+    """Retract ``refs`` through ``adapter`` in batches: exactly one result per ref, in order."""
+    results: dict[str, RetractResult] = {}
+    for group in chunks(refs, adapter.capabilities.max_batch_size):
+        try:
+            got = adapter.retract(group)
+        except Exception as exc:
+            got = [adapter.failed_retraction(ref, exc) for ref in group]
+        by_key = {r.idempotency_key: r for r in got if isinstance(r, RetractResult)}
+        for ref in group:
+            results[ref.idempotency_key] = by_key.get(ref.idempotency_key) or RetractResult(
+                share_id=ref.share_id,
+                idempotency_key=ref.idempotency_key,
+                remote_id=ref.remote_id,
+                status=Status.RETRYABLE,
+                message="the adapter returned no result for this retraction",
+            )
+    return [results[ref.idempotency_key] for ref in refs]
+
+
+def _missing(share: Share) -> DeliveryResult:
+    return DeliveryResult(
+        share_id=share.id,
+        idempotency_key=share.idempotency_key,
+        status=Status.RETRYABLE,
+        message="the adapter returned no result for this share",
+    )

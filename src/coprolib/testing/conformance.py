@@ -1,0 +1,283 @@
+"""The adapter conformance suite: subclass :class:`AdapterConformance` and every standard test runs
+against your adapter.
+
+The subclass contract (a few lines; see ``docs/adapter_tutorial.md``)::
+
+    import pytest
+    from coprolib.testing.conformance import AdapterConformance
+
+    class TestMyAdapter(AdapterConformance):
+        @pytest.fixture
+        def adapter(self, tmp_path):              # required: a working adapter aimed at a test
+            return MyAdapter({...}, destination="test")   # remote that you start or fake locally
+
+        def remote_keys(self, adapter):           # required: the idempotency key of every record
+            return [...]                          # the remote holds now, duplicates included
+
+        def http_adapter(self, base_url, *, read_timeout):   # HTTP adapters: the same adapter
+            return MyAdapter({"url": base_url, ...})        # aimed at base_url (fault tests)
+
+What the suite checks: capabilities are declared; the canonical shares (unicode, long text, quotes,
+every identity level, feedback) are delivered with one result each, in order; delivering twice
+leaves one remote record per key (and an update keeps one); retraction leaves none, or, for an
+adapter declaring ``can_retract=False``, returns a compensating action; a share whose consent was
+withdrawn after planning never reaches the remote; batches up to ``max_batch_size`` work;
+connection refused, read timeout, 500, 429 with ``Retry-After``, connection resets and malformed
+bodies are classified and never raise; secrets never appear in logs, result messages, ``repr`` or
+``describe()``.
+
+Class attributes to tune: ``malformed_body_statuses`` (what a 200 with a broken body may give:
+``OK`` for adapters that ignore the body), ``fault_share_count``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+
+from coprolib.adapters import (
+    Adapter,
+    Capabilities,
+    DeliveryResult,
+    RetractRef,
+    Status,
+)
+from coprolib.delivery.send import deliver_checked
+from coprolib.records import Share
+from coprolib.testing.fault_server import FaultServer, refused_url
+from coprolib.testing.shares import canonical_shares, make_share
+
+
+class AdapterConformance:
+    """Standard tests every coprolib adapter must pass. Subclass it in a ``Test*`` class."""
+
+    #: Statuses a ``200`` reply with a truncated JSON body may produce.
+    malformed_body_statuses: ClassVar[frozenset[Status]] = frozenset({Status.OK, Status.RETRYABLE})
+    #: How many shares the random-fault test sends.
+    fault_share_count: ClassVar[int] = 12
+    #: The destination name the canonical shares are planned for.
+    destination: ClassVar[str] = "test"
+
+    # --- what a subclass provides -----------------------------------------------------------
+
+    @pytest.fixture
+    def adapter(self) -> Adapter[Any]:
+        """A working adapter aimed at a test remote. Override this fixture."""
+        pytest.fail("define an `adapter` fixture in your AdapterConformance subclass")
+
+    def remote_keys(self, adapter: Adapter[Any]) -> list[str]:
+        """The idempotency key of every record at the remote now, duplicates included."""
+        pytest.fail("define remote_keys(self, adapter) in your AdapterConformance subclass")
+
+    def http_adapter(self, base_url: str, *, read_timeout: float) -> Adapter[Any] | None:
+        """The adapter aimed at ``base_url`` with that read timeout; None if not HTTP-based."""
+        return None
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def shares(self) -> list[Share]:
+        """The canonical shares for this destination."""
+        return canonical_shares(self.destination)
+
+    def _refs(self, results: list[DeliveryResult]) -> list[RetractRef]:
+        return [
+            RetractRef(
+                share_id=r.share_id, idempotency_key=r.idempotency_key, remote_id=r.remote_id
+            )
+            for r in results
+        ]
+
+    def _assert_one_each(self, results: list[Any], ids: list[str]) -> None:
+        assert [r.share_id for r in results] == ids, "one result per share, in order"
+
+    def _http(self, url: str, read_timeout: float = 0.5) -> Adapter[Any]:
+        made = self.http_adapter(url, read_timeout=read_timeout)
+        if made is None:
+            pytest.skip("not an HTTP adapter: transport fault tests do not apply")
+        return made
+
+    @pytest.fixture(autouse=True)
+    def _secrets_never_logged(
+        self, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+    ) -> Iterator[None]:
+        caplog.set_level(logging.DEBUG)
+        yield
+        made = request.node.funcargs.get("adapter")
+        secrets = made.secret_values() if isinstance(made, Adapter) else []
+        if not secrets:
+            return
+        records = caplog.get_records("setup") + caplog.get_records("call")
+        logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in records)
+        for secret in secrets:
+            assert secret not in logged, "a secret was written to the log"
+
+    # --- the standard tests -----------------------------------------------------------------
+
+    def test_capabilities_declared(self, adapter: Adapter[Any]) -> None:
+        caps = type(adapter).capabilities
+        assert isinstance(caps, Capabilities)
+        assert caps.max_batch_size >= 1
+        assert type(adapter).name, "set the adapter's registered name"
+        assert attrs.has(type(adapter).config_class), "config_class must be an attrs class"
+
+    def test_check_reaches_remote(self, adapter: Adapter[Any]) -> None:
+        result = adapter.check()
+        assert result.ok, result.message
+        assert result.status is Status.OK
+
+    def test_deliver_canonical_shares(self, adapter: Adapter[Any]) -> None:
+        shares = self.shares()
+        results = adapter.deliver(shares)
+        self._assert_one_each(results, [s.id for s in shares])
+        assert all(r.status is Status.OK for r in results), [r.message for r in results]
+        assert [r.idempotency_key for r in results] == [s.idempotency_key for s in shares]
+        keys = Counter(self.remote_keys(adapter))
+        assert all(keys[s.idempotency_key] == 1 for s in shares), keys
+
+    def test_deliver_twice_leaves_one_record_each(self, adapter: Adapter[Any]) -> None:
+        shares = self.shares()
+        first = adapter.deliver(shares)
+        second = adapter.deliver(shares)
+        assert all(r.ok for r in first + second), [r.message for r in first + second]
+        keys = Counter(self.remote_keys(adapter))
+        assert {s.idempotency_key: keys[s.idempotency_key] for s in shares} == {
+            s.idempotency_key: 1 for s in shares
+        }
+
+    def test_updated_share_keeps_one_record(self, adapter: Adapter[Any]) -> None:
+        old = make_share("canon-update", destination=self.destination)
+        new = make_share(
+            "canon-update", destination=self.destination, body="Revised wording.", version=2
+        )
+        results = adapter.deliver([old]) + adapter.deliver([new])
+        if not type(adapter).capabilities.can_upsert:
+            assert results[0].ok
+            return
+        assert all(r.ok for r in results), [r.message for r in results]
+        assert Counter(self.remote_keys(adapter))[old.idempotency_key] == 1
+
+    def test_retract_removes_or_compensates(self, adapter: Adapter[Any]) -> None:
+        shares = self.shares()
+        delivered = adapter.deliver(shares)
+        assert all(r.ok for r in delivered), [r.message for r in delivered]
+        retracted = adapter.retract(self._refs(delivered))
+        self._assert_one_each(retracted, [s.id for s in shares])
+        assert all(r.status is Status.OK for r in retracted), [r.message for r in retracted]
+        if type(adapter).capabilities.can_retract:
+            assert all(r.retracted for r in retracted)
+            left = set(self.remote_keys(adapter)) & {s.idempotency_key for s in shares}
+            assert not left, f"still at the remote after retraction: {sorted(left)}"
+        else:
+            assert all(not r.retracted and r.compensating_action for r in retracted), (
+                "an adapter that cannot retract must say what it did instead"
+            )
+
+    def test_withdrawn_consent_is_never_sent(self, adapter: Adapter[Any]) -> None:
+        shares = self.shares()
+        withdrawn = {shares[0].id, shares[2].id}
+
+        def recheck(share: Share) -> str | None:
+            return "consent withdrawn after planning" if share.id in withdrawn else None
+
+        results = deliver_checked(adapter, shares, recheck=recheck)
+        self._assert_one_each(results, [s.id for s in shares])
+        for share, result in zip(shares, results, strict=True):
+            expected = Status.CANCELLED if share.id in withdrawn else Status.OK
+            assert result.status is expected, (share.id, result.message)
+        at_remote = set(self.remote_keys(adapter))
+        assert not at_remote & {s.idempotency_key for s in shares if s.id in withdrawn}
+
+    def test_full_batches(self, adapter: Adapter[Any]) -> None:
+        size = min(type(adapter).capabilities.max_batch_size, 30) + 1
+        shares = [make_share(f"batch-{i}", destination=self.destination) for i in range(size)]
+        results = deliver_checked(adapter, shares)
+        self._assert_one_each(results, [s.id for s in shares])
+        assert all(r.ok for r in results), [r.message for r in results]
+        keys = Counter(self.remote_keys(adapter))
+        assert all(keys[s.idempotency_key] == 1 for s in shares)
+
+    def test_describe_and_repr_mask_secrets(self, adapter: Adapter[Any]) -> None:
+        described = json.dumps(adapter.describe(), default=str)
+        assert described, "describe() returns the settings"
+        for secret in adapter.secret_values():
+            assert secret not in described
+            assert secret not in repr(adapter)
+            assert secret not in repr(adapter.config)
+            assert secret not in str(adapter.config)
+
+    # --- transport faults (HTTP adapters) ---------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("fault", "expected"),
+        [
+            ("500", {Status.RETRYABLE}),
+            ("503", {Status.RETRYABLE}),
+            ("reset", {Status.RETRYABLE}),
+            ("slow", {Status.RETRYABLE}),
+            ("429", {Status.THROTTLED}),
+        ],
+    )
+    def test_transport_fault_is_classified(
+        self, fault_server: FaultServer, fault: str, expected: set[Status]
+    ) -> None:
+        fault_server.retry_after = "7"
+        fault_server.slow_seconds = 1.5
+        adapter = self._http(fault_server.url, read_timeout=0.4)
+        with adapter:
+            fault_server.force(*[fault] * 20)
+            share = make_share(f"fault-{fault}", destination=self.destination)
+            results = adapter.deliver([share])
+        self._assert_one_each(results, [share.id])
+        assert results[0].status in expected, (fault, results[0].status, results[0].message)
+        if fault == "429":
+            assert results[0].retry_after == pytest.approx(7, abs=1)
+        self._assert_clean(adapter, [r.message for r in results])
+
+    def test_malformed_body_is_classified(self, fault_server: FaultServer) -> None:
+        adapter = self._http(fault_server.url)
+        with adapter:
+            fault_server.force(*["malformed"] * 20)
+            share = make_share("fault-malformed", destination=self.destination)
+            results = adapter.deliver([share])
+        self._assert_one_each(results, [share.id])
+        assert results[0].status in self.malformed_body_statuses, results[0].message
+
+    def test_connection_refused_is_retryable(self) -> None:
+        adapter = self._http(refused_url())
+        with adapter:
+            share = make_share("fault-refused", destination=self.destination)
+            results = adapter.deliver([share])
+            checked = adapter.check()
+        assert results[0].status is Status.RETRYABLE, results[0].message
+        assert not checked.ok
+        self._assert_clean(adapter, [results[0].message, checked.message])
+
+    def test_random_faults_never_crash(self, fault_server: FaultServer) -> None:
+        fault_server.fail_prob = fault_server.throttle_prob = fault_server.reset_prob = 0.2
+        fault_server.slow_prob, fault_server.slow_seconds = 0.05, 1.0
+        adapter = self._http(fault_server.url, read_timeout=0.4)
+        shares = [
+            make_share(f"random-{i}", destination=self.destination)
+            for i in range(self.fault_share_count)
+        ]
+        with adapter:
+            results = deliver_checked(adapter, shares)
+            refs = self._refs([r for r in results if r.ok])
+            retracted = adapter.retract(refs)
+        self._assert_one_each(results, [s.id for s in shares])
+        assert len(retracted) == len(refs)
+        allowed = {Status.OK, Status.RETRYABLE, Status.THROTTLED}
+        assert {r.status for r in results} <= allowed
+        messages = [r.message for r in results] + [r.message for r in retracted]
+        self._assert_clean(adapter, messages)
+
+    def _assert_clean(self, adapter: Adapter[Any], messages: list[str | None]) -> None:
+        for secret in adapter.secret_values():
+            for message in messages:
+                assert secret not in (message or ""), "a secret leaked into a result message"

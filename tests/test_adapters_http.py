@@ -1,0 +1,256 @@
+"""The shared HTTP plumbing: Retry-After, status classes, transport errors, token refresh."""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from typing import Any
+
+import attrs
+import pytest
+import requests
+
+from coprolib.adapters import (
+    Adapter,
+    AuthError,
+    Capabilities,
+    ConfigError,
+    DeliveryResult,
+    PermanentError,
+    RetryableError,
+    Secret,
+    Status,
+    ThrottledError,
+)
+from coprolib.adapters.http import (
+    ClientCredentials,
+    HttpClient,
+    HttpOptions,
+    StaticToken,
+    classify_status,
+    parse_retry_after,
+)
+from coprolib.records import Share
+from coprolib.testing.fault_server import FaultServer, Reply, Request
+from coprolib.testing.shares import make_share
+
+
+def test_retry_after_in_seconds() -> None:
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after(" 0 ") == 0
+
+
+def test_retry_after_as_http_date() -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert parse_retry_after(when) == pytest.approx(30, abs=2)
+    past = email.utils.formatdate(time.time() - 300, usegmt=True)
+    assert parse_retry_after(past) == 0
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5e999x"])
+def test_unreadable_retry_after_is_none(value: str | None) -> None:
+    assert parse_retry_after(value) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (200, Status.OK),
+        (204, Status.OK),
+        (301, Status.PERMANENT),
+        (400, Status.PERMANENT),
+        (401, Status.AUTH),
+        (403, Status.AUTH),
+        (404, Status.PERMANENT),
+        (409, Status.CONFLICT),
+        (410, Status.PERMANENT),
+        (412, Status.CONFLICT),
+        (429, Status.THROTTLED),
+        (500, Status.RETRYABLE),
+        (502, Status.RETRYABLE),
+        (503, Status.RETRYABLE),
+        (599, Status.RETRYABLE),
+    ],
+)
+def test_status_classes(code: int, status: Status) -> None:
+    assert classify_status(code) is status
+
+
+def test_overrides_win() -> None:
+    assert classify_status(410, {410: Status.DISABLED}) is Status.DISABLED
+
+
+def test_client_raises_classified_errors(fault_server: FaultServer) -> None:
+    client = HttpClient(base_url=fault_server.url, options=HttpOptions(read_timeout=0.3))
+    fault_server.retry_after = "11"
+    fault_server.slow_seconds = 1.0
+    cases = [
+        ("500", RetryableError),
+        ("429", ThrottledError),
+        ("reset", RetryableError),
+        ("slow", RetryableError),
+        ("410", PermanentError),
+        ("401", AuthError),
+    ]
+    for fault, error in cases:
+        fault_server.force(fault)
+        with pytest.raises(error) as caught:
+            client.request("POST", "/x", json={})
+        if fault == "429":
+            assert caught.value.retry_after == 11
+    assert client.request("GET", "/ok").json() == {"id": "1"}
+    client.close()
+
+
+def test_client_reuses_pooled_connections(fault_server: FaultServer) -> None:
+    ports: set[int] = set()
+
+    def app(request: Request) -> Reply:
+        ports.add(threading.get_ident())
+        return Reply.json(200, {})
+
+    fault_server.app = app
+    with requests.Session() as probe:
+        assert probe.verify is True
+    client = HttpClient(base_url=fault_server.url)
+    assert client.session.verify is True
+    for _ in range(20):
+        client.request("GET", "/")
+    # ThreadingHTTPServer runs one thread per connection: one connection served all 20.
+    assert len(ports) == 1
+    client.close()
+
+
+class _TokenServer:
+    """A token endpoint and an API that accepts only the latest token."""
+
+    def __init__(self, lifetime: int = 3600) -> None:
+        self.issued = 0
+        self.lifetime = lifetime
+        self.revoked = False
+
+    def app(self, request: Request) -> Reply:
+        if request.path == "/token":
+            form = dict(pair.split("=", 1) for pair in request.body.decode().split("&"))
+            if form.get("client_secret") != "s3cret-value":
+                return Reply.json(401, {"error": "invalid_client"})
+            self.issued += 1
+            return Reply.json(
+                200, {"access_token": f"tok{self.issued}", "expires_in": self.lifetime}
+            )
+        auth = request.headers.get("authorization", "")
+        if self.revoked and auth == "Bearer tok1":
+            return Reply(status=401)
+        if auth.startswith("Bearer tok"):
+            return Reply.json(200, {"token": auth})
+        return Reply(status=401)
+
+
+def _credentials(server: FaultServer, secret: str = "s3cret-value", **kw: Any) -> ClientCredentials:
+    return ClientCredentials(
+        f"{server.url}/token", "client-1", Secret(secret, "$env:CLIENT_SECRET"), **kw
+    )
+
+
+def test_token_refreshed_once_on_401(fault_server: FaultServer) -> None:
+    tokens = _TokenServer()
+    fault_server.app = tokens.app
+    client = HttpClient(base_url=fault_server.url, token_source=_credentials(fault_server))
+    assert client.request("GET", "/api").json() == {"token": "Bearer tok1"}
+    tokens.revoked = True
+    assert client.request("GET", "/api").json() == {"token": "Bearer tok2"}
+    assert tokens.issued == 2
+
+
+def test_token_refreshed_on_expiry(fault_server: FaultServer) -> None:
+    tokens = _TokenServer(lifetime=100)
+    fault_server.app = tokens.app
+    now = [0.0]
+    source = _credentials(fault_server, skew=10, clock=lambda: now[0])
+    assert source.token() == "tok1"
+    now[0] = 89.0
+    assert source.token() == "tok1"
+    now[0] = 91.0
+    assert source.token() == "tok2"
+
+
+def test_refused_credentials_are_an_auth_error_without_the_secret(
+    fault_server: FaultServer,
+) -> None:
+    fault_server.app = _TokenServer().app
+    client = HttpClient(
+        base_url=fault_server.url, token_source=_credentials(fault_server, secret="wrong-secret")
+    )
+    with pytest.raises(AuthError) as caught:
+        client.request("GET", "/api")
+    assert "wrong-secret" not in str(caught.value)
+
+
+def test_static_token_is_sent(fault_server: FaultServer) -> None:
+    fault_server.app = _TokenServer().app
+    client = HttpClient(base_url=fault_server.url, token_source=StaticToken(Secret("tok9")))
+    assert client.request("GET", "/api").json() == {"token": "Bearer tok9"}
+
+
+# --- secrets and the base class -------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Cfg:
+    url: str
+    api_key: Secret
+    fallback_keys: tuple[Secret, ...] = ()
+
+
+class _Echo(Adapter[_Cfg]):
+    name = "echo"
+    config_class = _Cfg
+    capabilities = Capabilities(max_batch_size=5)
+
+    def deliver_one(self, share: Share) -> DeliveryResult:
+        if share.id == "boom":
+            raise RuntimeError(f"bad key {self.config.api_key.reveal()}")
+        return DeliveryResult(
+            share_id=share.id, idempotency_key=share.idempotency_key, status=Status.OK
+        )
+
+
+def test_env_secrets_resolved_at_construction_and_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECHO_KEY", "k-123456")
+    monkeypatch.setenv("ECHO_OLD", "k-old-999")
+    adapter = _Echo(
+        {
+            "url": "https://x.invalid",
+            "api_key": "$env:ECHO_KEY",
+            "fallback_keys": ["$env:ECHO_OLD"],
+        },
+        destination="echo-1",
+    )
+    assert adapter.config.api_key.reveal() == "k-123456"
+    assert adapter.config.fallback_keys[0].reveal() == "k-old-999"
+    shown = repr(adapter.describe()) + repr(adapter.config) + str(adapter.config)
+    assert "k-123456" not in shown and "k-old-999" not in shown
+    assert adapter.describe()["settings"]["api_key"] == "$env:ECHO_KEY"
+    result = adapter.deliver([make_share("boom"), make_share("fine")])
+    assert [r.status for r in result] == [Status.RETRYABLE, Status.OK]
+    assert "k-123456" not in (result[0].message or "")
+    assert "***" in (result[0].message or "")
+
+
+def test_literal_secret_in_config_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _Echo({"url": "u", "api_key": "plain-text-key"}, destination="echo-1")
+    assert "destinations.echo-1.settings.api_key" in str(caught.value)
+    assert "plain-text-key" not in str(caught.value)
+
+
+def test_missing_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    with pytest.raises(ConfigError, match="NOPE_KEY"):
+        _Echo({"url": "u", "api_key": "$env:NOPE_KEY"}, destination="echo-1")
+
+
+def test_capabilities_validate() -> None:
+    with pytest.raises(ValueError, match="max_batch_size"):
+        Capabilities(max_batch_size=0)
