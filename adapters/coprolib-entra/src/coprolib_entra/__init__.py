@@ -10,7 +10,9 @@ once after a 401). Every failure comes out as a classified coprolib error.
 Docs followed: https://learn.microsoft.com/en-us/python/api/msal/msal.application.clientapplication
 (``authority``, ``validate_authority``, ``instance_discovery``, ``verify``, ``timeout``) and
 https://learn.microsoft.com/entra/msal/dotnet/advanced/custom-authority-aliases (what instance
-discovery is, and when turning it off is safe).
+discovery is, and when turning it off is safe); the scope for app-only tokens is the resource
+followed by ``/.default``
+(https://docs.azure.cn/en-us/entra/identity-platform/scenario-daemon-acquire-token).
 """
 
 from __future__ import annotations
@@ -117,6 +119,10 @@ class EntraCredentials:
                     f"Entra ID did not recognise the tenant or authority {self.authority!r}: "
                     f"check tenant_id and authority_host ({_first_line(exc)})"
                 ) from None
+            except Exception as exc:  # msal's MsalServiceError for a 5xx, and its kin
+                raise RetryableError(
+                    f"Entra ID discovery failed ({type(exc).__name__}): try again later"
+                ) from None
         return self._app
 
     def _fetch(self, *, drop_cached: bool) -> None:
@@ -129,6 +135,8 @@ class EntraCredentials:
             raise error_for_exception(exc) from None
         except ValueError:
             raise RetryableError("Entra ID sent an unreadable token reply") from None
+        except Exception as exc:  # msal's MsalServiceError for a 5xx, and its kin
+            raise RetryableError(f"Entra ID token request failed ({type(exc).__name__})") from None
         self.fetches += 1
         if not isinstance(result, dict):
             raise RetryableError("Entra ID sent no token reply")

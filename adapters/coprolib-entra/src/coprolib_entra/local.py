@@ -11,10 +11,11 @@ client-credentials flow uses when instance discovery is off:
   ``client_secret`` and ``scope=<resource>/.default``: ``{"token_type": "Bearer",
   "expires_in": N, "access_token": ...}``, or ``401 {"error": "invalid_client", ...}``.
 
-Docs followed: https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow
-(the token request and its error reply) and
-https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc (the discovery
-document). Needs ``cryptography`` (``coprolib-entra[test]``).
+Docs followed: https://docs.azure.cn/en-us/entra/identity-platform/scenario-daemon-acquire-token
+(the client-credentials token request: the scope is the resource followed by ``/.default``) and
+https://learn.microsoft.com/en-us/python/api/msal/msal.application.clientapplication (how msal
+finds the token endpoint from ``<authority>/v2.0/.well-known/openid-configuration`` when instance
+discovery is off). Needs ``cryptography`` (``coprolib-entra[test]``).
 """
 
 from __future__ import annotations
