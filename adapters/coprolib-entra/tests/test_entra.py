@@ -92,3 +92,18 @@ def test_unreachable_authority_is_retryable(entra: LocalEntra) -> None:
 
 def test_repr_shows_no_secret(entra: LocalEntra) -> None:
     assert "secret-one-Zx" not in repr(credentials(entra))
+
+
+def test_http_client_trusts_its_ca_bundle_even_with_requests_ca_bundle_set(
+    entra: LocalEntra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coprolib.adapters.http import HttpClient, HttpOptions
+
+    # A system-wide bundle in the environment must not replace the configured private CA.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    client = HttpClient(options=HttpOptions(ca_bundle=str(entra.ca_path)))
+    url = f"{entra.authority_host}/{entra.tenant_id}/v2.0/.well-known/openid-configuration"
+    try:
+        assert client.request("GET", url).json()["issuer"].startswith(entra.authority_host)
+    finally:
+        client.close()
