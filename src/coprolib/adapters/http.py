@@ -269,6 +269,9 @@ class HttpClient:
         refresh = kwargs.pop("_refresh", False)
         if self.token_source is not None:
             headers["Authorization"] = f"Bearer {self.token_source.token(refresh=refresh)}"
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's verify; passing
+        # it with each request keeps a configured ca_bundle in force.
+        kwargs.setdefault("verify", self.session.verify)
         try:
             return self.session.request(
                 method,

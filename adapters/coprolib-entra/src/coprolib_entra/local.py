@@ -1,0 +1,231 @@
+"""A local stand-in for Microsoft Entra ID on ``https://127.0.0.1``, for tests and benchmarks.
+
+msal accepts only ``https`` authorities, so :class:`LocalEntra` serves TLS with a self-signed
+certificate for 127.0.0.1 that it writes to ``ca_path`` (give that to the adapter as
+``http.ca_bundle``; verification stays on). It implements the small subset msal's
+client-credentials flow uses when instance discovery is off:
+
+* ``GET /{tenant}/v2.0/.well-known/openid-configuration``: the OpenID Connect discovery document
+  (``token_endpoint``, ``authorization_endpoint``, ``issuer``);
+* ``POST /{tenant}/oauth2/v2.0/token`` with ``grant_type=client_credentials``, ``client_id``,
+  ``client_secret`` and ``scope=<resource>/.default``: ``{"token_type": "Bearer",
+  "expires_in": N, "access_token": ...}``, or ``401 {"error": "invalid_client", ...}``.
+
+Docs followed: https://docs.azure.cn/en-us/entra/identity-platform/scenario-daemon-acquire-token
+(the client-credentials token request: the scope is the resource followed by ``/.default``) and
+https://learn.microsoft.com/en-us/python/api/msal/msal.application.clientapplication (how msal
+finds the token endpoint from ``<authority>/v2.0/.well-known/openid-configuration`` when instance
+discovery is off). Needs ``cryptography`` (``coprolib-entra[test]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import secrets
+import ssl
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """Write a self-signed certificate for 127.0.0.1 and its key; returns (cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coprolib local test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path = directory / "local-entra.pem"
+    key_path = directory / "local-entra.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class LocalEntra:
+    """An HTTPS token issuer on 127.0.0.1 for one tenant; use as a context manager.
+
+    ``register(client_id, secret)`` adds an app registration. ``expires_in`` sets the lifetime of
+    new tokens. ``valid(token, scope)`` is what a resource server stand-in asks;
+    ``revoke_all()`` makes every issued token invalid (to test the refresh after a 401).
+    ``token_requests`` counts token requests; ``fail_next`` queues HTTP statuses to answer the
+    next token requests with.
+    """
+
+    def __init__(self, directory: Path, *, tenant_id: str = "contoso-test-tenant") -> None:
+        self.tenant_id = tenant_id
+        self.ca_path, key_path = make_certificate(directory)
+        self.expires_in = 3600
+        self.token_requests = 0
+        self.fail_next: list[int] = []
+        self._clients: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca_path, key_path)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def authority_host(self) -> str:
+        """``https://127.0.0.1:<port>``: the ``authority_host`` setting for adapters."""
+        host, port = self._server.server_address[:2]
+        return f"https://{host!s}:{port}"
+
+    def register(self, client_id: str, client_secret: str) -> None:
+        """Add an app registration that may ask for tokens."""
+        with self._lock:
+            self._clients[client_id] = client_secret
+
+    def valid(self, token: str, scope: str | None = None) -> bool:
+        """Whether ``token`` was issued (for ``scope``, if given) and not revoked."""
+        with self._lock:
+            issued = self._tokens.get(token)
+        return issued is not None and (scope is None or issued == scope)
+
+    def revoke_all(self) -> None:
+        """Forget every issued token."""
+        with self._lock:
+            self._tokens.clear()
+
+    def issue(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Answer one token request."""
+        with self._lock:
+            self.token_requests += 1
+            if self.fail_next:
+                status = self.fail_next.pop(0)
+                return status, {"error": "temporarily_unavailable", "error_description": "busy"}
+            if form.get("grant_type") != "client_credentials":
+                return 400, _error("unsupported_grant_type", "AADSTS70003: grant not supported.")
+            expected = self._clients.get(form.get("client_id", ""))
+            if expected is None:
+                return 400, _error("unauthorized_client", "AADSTS700016: app not found.")
+            if form.get("client_secret") != expected:
+                return 401, _error("invalid_client", "AADSTS7000215: Invalid client secret.")
+            scope = form.get("scope", "")
+            if not scope.endswith("/.default"):
+                return 400, _error("invalid_scope", "AADSTS1002012: scope must be /.default.")
+            token = "eyLocal." + secrets.token_urlsafe(24)
+            self._tokens[token] = scope.split()[0]
+            return 200, {
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+                "access_token": token,
+            }
+
+    def discovery(self) -> dict[str, str]:
+        """The OpenID Connect discovery document for the tenant."""
+        base = f"{self.authority_host}/{self.tenant_id}"
+        return {
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "issuer": f"{base}/v2.0",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+        }
+
+    def start(self) -> LocalEntra:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LocalEntra:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _error(code: str, description: str) -> dict[str, Any]:
+    return {"error": code, "error_description": description, "error_codes": [0]}
+
+
+def _handler_for(entra: LocalEntra) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _reply(self, status: int, data: dict[str, Any]) -> None:
+            body = json.dumps(data).encode()
+            with contextlib.suppress(OSError):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            path = urllib.parse.urlsplit(self.path).path
+            if path == f"/{entra.tenant_id}/v2.0/.well-known/openid-configuration":
+                self._reply(200, entra.discovery())
+            else:
+                self._reply(400, _error("invalid_tenant", "AADSTS90002: Tenant not found."))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode() if length else ""
+            path = urllib.parse.urlsplit(self.path).path
+            if path != f"/{entra.tenant_id}/oauth2/v2.0/token":
+                self._reply(400, _error("invalid_tenant", "AADSTS90002: Tenant not found."))
+                return
+            form = dict(urllib.parse.parse_qsl(raw))
+            status, data = entra.issue(form)
+            self._reply(status, data)
+
+    return Handler

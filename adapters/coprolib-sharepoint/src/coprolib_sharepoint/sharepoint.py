@@ -1,0 +1,445 @@
+"""The ``sharepoint-list`` adapter: shares as items of a SharePoint list, through Microsoft Graph.
+
+SharePoint has no upsert, so delivery is *search, then create or update*: the list has a text
+column (``key_column``, indexed) holding coprolib's idempotency key; a share whose key is found is
+updated in place (``PATCH items/{id}/fields``), otherwise created (``POST items``). Both steps go
+in Graph JSON batches of up to 20, so 20 shares cost two requests. Retraction searches the same
+way and deletes every item with the key.
+
+Docs followed:
+https://learn.microsoft.com/en-us/graph/api/listitem-list (``$filter`` on ``fields/<column>``;
+filtering a column that is not indexed needs ``Prefer: HonorNonIndexedQueriesWarningMayFailRandomly``),
+https://learn.microsoft.com/en-us/onedrive/developer/rest-api/api/listitem_create (``POST items``
+with ``{"fields": {...}}``, 201 with the item), ``PATCH .../items/{id}/fields`` and
+``DELETE .../items/{id}`` (204), https://learn.microsoft.com/en-ca/graph/json-batching (20 per
+batch, per-request status), https://learn.microsoft.com/graph/throttling (429 and
+``Retry-After``: wait, and send nothing meanwhile).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import requests
+from coprolib_entra import DEFAULT_AUTHORITY_HOST, EntraCredentials
+
+from coprolib.adapters import (
+    Adapter,
+    Capabilities,
+    CheckResult,
+    DeliveryResult,
+    RetractRef,
+    RetractResult,
+    Secret,
+    Status,
+)
+from coprolib.adapters.errors import AdapterError, RetryableError, ThrottledError
+from coprolib.adapters.http import HttpClient, HttpOptions
+from coprolib.records import Share
+from coprolib_sharepoint import graph
+
+GRAPH = "https://graph.microsoft.com/v1.0"
+UNINDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
+
+#: Share fields a mapping may name.
+FIELDS: tuple[str, ...] = (
+    "id",
+    "kind",
+    "destination",
+    "subject_id",
+    "identity_level",
+    "title",
+    "body",
+    "digest",
+    "planned_at",
+    "domain",
+    "themes",
+    "recommendation",
+    "quotes",
+    "story_ids",
+    "contributor_count",
+    "consent_refs",
+    "feedback_kind",
+    "channel",
+)
+
+#: The default mapping for a list made as the README describes.
+DEFAULT_COLUMNS: Mapping[str, str] = {
+    "title": "Title",
+    "body": "InsightBody",
+    "recommendation": "Recommendation",
+    "domain": "LearningDomain",
+    "themes": "Themes",
+    "identity_level": "IdentityLevel",
+    "quotes": "Quotes",
+    "planned_at": "SharedOn",
+    "digest": "ContentDigest",
+}
+
+#: SharePoint single line of text holds 255 characters; multiple lines 63,999 (plain text).
+DEFAULT_MAX_LENGTHS: Mapping[str, int] = {
+    "Title": 255,
+    "InsightBody": 63_999,
+    "Recommendation": 63_999,
+    "Quotes": 63_999,
+    "Themes": 255,
+    "LearningDomain": 255,
+    "IdentityLevel": 255,
+    "ContentDigest": 255,
+}
+
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_batch(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 1 <= value <= graph.MAX_BATCH:
+        raise ValueError(f"batch_size must be from 1 to {graph.MAX_BATCH}, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class SharePointListConfig:
+    """Settings of a ``sharepoint-list`` destination (see the README's configuration reference)."""
+
+    site_id: str
+    list_id: str
+    tenant_id: str
+    client_id: str
+    client_secret: Secret
+    key_column: str = "CoprolibKey"
+    columns: dict[str, str] = attrs.field(factory=lambda: dict(DEFAULT_COLUMNS))
+    max_lengths: dict[str, int] = attrs.field(factory=lambda: dict(DEFAULT_MAX_LENGTHS))
+    allow_unindexed_filter: bool = False
+    batch_size: int = attrs.field(default=graph.MAX_BATCH, validator=_check_batch)
+    graph_url: str = GRAPH
+    authority_host: str = DEFAULT_AUTHORITY_HOST
+    instance_discovery: bool = True
+    http: HttpOptions = attrs.field(factory=HttpOptions)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.graph_url.startswith(("https://", "http://")):
+            raise ValueError("graph_url: must start with https://")
+        if not _COLUMN.match(self.key_column):
+            raise ValueError(f"key_column: {self.key_column!r} is not a column internal name")
+        for field, column in self.columns.items():
+            if field not in FIELDS:
+                raise ValueError(f"columns.{field}: not a share field (one of {', '.join(FIELDS)})")
+            if not _COLUMN.match(column) or column == self.key_column:
+                raise ValueError(f"columns.{field}: {column!r} cannot be used as a column")
+
+
+def _render(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, tuple):
+        lines = []
+        for item in value:
+            if hasattr(item, "story_ref"):
+                lines.append(str(item.text))
+            elif hasattr(item, "consent_id"):
+                lines.append(f"{item.consent_id}@v{item.version}")
+            else:
+                lines.append(str(_render(item)))
+        return "\n".join(lines) or None
+    return value
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+class SharePointListAdapter(Adapter[SharePointListConfig]):
+    """Shares as SharePoint list items keyed by an indexed external-key column."""
+
+    name = "sharepoint-list"
+    config_class = SharePointListConfig
+    capabilities = Capabilities(max_batch_size=graph.MAX_BATCH, can_retract=True, can_upsert=True)
+
+    def __init__(
+        self,
+        config: Any,
+        *,
+        destination: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(config, destination=destination)
+        cfg = self.config
+        self.clock = clock
+        split = urllib.parse.urlsplit(cfg.graph_url)
+        self.credentials = EntraCredentials(
+            tenant_id=cfg.tenant_id,
+            client_id=cfg.client_id,
+            client_secret=cfg.client_secret,
+            scope=f"{split.scheme}://{split.netloc}/.default",
+            authority_host=cfg.authority_host,
+            instance_discovery=cfg.instance_discovery,
+            ca_bundle=cfg.http.ca_bundle,
+            timeout=(cfg.http.connect_timeout, cfg.http.read_timeout),
+            clock=clock,
+        )
+        self.http = HttpClient(
+            base_url=cfg.graph_url,
+            options=cfg.http,
+            token_source=self.credentials,
+            redact=self.redact,
+            headers={"Accept": "application/json"},
+        )
+        site = urllib.parse.quote(cfg.site_id, safe=",:")
+        self.items_path = f"/sites/{site}/lists/{urllib.parse.quote(cfg.list_id, safe='')}/items"
+        #: HTTP requests sent to Graph (not counting token requests).
+        self.requests_sent = 0
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    # --- items ----------------------------------------------------------------------------
+
+    def fields(self, share: Share) -> dict[str, Any]:
+        """The list item's fields for ``share`` (the key column holds its idempotency key)."""
+        out: dict[str, Any] = {self.config.key_column: share.idempotency_key}
+        for field, column in self.config.columns.items():
+            value = _render(getattr(share, field))
+            if isinstance(value, str) and column in self.config.max_lengths:
+                value = _fit(value, self.config.max_lengths[column])
+            out[column] = value
+        return out
+
+    def search_request(self, key: str) -> graph.SubRequest:
+        """The GET that finds the items holding ``key`` in the key column."""
+        literal = key.replace("'", "''")
+        query = urllib.parse.urlencode(
+            {
+                "$filter": f"fields/{self.config.key_column} eq '{literal}'",
+                "$select": "id",
+                "$expand": f"fields($select={self.config.key_column})",
+            },
+            quote_via=urllib.parse.quote,
+        )
+        headers = {"Prefer": UNINDEXED} if self.config.allow_unindexed_filter else {}
+        return graph.SubRequest(method="GET", url=f"{self.items_path}?{query}", headers=headers)
+
+    # --- throttling and sending -----------------------------------------------------------
+
+    def paused_for(self) -> float:
+        """Seconds this destination is still paused by a 429 (0 when not paused)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self.clock())
+
+    def _noted(self, error: AdapterError) -> AdapterError:
+        if isinstance(error, ThrottledError):
+            with self._lock:
+                until = self.clock() + (error.retry_after or 0.0)
+                self._paused_until = max(self._paused_until, until)
+        error.message = self.redact(error.message)
+        error.args = (error.message,)
+        return error
+
+    def _send(self, sub: graph.SubRequest, *, what: str) -> Any:
+        """One request to Graph: the parsed JSON body (None for 204); raises classified errors."""
+        remaining = self.paused_for()
+        if remaining > 0:
+            raise ThrottledError(
+                f"Microsoft Graph asked us to wait: paused for {remaining:.0f} s more",
+                retry_after=remaining,
+            )
+        kwargs: dict[str, Any] = {"headers": dict(sub.headers)}
+        if sub.body is not None:
+            kwargs["json"] = sub.body
+        if self.config.http.ca_bundle:
+            kwargs["verify"] = self.config.http.ca_bundle
+        response = self.http.send(sub.method, sub.url, **kwargs)
+        self.requests_sent += 1
+        if response.status_code == 401:
+            response.close()
+            response = self.http.send(sub.method, sub.url, _refresh=True, **kwargs)
+            self.requests_sent += 1
+        try:
+            if response.status_code >= 300:
+                raise self._noted(
+                    graph.classify(
+                        response.status_code, response.headers, response.content, what=what
+                    )
+                )
+            if response.status_code == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except (ValueError, requests.RequestException):
+                raise RetryableError(f"{what}: Graph sent an unreadable reply") from None
+        finally:
+            response.close()
+
+    def _run(self, subs: Sequence[graph.SubRequest], *, what: str) -> list[Any]:
+        """Each sub-request's outcome in order: a body (dict or None) or an AdapterError.
+
+        One request goes on its own; more go in one JSON batch.
+        """
+        if len(subs) == 1:
+            try:
+                return [self._send(subs[0], what=what)]
+            except AdapterError as exc:
+                return [exc]
+        data = self._send(
+            graph.SubRequest(method="POST", url="/$batch", body=graph.batch_body(subs)),
+            what=f"{what} $batch",
+        )
+        try:
+            responses = graph.read_batch(data, len(subs))
+        except ValueError:
+            raise RetryableError(f"{what}: Graph sent an unreadable $batch reply") from None
+        outcomes: list[Any] = []
+        for response in responses:
+            if response is None:
+                outcomes.append(RetryableError(f"{what}: Graph did not answer this request"))
+            elif response.status >= 300:
+                outcomes.append(
+                    self._noted(
+                        graph.classify(response.status, response.headers, response.body, what=what)
+                    )
+                )
+            else:
+                outcomes.append(response.body)
+        return outcomes
+
+    def _found_ids(self, outcome: Any) -> list[str]:
+        if isinstance(outcome, AdapterError):
+            raise outcome
+        values = outcome.get("value") if isinstance(outcome, dict) else None
+        if not isinstance(values, list):
+            raise RetryableError("search: Graph sent an unreadable list of items")
+        return sorted((str(item["id"]) for item in values if "id" in item), key=_numeric)
+
+    # --- delivery -------------------------------------------------------------------------
+
+    def deliver(self, shares: Sequence[Share]) -> list[DeliveryResult]:
+        """Search, then create or update, in JSON batches of up to ``batch_size``."""
+        results: list[DeliveryResult] = []
+        size = self.config.batch_size
+        for start in range(0, len(shares), size):
+            group = shares[start : start + size]
+            try:
+                results += self._deliver_group(group)
+            except Exception as exc:
+                results += [self.failed_delivery(share, exc) for share in group]
+        return [self._clean_delivery(r) for r in results]
+
+    def _deliver_group(self, shares: Sequence[Share]) -> list[DeliveryResult]:
+        found = self._run([self.search_request(s.idempotency_key) for s in shares], what="search")
+        results: dict[int, DeliveryResult] = {}
+        writes: list[tuple[int, graph.SubRequest, str | None]] = []
+        for index, (share, outcome) in enumerate(zip(shares, found, strict=True)):
+            try:
+                ids = self._found_ids(outcome)
+            except Exception as exc:
+                results[index] = self.failed_delivery(share, exc)
+                continue
+            fields = self.fields(share)
+            if ids:
+                sub = graph.SubRequest(
+                    method="PATCH", url=f"{self.items_path}/{ids[0]}/fields", body=fields
+                )
+                writes.append((index, sub, ids[0]))
+            else:
+                sub = graph.SubRequest(method="POST", url=self.items_path, body={"fields": fields})
+                writes.append((index, sub, None))
+        if writes:
+            outcomes = self._run([sub for _, sub, _ in writes], what="write")
+            for (index, _, item_id), outcome in zip(writes, outcomes, strict=True):
+                share = shares[index]
+                if isinstance(outcome, AdapterError):
+                    results[index] = self.failed_delivery(share, outcome)
+                    continue
+                created = outcome.get("id") if isinstance(outcome, dict) else None
+                results[index] = DeliveryResult(
+                    share_id=share.id,
+                    idempotency_key=share.idempotency_key,
+                    status=Status.OK,
+                    remote_id=item_id or (str(created) if created is not None else None),
+                )
+        return [results[i] for i in range(len(shares))]
+
+    # --- retraction -----------------------------------------------------------------------
+
+    def retract(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
+        """Search by key and delete every item found, in JSON batches of up to ``batch_size``."""
+        results: list[RetractResult] = []
+        size = self.config.batch_size
+        for start in range(0, len(refs), size):
+            group = refs[start : start + size]
+            try:
+                results += self._retract_group(group)
+            except Exception as exc:
+                results += [self.failed_retraction(ref, exc) for ref in group]
+        return [self._clean_retraction(r) for r in results]
+
+    def _retract_group(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
+        found = self._run([self.search_request(r.idempotency_key) for r in refs], what="search")
+        results: dict[int, RetractResult] = {}
+        deletes: list[tuple[int, graph.SubRequest]] = []
+        for index, (ref, outcome) in enumerate(zip(refs, found, strict=True)):
+            try:
+                ids = self._found_ids(outcome)
+            except Exception as exc:
+                results[index] = self.failed_retraction(ref, exc)
+                continue
+            if not ids:
+                results[index] = self._retracted(ref, "no item held this key")
+            for item_id in ids:
+                deletes.append(
+                    (index, graph.SubRequest(method="DELETE", url=f"{self.items_path}/{item_id}"))
+                )
+        for start in range(0, len(deletes), graph.MAX_BATCH):
+            chunk = deletes[start : start + graph.MAX_BATCH]
+            outcomes = self._run([sub for _, sub in chunk], what="delete")
+            for (index, _), outcome in zip(chunk, outcomes, strict=True):
+                ref = refs[index]
+                if isinstance(outcome, AdapterError) and not isinstance(
+                    outcome, graph.NotFoundError
+                ):
+                    results[index] = self.failed_retraction(ref, outcome)
+                elif index not in results:
+                    results[index] = self._retracted(ref, None)
+        return [results[i] for i in range(len(refs))]
+
+    def _retracted(self, ref: RetractRef, message: str | None) -> RetractResult:
+        return RetractResult(
+            share_id=ref.share_id,
+            idempotency_key=ref.idempotency_key,
+            remote_id=ref.remote_id,
+            status=Status.OK,
+            retracted=True,
+            message=message,
+        )
+
+    # --- check ----------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        """Sign in and run the key search once (proves the site, list, column and index)."""
+        try:
+            self._send(self.search_request("coprolib-check"), what="check")
+        except Exception as exc:  # reported as the check result
+            status, _, message = self.classify(exc)
+            return CheckResult(ok=False, status=status, message=message)
+        return CheckResult(
+            ok=True,
+            status=Status.OK,
+            message=f"signed in; list reachable and {self.config.key_column} searchable",
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.http.close()
+
+
+def _numeric(item_id: str) -> tuple[int, str]:
+    return (int(item_id), item_id) if item_id.isdigit() else (1 << 62, item_id)
