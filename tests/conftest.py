@@ -27,3 +27,7 @@ def fresh_plugins() -> Iterator[None]:
     reset_plugin_manager()
     yield
     reset_plugin_manager()
+
+
+#: The ledger fixtures (``ledger_target``, ``ledger``), on SQLite and PostgreSQL.
+pytest_plugins = ("coprolib.testing.ledger_fixtures",)

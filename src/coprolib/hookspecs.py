@@ -38,3 +38,13 @@ def after_delivery(share: Any, destination: str, receipt: Any) -> None:
 @hookspec
 def delivery_failed(share: Any, destination: str, reason: str, final: bool) -> None:
     """Called when sending ``share`` failed; ``final`` is true when it was dead-lettered."""
+
+
+@hookspec
+def register_recognizers(register: Any) -> None:
+    """Call ``register(recognizer, ...)`` with each identifier recogniser the plugin provides."""
+
+
+@hookspec
+def consent_veto(story: Any, consents: Any, request: Any) -> Any:
+    """Return a reason in plain words to refuse sharing ``story`` as ``request`` asks, or None."""

@@ -23,7 +23,23 @@ from coprolib import hookspecs
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.core_commands",
+    "coprolib.plugins.ledger_commands",
     "coprolib.plugins.file_destination",
+    "coprolib.plugins.delivery_commands",
+    "coprolib.plugins.recognizers_uk",
+    "coprolib.plugins.recognizers_names",
+    "coprolib.plugins.redact_commands",
+    # The built-in consent rules (``consent_veto``), in the order their reasons are listed.
+    "coprolib.plugins.rule_disclosure",
+    "coprolib.plugins.rule_active_consent",
+    "coprolib.plugins.rule_tellers",
+    "coprolib.plugins.rule_withdrawn",
+    "coprolib.plugins.rule_dates",
+    "coprolib.plugins.rule_scope",
+    "coprolib.plugins.rule_destination",
+    "coprolib.plugins.rule_best_interests",
+    "coprolib.plugins.rule_review",
+    "coprolib.plugins.consent_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"

@@ -6,16 +6,31 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import Any
 
 from coprolib import convert
 from coprolib.enums import (
+    Audience,
+    ConsentEventType,
     FeedbackChannel,
     FeedbackKind,
     IdentityLevel,
+    Purpose,
     SARDomain,
     ShareKind,
+    StorySource,
 )
-from coprolib.records import ConsentRef, Recipient, Share, SharedQuote
+from coprolib.records import (
+    Consent,
+    ConsentEvent,
+    ConsentRef,
+    ConsentTerms,
+    Contributor,
+    Recipient,
+    Share,
+    SharedQuote,
+    Story,
+)
 
 PLANNED_AT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 
@@ -50,6 +65,7 @@ def make_share(
     consent_version: int = 1,
     recipient: Recipient | None = None,
     version: int = 1,
+    story_ids: tuple[str, ...] | None = None,
 ) -> Share:
     """One share with a stable idempotency key ``<destination>:<share_id>`` and content digest."""
     content = {"title": title, "body": body, "quotes": [q.text for q in quotes], "v": version}
@@ -68,7 +84,7 @@ def make_share(
         themes=("isolation", "transport") if kind is ShareKind.INSIGHT else (),
         recommendation="Name one lead contact." if kind is ShareKind.INSIGHT else None,
         quotes=quotes,
-        story_ids=(f"story-{share_id}",),
+        story_ids=story_ids if story_ids is not None else (f"story-{share_id}",),
         contributor_count=1,
         consent_refs=(ConsentRef(consent_id=consent_id, version=consent_version),),
         feedback_kind=FeedbackKind.SHARED if kind is ShareKind.FEEDBACK else None,
@@ -113,6 +129,60 @@ def canonical_shares(destination: str = "test") -> list[Share]:
             recipient=Recipient(name="Sam Example", email="sam@example.invalid", easy_read=True),
         ),
     ]
+
+
+CONSENT_ID = "consent-fictional-1"
+STORY_ID = "story-fictional-1"
+CONTRIBUTOR_ID = "contributor-fictional-1"
+
+
+def seed_consent(ledger: Any, *, given_at: dt.datetime = PLANNED_AT) -> None:
+    """Add one fictional contributor, story and consent (board and partners, service improvement
+    and board reporting, anonymous) that :func:`outbox_shares` rely on."""
+    terms = ConsentTerms(
+        purposes=(Purpose.SERVICE_IMPROVEMENT, Purpose.BOARD_REPORTING),
+        audiences=(Audience.BOARD, Audience.PARTNERS),
+        identity_level=IdentityLevel.ANONYMOUS,
+    )
+    ledger.add(
+        [
+            Contributor(id=CONTRIBUTOR_ID),
+            Story(
+                id=STORY_ID,
+                contributor_ids=(CONTRIBUTOR_ID,),
+                text="A fictional account: the day centre closed and nobody called.",
+                source=StorySource.WORKSHOP,
+                collected_on=given_at.date(),
+            ),
+            Consent(
+                id=CONSENT_ID,
+                contributor_id=CONTRIBUTOR_ID,
+                story_ids=(STORY_ID,),
+                events=(ConsentEvent(type=ConsentEventType.GIVEN, at=given_at, terms=terms),),
+            ),
+        ]
+    )
+
+
+def outbox_shares(count: int, destination: str, prefix: str = "share") -> list[Share]:
+    """``count`` anonymous shares relying on the consent from :func:`seed_consent`."""
+    return [
+        make_share(
+            f"{prefix}-{i}",
+            destination=destination,
+            consent_id=CONSENT_ID,
+            story_ids=(STORY_ID,),
+        )
+        for i in range(count)
+    ]
+
+
+def plan_into(ledger: Any, shares: list[Share]) -> None:
+    """Record the shares as planned and enqueue a delivery job for each, in one transaction."""
+    with ledger.transaction():
+        for share in shares:
+            ledger.put_share(share)
+            ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
 
 
 def share_json(share: Share) -> str:

@@ -1,0 +1,256 @@
+"""Benchmark the consent gate and the planner on a synthetic, fictional world.
+
+100k stories, 5k agreed insights (3-30 supporting stories each), 6 destinations. Prints:
+
+- consent decisions per second through ``evaluate()`` (target >= 100k/s), against a baseline
+  measured in the same run (folding each consent's events, the least any gate must do);
+- the full plan time (route + reconcile, target < 10 s), and with ``--ledger`` the time to record
+  it in a SQLite ledger;
+- the re-plan time after one withdrawal, touching only the affected insights (target < 100 ms).
+
+Run: ``python bench/consent_plan.py [--stories N] [--insights N] [--ledger]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from coprolib.config import Destination, FeedbackPolicy
+from coprolib.consent import ShareRequest, consent_rules, evaluate
+from coprolib.enums import (
+    Audience,
+    ConsentEventType,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    StorySource,
+)
+from coprolib.planner import World, insight_text_digest, reconcile, route
+from coprolib.records import (
+    Consent,
+    ConsentEvent,
+    ConsentTerms,
+    Contributor,
+    EvidenceRef,
+    Insight,
+    Quote,
+    Story,
+)
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 11, 27, 12, tzinfo=UTC)
+P = Purpose
+WORDS = (
+    "help came late agencies did not talk the worker listened trust grew slowly home visits "
+    "stopped after six sessions nobody joined it up the form came first then the person"
+).split()
+
+DESTINATIONS = [
+    Destination(name="crm-partners", adapter="file", audience=Audience.PARTNERS,
+                purposes=(P.SERVICE_IMPROVEMENT, P.COMMISSIONING), min_contributors=3,
+                quotes=True),
+    Destination(name="board-pack", adapter="file", audience=Audience.BOARD,
+                purposes=(P.BOARD_REPORTING,), max_identity=IdentityLevel.PSEUDONYMOUS,
+                quotes=True, min_contributors=2),
+    Destination(name="training", adapter="file", audience=Audience.INTERNAL,
+                purposes=(P.TRAINING,), max_identity=IdentityLevel.NAMED, quotes=True),
+    Destination(name="fhir-record", adapter="file", audience=Audience.PARTNERS,
+                purposes=(P.PRACTICE_GUIDANCE,), min_contributors=5),
+    Destination(name="policy-team", adapter="file", audience=Audience.INTERNAL,
+                purposes=(P.POLICY, P.SERVICE_IMPROVEMENT), quotes=False),
+    Destination(name="public-site", adapter="file", audience=Audience.PUBLIC,
+                purposes=(P.PUBLICATION,), min_contributors=10,
+                feedback=FeedbackPolicy(scheduled_days=14, shared_days=60)),
+]
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def build(n_stories: int, n_insights: int, seed: int = 7) -> World:
+    rng = random.Random(seed)
+    n_people = int(n_stories * 0.6)
+    people = [
+        Contributor(id=f"p-{i}", known_identifiers=(f"Fictionalname{i}", f"{i} Imaginary Road"),
+                    wants_feedback=rng.random() < 0.7)
+        for i in range(n_people)
+    ]
+    stories = []
+    consents = []
+    all_p = tuple(Purpose)
+    for i in range(n_stories):
+        tellers = (f"p-{rng.randrange(n_people)}",)
+        if rng.random() < 0.03:
+            other = f"p-{rng.randrange(n_people)}"
+            if other != tellers[0]:
+                tellers = (*tellers, other)
+        text = sentence(rng, 20) + f" Fictionalname{tellers[0][2:]} said so."
+        stories.append(Story(
+            id=f"s-{i}", contributor_ids=tellers, text=text, source=StorySource.INTERVIEW,
+            collected_on=dt.date(2025, 1, 1), quotes=(Quote(id="q", start=0, end=20),),
+            disclosure=rng.random() < 0.005,
+        ))
+        for j, who in enumerate(tellers):
+            roll = rng.random()
+            dates = rng.random()
+            terms = ConsentTerms(
+                purposes=all_p if roll < 0.8 else (P.TRAINING,),
+                audiences=tuple(Audience) if roll < 0.7 else (Audience.INTERNAL, Audience.BOARD),
+                identity_level=rng.choice(list(IdentityLevel)),
+                quotes_allowed=rng.random() < 0.6,
+                review_before_sharing=rng.random() < 0.03,
+                share_not_before=dt.date(2027, 1, 1) if dates < 0.03 else None,
+                expires=dt.date(2026, 1, 1) if 0.03 <= dates < 0.06 else None,
+            )
+            events = [ConsentEvent(type=ConsentEventType.GIVEN,
+                                   at=dt.datetime(2025, 1, 2, tzinfo=UTC), terms=terms)]
+            if rng.random() < 0.04:
+                events.append(ConsentEvent(type=ConsentEventType.WITHDRAWN,
+                                           at=dt.datetime(2026, 2, 1, tzinfo=UTC)))
+            consents.append(Consent(id=f"c-{i}-{j}", contributor_id=who, story_ids=(f"s-{i}",),
+                                    events=tuple(events)))
+    insights = []
+    for k in range(n_insights):
+        chosen = rng.sample(range(n_stories), rng.randint(3, 30))
+        insights.append(Insight(
+            id=f"i-{k}", title=sentence(rng, 5), summary=sentence(rng, 25),
+            recommendation=sentence(rng, 12), domain=rng.choice(list(SARDomain)),
+            evidence=tuple(EvidenceRef(story_id=f"s-{c}", quote_ids=("q",)) for c in chosen),
+            status=InsightStatus.AGREED,
+        ))
+    return World.from_records(stories=stories, consents=consents, insights=insights,
+                              contributors=people)
+
+
+def rate(fn, n: int, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stories", type=int, default=100_000)
+    ap.add_argument("--insights", type=int, default=5_000)
+    ap.add_argument("--ledger", action="store_true", help="also record the plan in SQLite")
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    world = build(args.stories, args.insights)
+    print(f"built {args.stories} stories, {args.insights} insights, {len(DESTINATIONS)} "
+          f"destinations in {time.perf_counter() - t:.1f} s")
+
+    # --- decisions per second ---------------------------------------------------------------
+    rules = consent_rules()
+    rng = random.Random(1)
+    sample = [world.stories[f"s-{rng.randrange(args.stories)}"] for _ in range(50_000)]
+    pairs = []
+    for i, s in enumerate(sample):
+        d = DESTINATIONS[i % len(DESTINATIONS)]
+        req = ShareRequest(purpose=d.purposes[0], purposes=d.purposes[1:], audience=d.audience,
+                           destination=d.name, moment=NOW, identity_level=d.max_identity,
+                           quotes=d.quotes, insight_id="i-0",
+                           insight_text_digest=insight_text_digest(world.insights["i-0"]))
+        pairs.append((s, world.consents_for(s), req))
+    n = len(pairs)
+
+    def baseline() -> None:
+        for s, cs, req in pairs:
+            for c in cs:
+                c.state_at(req.moment)
+
+    def decide() -> None:
+        for s, cs, req in pairs:
+            evaluate(s, cs, req)
+
+    def decide_rules() -> None:
+        for s, cs, req in pairs:
+            evaluate(s, cs, req, rules=rules)
+
+    base = rate(baseline, n)
+    full = rate(decide, n)
+    with_rules = rate(decide_rules, n)
+    allowed = sum(evaluate(s, cs, r).allowed for s, cs, r in pairs)
+    print(f"baseline (fold consent events only): {base:,.0f}/s")
+    print(f"decisions/s, evaluate(story, consents, request): {full:,.0f}/s "
+          f"(target 100,000: x{full / 100_000:.2f}; {full / base:.2f} of baseline)")
+    print(f"decisions/s, rules list passed in (as the planner does): {with_rules:,.0f}/s "
+          f"(x{with_rules / 100_000:.2f} of target); {allowed / n:.0%} allowed")
+
+    # --- full plan ----------------------------------------------------------------------------
+    dests = {d.name: d for d in DESTINATIONS}
+    start = time.perf_counter()
+    routed = route(world, DESTINATIONS, NOW)
+    t_route = time.perf_counter() - start
+    start = time.perf_counter()
+    result = reconcile(routed, [], world, dests, NOW)
+    t_rec = time.perf_counter() - start
+    decisions = sum(len(r.decisions) for r in routed)
+    total = t_route + t_rec
+    print(f"full plan: {total:.2f} s (target 10 s: {total / 10:.2f} of budget) - "
+          f"{decisions:,} decisions, {len(result.deliver):,} shares, "
+          f"{len(result.not_sent()):,} not sent, {len(result.feedback):,} feedback owed "
+          f"(route {t_route:.2f} s, reconcile {t_rec:.2f} s)")
+
+    # --- re-plan after one withdrawal -----------------------------------------------------
+    recorded = [(s, "delivered") for s in result.deliver]
+    by_insight: dict[str, list] = {}
+    for pair in recorded:
+        by_insight.setdefault(pair[0].subject_id, []).append(pair)
+    times = []
+    retracted = 0
+    for trial in range(20):
+        story_id = routed[trial * 37 % len(routed)].share
+        target = next(iter(world.insights.values())) if story_id is None else None
+        sid = (story_id.story_ids[0] if story_id is not None else target.story_ids[0])  # type: ignore[union-attr]
+        story = world.stories[sid]
+        who = story.contributor_ids[0]
+        old = world.consents_by_contributor[who]
+        new = tuple(
+            c.with_event(ConsentEvent(type=ConsentEventType.WITHDRAWN, at=NOW))
+            if c.covers(sid) else c
+            for c in old
+        )
+        w2 = World(stories=world.stories, contributors=world.contributors,
+                   insights=world.insights,
+                   consents_by_contributor={**world.consents_by_contributor, who: new})
+        later = NOW + dt.timedelta(minutes=1)
+        start = time.perf_counter()
+        scope = w2.insights_citing([sid])
+        r2 = route(w2, DESTINATIONS, later, scope, rules=rules)
+        rec = [p for i in scope for p in by_insight.get(i, ())]
+        p2 = reconcile(r2, rec, w2, dests, later, scope=scope)
+        times.append(time.perf_counter() - start)
+        retracted += len(p2.retractions)
+    med = statistics.median(times) * 1000
+    print(f"re-plan after one withdrawal: median {med:.1f} ms, max {max(times) * 1000:.1f} ms "
+          f"over 20 withdrawals (target 100 ms: {med / 100:.2f} of budget); "
+          f"{retracted} retractions")
+
+    if args.ledger:
+        from coprolib.ledger import open_ledger
+        from coprolib.planner import apply_plan
+
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            with open_ledger(url, actor="bench") as ledger:
+                start = time.perf_counter()
+                apply_plan(ledger, result)
+                print(f"recording the full plan in SQLite: {time.perf_counter() - start:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The ledger: what coprolib holds, what it shared where under which consent, and who changed
+what. SQLite by default, PostgreSQL for shared deployments, with encrypted fields and a verified
+audit chain.
+
+>>> from coprolib.ledger import open_ledger
+>>> with open_ledger("sqlite:///:memory:") as ledger:
+...     ledger.count(Story)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from coprolib.ledger.crypto import KEY_ENV, KeyRing, generate_key
+from coprolib.ledger.errors import LedgerError
+from coprolib.ledger.ledger import Ledger
+from coprolib.ledger.opening import (
+    DEFAULT_LEDGER_URL,
+    LEDGER_ENV,
+    migrate,
+    open_ledger,
+    resolve_ledger_url,
+)
+from coprolib.ledger.schema import SCHEMA_VERSION
+from coprolib.ledger.types import AuditEntry, AuditVerification, Job, ShareStatus
+
+__all__ = [
+    "DEFAULT_LEDGER_URL",
+    "KEY_ENV",
+    "LEDGER_ENV",
+    "SCHEMA_VERSION",
+    "AuditEntry",
+    "AuditVerification",
+    "Job",
+    "KeyRing",
+    "Ledger",
+    "LedgerError",
+    "ShareStatus",
+    "generate_key",
+    "migrate",
+    "open_ledger",
+    "resolve_ledger_url",
+]

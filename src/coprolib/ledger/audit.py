@@ -1,0 +1,46 @@
+"""The audit chain: entries hashed in sequence, and the digests of the rows they describe.
+
+Entry ``n`` stores ``prev_hash`` (the hash of entry ``n-1``; 64 zeros for the first) and ``hash``,
+the SHA-256 of its own fields with ``prev_hash``. Editing, removing or reordering an entry breaks
+the chain at that entry. Each row-changing entry also records the digest of the row as written,
+so verification can recompute every current row against its latest entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from coprolib.ledger.codec import dumps
+
+GENESIS = "0" * 64
+
+
+def entry_hash(
+    seq: int, at: str, actor: str, action: str, scope: str, ref: str, digest: str, prev_hash: str
+) -> str:
+    """The hash of one audit entry, chaining it to the previous one."""
+    payload = dumps([seq, at, actor, action, scope, ref, digest, prev_hash])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def note_digest(*parts: str) -> str:
+    """A digest for a note entry (ids and counts only go in)."""
+    return hashlib.sha256(dumps(list(parts)).encode("utf-8")).hexdigest()
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """A timestamp as fixed-width UTC text that sorts in time order."""
+    if moment.tzinfo is None:
+        raise ValueError("needs a time zone")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_utc_text(text: str) -> dt.datetime:
+    """Parse :func:`utc_text` output back to an aware datetime."""
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
+def now_text() -> str:
+    """The current time as :func:`utc_text`."""
+    return utc_text(dt.datetime.now(dt.UTC))

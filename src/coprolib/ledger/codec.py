@@ -1,0 +1,149 @@
+"""How records become ledger rows: kinds, protected fields, references and indexed columns.
+
+Each record is stored as one JSON text (``coprolib.convert.unstructure``), with its protected
+fields encrypted when the ledger has a key, plus the columns and reference rows the filters use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from coprolib.records import (
+    RECORD_NAMES,
+    Activity,
+    Consent,
+    Feedback,
+    Insight,
+    Outcome,
+    Story,
+)
+
+#: Record class by kind name (``"story"`` -> :class:`Story`).
+CLASS_BY_KIND: dict[str, type[Any]] = {name: cls for cls, name in RECORD_NAMES.items()}
+KIND_BY_CLASS: dict[type[Any], str] = dict(RECORD_NAMES)
+
+#: Order that satisfies references when records of several kinds are written together.
+KIND_ORDER = ("contributor", "activity", "story", "consent", "insight", "outcome", "feedback")
+
+#: Which protected fields each kind has, as paths into the unstructured data.
+#: ``*`` means every item of a list.
+PROTECTED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "contributor": (
+        ("display_name",),
+        ("contact", "email"),
+        ("contact", "phone"),
+        ("contact", "postal_address"),
+        ("known_identifiers", "*"),
+        ("accessibility", "notes"),
+    ),
+    "story": (("text",), ("title",)),
+    "share": (
+        ("quotes", "*", "text"),
+        ("recipient", "name"),
+        ("recipient", "email"),
+        ("recipient", "phone"),
+        ("recipient", "postal_address"),
+    ),
+}
+
+#: Text that replaces erased story text and quotes.
+ERASED = "[erased]"
+
+
+def kind_of(record: Any) -> str:
+    """The kind name of a record, or raise TypeError for anything else."""
+    try:
+        return KIND_BY_CLASS[type(record)]
+    except KeyError:
+        raise TypeError(
+            f"the ledger stores coprolib records, not {type(record).__name__}"
+        ) from None
+
+
+def map_protected(kind: str, data: dict[str, Any], fn: Callable[[str, str], str]) -> dict[str, Any]:
+    """Apply ``fn(field_path, value)`` to every protected text value in ``data`` (in place)."""
+
+    def walk(node: Any, path: tuple[str, ...], shown: str) -> Any:
+        if not path:
+            return fn(shown, node) if isinstance(node, str) else node
+        head, rest = path[0], path[1:]
+        if head == "*":
+            if isinstance(node, list):
+                for i, item in enumerate(node):
+                    node[i] = walk(item, rest, f"{shown}[{i}]")
+            return node
+        if isinstance(node, dict) and head in node:
+            node[head] = walk(node[head], rest, f"{shown}.{head}" if shown else head)
+        return node
+
+    for path in PROTECTED.get(kind, ()):
+        walk(data, path, "")
+    return data
+
+
+def dumps(data: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def row_digest(table: str, values: tuple[Any, ...]) -> str:
+    """SHA-256 of a row's canonical content: what the audit chain records and verify checks."""
+    return hashlib.sha256(dumps([table, *values]).encode("utf-8")).hexdigest()
+
+
+Ref = tuple[str, str, str]  # (field, ref kind, ref id)
+
+
+def references(record: Any) -> list[Ref]:
+    """Every reference a record makes, with the field it is in (themes included)."""
+    refs: list[Ref] = []
+    if isinstance(record, Story):
+        refs += [
+            (f"contributor_ids[{i}]", "contributor", c)
+            for i, c in enumerate(record.contributor_ids)
+        ]
+        if record.activity_id is not None:
+            refs.append(("activity_id", "activity", record.activity_id))
+        refs += [(f"themes[{i}]", "theme", t) for i, t in enumerate(record.themes)]
+    elif isinstance(record, Consent):
+        refs.append(("contributor_id", "contributor", record.contributor_id))
+        refs += [(f"story_ids[{i}]", "story", s) for i, s in enumerate(record.story_ids)]
+    elif isinstance(record, Insight):
+        refs += [
+            (f"evidence[{i}].story_id", "story", e.story_id) for i, e in enumerate(record.evidence)
+        ]
+        refs += [(f"themes[{i}]", "theme", t) for i, t in enumerate(record.themes)]
+    elif isinstance(record, Outcome):
+        refs += [(f"insight_ids[{i}]", "insight", s) for i, s in enumerate(record.insight_ids)]
+    elif isinstance(record, Feedback):
+        refs.append(("contributor_id", "contributor", record.contributor_id))
+        refs += [(f"story_ids[{i}]", "story", s) for i, s in enumerate(record.story_ids)]
+        if record.insight_id is not None:
+            refs.append(("insight_id", "insight", record.insight_id))
+        if record.outcome_id is not None:
+            refs.append(("outcome_id", "outcome", record.outcome_id))
+    elif isinstance(record, Activity):
+        refs += [
+            (f"contributor_ids[{i}]", "contributor", c)
+            for i, c in enumerate(record.contributor_ids)
+        ]
+    return refs
+
+
+def index_columns(record: Any) -> tuple[str | None, str | None]:
+    """The ``status`` and ``domain`` columns of a record's row."""
+    if isinstance(record, Insight):
+        return str(record.status), str(record.domain)
+    if isinstance(record, Outcome):
+        return str(record.status), None
+    if isinstance(record, Feedback):
+        return str(record.status), None
+    return None, None
+
+
+def describe(kind: str, record_id: str) -> str:
+    """How errors name a record: ``story 's-1'``."""
+    return f"{kind} {record_id!r}"

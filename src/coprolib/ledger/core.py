@@ -1,0 +1,223 @@
+"""The ledger's foundation: connection, transactions, encryption of fields and audit appends.
+
+:class:`LedgerCore` is what every part of :class:`~coprolib.ledger.Ledger` builds on. A write
+happens inside :meth:`LedgerCore.transaction`; audit entries collected during it are appended
+in one go just before commit, under a lock, so the chain stays linear with several writers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from coprolib.convert import StructureError, structure
+from coprolib.ledger.audit import GENESIS, entry_hash, now_text
+from coprolib.ledger.backends import Backend
+from coprolib.ledger.codec import dumps, map_protected
+from coprolib.ledger.crypto import KEY_ENV, KeyRing
+from coprolib.ledger.errors import LedgerError
+
+#: A reference still to be checked before commit: (record kind, record id, field, kind, id).
+PendingRef = tuple[str, str, str, str, str]
+
+
+class LedgerCore:
+    """Connection, transactions, field encryption and the audit buffer."""
+
+    def __init__(self, backend: Backend, *, actor: str, keys: KeyRing | None) -> None:
+        self._db = backend
+        self.actor = actor
+        self._keys = keys
+        self._depth = 0
+        self._doomed = False
+        self._audit_buf: list[tuple[str, str, str, str]] = []
+        self._tx_ids: dict[str, set[str]] = {}
+        self._pending: list[PendingRef] = []
+        self._key_id: str | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Where this ledger lives (passwords masked)."""
+        return self._db.where
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgres"``."""
+        return self._db.dialect
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether protected fields are stored encrypted."""
+        return self._key_id is not None
+
+    @property
+    def key_id(self) -> str | None:
+        """The id of the key the ledger was last (re)keyed with, if it is encrypted."""
+        return self._key_id
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> LedgerCore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing block. Nested calls join the outer transaction; if any part fails,
+        nothing of the outer transaction is written."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._doomed = True
+                raise
+            finally:
+                self._depth -= 1
+            return
+        self._db.begin()
+        self._depth = 1
+        self._reset_tx()
+        try:
+            yield
+            if self._doomed:
+                raise LedgerError("part of this transaction failed, so none of it was written")
+            self._check_pending_refs()
+            self._flush_audit()
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+        finally:
+            self._depth = 0
+            self._reset_tx()
+
+    def _reset_tx(self) -> None:
+        self._doomed = False
+        self._audit_buf = []
+        self._tx_ids = {}
+        self._pending = []
+
+    def _require_tx(self) -> None:
+        if not self._depth:
+            raise LedgerError("internal: a write outside a transaction")
+
+    # --- references checked at commit -----------------------------------------------------
+
+    def _existing_ids(self, kind: str, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT id FROM records WHERE kind = ? AND id IN ({marks})", (kind, *chunk)
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def _check_pending_refs(self) -> None:
+        if not self._pending:
+            return
+        wanted: dict[str, set[str]] = {}
+        for _kind, _id, _field, ref_kind, ref_id in self._pending:
+            if ref_id not in self._tx_ids.get(ref_kind, ()):
+                wanted.setdefault(ref_kind, set()).add(ref_id)
+        found = {k: self._existing_ids(k, sorted(v)) for k, v in wanted.items()}
+        for kind, rec_id, field, ref_kind, ref_id in self._pending:
+            if ref_id in self._tx_ids.get(ref_kind, ()) or ref_id in found.get(ref_kind, ()):
+                continue
+            raise LedgerError(
+                f"refers to {ref_kind} {ref_id!r}, which is not in the ledger",
+                record=f"{kind} {rec_id!r}",
+                field=field,
+            )
+
+    # --- protected fields ---------------------------------------------------------------
+
+    def _ring(self, where: str) -> KeyRing:
+        if self._keys is None:
+            raise LedgerError(
+                f"this ledger is encrypted (key id {self._key_id}); set {KEY_ENV} to its key",
+                record=where,
+            )
+        return self._keys
+
+    def _encode(self, table: str, kind: str, rec_id: str, data: dict[str, Any]) -> str:
+        """JSON text for a row, protected fields encrypted when the ledger is encrypted."""
+        if self._key_id is not None:
+            ring = self._ring(f"{kind} {rec_id!r}")
+            prefix = f"{table}:{kind}:{rec_id}:"
+            map_protected(kind, data, lambda path, v: ring.encrypt(v, prefix + path))
+        return dumps(data)
+
+    def _plain(self, table: str, kind: str, rec_id: str, text: str) -> dict[str, Any]:
+        """A stored row's data with protected fields decrypted."""
+        data: dict[str, Any] = json.loads(text)
+        if self._key_id is not None:
+            ring = self._ring(f"{kind} {rec_id!r}")
+            prefix = f"{table}:{kind}:{rec_id}:"
+            map_protected(
+                kind,
+                data,
+                lambda path, v: ring.decrypt(v, prefix + path, f"{kind} {rec_id!r} field {path}"),
+            )
+        return data
+
+    def _load(self, cls: type[Any], kind: str, rec_id: str, data: dict[str, Any]) -> Any:
+        try:
+            return structure(data, cls, kind)
+        except StructureError as exc:
+            raise LedgerError(
+                f"the stored row does not load ({exc.problems[0]}); was it edited by hand?",
+                record=f"{kind} {rec_id!r}",
+            ) from None
+
+    # --- audit --------------------------------------------------------------------------
+
+    def _audit(self, action: str, ref: str, digest: str, scope: str = "row") -> None:
+        self._require_tx()
+        self._audit_buf.append((action, scope, ref, digest))
+
+    def _flush_audit(self) -> None:
+        if not self._audit_buf:
+            return
+        self._db.lock_audit()
+        last = self._db.query_one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        seq, prev = (0, GENESIS) if last is None else (int(last[0]), str(last[1]))
+        at = now_text()
+        rows = []
+        for action, scope, ref, digest in self._audit_buf:
+            seq += 1
+            h = entry_hash(seq, at, self.actor, action, scope, ref, digest, prev)
+            rows.append((seq, at, self.actor, action, scope, ref, digest, prev, h))
+            prev = h
+        self._db.executemany(
+            "INSERT INTO audit (seq, at, actor, action, scope, ref, digest, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        self._set_meta("audit_head", f"{seq}:{prev}")
+        self._audit_buf = []
+
+    # --- meta ---------------------------------------------------------------------------
+
+    def _get_meta(self, key: str) -> str | None:
+        row = self._db.query_one("SELECT value FROM coprolib_meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO coprolib_meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

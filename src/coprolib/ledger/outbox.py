@@ -1,0 +1,339 @@
+"""Shares, receipts and outbox jobs: what was planned or sent where, and the work queue.
+
+A share is upserted by id; its status changes are audited. Receipts are appended. Jobs are the
+durable outbox: at most one open (pending or claimed) job per (kind, destination, share), claimed
+with a lease so a crashed worker's jobs come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from coprolib.convert import unstructure
+from coprolib.ledger.audit import from_utc_text, utc_text
+from coprolib.ledger.codec import row_digest
+from coprolib.ledger.errors import LedgerError
+from coprolib.ledger.record_store import RecordStore
+from coprolib.ledger.types import JOB_FINISH_STATUSES, JOB_KINDS, Job, ShareStatus
+from coprolib.records import Receipt, Share
+
+_JOB_COLUMNS = (
+    "id, kind, destination, share_id, idempotency_key, status, attempts,"
+    " next_attempt_at, last_error, claimed_by, lease_until"
+)
+
+
+def share_digest(share_id: str, data: str, destination: str, subject_id: str, status: str) -> str:
+    """The digest of a ``shares`` row."""
+    return row_digest("shares", (share_id, data, destination, subject_id, status))
+
+
+def receipt_digest(seq: int, share_id: str, data: str) -> str:
+    """The digest of a ``receipts`` row."""
+    return row_digest("receipts", (seq, share_id, data))
+
+
+def job_digest(row: tuple[Any, ...]) -> str:
+    """The digest of a ``jobs`` row (all its columns, in order)."""
+    return row_digest("jobs", tuple(row))
+
+
+def _status(value: Any) -> ShareStatus:
+    try:
+        return ShareStatus(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in ShareStatus)
+        raise LedgerError(f"{value!r} is not a share status (one of: {choices})") from None
+
+
+def _moment(value: dt.datetime | None, field: str) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    if value.tzinfo is None:
+        raise LedgerError(f"{field} needs a time zone")
+    return value
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    return Job(
+        id=int(row[0]),
+        kind=row[1],
+        destination=row[2],
+        share_id=row[3],
+        idempotency_key=row[4],
+        status=row[5],
+        attempts=int(row[6]),
+        next_attempt_at=from_utc_text(row[7]),
+        last_error=row[8],
+        claimed_by=row[9],
+    )
+
+
+class OutboxStore(RecordStore):
+    """The share, receipt and job half of the ledger API."""
+
+    # --- shares -------------------------------------------------------------------------
+
+    def put_share(self, share: Share, status: ShareStatus | str = ShareStatus.PLANNED) -> None:
+        """Insert or update a share by id, with its status; every version is audited."""
+        if not isinstance(share, Share):
+            raise LedgerError(f"expected a Share, got {type(share).__name__}")
+        st = _status(status)
+        with self.transaction():
+            data = self._encode("shares", "share", share.id, unstructure(share))
+            exists = self._db.query_one(
+                f"SELECT 1 FROM shares WHERE id = ?{self._db.for_update}", (share.id,)
+            )
+            if exists:
+                self._db.execute(
+                    "UPDATE shares SET data = ?, destination = ?, subject_id = ?, status = ?"
+                    " WHERE id = ?",
+                    (data, share.destination, share.subject_id, st.value, share.id),
+                )
+                self._db.execute("DELETE FROM share_stories WHERE share_id = ?", (share.id,))
+            else:
+                self._db.execute(
+                    "INSERT INTO shares (id, data, destination, subject_id, status)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (share.id, data, share.destination, share.subject_id, st.value),
+                )
+            self._db.executemany(
+                "INSERT INTO share_stories (story_id, share_id) VALUES (?, ?)",
+                [(sid, share.id) for sid in dict.fromkeys(share.story_ids)],
+            )
+            self._audit(
+                "put_share",
+                f"share:{share.id}",
+                share_digest(share.id, data, share.destination, share.subject_id, st.value),
+            )
+
+    def _share_from(self, share_id: str, data: str) -> Share:
+        plain = self._plain("shares", "share", share_id, data)
+        share: Share = self._load(Share, "share", share_id, plain)
+        return share
+
+    def get_share(self, share_id: str) -> tuple[Share, ShareStatus] | None:
+        """The share with this id and its status, or ``None``."""
+        row = self._db.query_one("SELECT data, status FROM shares WHERE id = ?", (share_id,))
+        if row is None:
+            return None
+        return self._share_from(share_id, row[0]), ShareStatus(row[1])
+
+    def list_shares(
+        self,
+        destination: str | None = None,
+        subject_id: str | None = None,
+        story_id: str | None = None,
+        status: ShareStatus | str | None = None,
+    ) -> Iterator[tuple[Share, ShareStatus]]:
+        """Shares in the order first planned, filtered; ``story_id`` matches ``share.story_ids``."""
+        where = ["s.seq > ?"]
+        params: list[Any] = []
+        if destination is not None:
+            where.append("s.destination = ?")
+            params.append(destination)
+        if subject_id is not None:
+            where.append("s.subject_id = ?")
+            params.append(subject_id)
+        if story_id is not None:
+            where.append("s.id IN (SELECT share_id FROM share_stories WHERE story_id = ?)")
+            params.append(story_id)
+        if status is not None:
+            where.append("s.status = ?")
+            params.append(_status(status).value)
+        sql = (
+            f"SELECT s.seq, s.id, s.data, s.status FROM shares s WHERE {' AND '.join(where)}"
+            " ORDER BY s.seq LIMIT 500"
+        )
+        last = 0
+        while True:
+            rows = self._db.query(sql, (last, *params))
+            for row in rows:
+                yield self._share_from(row[1], row[2]), ShareStatus(row[3])
+            if len(rows) < 500:
+                return
+            last = rows[-1][0]
+
+    def set_share_status(self, share_id: str, status: ShareStatus | str) -> None:
+        """Change a share's status (audited)."""
+        st = _status(status)
+        with self.transaction():
+            row = self._db.query_one(
+                "SELECT data, destination, subject_id FROM shares WHERE id = ?"
+                f"{self._db.for_update}",
+                (share_id,),
+            )
+            if row is None:
+                raise LedgerError("there is no share with this id", record=f"share {share_id!r}")
+            self._db.execute("UPDATE shares SET status = ? WHERE id = ?", (st.value, share_id))
+            self._audit(
+                "share_status",
+                f"share:{share_id}",
+                share_digest(share_id, row[0], row[1], row[2], st.value),
+            )
+
+    def _require_share(self, share_id: str, where: str) -> None:
+        if self._db.query_one("SELECT 1 FROM shares WHERE id = ?", (share_id,)) is None:
+            raise LedgerError(
+                f"refers to share {share_id!r}, which is not in the ledger",
+                record=where,
+                field="share_id",
+            )
+
+    # --- receipts -----------------------------------------------------------------------
+
+    def add_receipt(self, receipt: Receipt) -> None:
+        """Append what a destination said about a share."""
+        if not isinstance(receipt, Receipt):
+            raise LedgerError(f"expected a Receipt, got {type(receipt).__name__}")
+        with self.transaction():
+            self._require_share(receipt.share_id, f"receipt for share {receipt.share_id!r}")
+            data = self._encode("receipts", "receipt", receipt.share_id, unstructure(receipt))
+            seq = self._db.insert_id(
+                "INSERT INTO receipts (share_id, data) VALUES (?, ?)",
+                (receipt.share_id, data),
+                "seq",
+            )
+            self._audit("receipt", f"receipt:{seq}", receipt_digest(seq, receipt.share_id, data))
+
+    def receipts_for(self, share_id: str) -> list[Receipt]:
+        """The receipts for a share, oldest first."""
+        rows = self._db.query(
+            "SELECT data FROM receipts WHERE share_id = ? ORDER BY seq", (share_id,)
+        )
+        out: list[Receipt] = []
+        for (data,) in rows:
+            out.append(
+                self._load(
+                    Receipt, "receipt", share_id, self._plain("receipts", "receipt", share_id, data)
+                )
+            )
+        return out
+
+    # --- outbox jobs --------------------------------------------------------------------
+
+    def _job_row(self, job_id: int) -> tuple[Any, ...] | None:
+        return self._db.query_one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+
+    def _audit_job(self, action: str, job_id: int) -> tuple[Any, ...]:
+        row = self._job_row(job_id)
+        if row is None:
+            raise LedgerError("the job vanished while it was being written", record=f"job {job_id}")
+        self._audit(action, f"job:{job_id}", job_digest(row))
+        return row
+
+    def enqueue_job(self, kind: str, destination: str, share_id: str, idempotency_key: str) -> Job:
+        """Queue a deliver or retract job for a share; if an open (pending or claimed) job for
+        the same kind, destination and share exists, return it instead."""
+        if kind not in JOB_KINDS:
+            raise LedgerError(f"{kind!r} is not a job kind (one of: {', '.join(JOB_KINDS)})")
+        with self.transaction():
+            self._require_share(share_id, f"{kind} job for share {share_id!r}")
+            cur = self._db.execute(
+                "INSERT INTO jobs (kind, destination, share_id, idempotency_key, status, attempts,"
+                " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)"
+                " ON CONFLICT (kind, destination, share_id)"
+                " WHERE status IN ('pending', 'claimed') DO NOTHING",
+                (kind, destination, share_id, idempotency_key, utc_text(dt.datetime.now(dt.UTC))),
+            )
+            inserted = cur.rowcount == 1
+            row = self._db.query_one(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE kind = ? AND destination = ?"
+                " AND share_id = ? AND status IN ('pending', 'claimed')",
+                (kind, destination, share_id),
+            )
+            if row is None:
+                raise LedgerError(
+                    "the job could not be queued", record=f"{kind} job for share {share_id!r}"
+                )
+            if inserted:
+                self._audit("enqueue", f"job:{row[0]}", job_digest(row))
+            return _job(row)
+
+    def claim_jobs(
+        self,
+        destination: str | None = None,
+        limit: int = 100,
+        worker: str = "w1",
+        now: dt.datetime | None = None,
+        lease_seconds: int = 300,
+    ) -> list[Job]:
+        """Claim up to ``limit`` jobs that are due (pending with ``next_attempt_at <= now``) or
+        whose lease expired, for ``worker``, oldest due first. Two workers never get the same
+        job (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the write lock)."""
+        moment = _moment(now, "now")
+        now_s = utc_text(moment)
+        lease_s = utc_text(moment + dt.timedelta(seconds=lease_seconds))
+        where = (
+            "((status = 'pending' AND next_attempt_at <= ?)"
+            " OR (status = 'claimed' AND lease_until <= ?))"
+        )
+        params: list[Any] = [now_s, now_s]
+        if destination is not None:
+            where += " AND destination = ?"
+            params.append(destination)
+        with self.transaction():
+            rows = self._db.query(
+                f"SELECT id FROM jobs WHERE {where} ORDER BY next_attempt_at, id"
+                f" LIMIT {int(limit)}{self._db.skip_locked}",
+                params,
+            )
+            ids = [int(r[0]) for r in rows]
+            self._db.executemany(
+                "UPDATE jobs SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE id = ?",
+                [(worker, lease_s, i) for i in ids],
+            )
+            return [_job(self._audit_job("claim", i)) for i in ids]
+
+    def finish_job(
+        self,
+        job_id: int,
+        status: str,
+        error: str | None = None,
+        next_attempt_at: dt.datetime | None = None,
+    ) -> None:
+        """Finish a job: ``done``, ``dead`` or ``cancelled``; or ``pending`` to retry at
+        ``next_attempt_at`` (default now), counting one more failed attempt."""
+        if status not in JOB_FINISH_STATUSES:
+            raise LedgerError(
+                f"{status!r} is not a way to finish a job "
+                f"(one of: {', '.join(JOB_FINISH_STATUSES)})",
+                record=f"job {job_id}",
+            )
+        with self.transaction():
+            row = self._db.query_one(
+                f"SELECT status FROM jobs WHERE id = ?{self._db.for_update}", (job_id,)
+            )
+            if row is None:
+                raise LedgerError("there is no job with this id", record=f"job {job_id}")
+            if status == "pending":
+                when = utc_text(_moment(next_attempt_at, "next_attempt_at"))
+                self._db.execute(
+                    "UPDATE jobs SET status = 'pending', attempts = attempts + 1,"
+                    " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL"
+                    " WHERE id = ?",
+                    (when, error, job_id),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE jobs SET status = ?, last_error = ?, lease_until = NULL WHERE id = ?",
+                    (status, error, job_id),
+                )
+            self._audit_job(f"job_{status}", job_id)
+
+    def list_jobs(self, status: str | None = None, destination: str | None = None) -> list[Job]:
+        """Jobs in the order queued, filtered."""
+        where = ["1 = 1"]
+        params: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if destination is not None:
+            where.append("destination = ?")
+            params.append(destination)
+        rows = self._db.query(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params
+        )
+        return [_job(r) for r in rows]

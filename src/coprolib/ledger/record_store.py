@@ -1,0 +1,478 @@
+"""Records in the ledger: add, import, get, list with filters, replace, and consent events.
+
+A record is one row of ``records`` (JSON data plus ``status``/``domain`` columns) with its
+references and themes in ``record_refs``. A consent's header is written once; its events are rows
+of ``consent_events`` that are only ever appended. ``consent_state`` and ``consent_purposes`` hold
+the folded current terms so "stories with theme X whose consent allows purpose Y" is one indexed
+query.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import attrs
+
+from coprolib.convert import unstructure
+from coprolib.ledger.audit import utc_text
+from coprolib.ledger.backends import is_integrity_error
+from coprolib.ledger.codec import (
+    CLASS_BY_KIND,
+    KIND_ORDER,
+    dumps,
+    index_columns,
+    kind_of,
+    references,
+    row_digest,
+)
+from coprolib.ledger.core import LedgerCore
+from coprolib.ledger.errors import LedgerError
+from coprolib.records import BUNDLE_TYPES, Consent, ConsentEvent, RecordError
+
+T = TypeVar("T")
+
+#: Which ``list`` filters apply to which kinds of record.
+FILTERS: dict[str, frozenset[str]] = {
+    "contributor": frozenset({"story", "activity", "consent", "feedback"}),
+    "story": frozenset({"consent", "insight", "feedback"}),
+    "theme": frozenset({"story", "insight"}),
+    "status": frozenset({"consent", "insight", "outcome", "feedback"}),
+    "domain": frozenset({"insight"}),
+    "insight": frozenset({"outcome", "feedback"}),
+    "purpose": frozenset({"story"}),
+}
+
+_CHUNK = 2000
+_PAGE = 500
+
+_INSERT_RECORD = (
+    "INSERT INTO records (kind, id, data, status, domain, erased) VALUES (?, ?, ?, ?, ?, 0)"
+)
+_INSERT_REF = "INSERT INTO record_refs (kind, id, ref_kind, ref_id) VALUES (?, ?, ?, ?)"
+_INSERT_EVENT = "INSERT INTO consent_events (consent_id, version, at, data) VALUES (?, ?, ?, ?)"
+
+
+def record_digest(
+    kind: str, rec_id: str, data: str, status: str | None, domain: str | None, erased: int
+) -> str:
+    """The digest of a ``records`` row."""
+    return row_digest("records", (kind, rec_id, data, status, domain, erased))
+
+
+def event_digest(consent_id: str, version: int, at: str, data: str) -> str:
+    """The digest of a ``consent_events`` row."""
+    return row_digest("consent_events", (consent_id, version, at, data))
+
+
+def _consent_header(consent: Consent) -> dict[str, Any]:
+    data: dict[str, Any] = unstructure(consent)
+    del data["events"]
+    return data
+
+
+class RecordStore(LedgerCore):
+    """The record half of the ledger API."""
+
+    # --- writing ------------------------------------------------------------------------
+
+    def add(self, records: Any) -> dict[str, int]:
+        """Add one record or an iterable of records, all or nothing.
+
+        Raises :class:`LedgerError` naming the record and field for a duplicate id or a reference
+        to a contributor, story, activity, insight or outcome the ledger does not hold (records
+        added in the same call or transaction count). Returns counts per bundle key."""
+        if attrs.has(type(records)):
+            records = (records,)
+        with self.transaction():
+            return self._add_stream(records, None)
+
+    def import_bundle(self, bundle: Any) -> dict[str, int]:
+        """Import a :class:`~coprolib.bundle.Bundle` (or anything with a tuple per bundle key),
+        all or nothing. Returns counts per bundle key."""
+        ordered = itertools.chain.from_iterable(
+            getattr(bundle, key, ()) for key in _bundle_keys_in_order()
+        )
+        with self.transaction():
+            return self._add_stream(ordered, None)
+
+    def import_records(
+        self, records: Iterable[Any], progress: Callable[[int], None] | None = None
+    ) -> dict[str, int]:
+        """Import a stream of records (e.g. from :func:`coprolib.bundle.iter_jsonl`) in one
+        transaction without holding them all in memory. ``progress(n)`` is called with the
+        number of records written so far after each chunk."""
+        with self.transaction():
+            return self._add_stream(records, progress)
+
+    def _add_stream(
+        self, records: Iterable[Any], progress: Callable[[int], None] | None
+    ) -> dict[str, int]:
+        counts = {key: 0 for key in BUNDLE_TYPES}
+        key_of = _KEY_BY_KIND
+        done = 0
+        it = iter(records)
+        while True:
+            chunk = list(itertools.islice(it, _CHUNK))
+            if not chunk:
+                break
+            by_kind: dict[str, list[Any]] = {}
+            for rec in chunk:
+                try:
+                    kind = kind_of(rec)
+                except TypeError as exc:
+                    raise LedgerError(str(exc)) from None
+                by_kind.setdefault(kind, []).append(rec)
+            for kind in KIND_ORDER:
+                recs = by_kind.get(kind)
+                if recs:
+                    self._insert_kind(kind, recs)
+                    counts[key_of[kind]] += len(recs)
+            done += len(chunk)
+            if progress is not None:
+                progress(done)
+        return counts
+
+    def _insert_kind(self, kind: str, recs: list[Any]) -> None:
+        seen = self._tx_ids.setdefault(kind, set())
+        fresh: list[str] = []
+        for rec in recs:
+            if rec.id in seen:
+                raise LedgerError(
+                    f"the id {rec.id!r} is already used by another {kind}",
+                    record=f"{kind} {rec.id!r}",
+                    field="id",
+                )
+            seen.add(rec.id)
+            fresh.append(rec.id)
+        clash = self._existing_ids(kind, fresh)
+        if clash:
+            first = next(r.id for r in recs if r.id in clash)
+            raise LedgerError(
+                f"the id {first!r} is already used by another {kind} in the ledger",
+                record=f"{kind} {first!r}",
+                field="id",
+            )
+        rows = []
+        ref_rows = []
+        event_rows = []
+        for rec in recs:
+            if kind == "consent":
+                data = self._encode("records", kind, rec.id, _consent_header(rec))
+            else:
+                data = self._encode("records", kind, rec.id, unstructure(rec))
+            status, domain = index_columns(rec)
+            rows.append((kind, rec.id, data, status, domain))
+            self._audit(
+                "add", f"{kind}:{rec.id}", record_digest(kind, rec.id, data, status, domain, 0)
+            )
+            ref_rows.extend(self._ref_rows(kind, rec))
+            if kind == "consent":
+                for version, ev in enumerate(rec.events, 1):
+                    event_rows.append(self._event_row(rec.id, version, ev))
+        try:
+            self._db.executemany(_INSERT_RECORD, rows)
+        except Exception as exc:
+            if is_integrity_error(exc):  # another writer got there between check and insert
+                raise LedgerError(
+                    f"an id in this batch of {kind} records is already used "
+                    "(added by another writer at the same time)"
+                ) from None
+            raise
+        if ref_rows:
+            self._db.executemany(_INSERT_REF, ref_rows)
+        if kind == "consent":
+            self._db.executemany(_INSERT_EVENT, event_rows)
+            for rec in recs:
+                self._write_consent_state(rec)
+
+    def _event_row(self, consent_id: str, version: int, ev: ConsentEvent) -> tuple[Any, ...]:
+        data = dumps(unstructure(ev))
+        at = utc_text(ev.at)
+        self._audit(
+            "consent_event",
+            f"consent_event:{consent_id}:{version}",
+            event_digest(consent_id, version, at, data),
+        )
+        return (consent_id, version, at, data)
+
+    def _ref_rows(self, kind: str, rec: Any) -> list[tuple[str, str, str, str]]:
+        out: list[tuple[str, str, str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        known = self._tx_ids
+        for field, ref_kind, ref_id in references(rec):
+            if (ref_kind, ref_id) in seen:
+                continue
+            seen.add((ref_kind, ref_id))
+            out.append((kind, rec.id, ref_kind, ref_id))
+            if ref_kind != "theme" and ref_id not in known.get(ref_kind, ()):
+                self._pending.append((kind, rec.id, field, ref_kind, ref_id))
+        return out
+
+    def _write_consent_state(self, consent: Consent) -> None:
+        state = consent.state_at(consent.events[-1].at)
+        all_stories = 0 if consent.story_ids else 1
+        expires = None
+        if state.terms is not None and state.terms.expires is not None:
+            expires = state.terms.expires.isoformat()
+        self._db.execute("DELETE FROM consent_state WHERE consent_id = ?", (consent.id,))
+        self._db.execute("DELETE FROM consent_purposes WHERE consent_id = ?", (consent.id,))
+        self._db.execute(
+            "INSERT INTO consent_state (consent_id, contributor_id, all_stories, status, version,"
+            " expires) VALUES (?, ?, ?, ?, ?, ?)",
+            (consent.id, consent.contributor_id, all_stories, state.status, state.version, expires),
+        )
+        if state.terms is not None:
+            self._db.executemany(
+                "INSERT INTO consent_purposes (consent_id, purpose, contributor_id, all_stories,"
+                " expires) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (consent.id, str(p), consent.contributor_id, all_stories, expires)
+                    for p in state.terms.purposes
+                ],
+            )
+
+    def replace(self, record: Any) -> None:
+        """Store a new version of an existing record (not a consent: append events instead)."""
+        kind = kind_of(record)
+        where = f"{kind} {record.id!r}"
+        if kind == "consent":
+            raise LedgerError(
+                "a consent is never replaced; append an event with append_consent_event",
+                record=where,
+            )
+        with self.transaction():
+            row = self._db.query_one(
+                f"SELECT erased FROM records WHERE kind = ? AND id = ?{self._db.for_update}",
+                (kind, record.id),
+            )
+            if row is None:
+                raise LedgerError(f"there is no {kind} with this id to replace", record=where)
+            if row[0]:
+                raise LedgerError(
+                    "was erased; an erased record cannot be given new content", record=where
+                )
+            data = self._encode("records", kind, record.id, unstructure(record))
+            status, domain = index_columns(record)
+            self._db.execute(
+                "UPDATE records SET data = ?, status = ?, domain = ? WHERE kind = ? AND id = ?",
+                (data, status, domain, kind, record.id),
+            )
+            self._db.execute("DELETE FROM record_refs WHERE kind = ? AND id = ?", (kind, record.id))
+            self._db.executemany(_INSERT_REF, self._ref_rows(kind, record))
+            self._audit(
+                "replace",
+                f"{kind}:{record.id}",
+                record_digest(kind, record.id, data, status, domain, 0),
+            )
+
+    def append_consent_event(self, consent_id: str, event: ConsentEvent) -> Consent:
+        """Append an event to a consent (the only way a consent changes); returns the new
+        version. Events must not be earlier than the consent's last event."""
+        where = f"consent {consent_id!r}"
+        if not isinstance(event, ConsentEvent):
+            raise LedgerError(f"expected a ConsentEvent, got {type(event).__name__}", record=where)
+        with self.transaction():
+            self._db.query_one(
+                f"SELECT version FROM consent_state WHERE consent_id = ?{self._db.for_update}",
+                (consent_id,),
+            )
+            consent = self.get(Consent, consent_id)
+            if consent is None:
+                raise LedgerError(
+                    "there is no consent with this id to add an event to",
+                    record=where,
+                    field="consent_id",
+                )
+            try:
+                new = consent.with_event(event)
+            except RecordError as exc:
+                raise LedgerError(
+                    exc.message, record=where, field=f"events[{consent.version}].{exc.field}"
+                ) from None
+            self._db.execute(_INSERT_EVENT, self._event_row(consent_id, new.version, event))
+            self._write_consent_state(new)
+            return new
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, cls: type[T], record_id: str) -> T | None:
+        """The record of type ``cls`` with this id, or ``None``."""
+        kind = _kind_of_cls(cls)
+        row = self._db.query_one(
+            "SELECT data FROM records WHERE kind = ? AND id = ?", (kind, record_id)
+        )
+        if row is None:
+            return None
+        return self._rows_to_records(cls, kind, [(record_id, row[0])])[0]  # type: ignore[no-any-return]
+
+    def _rows_to_records(self, cls: type[Any], kind: str, rows: list[tuple[str, str]]) -> list[Any]:
+        events: dict[str, list[Any]] = {}
+        if kind == "consent" and rows:
+            ids = [r[0] for r in rows]
+            marks = ",".join("?" * len(ids))
+            for cid, text in self._db.query(
+                f"SELECT consent_id, data FROM consent_events WHERE consent_id IN ({marks})"
+                " ORDER BY consent_id, version",
+                ids,
+            ):
+                events.setdefault(cid, []).append(_json(text))
+        out = []
+        for rec_id, text in rows:
+            data = self._plain("records", kind, rec_id, text)
+            if kind == "consent":
+                data["events"] = events.get(rec_id, [])
+            out.append(self._load(cls, kind, rec_id, data))
+        return out
+
+    def list(
+        self,
+        cls: type[T],
+        *,
+        contributor: str | None = None,
+        story: str | None = None,
+        theme: str | None = None,
+        status: str | None = None,
+        domain: str | None = None,
+        insight: str | None = None,
+        purpose: str | None = None,
+    ) -> Iterator[T]:
+        """Records of type ``cls`` in the order they were added, filtered.
+
+        ``contributor``: stories, activities, consents, feedback of that contributor.
+        ``story``: consents covering the story (listed, or all of a contributor's stories),
+        insights with it as evidence, feedback about it. ``theme``: stories and insights.
+        ``status``: consents (current status), insights, outcomes (latest), feedback.
+        ``domain``: insights. ``insight``: outcomes and feedback. ``purpose``: stories with at
+        least one covering consent whose current terms allow that purpose and have not expired.
+        A filter that does not apply to ``cls`` raises :class:`LedgerError`."""
+        kind = _kind_of_cls(cls)
+        given = {
+            "contributor": contributor,
+            "story": story,
+            "theme": theme,
+            "status": status,
+            "domain": domain,
+            "insight": insight,
+            "purpose": purpose,
+        }
+        where = ["r.kind = ?"]
+        params: list[Any] = [kind]
+        for name, value in given.items():
+            if value is None:
+                continue
+            if kind not in FILTERS[name]:
+                raise LedgerError(f"cannot filter {kind} records by {name}")
+            clause, args = self._filter(kind, name, str(value))
+            where.append(clause)
+            params.extend(args)
+        sql = (
+            f"SELECT r.seq, r.id, r.data FROM records r WHERE {' AND '.join(where)}"
+            f" AND r.seq > ? ORDER BY r.seq LIMIT {_PAGE}"
+        )
+        return self._pages(cls, kind, sql, params)
+
+    def _pages(
+        self, cls: type[Any], kind: str, sql: str, params: builtins.list[Any]
+    ) -> Iterator[Any]:
+        last = 0
+        while True:
+            rows = self._db.query(sql, (*params, last))
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield from self._rows_to_records(cls, kind, [(r[1], r[2]) for r in rows])
+            if len(rows) < _PAGE:
+                return
+
+    def _filter(self, kind: str, name: str, value: str) -> tuple[str, builtins.list[Any]]:
+        ref_in = (
+            "r.id IN (SELECT x.id FROM record_refs x WHERE x.ref_kind = ?"
+            " AND x.ref_id = ? AND x.kind = ?)"
+        )
+        if name == "status" and kind == "consent":
+            return (
+                "r.id IN (SELECT cs.consent_id FROM consent_state cs WHERE cs.status = ?)",
+                [value],
+            )
+        if name == "status":
+            return "r.status = ?", [value]
+        if name == "domain":
+            return "r.domain = ?", [value]
+        if name == "story" and kind == "consent":
+            return (
+                "(" + ref_in + " OR r.id IN (SELECT cs.consent_id FROM consent_state cs"
+                " JOIN record_refs sc ON sc.ref_id = cs.contributor_id"
+                " WHERE sc.kind = 'story' AND sc.id = ? AND sc.ref_kind = 'contributor'"
+                " AND cs.all_stories = 1))",
+                ["story", value, kind, value],
+            )
+        if name == "purpose":
+            today = dt.date.today().isoformat()
+            return (
+                "(EXISTS (SELECT 1 FROM record_refs cr JOIN consent_purposes cp"
+                " ON cp.consent_id = cr.id WHERE cr.ref_kind = 'story' AND cr.ref_id = r.id"
+                " AND cr.kind = 'consent' AND cp.purpose = ?"
+                " AND (cp.expires IS NULL OR cp.expires >= ?))"
+                " OR EXISTS (SELECT 1 FROM record_refs sc JOIN consent_purposes cp"
+                " ON cp.contributor_id = sc.ref_id WHERE sc.kind = 'story' AND sc.id = r.id"
+                " AND sc.ref_kind = 'contributor' AND cp.purpose = ? AND cp.all_stories = 1"
+                " AND (cp.expires IS NULL OR cp.expires >= ?)))",
+                [value, today, value, today],
+            )
+        return ref_in, [name, value, kind]
+
+    def story_ids_for(self, theme: str, purpose: str) -> builtins.list[str]:
+        """Ids of stories with ``theme`` that a covering, unexpired consent allows for
+        ``purpose`` (the planner still checks every consent in full before sharing)."""
+        clause, args = self._filter("story", "purpose", purpose)
+        rows = self._db.query(
+            "SELECT r.id FROM record_refs t JOIN records r ON r.kind = 'story' AND r.id = t.id"
+            f" WHERE t.ref_kind = 'theme' AND t.ref_id = ? AND t.kind = 'story' AND {clause}"
+            " ORDER BY r.seq",
+            (theme, *args),
+        )
+        return [r[0] for r in rows]
+
+    def consents_for_story(self, story_id: str) -> builtins.list[Consent]:
+        """Every consent that covers the story: those listing it, and those of any of its
+        contributors that cover all their stories."""
+        return list(self.list(Consent, story=story_id))
+
+    def count(self, cls: type[Any]) -> int:
+        """How many records of this type the ledger holds (erased tombstones included)."""
+        row = self._db.query_one(
+            "SELECT count(*) FROM records WHERE kind = ?", (_kind_of_cls(cls),)
+        )
+        return int(row[0]) if row else 0
+
+    def is_erased(self, cls: type[Any], record_id: str) -> bool:
+        """Whether the record is an erasure tombstone."""
+        row = self._db.query_one(
+            "SELECT erased FROM records WHERE kind = ? AND id = ?", (_kind_of_cls(cls), record_id)
+        )
+        return bool(row and row[0])
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+def _bundle_keys_in_order() -> list[str]:
+    by_kind = {_kind_of_cls(cls): key for key, cls in BUNDLE_TYPES.items()}
+    return [by_kind[k] for k in KIND_ORDER]
+
+
+def _kind_of_cls(cls: type[Any]) -> str:
+    for kind, c in CLASS_BY_KIND.items():
+        if c is cls:
+            return kind
+    raise LedgerError(f"the ledger stores coprolib records, not {getattr(cls, '__name__', cls)}")
+
+
+#: Bundle key by record kind (``"story"`` -> ``"stories"``).
+_KEY_BY_KIND: dict[str, str] = {_kind_of_cls(cls): key for key, cls in BUNDLE_TYPES.items()}

@@ -1,0 +1,89 @@
+"""The ledger schema as versioned, forward-only migrations, for SQLite and PostgreSQL.
+
+Each migration is applied once, in order, inside one transaction, and recorded in
+``coprolib_migrations``; ``coprolib_meta`` holds the schema version. A ledger whose version is
+newer than :data:`SCHEMA_VERSION` is refused: that ledger was written by a newer coprolib.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+#: The marker stored in ``coprolib_meta`` that says "this database is a coprolib ledger".
+LEDGER_MARK = "coprolib-ledger"
+
+
+@attrs.frozen(kw_only=True)
+class Migration:
+    """One forward step of the schema: statements for each backend."""
+
+    version: int
+    name: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+    def statements(self, dialect: str) -> tuple[str, ...]:
+        """The statements for ``dialect`` (``"sqlite"`` or ``"postgres"``)."""
+        return self.sqlite if dialect == "sqlite" else self.postgres
+
+
+def _common(serial: str, big: str) -> tuple[str, ...]:
+    return (
+        "CREATE TABLE coprolib_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE coprolib_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL)",
+        f"CREATE TABLE records (seq {serial}, kind TEXT NOT NULL, id TEXT NOT NULL,"
+        " data TEXT NOT NULL, status TEXT, domain TEXT, erased INTEGER NOT NULL DEFAULT 0,"
+        " UNIQUE (kind, id))",
+        "CREATE INDEX records_status ON records (kind, status)",
+        "CREATE INDEX records_domain ON records (kind, domain)",
+        "CREATE TABLE record_refs (kind TEXT NOT NULL, id TEXT NOT NULL,"
+        " ref_kind TEXT NOT NULL, ref_id TEXT NOT NULL)",
+        "CREATE INDEX record_refs_by_ref ON record_refs (ref_kind, ref_id, kind, id)",
+        "CREATE INDEX record_refs_by_record ON record_refs (kind, id, ref_kind, ref_id)",
+        "CREATE TABLE consent_events (consent_id TEXT NOT NULL, version INTEGER NOT NULL,"
+        " at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (consent_id, version))",
+        "CREATE TABLE consent_state (consent_id TEXT PRIMARY KEY, contributor_id TEXT NOT NULL,"
+        " all_stories INTEGER NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,"
+        " expires TEXT)",
+        "CREATE INDEX consent_state_status ON consent_state (status)",
+        "CREATE TABLE consent_purposes (consent_id TEXT NOT NULL, purpose TEXT NOT NULL,"
+        " contributor_id TEXT NOT NULL, all_stories INTEGER NOT NULL, expires TEXT,"
+        " PRIMARY KEY (consent_id, purpose))",
+        "CREATE INDEX consent_purposes_by_contributor ON consent_purposes"
+        " (contributor_id, purpose, all_stories)",
+        f"CREATE TABLE shares (seq {serial}, id TEXT NOT NULL UNIQUE, data TEXT NOT NULL,"
+        " destination TEXT NOT NULL, subject_id TEXT NOT NULL, status TEXT NOT NULL)",
+        "CREATE INDEX shares_destination ON shares (destination, status)",
+        "CREATE INDEX shares_subject ON shares (subject_id)",
+        "CREATE TABLE share_stories (story_id TEXT NOT NULL, share_id TEXT NOT NULL,"
+        " PRIMARY KEY (story_id, share_id))",
+        "CREATE INDEX share_stories_by_share ON share_stories (share_id)",
+        f"CREATE TABLE receipts (seq {serial}, share_id TEXT NOT NULL, data TEXT NOT NULL)",
+        "CREATE INDEX receipts_share ON receipts (share_id)",
+        f"CREATE TABLE jobs (id {serial}, kind TEXT NOT NULL, destination TEXT NOT NULL,"
+        " share_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, status TEXT NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,"
+        " last_error TEXT, claimed_by TEXT, lease_until TEXT)",
+        "CREATE UNIQUE INDEX jobs_open ON jobs (kind, destination, share_id)"
+        " WHERE status IN ('pending', 'claimed')",
+        "CREATE INDEX jobs_due ON jobs (status, next_attempt_at)",
+        f"CREATE TABLE audit (seq {big} PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,"
+        " action TEXT NOT NULL, scope TEXT NOT NULL, ref TEXT NOT NULL, digest TEXT NOT NULL,"
+        " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+        "CREATE INDEX audit_ref ON audit (ref, seq)",
+    )
+
+
+#: Every migration, oldest first. Append new ones; never edit a released one.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        name="records, consent events, shares, receipts, outbox jobs and the audit chain",
+        sqlite=_common("INTEGER PRIMARY KEY", "INTEGER"),
+        postgres=_common("BIGSERIAL PRIMARY KEY", "BIGINT"),
+    ),
+)
+
+#: The schema version this code writes.
+SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,135 @@
+"""Verifying the audit chain and every audited row against it.
+
+Three checks, and the first failing entry (lowest sequence number) is reported:
+1. the chain: sequence numbers run 1, 2, 3…, each ``prev_hash`` is the previous entry's hash and
+   each hash recomputes; the head stored in ``coprolib_meta`` matches the last entry (so removing
+   the newest entries is noticed);
+2. rows: each row of ``records``, ``consent_events``, ``shares``, ``receipts`` and ``jobs`` has
+   the digest that its latest "row" entry recorded (an edited row fails at that entry);
+3. no row is missing (a deleted row fails at its latest entry) and none is unaccounted for (a row
+   added behind the ledger's back fails with no entry to name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from coprolib.ledger.audit import GENESIS, entry_hash
+from coprolib.ledger.backends import Backend
+from coprolib.ledger.outbox import job_digest, receipt_digest, share_digest
+from coprolib.ledger.record_store import event_digest, record_digest
+from coprolib.ledger.types import AuditVerification
+
+_PAGE = 5000
+
+
+def _row_sources() -> list[tuple[str, str, Callable[[tuple[Any, ...]], tuple[str, str]]]]:
+    return [
+        (
+            "records",
+            "SELECT seq, kind, id, data, status, domain, erased FROM records",
+            lambda r: (f"{r[1]}:{r[2]}", record_digest(r[1], r[2], r[3], r[4], r[5], int(r[6]))),
+        ),
+        (
+            "consent_events",
+            "SELECT consent_id, version, at, data FROM consent_events",
+            lambda r: (f"consent_event:{r[0]}:{r[1]}", event_digest(r[0], int(r[1]), r[2], r[3])),
+        ),
+        (
+            "shares",
+            "SELECT seq, id, data, destination, subject_id, status FROM shares",
+            lambda r: (f"share:{r[1]}", share_digest(r[1], r[2], r[3], r[4], r[5])),
+        ),
+        (
+            "receipts",
+            "SELECT seq, share_id, data FROM receipts",
+            lambda r: (f"receipt:{r[0]}", receipt_digest(int(r[0]), r[1], r[2])),
+        ),
+        (
+            "jobs",
+            "SELECT id, kind, destination, share_id, idempotency_key, status, attempts,"
+            " next_attempt_at, last_error, claimed_by, lease_until FROM jobs",
+            lambda r: (f"job:{r[0]}", job_digest(r)),
+        ),
+    ]
+
+
+def verify_chain(db: Backend) -> AuditVerification:
+    """Check the chain and every audited row; see the module docstring."""
+    failures: list[tuple[int, str]] = []
+    latest: dict[str, tuple[int, str, str]] = {}
+    expected, prev, checked = 1, GENESIS, 0
+    chain_broken = False
+    last = 0
+    while True:
+        rows = db.query(
+            "SELECT seq, at, actor, action, scope, ref, digest, prev_hash, hash FROM audit"
+            f" WHERE seq > ? ORDER BY seq LIMIT {_PAGE}",
+            (last,),
+        )
+        for seq, at, actor, action, scope, ref, digest, prev_hash, h in rows:
+            seq = int(seq)
+            checked += 1
+            if not chain_broken:
+                reason = None
+                if seq != expected:
+                    reason = (
+                        f"entry {expected} is missing (the next entry is {seq})"
+                        if seq > expected
+                        else f"entry {seq} is out of sequence"
+                    )
+                    bad = min(seq, expected)
+                elif prev_hash != prev:
+                    reason, bad = "its link to the previous entry does not match", seq
+                elif entry_hash(seq, at, actor, action, scope, ref, digest, prev_hash) != h:
+                    reason, bad = "its content was changed after it was written", seq
+                if reason is not None:
+                    failures.append((bad, f"audit entry {bad}: {reason}"))
+                    chain_broken = True
+            prev, expected = h, seq + 1
+            if scope == "row":
+                latest[ref] = (seq, digest, action)
+        if len(rows) < _PAGE:
+            break
+        last = int(rows[-1][0])
+    head = db.query_one("SELECT value FROM coprolib_meta WHERE key = 'audit_head'")
+    if head is not None and not chain_broken:
+        head_seq = int(str(head[0]).split(":", 1)[0])
+        if head_seq != expected - 1 or str(head[0]) != f"{expected - 1}:{prev}":
+            bad = min(head_seq, expected)
+            failures.append(
+                (
+                    bad,
+                    f"audit entry {bad}: the chain ends at {expected - 1} but "
+                    f"the ledger's head says {head_seq}: entries were removed",
+                )
+            )
+    elif head is None and checked and not chain_broken:
+        failures.append((1, "audit entry 1: the ledger has no record of its chain's head"))
+    unaccounted: str | None = None
+    for table, sql, digest_of in _row_sources():
+        for row in db.stream(sql):
+            ref, digest = digest_of(tuple(row))
+            entry = latest.pop(ref, None)
+            if entry is None:
+                if unaccounted is None:
+                    unaccounted = f"{table} row {ref} has no audit entry (added outside the ledger)"
+                continue
+            if entry[1] != digest:
+                failures.append(
+                    (
+                        entry[0],
+                        f"audit entry {entry[0]}: {table} row {ref} was "
+                        "changed after this entry recorded it",
+                    )
+                )
+    for ref, (seq, _digest, action) in latest.items():
+        if action != "delete":
+            failures.append((seq, f"audit entry {seq}: the row {ref} it records was deleted"))
+    if failures:
+        seq, reason = min(failures)
+        return AuditVerification(ok=False, checked=checked, first_bad=seq, reason=reason)
+    if unaccounted is not None:
+        return AuditVerification(ok=False, checked=checked, first_bad=None, reason=unaccounted)
+    return AuditVerification(ok=True, checked=checked)

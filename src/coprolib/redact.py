@@ -1,0 +1,333 @@
+"""De-identification: find identifying spans in text and replace them with placeholders.
+
+Recognisers come from plugins through the ``register_recognizers(register)`` hook (the built-in
+UK and name recognisers included) and are cached after first use; :func:`reset_recognizers`
+rebuilds the cache. :func:`redact` is what every share below the "named" identity level goes
+through (DESIGN.md invariant 5): it always honours a contributor's known identifiers.
+
+Placeholders look like ``[PERSON]`` (anonymous) or ``[PERSON 2]`` (pseudonymous). Text inside a
+placeholder is never detected again, so redacting redacted text changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from coprolib.enums import IdentityLevel
+
+__all__ = [
+    "KNOWN_IDENTIFIER",
+    "LABELS",
+    "PLACEHOLDER_RE",
+    "KnownIdentifierRecognizer",
+    "PatternRecognizer",
+    "Recognizer",
+    "Redaction",
+    "Span",
+    "find_spans",
+    "get_recognizers",
+    "redact",
+    "reset_recognizers",
+]
+
+#: The label given to a contributor's own known identifiers.
+KNOWN_IDENTIFIER = "KNOWN_IDENTIFIER"
+
+#: Labels the built-in recognisers produce. Plugins may add their own.
+LABELS: tuple[str, ...] = (
+    "PERSON",
+    "NHS_NUMBER",
+    "NI_NUMBER",
+    "UK_POSTCODE",
+    "UK_PHONE",
+    "EMAIL",
+    "DATE_OF_BIRTH",
+    "STREET_ADDRESS",
+    "URL",
+    KNOWN_IDENTIFIER,
+)
+
+#: A placeholder this module writes: ``[LABEL]`` or ``[LABEL n]``.
+PLACEHOLDER_RE = re.compile(r"\[[A-Z][A-Z0-9_]*(?: \d+)?\]")
+
+
+@attrs.frozen(slots=True)
+class Span:
+    """A half-open character range ``[start, end)`` of a text that identifies someone."""
+
+    start: int
+    end: int
+    label: str
+    score: float = 1.0
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise ValueError(f"Span: need 0 <= start < end, got start={self.start} end={self.end}")
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """Something that finds identifying spans in a text.
+
+    ``name`` identifies the recogniser in listings, ``labels`` lists the labels it can emit and
+    ``find(text)`` yields :class:`Span` objects with offsets into ``text``.
+    """
+
+    name: str
+    labels: tuple[str, ...]
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield the spans of ``text`` this recogniser considers identifying."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class PatternRecognizer:
+    """A recogniser made from one compiled regular expression and an optional check.
+
+    ``group`` names the capture group that is the span (0 for the whole match); ``check``
+    receives the span's text and may reject it (e.g. a checksum).
+    """
+
+    name: str
+    label: str
+    pattern: re.Pattern[str]
+    score: float = 1.0
+    group: int | str = 0
+    check: Callable[[str], bool] | None = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The one label this recogniser emits."""
+        return (self.label,)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield a span for every match whose text passes ``check``."""
+        check = self.check
+        group = self.group
+        for m in self.pattern.finditer(text):
+            start, end = m.span(group)
+            if start < 0 or start == end:
+                continue
+            if check is not None and not check(text[start:end]):
+                continue
+            yield Span(start, end, self.label, self.score)
+
+
+def _identifier_pattern(identifier: str) -> str | None:
+    words = identifier.split()
+    if not words or not any(ch.isalnum() for ch in identifier):
+        return None
+    body = r"\s+".join(re.escape(w) for w in words)
+    # Whole words only; a bare plural/possessive "s" belongs to the span, "'s" stays outside.
+    return rf"(?<!\w){body}(?:s(?!\w)|(?!\w))"
+
+
+@attrs.frozen(kw_only=True)
+class KnownIdentifierRecognizer:
+    """Finds a contributor's known identifiers: whole words, any case, any spacing, possessives."""
+
+    identifiers: tuple[str, ...]
+    name: str = "known_identifiers"
+    labels: tuple[str, ...] = (KNOWN_IDENTIFIER,)
+    _pattern: re.Pattern[str] | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        parts = {p for p in map(_identifier_pattern, self.identifiers) if p is not None}
+        # Longest first so "Mill Lane" wins over "Mill" at the same position.
+        ordered = sorted(parts, key=len, reverse=True)
+        pattern = re.compile("|".join(ordered), re.IGNORECASE) if ordered else None
+        object.__setattr__(self, "_pattern", pattern)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield every occurrence of any known identifier."""
+        if self._pattern is None:
+            return
+        for m in self._pattern.finditer(text):
+            if m.end() > m.start():
+                yield Span(m.start(), m.end(), KNOWN_IDENTIFIER, 1.0)
+
+
+@attrs.frozen(kw_only=True)
+class Redaction:
+    """The result of :func:`redact`: the new text and the spans replaced, as offsets into the
+    ORIGINAL text, each with the placeholder written for it."""
+
+    text: str
+    spans: tuple[Span, ...]
+    placeholders: tuple[str, ...]
+    level: IdentityLevel
+
+
+_cache: tuple[Recognizer, ...] | None = None
+
+
+def get_recognizers() -> tuple[Recognizer, ...]:
+    """Every recogniser registered through ``register_recognizers``, loaded once and cached."""
+    global _cache
+    if _cache is None:
+        from coprolib.plugin_host import collect_registrations
+
+        found: list[Recognizer] = []
+        for _plugin, args in collect_registrations("register_recognizers"):
+            for recognizer in args:
+                if not isinstance(recognizer, Recognizer):
+                    raise TypeError(
+                        f"register_recognizers: plugin {_plugin!r} registered {recognizer!r}, "
+                        "which has no name, labels and find(text)"
+                    )
+                found.append(recognizer)
+        _cache = tuple(found)
+    return _cache
+
+
+def reset_recognizers() -> None:
+    """Forget the cached recognisers so the next call collects them again (cheap; for tests)."""
+    global _cache
+    _cache = None
+
+
+def _placeholder_ranges(text: str) -> list[tuple[int, int]]:
+    if "[" not in text:
+        return []
+    return [m.span() for m in PLACEHOLDER_RE.finditer(text)]
+
+
+def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:
+    return any(span.start < end and start < span.end for start, end in ranges)
+
+
+def _better(a: Span, b: Span) -> Span:
+    """Of two overlapping spans, the one whose label the merged span keeps."""
+    ka = (a.score, a.end - a.start)
+    kb = (b.score, b.end - b.start)
+    return a if ka >= kb else b
+
+
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
+    """Sort spans and merge overlapping ones; a merged span keeps the label of its strongest
+    part (highest score, then longest) and the highest score."""
+    ordered = sorted(spans, key=lambda s: (s.start, -s.end))
+    merged: list[Span] = []
+    best: Span | None = None
+    for span in ordered:
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            assert best is not None
+            best = _better(best, span)
+            merged[-1] = Span(
+                last.start, max(last.end, span.end), best.label, max(last.score, span.score)
+            )
+        else:
+            best = span
+            merged.append(span)
+    return merged
+
+
+def find_spans(
+    text: str,
+    known_identifiers: Iterable[str] = (),
+    recognizers: Sequence[Recognizer] | None = None,
+) -> list[Span]:
+    """Every identifying span of ``text``, merged where they overlap and sorted by position.
+
+    ``recognizers`` defaults to every registered recogniser; ``known_identifiers`` (a
+    contributor's names, addresses, numbers...) are always searched for as well. Spans touching
+    an existing placeholder are ignored, so already-redacted text yields nothing new.
+    """
+    if recognizers is None:
+        recognizers = get_recognizers()
+    found: list[Span] = []
+    for recognizer in recognizers:
+        found.extend(recognizer.find(text))
+    identifiers = tuple(known_identifiers)
+    if identifiers:
+        found.extend(KnownIdentifierRecognizer(identifiers=identifiers).find(text))
+    found = [s for s in found if s.end <= len(text)]
+    ranges = _placeholder_ranges(text)
+    if ranges:
+        found = [s for s in found if not _overlaps_any(s, ranges)]
+    return merge_spans(found)
+
+
+def _level(level: IdentityLevel | str) -> IdentityLevel:
+    try:
+        return IdentityLevel(level)
+    except ValueError:
+        choices = ", ".join(v.value for v in IdentityLevel)
+        raise ValueError(f"redact: level must be one of {choices}, got {level!r}") from None
+
+
+_POSSESSIVE_RE = re.compile(r"(?:['’]s|s['’]|['’])$")
+_TITLE_RE = re.compile(
+    r"^(?:mr|mrs|ms|miss|mx|dr|prof|professor|sir|dame|lady|lord|rev|reverend|cllr|councillor)"
+    r"\.?\s+",
+    re.IGNORECASE,
+)
+
+
+def _name_tokens(surface: str) -> frozenset[str]:
+    plain = _TITLE_RE.sub("", surface.strip())
+    return frozenset(_POSSESSIVE_RE.sub("", w).casefold() for w in plain.split())
+
+
+class _Pseudonyms:
+    """Numbers placeholders per label so the same identifier gets the same number in a document.
+
+    For people, a later "Ruth" or "Mrs Baker" reuses the number of an earlier "Ruth Baker".
+    """
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, list[tuple[frozenset[str], int]]] = {}
+
+    def placeholder(self, label: str, surface: str) -> str:
+        tokens = _name_tokens(surface)
+        seen = self._numbers.setdefault(label, [])
+        for known, number in seen:
+            if tokens == known or (label == "PERSON" and tokens and tokens <= known):
+                return f"[{label} {number}]"
+        for known, number in seen:
+            if label == "PERSON" and known and known <= tokens:
+                return f"[{label} {number}]"
+        number = len({n for _, n in seen}) + 1
+        seen.append((tokens, number))
+        return f"[{label} {number}]"
+
+
+def redact(
+    text: str,
+    level: IdentityLevel | str = IdentityLevel.ANONYMOUS,
+    known_identifiers: Iterable[str] = (),
+    recognizers: Sequence[Recognizer] | None = None,
+) -> Redaction:
+    """Redact ``text`` for sharing at identity ``level``.
+
+    ``anonymous`` replaces each span with a typed placeholder (``[PERSON]``); ``pseudonymous``
+    numbers them consistently within this text (``[PERSON 1]``, ``[PERSON 2]``); ``named``
+    returns the text unchanged. Accepts :class:`~coprolib.enums.IdentityLevel` or its string.
+    """
+    lvl = _level(level)
+    if lvl is IdentityLevel.NAMED:
+        return Redaction(text=text, spans=(), placeholders=(), level=lvl)
+    spans = find_spans(text, known_identifiers, recognizers)
+    pseudonyms = _Pseudonyms() if lvl is IdentityLevel.PSEUDONYMOUS else None
+    out: list[str] = []
+    placeholders: list[str] = []
+    pos = 0
+    for span in spans:
+        if pseudonyms is None:
+            placeholder = f"[{span.label}]"
+        else:
+            placeholder = pseudonyms.placeholder(span.label, text[span.start : span.end])
+        out.append(text[pos : span.start])
+        out.append(placeholder)
+        placeholders.append(placeholder)
+        pos = span.end
+    out.append(text[pos:])
+    return Redaction(
+        text="".join(out), spans=tuple(spans), placeholders=tuple(placeholders), level=lvl
+    )

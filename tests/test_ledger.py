@@ -1,0 +1,270 @@
+"""The ledger API on SQLite and PostgreSQL: records, consent events, filters, transactions,
+migrations and bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import attrs
+import pytest
+
+from coprolib.bundle import load_bundle
+from coprolib.enums import InsightStatus, Purpose
+from coprolib.ledger import SCHEMA_VERSION, LedgerError, open_ledger, resolve_ledger_url
+from coprolib.ledger import schema as ledger_schema
+from coprolib.records import Activity, Consent, Contributor, Feedback, Insight, Outcome, Story
+from tests.conftest import EXAMPLE_BUNDLE
+from tests.ledger_data import (
+    T0,
+    consent,
+    contributor,
+    feedback,
+    insight,
+    story,
+    withdrawal,
+)
+
+
+def seed(ledger) -> None:  # type: ignore[no-untyped-def]
+    ledger.add([contributor("p-1"), contributor("p-2")])
+    ledger.add(
+        [
+            story("s-1", ("p-1",), ("trust", "housing")),
+            story("s-2", ("p-2",), ("trust",)),
+            story("s-3", ("p-1", "p-2"), ("isolation",)),
+        ]
+    )
+    ledger.add(consent("c-1", "p-1", (), Purpose.TRAINING, Purpose.COMMISSIONING))
+    ledger.add(consent("c-2", "p-2", ("s-2",), Purpose.COMMISSIONING))
+
+
+def test_add_get_and_count_round_trip(ledger) -> None:
+    seed(ledger)
+    assert ledger.get(Story, "s-1") == story("s-1", ("p-1",), ("trust", "housing"))
+    assert ledger.get(Contributor, "p-2") == contributor("p-2")
+    assert ledger.get(Consent, "c-1") == consent(
+        "c-1", "p-1", (), Purpose.TRAINING, Purpose.COMMISSIONING
+    )
+    assert ledger.get(Story, "nope") is None
+    assert ledger.count(Story) == 3
+    assert ledger.count(Insight) == 0
+
+
+def test_example_bundle_imports_and_exports_the_same_records(ledger) -> None:
+    bundle = load_bundle(EXAMPLE_BUNDLE)
+    counts = ledger.import_bundle(bundle)
+    assert counts == bundle.counts()
+    exported = list(ledger.export_records())
+    assert sorted(map(repr, exported)) == sorted(map(repr, bundle.records()))
+
+
+def test_filters(ledger) -> None:
+    seed(ledger)
+    ledger.add(
+        [insight("i-1", ("s-1",)), insight("i-2", ("s-2", "s-3"), status=InsightStatus.DRAFT)]
+    )
+    ledger.add(feedback("f-1", "p-1", story_ids=("s-1",), insight_id="i-1"))
+    ids = lambda it: [r.id for r in it]  # noqa: E731
+    assert ids(ledger.list(Story, contributor="p-1")) == ["s-1", "s-3"]
+    assert ids(ledger.list(Story, theme="trust")) == ["s-1", "s-2"]
+    assert ids(ledger.list(Insight, story="s-3")) == ["i-2"]
+    assert ids(ledger.list(Insight, status="agreed")) == ["i-1"]
+    assert ids(ledger.list(Insight, domain="interagency_working")) == ["i-1", "i-2"]
+    assert ids(ledger.list(Feedback, insight="i-1")) == ["f-1"]
+    assert ids(ledger.list(Feedback, story="s-1")) == ["f-1"]
+    assert ids(ledger.list(Consent, contributor="p-2")) == ["c-2"]
+    # c-1 covers all of p-1's stories; c-2 lists s-2 only.
+    assert ids(ledger.consents_for_story("s-3")) == ["c-1"]
+    assert ids(ledger.consents_for_story("s-2")) == ["c-2"]
+    assert ids(ledger.list(Consent, status="active")) == ["c-1", "c-2"]
+    with pytest.raises(LedgerError, match="cannot filter story records by domain"):
+        list(ledger.list(Story, domain="x"))
+
+
+def test_theme_and_purpose_query_follows_consent_events(ledger) -> None:
+    seed(ledger)
+    assert ledger.story_ids_for("trust", "training") == ["s-1"]
+    assert ledger.story_ids_for("trust", "commissioning") == ["s-1", "s-2"]
+    assert [s.id for s in ledger.list(Story, purpose="training")] == ["s-1", "s-3"]
+    ledger.append_consent_event("c-1", withdrawal(T0 + dt.timedelta(days=1), Purpose.TRAINING))
+    assert ledger.story_ids_for("trust", "training") == []
+    assert ledger.story_ids_for("trust", "commissioning") == ["s-1", "s-2"]
+    ledger.append_consent_event("c-2", withdrawal(T0 + dt.timedelta(days=2)))
+    assert ledger.story_ids_for("trust", "commissioning") == ["s-1"]
+
+
+def test_expired_terms_do_not_allow_a_purpose(ledger) -> None:
+    ledger.add([contributor("p-1"), story("s-1")])
+    ledger.add(consent("c-1", "p-1", (), Purpose.TRAINING, expires=dt.date(2025, 6, 1)))
+    assert ledger.story_ids_for("trust", "training") == []
+
+
+def test_consent_events_append_and_never_update(ledger) -> None:
+    seed(ledger)
+    ev = withdrawal(T0 + dt.timedelta(days=3))
+    new = ledger.append_consent_event("c-1", ev)
+    assert new.version == 2 and new.events[-1] == ev
+    assert ledger.get(Consent, "c-1") == new
+    assert not new.state_at(T0 + dt.timedelta(days=4)).active
+    with pytest.raises(LedgerError, match=r"consent 'c-1' field events\[2\].*time order"):
+        ledger.append_consent_event("c-1", withdrawal(T0))
+    with pytest.raises(LedgerError, match=r"consent 'nope'.*no consent"):
+        ledger.append_consent_event("nope", ev)
+    with pytest.raises(LedgerError, match="never replaced"):
+        ledger.replace(attrs.evolve(new, story_ids=("s-1",)))
+    assert ledger.get(Consent, "c-1") == new
+
+
+def test_replace_makes_a_new_version(ledger) -> None:
+    seed(ledger)
+    ledger.add(insight("i-1", ("s-1",), status=InsightStatus.DRAFT))
+    ledger.replace(insight("i-1", ("s-1", "s-2")))
+    got = ledger.get(Insight, "i-1")
+    assert got is not None and got.status is InsightStatus.AGREED
+    assert [i.id for i in ledger.list(Insight, story="s-2")] == ["i-1"]
+    assert list(ledger.list(Insight, status="draft")) == []
+    with pytest.raises(LedgerError, match="insight 'i-9': there is no insight"):
+        ledger.replace(insight("i-9"))
+    with pytest.raises(LedgerError, match=r"field evidence\[1\].story_id.*story 's-9'"):
+        ledger.replace(insight("i-1", ("s-1", "s-9")))
+    assert ledger.get(Insight, "i-1") == got
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([contributor("p-1")], "contributor 'p-1' field id: the id 'p-1' is already used"),
+        ([contributor("p-3"), contributor("p-3")], "contributor 'p-3' field id"),
+        ([story("s-9", ("p-9",))], "story 's-9' field contributor_ids\\[0\\]: .*contributor 'p-9'"),
+        ([consent("c-9", "p-1", ("s-8",))], "consent 'c-9' field story_ids\\[0\\].*story 's-8'"),
+        ([insight("i-9", ("s-1", "s-7"))], "insight 'i-9' field evidence\\[1\\].story_id"),
+        ([feedback("f-9", "p-1", outcome_id="o-1")], "feedback 'f-9' field outcome_id"),
+        ([story("s-8", activity_id="a-1")], "story 's-8' field activity_id"),
+    ],
+)
+def test_bad_input_names_record_and_field_and_writes_nothing(ledger, records, message) -> None:
+    seed(ledger)
+    before = [ledger.count(c) for c in (Contributor, Story, Consent, Insight, Feedback)]
+    entries = len(list(ledger.audit_entries()))
+    with pytest.raises(LedgerError, match=message):
+        ledger.add([contributor("p-new"), *records])
+    assert [ledger.count(c) for c in (Contributor, Story, Consent, Insight, Feedback)] == before
+    assert ledger.get(Contributor, "p-new") is None
+    assert len(list(ledger.audit_entries())) == entries
+
+
+def test_references_may_come_later_in_the_same_transaction(ledger) -> None:
+    with ledger.transaction():
+        ledger.add(story("s-1", ("p-1",)))
+        ledger.add(contributor("p-1"))
+    assert ledger.count(Story) == 1
+
+
+def test_a_bundle_failing_half_way_leaves_the_ledger_unchanged(ledger) -> None:
+    bundle = load_bundle(EXAMPLE_BUNDLE)
+    ledger.add(contributor("p-extra"))
+    clash = attrs.evolve(bundle, outcomes=(*bundle.outcomes, bundle.outcomes[0]))
+    with pytest.raises(LedgerError, match=r"outcome .* field id"):
+        ledger.import_bundle(clash)
+    assert [ledger.count(c) for c in (Contributor, Story, Outcome, Activity)] == [1, 0, 0, 0]
+    assert ledger.verify_audit().ok
+
+
+def test_nested_transaction_failure_undoes_the_whole_outer_transaction(ledger) -> None:
+    with (
+        pytest.raises(LedgerError, match="part of this transaction failed"),
+        ledger.transaction(),
+    ):
+        ledger.add(contributor("p-1"))
+        with contextlib.suppress(LedgerError):
+            ledger.add(contributor("p-1"))
+    assert ledger.count(Contributor) == 0
+
+
+def test_reopening_keeps_everything(ledger_target) -> None:
+    with ledger_target.open() as a:
+        seed(a)
+    with ledger_target.open() as b:
+        assert b.count(Story) == 3
+        assert b.schema_version == SCHEMA_VERSION
+        assert b.verify_audit().ok
+
+
+def test_ledger_newer_than_code_is_refused(ledger_target) -> None:
+    with ledger_target.open():
+        pass
+    ledger_target.raw(
+        "UPDATE coprolib_meta SET value = ? WHERE key = 'schema_version'",
+        (str(SCHEMA_VERSION + 1),),
+    )
+    with pytest.raises(LedgerError, match=f"schema version {SCHEMA_VERSION + 1}, newer than"):
+        ledger_target.open()
+
+
+def test_migrations_apply_forward_once(ledger_target, monkeypatch) -> None:
+    with ledger_target.open() as a:
+        seed(a)
+    extra = ledger_schema.Migration(
+        version=SCHEMA_VERSION + 1,
+        name="test column",
+        sqlite=("ALTER TABLE records ADD COLUMN note TEXT",),
+        postgres=("ALTER TABLE records ADD COLUMN note TEXT",),
+    )
+    from coprolib.ledger import opening
+
+    monkeypatch.setattr(opening, "MIGRATIONS", (*ledger_schema.MIGRATIONS, extra))
+    monkeypatch.setattr(opening, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(LedgerError, match="run `coprolib migrate`"):
+        ledger_target.open(migrate_schema=False)
+    with ledger_target.open() as b:
+        assert b.schema_version == SCHEMA_VERSION + 1
+        assert b.count(Story) == 3
+    versions = ledger_target.raw("SELECT version FROM coprolib_migrations ORDER BY version")
+    assert [v[0] for v in versions] == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
+    with ledger_target.open() as c:  # applying again is a no-op
+        assert c.verify_audit().ok
+
+
+def test_non_ledger_sqlite_file_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LedgerError, match=r"not a coprolib ledger .*invoices"):
+        open_ledger(f"sqlite:///{other}", key="")
+
+
+def test_corrupt_file_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(LedgerError, match="not a coprolib ledger"):
+        open_ledger(f"sqlite:///{junk}", key="")
+    good = tmp_path / "good.db"
+    open_ledger(f"sqlite:///{good}", key="").close()
+    data = bytearray(good.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    good.write_bytes(bytes(data))
+    for f in tmp_path.glob("good.db-*"):
+        f.unlink()
+    with pytest.raises(LedgerError):
+        open_ledger(f"sqlite:///{good}", key="")
+
+
+def test_resolve_ledger_url(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COPROLIB_LEDGER", raising=False)
+    assert resolve_ledger_url(None) == "sqlite:///coprolib.db"
+    (tmp_path / "coprolib.toml").write_text('ledger = "sqlite:///from-toml.db"\n')
+    assert resolve_ledger_url(None) == "sqlite:///from-toml.db"
+    monkeypatch.setenv("COPROLIB_LEDGER", "sqlite:///from-env.db")
+    assert resolve_ledger_url(None) == "sqlite:///from-env.db"
+    assert resolve_ledger_url("sqlite:///cli.db") == "sqlite:///cli.db"
+
+
+def test_unknown_url_scheme_is_refused() -> None:
+    with pytest.raises(LedgerError, match="'mysql' ledgers are not supported"):
+        open_ledger("mysql://x/y", key="")

@@ -1,0 +1,96 @@
+"""The audit chain: entries hold ids and digests only, and verification finds any edit or
+deletion of a ledger row or an audit entry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from coprolib.enums import Purpose
+from coprolib.records import Story
+from tests.ledger_data import consent, contributor, share, story
+
+
+@pytest.fixture
+def filled(ledger):  # type: ignore[no-untyped-def]
+    ledger.add([contributor("p-1"), story("s-1"), story("s-2")])
+    ledger.add(consent("c-1", "p-1", (), Purpose.TRAINING))
+    ledger.put_share(share("sh-1"))
+    ledger.enqueue_job("deliver", "files", "sh-1", "key-sh-1")
+    ledger.record_audit("override_used", "consent:c-1", "f" * 64)
+    return ledger
+
+
+def test_entries_hold_ids_and_digests_only(filled) -> None:
+    entries = list(filled.audit_entries())
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    text = repr(entries)
+    for secret in ("Marigold", "Zephyrine", "Larkspur", "example.invalid", "07700"):
+        assert secret not in text
+    for e in entries:
+        assert re.fullmatch(r"[0-9a-f]{64}", e.digest)
+        assert e.actor == "test"
+    assert filled.verify_audit().ok
+    assert filled.verify_audit().checked == len(entries)
+
+
+def _entry_for(target, ref: str) -> int:  # type: ignore[no-untyped-def]
+    rows = target.raw("SELECT max(seq) FROM audit WHERE ref = ?", (ref,))
+    return int(rows[0][0])
+
+
+@pytest.mark.parametrize(
+    ("sql", "ref"),
+    [
+        ("UPDATE records SET data = replace(data, 'night', 'day') WHERE id = 's-2'", "story:s-2"),
+        ("UPDATE records SET status = 'x' WHERE id = 'p-1'", "contributor:p-1"),
+        ("DELETE FROM records WHERE id = 's-1'", "story:s-1"),
+        (
+            "UPDATE consent_events SET data = replace(data, 'training', 'research')",
+            "consent_event:c-1:1",
+        ),
+        ("UPDATE shares SET destination = 'elsewhere'", "share:sh-1"),
+        ("UPDATE jobs SET attempts = 5", "job:1"),
+    ],
+)
+def test_edited_or_deleted_row_fails_at_its_entry(filled, ledger_target, sql, ref) -> None:
+    expected = _entry_for(ledger_target, ref)
+    ledger_target.raw(sql)
+    result = filled.verify_audit()
+    assert not result.ok
+    assert result.first_bad == expected, result.reason
+    assert ref in (result.reason or "")
+
+
+def test_edited_audit_entry_fails_at_that_entry(filled, ledger_target) -> None:
+    ledger_target.raw("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
+    result = filled.verify_audit()
+    assert (result.ok, result.first_bad) == (False, 3)
+    assert "changed" in (result.reason or "")
+
+
+def test_deleted_audit_entry_fails(filled, ledger_target) -> None:
+    ledger_target.raw("DELETE FROM audit WHERE seq = 2")
+    result = filled.verify_audit()
+    assert (result.ok, result.first_bad) == (False, 2)
+
+
+def test_removing_the_newest_entries_fails(filled, ledger_target) -> None:
+    last = int(ledger_target.raw("SELECT max(seq) FROM audit")[0][0])
+    ledger_target.raw("DELETE FROM audit WHERE seq = ?", (last,))
+    result = filled.verify_audit()
+    assert not result.ok and result.first_bad == last
+
+
+def test_row_added_behind_the_ledgers_back_fails(filled, ledger_target) -> None:
+    ledger_target.raw("INSERT INTO records (kind, id, data, erased) VALUES ('story', 'x', '{}', 0)")
+    result = filled.verify_audit()
+    assert not result.ok and "story:x has no audit entry" in (result.reason or "")
+
+
+def test_later_changes_keep_the_chain_valid(filled) -> None:
+    filled.replace(story("s-2", themes=("housing",)))
+    filled.set_share_status("sh-1", "delivered")
+    assert filled.get(Story, "s-2") == story("s-2", themes=("housing",))
+    assert filled.verify_audit().ok
