@@ -19,11 +19,38 @@ from fhir.resources.R4B.communication import Communication
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import BEARER, CLIENT_ID, CLIENT_SECRET, make_adapter
 from coprolib.adapters import RetractRef, Status, build_adapter
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.fault_server import FaultServer
 from coprolib.testing.shares import canonical_shares, make_share
+
+CLIENT_ID = "coprolib-test-client"
+CLIENT_SECRET = "fictional-client-secret-8f2c"
+BEARER = "fictional-static-bearer-41d7"
+
+
+@pytest.fixture
+def fhir() -> FhirServer:
+    return FhirServer(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token=BEARER)
+
+
+@pytest.fixture
+def http(fhir: FhirServer) -> Iterator[FaultServer]:
+    with FaultServer(fhir.app) as started:
+        yield started
+
+
+def make_adapter(base: str, **settings: Any) -> FhirAdapter:
+    """An adapter at ``base``/fhir with test settings (override any)."""
+    values: dict[str, Any] = {
+        "url": f"{base}/fhir",
+        "recipients": ["Organization/sab-board"],
+        "sender": "Organization/coprolib-team",
+        "http": {"read_timeout": 5.0},
+    }
+    values.update(settings)
+    return FhirAdapter(values, destination="test")
+
 
 FIXED = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 
