@@ -26,6 +26,10 @@ connection refused, read timeout, 500, 429 with ``Retry-After``, connection rese
 bodies are classified and never raise; secrets never appear in logs, result messages, ``repr`` or
 ``describe()``.
 
+A destination that takes only some shares (a feedback channel such as GOV.UK Notify or email)
+overrides ``shares()`` and ``make_share(share_id, **fields)`` so every test sends it shares it
+accepts (feedback shares with a recipient its channel reaches).
+
 Class attributes to tune: ``malformed_body_statuses`` (what a 200 with a broken body may give:
 ``OK`` for adapters that ignore the body), ``fault_share_count``.
 """
@@ -84,6 +88,14 @@ class AdapterConformance:
     def shares(self) -> list[Share]:
         """The canonical shares for this destination."""
         return canonical_shares(self.destination)
+
+    def make_share(self, share_id: str, **fields: Any) -> Share:
+        """One test share for this destination (see :func:`coprolib.testing.shares.make_share`).
+
+        Override it, and :meth:`shares`, when the destination takes only some shares: a
+        feedback channel returns feedback shares with a recipient its channel can reach.
+        """
+        return make_share(share_id, destination=self.destination, **fields)
 
     def _refs(self, results: list[DeliveryResult]) -> list[RetractRef]:
         return [
@@ -151,10 +163,8 @@ class AdapterConformance:
         }
 
     def test_updated_share_keeps_one_record(self, adapter: Adapter[Any]) -> None:
-        old = make_share("canon-update", destination=self.destination)
-        new = make_share(
-            "canon-update", destination=self.destination, body="Revised wording.", version=2
-        )
+        old = self.make_share("canon-update")
+        new = self.make_share("canon-update", body="Revised wording.", version=2)
         results = adapter.deliver([old]) + adapter.deliver([new])
         if not type(adapter).capabilities.can_upsert:
             assert results[0].ok
@@ -195,7 +205,7 @@ class AdapterConformance:
 
     def test_full_batches(self, adapter: Adapter[Any]) -> None:
         size = min(type(adapter).capabilities.max_batch_size, 30) + 1
-        shares = [make_share(f"batch-{i}", destination=self.destination) for i in range(size)]
+        shares = [self.make_share(f"batch-{i}") for i in range(size)]
         results = deliver_checked(adapter, shares)
         self._assert_one_each(results, [s.id for s in shares])
         assert all(r.ok for r in results), [r.message for r in results]
@@ -231,7 +241,7 @@ class AdapterConformance:
         adapter = self._http(fault_server.url, read_timeout=0.4)
         with adapter:
             fault_server.force(*[fault] * 20)
-            share = make_share(f"fault-{fault}", destination=self.destination)
+            share = self.make_share(f"fault-{fault}")
             results = adapter.deliver([share])
         self._assert_one_each(results, [share.id])
         assert results[0].status in expected, (fault, results[0].status, results[0].message)
@@ -243,7 +253,7 @@ class AdapterConformance:
         adapter = self._http(fault_server.url)
         with adapter:
             fault_server.force(*["malformed"] * 20)
-            share = make_share("fault-malformed", destination=self.destination)
+            share = self.make_share("fault-malformed")
             results = adapter.deliver([share])
         self._assert_one_each(results, [share.id])
         assert results[0].status in self.malformed_body_statuses, results[0].message
@@ -251,7 +261,7 @@ class AdapterConformance:
     def test_connection_refused_is_retryable(self) -> None:
         adapter = self._http(refused_url())
         with adapter:
-            share = make_share("fault-refused", destination=self.destination)
+            share = self.make_share("fault-refused")
             results = adapter.deliver([share])
             checked = adapter.check()
         assert results[0].status is Status.RETRYABLE, results[0].message
@@ -262,10 +272,7 @@ class AdapterConformance:
         fault_server.fail_prob = fault_server.throttle_prob = fault_server.reset_prob = 0.2
         fault_server.slow_prob, fault_server.slow_seconds = 0.05, 1.0
         adapter = self._http(fault_server.url, read_timeout=0.4)
-        shares = [
-            make_share(f"random-{i}", destination=self.destination)
-            for i in range(self.fault_share_count)
-        ]
+        shares = [self.make_share(f"random-{i}") for i in range(self.fault_share_count)]
         with adapter:
             results = deliver_checked(adapter, shares)
             refs = self._refs([r for r in results if r.ok])

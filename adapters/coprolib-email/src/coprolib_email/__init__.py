@@ -1,0 +1,23 @@
+"""coprolib-email: feedback to contributors by email over SMTP.
+
+STARTTLS or implicit TLS (always verified; ``ca_file`` adds a private authority), optional login,
+plain text and HTML alternatives, an Easy Read layout when the recipient needs it, and a
+``Message-ID`` derived from the share's idempotency key. Email cannot be recalled: retraction
+records the compensating action for a person. :mod:`coprolib_email.server` is a real aiosmtpd
+server for tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from coprolib import hookimpl
+from coprolib_email.adapter import EmailAdapter, EmailConfig
+
+__all__ = ["EmailAdapter", "EmailConfig", "register_adapters"]
+
+
+@hookimpl
+def register_adapters(register: Callable[..., None]) -> None:
+    """Register the ``email`` destination adapter."""
+    register("email", EmailAdapter)

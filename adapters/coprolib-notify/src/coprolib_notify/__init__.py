@@ -1,0 +1,24 @@
+"""coprolib-notify: feedback to contributors through GOV.UK Notify (email, text message, letter).
+
+Feedback shares (``Share.kind == "feedback"``) are sent with the official
+``notifications-python-client``: a template id per feedback kind and channel, personalisation
+from the share (name, title, message, and address lines for letters), and ``reference`` = the
+share's idempotency key (never personal data), looked up before every send so a retry never
+sends twice. Notify cannot recall a message: retraction records the compensating action for a
+person. :mod:`coprolib_notify.server` is a Notify API subset for tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from coprolib import hookimpl
+from coprolib_notify.adapter import NotifyAdapter, NotifyConfig, TemplateIds
+
+__all__ = ["NotifyAdapter", "NotifyConfig", "TemplateIds", "register_adapters"]
+
+
+@hookimpl
+def register_adapters(register: Callable[..., None]) -> None:
+    """Register the ``govuk-notify`` destination adapter."""
+    register("govuk-notify", NotifyAdapter)
