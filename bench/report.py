@@ -69,9 +69,8 @@ def bench_records(world: SyntheticWorld, out: Path) -> float:
 
 
 def bench_ledger(world: SyntheticWorld, out: Path, folder: Path) -> float:
-    from coprolib.ledger import open_ledger
-
     from coprolib.impact import measure_ledger
+    from coprolib.ledger import open_ledger
 
     url = f"sqlite:///{folder / 'bench.db'}"
     start = time.perf_counter()

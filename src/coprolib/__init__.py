@@ -60,95 +60,104 @@ from coprolib.records import (
 __version__ = "0.1.0"
 
 # Names whose modules import cattrs or other heavier dependencies: loaded on first access.
-_LAZY = {
-    "Bundle": "coprolib.bundle",
-    "BundleError": "coprolib.bundle",
-    "dump_bundle": "coprolib.bundle",
-    "load_bundle": "coprolib.bundle",
-    "Impact": "coprolib.impact",
-    "LifecycleError": "coprolib.outcomes",
-    "advance": "coprolib.outcomes",
-    "change_feedback": "coprolib.outcomes",
-    "measure": "coprolib.impact",
-    "propose": "coprolib.outcomes",
-    "render_html": "coprolib.report",
-    "write_report": "coprolib.report",
-    "StructureError": "coprolib.convert",
-    "structure": "coprolib.convert",
-    "unstructure": "coprolib.convert",
-    # consent gate, planner, receipts, feedback owed
-    "Config": "coprolib.config",
-    "ConfigError": "coprolib.config",
-    "Destination": "coprolib.config",
-    "FeedbackPolicy": "coprolib.config",
-    "load_config": "coprolib.config",
-    "Decision": "coprolib.consent",
-    "InForce": "coprolib.consent",
-    "ShareRequest": "coprolib.consent",
-    "evaluate": "coprolib.consent",
-    "Plan": "coprolib.planner",
-    "Retraction": "coprolib.planner",
-    "Withdrawal": "coprolib.planner",
-    "insight_text_digest": "coprolib.planner",
-    "plan": "coprolib.planner",
-    "withdraw": "coprolib.planner",
-    "consent_receipt": "coprolib.consent_receipts",
-    "consent_receipt_json": "coprolib.consent_receipts",
-    "feedback_done": "coprolib.feedback_owed",
-    "feedback_due": "coprolib.feedback_owed",
-    "Recognizer": "coprolib.redact",
-    "Redaction": "coprolib.redact",
-    "Span": "coprolib.redact",
-    "find_spans": "coprolib.redact",
-    "redact": "coprolib.redact",
-    "Ledger": "coprolib.ledger",
-    "LedgerError": "coprolib.ledger",
-    "ShareStatus": "coprolib.ledger",
-    "open_ledger": "coprolib.ledger",
-    "resolve_ledger_url": "coprolib.ledger",
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "coprolib.adapters": (
+        "Adapter",
+        "Capabilities",
+        "Secret",
+        "Status",
+    ),
+    "coprolib.bundle": (
+        "Bundle",
+        "BundleError",
+        "dump_bundle",
+        "load_bundle",
+    ),
+    "coprolib.config": (
+        "Config",
+        "ConfigError",
+        "Destination",
+        "FeedbackPolicy",
+        "load_config",
+    ),
+    "coprolib.consent": (
+        "Decision",
+        "InForce",
+        "ShareRequest",
+        "evaluate",
+    ),
+    "coprolib.consent_receipts": (
+        "consent_receipt",
+        "consent_receipt_json",
+    ),
+    "coprolib.convert": (
+        "StructureError",
+        "structure",
+        "unstructure",
+    ),
+    "coprolib.delivery": (
+        "RetryPolicy",
+        "SyncSummary",
+        "sync",
+    ),
+    "coprolib.feedback_owed": (
+        "feedback_done",
+        "feedback_due",
+    ),
+    "coprolib.impact": (
+        "Impact",
+        "measure",
+    ),
+    "coprolib.ledger": (
+        "Ledger",
+        "LedgerError",
+        "ShareStatus",
+        "open_ledger",
+        "resolve_ledger_url",
+    ),
+    "coprolib.outcomes": (
+        "LifecycleError",
+        "advance",
+        "change_feedback",
+        "propose",
+    ),
+    "coprolib.planner": (
+        "Plan",
+        "Retraction",
+        "Withdrawal",
+        "insight_text_digest",
+        "plan",
+        "withdraw",
+    ),
+    "coprolib.redact": (
+        "Recognizer",
+        "Redaction",
+        "Span",
+        "find_spans",
+        "redact",
+    ),
+    "coprolib.report": (
+        "render_html",
+        "write_report",
+    ),
 }
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 if TYPE_CHECKING:
-    "Config": "coprolib.config",
-    "ConfigError": "coprolib.config",
-    "Destination": "coprolib.config",
-    "FeedbackPolicy": "coprolib.config",
-    "load_config": "coprolib.config",
-    "Decision": "coprolib.consent",
-    "InForce": "coprolib.consent",
-    "ShareRequest": "coprolib.consent",
-    "evaluate": "coprolib.consent",
-    "Plan": "coprolib.planner",
-    "Retraction": "coprolib.planner",
-    "Withdrawal": "coprolib.planner",
-    "insight_text_digest": "coprolib.planner",
-    "plan": "coprolib.planner",
-    "withdraw": "coprolib.planner",
-    "consent_receipt": "coprolib.consent_receipts",
-    "consent_receipt_json": "coprolib.consent_receipts",
-    "feedback_done": "coprolib.feedback_owed",
-    "feedback_due": "coprolib.feedback_owed",
-    "Adapter": "coprolib.adapters",
-    "Capabilities": "coprolib.adapters",
-    "Secret": "coprolib.adapters",
-    "Status": "coprolib.adapters",
-    "RetryPolicy": "coprolib.delivery",
-    "SyncSummary": "coprolib.delivery",
-    "sync": "coprolib.delivery",
     from coprolib.adapters import Adapter, Capabilities, Secret, Status
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.config import Config, ConfigError, Destination, FeedbackPolicy, load_config
     from coprolib.consent import Decision, InForce, ShareRequest, evaluate
     from coprolib.consent_receipts import consent_receipt, consent_receipt_json
     from coprolib.convert import StructureError, structure, unstructure
-    from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
-    from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
-    from coprolib.feedback_owed import feedback_done, feedback_due
-    from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
-    from coprolib.impact import Impact, measure
-    from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
-    from coprolib.report import render_html, write_report
     from coprolib.delivery import RetryPolicy, SyncSummary, sync
+    from coprolib.feedback_owed import feedback_done, feedback_due
+    from coprolib.impact import Impact, measure
+    from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
+    from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
+    from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
+    from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
+    from coprolib.report import render_html, write_report
 
 
 def __getattr__(name: str) -> Any:
@@ -194,8 +203,8 @@ __all__ = [
     "FeedbackPolicy",
     "FeedbackStatus",
     "IdentityLevel",
-    "InForce",
     "Impact",
+    "InForce",
     "Insight",
     "InsightStatus",
     "LadderRung",
@@ -234,10 +243,10 @@ __all__ = [
     "SyncSummary",
     "Withdrawal",
     "__version__",
-    "consent_receipt",
-    "consent_receipt_json",
     "advance",
     "change_feedback",
+    "consent_receipt",
+    "consent_receipt_json",
     "dump_bundle",
     "evaluate",
     "feedback_done",
@@ -246,18 +255,17 @@ __all__ = [
     "hookimpl",
     "insight_text_digest",
     "load_bundle",
-    "redact",
     "load_config",
+    "measure",
     "open_ledger",
     "plan",
+    "propose",
     "redact",
+    "render_html",
     "resolve_ledger_url",
     "structure",
     "sync",
     "unstructure",
     "withdraw",
-    "measure",
-    "propose",
-    "render_html",
     "write_report",
 ]

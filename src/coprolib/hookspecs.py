@@ -48,5 +48,7 @@ def register_recognizers(register: Any) -> None:
 @hookspec
 def consent_veto(story: Any, consents: Any, request: Any) -> Any:
     """Return a reason in plain words to refuse sharing ``story`` as ``request`` asks, or None."""
+
+
 def register_report_sections(register: Any) -> None:
     """Call ``register(key, title, render)`` per board report section; ``render`` returns HTML."""

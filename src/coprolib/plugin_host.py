@@ -42,7 +42,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.consent_commands",
     "coprolib.plugins.impact_commands",
     "coprolib.plugins.report_sections",
-    "coprolib.plugins.ledger_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
