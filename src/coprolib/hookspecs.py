@@ -50,5 +50,6 @@ def consent_veto(story: Any, consents: Any, request: Any) -> Any:
     """Return a reason in plain words to refuse sharing ``story`` as ``request`` asks, or None."""
 
 
+@hookspec
 def register_report_sections(register: Any) -> None:
     """Call ``register(key, title, render)`` per board report section; ``render`` returns HTML."""
