@@ -665,6 +665,8 @@ bundle = Bundle(
 )
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("northdale.json")
+    out = (
+        Path(__file__).resolve().parent.parent / "src" / "coprolib" / "examples" / "northdale.json"
+    )
     dump_bundle(bundle, out)
     print(f"wrote {out}: {bundle.counts()}")

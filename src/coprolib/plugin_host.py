@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.consent_commands",
     "coprolib.plugins.impact_commands",
     "coprolib.plugins.report_sections",
+    "coprolib.plugins.demo_command",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
