@@ -42,7 +42,7 @@ ledger = {ledger}
 # min_contributors = 1
 #
 # [destinations.local-files.settings]
-# dir = "out/shares"
+# directory = "out/shares"
 """
 
 KEY_ADVICE = """\
