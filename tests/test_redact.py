@@ -245,6 +245,7 @@ def test_dates_outside_a_birth_context_stay() -> None:
         "7 Market Park Avenue",
         "2-4 High Street",
         "5 Station Rd",
+        "Rose Cottage, Mill Lane",
     ],
 )
 def test_street_address(address: str) -> None:
@@ -279,6 +280,10 @@ def test_street_address_negatives(text: str) -> None:
         ("Present: Noxolo Baasit (Chair), others", "Noxolo Baasit"),
         ("Mark O'Neill explained the plan.", "Mark O'Neill"),
         ("Chukwudi Dumanli's sister raised the alert.", "Chukwudi Dumanli"),
+        ("hiya its Franciszek here", "Franciszek"),
+        ("the school saw Jaydon go quiet", "Jaydon"),
+        ("Khanyisile Mbhobho from the council rang.", "Khanyisile Mbhobho"),
+        ("Present: Yameen Mac Arta (Police)", "Yameen Mac Arta"),
     ],
 )
 def test_person_names(text: str, name: str) -> None:
@@ -319,6 +324,7 @@ def test_ambiguous_first_names_with_support(text: str, name: str) -> None:
         "Think Local Act Personal's ladder of co-production.",
         "Northdale Women's Aid (fictional) runs the group.",
         "We drove from Dudley to Preston, then Bradford.",
+        "Hi All, thanks Healthwatch. Love Mum.",
     ],
 )
 def test_hard_negatives_stay_untouched(text: str) -> None:
