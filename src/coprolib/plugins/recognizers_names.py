@@ -5,12 +5,17 @@ A person is found when a run of capitalised words holds
 * a title and what follows it ("Mrs Khan", "Dr A. Patel");
 * a first name from the shipped name list (``coprolib/data/first_names.txt``), with any
   capitalised words after it ("Ruth Baker-Jones");
-* a capitalised name after a relationship or naming cue ("my son Kai", "called Oluwaseun").
+* a capitalised name after a relationship, naming or greeting cue ("my son Kai", "called
+  Oluwaseun", "hi Ama", "saw Jaydon");
+* two unlisted, unusual capitalised words after a weaker cue ("raised by", "Present:") or before
+  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister").
 
 First names that are also ordinary words ("Will", "May", "Hope", "Faith") count only with support:
 a title, a surname from the list after them, a cue before them, or a speech verb after them.
 Runs that end in an organisation or street word ("Hope House", "Victoria Road") are not people.
 Once a name is found, its other mentions in the same text are found too ("Ruth ... Baker said").
+Names written in lower case, and lone unlisted names with no cue, are not found: pass a
+contributor's own names as ``known_identifiers``.
 """
 
 from __future__ import annotations
