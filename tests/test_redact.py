@@ -660,6 +660,19 @@ def test_explicit_recognizers_replace_the_registered_ones() -> None:
     assert redact("Mrs Khan, SAR-2023-014", recognizers=only_refs).text == "Mrs Khan, [CASE_REF]"
 
 
+class _Exploding:
+    name = "exploding"
+    labels = ("BOOM",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        raise RuntimeError("recogniser bug")
+
+
+def test_a_failing_recogniser_stops_the_redaction() -> None:
+    with pytest.raises(RuntimeError, match="recogniser bug"):
+        redact("Mrs Khan", recognizers=[*get_recognizers(), _Exploding()])
+
+
 def test_name_list_ships_with_its_notice() -> None:
     from importlib import resources
 
