@@ -521,10 +521,61 @@ class Corpus:
         self._neg(w)
         return Document("minutes", "".join(w.parts), w.spans)
 
+    def message(self) -> Document:
+        """An informal message forwarded to the team: lower case, house names, loose formats.
+
+        Some of what it holds no pattern can find (a lower-case first name, an address with a
+        house name and no number); those spans are labelled all the same.
+        """
+        r, f, w = self.rng, self.fake, _Writer()
+        w.text(r.choice(("hi, it's ", "Hello, this is ", "hiya its ")))
+        _, first, _last, held = self.people.make()
+        if r.random() < 0.1:
+            first = first.lower()
+        w.value(first, "PERSON", held)
+        w.text(r.choice((" again. ", " here. ", ". ")))
+        w.text("can u ring me on ")
+        n = f"{r.randrange(10**6):06d}"
+        w.value(
+            r.choice((phone(f, r), f"0161.496.{n[:4]}", f"07700 {n[:3]} {n[3:]}", f"07700{n}")),
+            "UK_PHONE",
+        )
+        w.text(" after 6? ")
+        self._neg(w)
+        w.text("my new address is ")
+        if r.random() < 0.2:
+            addr = f"{r.choice(('Rose', 'Ivy', 'Meadow', 'Holly'))} Cottage, {r.choice(_STREET_WORDS)} Lane"
+        else:
+            addr = street(f, r)
+        w.value(addr, "STREET_ADDRESS")
+        w.text(", ")
+        w.value(postcode(f, r).lower().replace(" ", "" if r.random() < 0.5 else " "), "UK_POSTCODE")
+        y, m, d = r.randint(1930, 2000), r.randint(1, 12), r.randint(1, 28)
+        before, date = r.choice(
+            (
+                ("my dob is ", f"{d}/{m}/{str(y)[2:]}"),
+                ("dob ", f"{d}.{m}.{y}"),
+                ("my birthday is ", f"{d} {_MONTHS[m - 1].lower()} {y}"),
+                ("i was born ", f"{d}/{m}/{y}"),
+            )
+        )
+        w.text(". " + before)
+        w.value(date, "DATE_OF_BIRTH")
+        w.text(" and my ni no is ")
+        w.value(ni_number(r).lower(), "NI_NUMBER")
+        w.text(". ")
+        self._person(w, r.choice(("first", "full")))
+        w.text(" from the council said to email ")
+        w.value(email(f, r), "EMAIL")
+        w.text(" or look at ")
+        w.value(url(f, r), "URL")
+        w.text(r.choice((". thanks x\n", ". cheers\n", ".\n")))
+        return Document("message", "".join(w.parts), w.spans)
+
     def documents(self, n: int) -> list[Document]:
-        """``n`` documents, a mix of stories, case notes and minutes."""
-        makers = (self.story, self.case_note, self.minutes)
-        return [makers[i % 3]() for i in range(n)]
+        """``n`` documents, a mix of stories, case notes, minutes and informal messages."""
+        makers = (self.story, self.case_note, self.minutes, self.message)
+        return [makers[i % 4]() for i in range(n)]
 
 
 def generate(n: int = 900, seed: int = 2026) -> list[Document]:

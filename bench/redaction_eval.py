@@ -9,6 +9,8 @@ Scoring:
 * precision: a predicted span is correct when at least 50% of its characters lie inside true
   spans; per label by the predicted label, and overall;
 * PERSON (held out): recall on people whose first name is not in coprolib's name list;
+* PHONE not 07700: UK_PHONE recall on phone numbers outside Ofcom's 07700 900xxx drama range, which
+  Faker uses for mobiles and which scrubadub (through ``phonenumbers``) rejects as unallocated;
 * MB/s: UTF-8 megabytes of corpus per CPU second (``time.process_time``, one core, so other
   load on the machine does not count) of finding spans, best of ``--repeat`` passes for both
   tools, after one warm-up document (recogniser loading excluded for both).
@@ -102,6 +104,7 @@ def evaluate(
 
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     held: list[int] = [0, 0]
+    real_phone: list[int] = [0, 0]  # outside Ofcom's 07700 900xxx drama range
     correct: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses: dict[str, list[str]] = defaultdict(list)
     false_pos: list[str] = []
@@ -119,6 +122,11 @@ def evaluate(
             if t.held_out:
                 held[0] += ok
                 held[1] += 1
+            if t.label == "UK_PHONE" and "7700" not in "".join(
+                ch for ch in doc.text[t.start : t.end] if ch.isdigit()
+            ):
+                real_phone[0] += ok
+                real_phone[1] += 1
             if not ok and len(misses[t.label]) < 8:
                 misses[t.label].append(doc.text[max(0, t.start - 25) : t.end + 10])
         for s, e, label in pred:
@@ -135,6 +143,8 @@ def evaluate(
         / max(1, sum(v[1] for v in correct.values())),
         "held_out": held[0] / max(1, held[1]),
         "held_out_n": held[1],
+        "real_phone": real_phone[0] / max(1, real_phone[1]),
+        "real_phone_n": real_phone[1],
         "mbps": size / 1e6 / elapsed,
         "misses": misses,
         "false_pos": false_pos,
@@ -191,6 +201,10 @@ def main() -> None:
     print(
         f"{'PERSON held out':16}{cop['held_out_n']:>6}  {_fmt(cop['held_out']):>10} "  # type: ignore[arg-type]
         f"{'':6}   {_fmt(sr_held):>11}"  # type: ignore[arg-type]
+    )
+    print(
+        f"{'PHONE not 07700':16}{cop['real_phone_n']:>6}  {_fmt(cop['real_phone']):>10} "  # type: ignore[arg-type]
+        f"{'':6}   {_fmt(scr['real_phone']):>11}"  # type: ignore[arg-type]
     )
     print(
         f"{'overall precision':22}  {cop['overall_precision']:6.3f}   "

@@ -245,6 +245,7 @@ def test_dates_outside_a_birth_context_stay() -> None:
         "7 Market Park Avenue",
         "2-4 High Street",
         "5 Station Rd",
+        "Rose Cottage, Mill Lane",
     ],
 )
 def test_street_address(address: str) -> None:
@@ -279,6 +280,10 @@ def test_street_address_negatives(text: str) -> None:
         ("Present: Noxolo Baasit (Chair), others", "Noxolo Baasit"),
         ("Mark O'Neill explained the plan.", "Mark O'Neill"),
         ("Chukwudi Dumanli's sister raised the alert.", "Chukwudi Dumanli"),
+        ("hiya its Franciszek here", "Franciszek"),
+        ("the school saw Jaydon go quiet", "Jaydon"),
+        ("Khanyisile Mbhobho from the council rang.", "Khanyisile Mbhobho"),
+        ("Present: Yameen Mac Arta (Police)", "Yameen Mac Arta"),
     ],
 )
 def test_person_names(text: str, name: str) -> None:
@@ -319,6 +324,7 @@ def test_ambiguous_first_names_with_support(text: str, name: str) -> None:
         "Think Local Act Personal's ladder of co-production.",
         "Northdale Women's Aid (fictional) runs the group.",
         "We drove from Dudley to Preston, then Bradford.",
+        "Hi All, thanks Healthwatch. Love Mum.",
     ],
 )
 def test_hard_negatives_stay_untouched(text: str) -> None:
@@ -652,6 +658,19 @@ def test_explicit_recognizers_replace_the_registered_ones() -> None:
         PatternRecognizer(name="r", label="CASE_REF", pattern=re.compile(r"SAR-\d{4}-\d{3}"))
     ]
     assert redact("Mrs Khan, SAR-2023-014", recognizers=only_refs).text == "Mrs Khan, [CASE_REF]"
+
+
+class _Exploding:
+    name = "exploding"
+    labels = ("BOOM",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        raise RuntimeError("recogniser bug")
+
+
+def test_a_failing_recogniser_stops_the_redaction() -> None:
+    with pytest.raises(RuntimeError, match="recogniser bug"):
+        redact("Mrs Khan", recognizers=[*get_recognizers(), _Exploding()])
 
 
 def test_name_list_ships_with_its_notice() -> None:

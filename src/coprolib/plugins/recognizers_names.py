@@ -5,12 +5,17 @@ A person is found when a run of capitalised words holds
 * a title and what follows it ("Mrs Khan", "Dr A. Patel");
 * a first name from the shipped name list (``coprolib/data/first_names.txt``), with any
   capitalised words after it ("Ruth Baker-Jones");
-* a capitalised name after a relationship or naming cue ("my son Kai", "called Oluwaseun").
+* a capitalised name after a relationship, naming or greeting cue ("my son Kai", "called
+  Oluwaseun", "hi Ama", "saw Jaydon");
+* two unlisted, unusual capitalised words after a weaker cue ("raised by", "Present:") or before
+  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister").
 
 First names that are also ordinary words ("Will", "May", "Hope", "Faith") count only with support:
 a title, a surname from the list after them, a cue before them, or a speech verb after them.
 Runs that end in an organisation or street word ("Hope House", "Victoria Road") are not people.
 Once a name is found, its other mentions in the same text are found too ("Ruth ... Baker said").
+Names written in lower case, and lone unlisted names with no cue, are not found: pass a
+contributor's own names as ``known_identifiers``.
 """
 
 from __future__ import annotations
@@ -66,7 +71,10 @@ _CUE_RE = re.compile(
     r"stepmum|worker|advocate|landlord|lodger|flatmate|child|baby|boy|girl|colleague|manager|"
     r"social worker|key worker|support worker|nurse|GP)|\bcalled|\bnamed|\bname is|\bname's|"
     r"\bknown as|\bnamed as|\bI'm|\bI am|\bthis is|\bsaid to|\bspoke to|\bspoke with|\btold|"
-    r"\basked|\bmet|\bvisited|\baction:|\bactions:)[,:]?\s+$",
+    r"\basked|\bmet|\bvisited|\baction:|\bactions:|\bdear|\bhi|\bhiya|\bhello|\bhey|\bit's|"
+    r"\bits|\bthanks|\bcheers|\bregards|\blove|\bsaw|\bseen|\bhelped|\bhit|\bhurt|\bphoned|"
+    r"\brang|\bcontacted|\bemailed|\btexted|\bthanked|\bblamed|\btrusted|\bknew|\bleft)"
+    r"[,:]?\s+$",
     re.IGNORECASE,
 )
 #: The last word of every cue in _CUE_RE: a cheap test before the regular expression.
@@ -76,7 +84,9 @@ _CUE_LAST = _words(
     boyfriend girlfriend fiance fiancé fiancee fiancée nephew niece cousin grandson granddaughter
     grandchild uncle aunt auntie nan gran grandma grandad stepdad stepmum worker advocate landlord
     lodger flatmate child baby boy girl colleague manager nurse gp called named is name's as i'm
-    am told asked met visited to with action actions
+    am told asked met visited to with action actions dear hi hiya hello hey it's its thanks
+    cheers regards love saw seen helped hit hurt phoned rang contacted emailed texted thanked
+    blamed trusted knew left
     """
 )
 
@@ -98,7 +108,8 @@ def _cue_before(text: str, start: int) -> bool:
 _VERB_AFTER_RE = re.compile(
     r"(?:['’]s\b|\s+(?:said|says|told|tells|asked|asks|explained|explains|reported|reports|"
     r"replied|added|agreed|felt|feels|wanted|wants|shared|disclosed|rang|phoned|called|visited|"
-    r"stated|confirmed|described|lives|lived|moved|came|went|was|is|has|had|and I|and me)\b)"
+    r"stated|confirmed|described|lives|lived|moved|came|went|was|is|has|had|and I|and me|"
+    r"left|arrived|stayed|returned|helped|died|from the|from our)\b)"
 )
 
 #: Capitalised words that end a name and words that mark an organisation, place or street.
@@ -131,6 +142,10 @@ STOP_WORDS = (
     later then yesterday today tomorrow sometimes eventually finally recently now also still
     however meanwhile afterwards suddenly unfortunately luckily apparently actually sadly
     thankfully overall initially previously currently since until during despite
+    mum mummy mam mom dad daddy mother father son daughter brother sister gran grandma grandad
+    granny grandpa grandmother grandfather family everyone everybody team friends folks guys
+    tesco asda sainsbury's sainsburys aldi lidl morrisons boots amazon google facebook whatsapp
+    instagram tiktok dwp hmrc ofsted cqc jobcentre samaritans shelter childline mencap scope
     """
     )
     | TITLES
@@ -346,10 +361,8 @@ class PersonRecognizer:
             if key in self.first:
                 if ambiguous and not self._supported(text, key, start, end, nxt):
                     continue
-            elif (
-                key in STOP_WORDS
-                or (i < n and keys[i] in self.first and self._sentence_start(text, start))
-                or not self._cued(text, key, start, tokens[i] if i < n else None)
+            elif key in STOP_WORDS or not self._cued(
+                text, key, start, tokens[i] if i < n else None
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:

@@ -184,10 +184,18 @@ _FLAT_BEFORE = re.compile(
     rf"(?:(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING},?\s+)?"
     rf"|\b(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING},?\s+)$"
 )
+# A named house on a named street, with no number: "Rose Cottage, Mill Lane".
+_HOUSE_NAME = r"(?:Cottage|Cottages|Farm|Farmhouse|Lodge|Barn|Villa|Bungalow|Manor|Grange|House)"
+_NAMED_HOUSE = re.compile(
+    rf"\b(?:[A-Z][a-z'’]+\s+){{1,2}}{_HOUSE_NAME},?\s+(?:{_NAME_WORD}\s+){{1,3}}(?:{_SUFFIX})\b\.?"
+)
 _FLAT_ONLY = re.compile(
     r"\b(?:[Ff]lat|[Aa]partment|[Uu]nit|[Ss]tudio)\s+\d{1,4}[A-Za-z]?,?\s+"
     rf"(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING}\b"
 )
+
+
+_HOUSE_HINTS = ("Cottage", "Farm", "Lodge", "Barn", "Villa", "Bungalow", "Manor", "Grange", "House")
 
 
 class _StreetAddress:
@@ -204,6 +212,9 @@ class _StreetAddress:
             if before is not None:
                 start = before.start()
             yield Span(start, m.end(), "STREET_ADDRESS", 0.95)
+        if any(h in text for h in _HOUSE_HINTS):
+            for m in _NAMED_HOUSE.finditer(text):
+                yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
         if "lat" in text or "nit" in text or "tudio" in text or "partment" in text:
             for m in _FLAT_ONLY.finditer(text):
                 yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)

@@ -15,7 +15,11 @@ def redact_jsonl(
     lines: TextIO, out: TextIO, err: TextIO, level: str, known_identifiers: tuple[str, ...] = ()
 ) -> int:
     """Redact ``{"id": ..., "text": ...}`` lines from ``lines`` to ``out``; return the number
-    of bad lines (each reported on ``err`` with its line number, the others still processed)."""
+    of bad lines (each reported on ``err`` with its line number, the others still processed).
+
+    Each output line is ``{"id", "text", "spans": [{"start", "end", "label"}]}``; offsets count
+    Unicode code points of the input text, as Python string indices do.
+    """
     from coprolib.redact import redact
 
     bad = 0
