@@ -78,6 +78,8 @@ _LAZY = {
     "Destination": "coprolib.config",
     "FeedbackPolicy": "coprolib.config",
     "load_config": "coprolib.config",
+    "Finding": "coprolib.doctor",
+    "run_checks": "coprolib.doctor",
     "Decision": "coprolib.consent",
     "InForce": "coprolib.consent",
     "ShareRequest": "coprolib.consent",
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
     from coprolib.consent_receipts import consent_receipt, consent_receipt_json
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.delivery import RetryPolicy, SyncSummary, sync
+    from coprolib.doctor import Finding, run_checks
     from coprolib.feedback_owed import feedback_done, feedback_due
     from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
     from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
@@ -156,6 +159,7 @@ __all__ = [
     "FeedbackKind",
     "FeedbackPolicy",
     "FeedbackStatus",
+    "Finding",
     "IdentityLevel",
     "InForce",
     "Insight",
@@ -205,6 +209,7 @@ __all__ = [
     "open_ledger",
     "plan",
     "resolve_ledger_url",
+    "run_checks",
     "structure",
     "sync",
     "unstructure",

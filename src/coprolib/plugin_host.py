@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.rule_best_interests",
     "coprolib.plugins.rule_review",
     "coprolib.plugins.consent_commands",
+    "coprolib.plugins.doctor_command",
 )
 
 ENTRY_POINT_GROUP = "coprolib"
