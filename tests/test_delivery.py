@@ -116,6 +116,7 @@ def test_permanent_failure_is_dead_lettered_with_the_reason(ledger: Any, tmp_pat
         "permanent: injected permanent failure (fail_prob)"
     ] * 2
     assert [j.status for j in ledger.list_jobs()] == ["dead", "dead"]
+    assert {status for _, status in ledger.list_shares()} == {ShareStatus.DEAD}
 
 
 def test_too_many_attempts_is_dead_lettered(ledger: Any, tmp_path: Path) -> None:
@@ -189,6 +190,15 @@ def test_retraction_removes_the_record(ledger: Any, tmp_path: Path) -> None:
     assert delivered_receipt(ledger, shares[0].id) is None
     assert delivered_receipt(ledger, shares[2].id).remote_id == shares[2].idempotency_key
     assert ledger.get_share(shares[0].id)[1] is ShareStatus.RETRACTED
+
+
+def test_stale_delivery_job_leaves_a_retraction_alone(ledger: Any, tmp_path: Path) -> None:
+    [share] = _planned(ledger, 1)
+    ledger.set_share_status(share.id, ShareStatus.RETRACT_PLANNED)
+    out = _file(tmp_path)
+    summary = sync(ledger, adapters={"board": out})
+    assert (summary.delivered, summary.cancelled, out.rows()) == (0, 1, [])
+    assert ledger.get_share(share.id)[1] is ShareStatus.RETRACT_PLANNED
 
 
 def test_destination_that_cannot_delete_records_the_compensation(ledger: Any) -> None:

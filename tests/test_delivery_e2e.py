@@ -167,3 +167,18 @@ def test_cli_dead_letters_then_retry(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert again.exit_code == 0 and "queued again" in again.output
     missing = runner.invoke(cli, ["outbox", "retry", "999", "--config", str(path)])
     assert missing.exit_code != 0 and "no dead-lettered job with id 999" in missing.output
+
+
+def test_example_config_builds_its_file_and_webhook_adapters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coprolib.adapters import build_adapter
+    from coprolib.config import load_config
+
+    monkeypatch.setenv("NORTHDALE_TRAINING_KEY", SECRET)
+    config = load_config(ROOT / "examples" / "coprolib.toml")
+    for name, dest in config.destinations.items():
+        if dest.adapter in ("file", "webhook"):
+            made = build_adapter(dest.adapter, dest.settings, destination=name)
+            assert SECRET not in str(made.describe())
+            made.close()

@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.impact_commands",
     "coprolib.plugins.report_sections",
     "coprolib.plugins.demo_command",
+    "coprolib.plugins.doctor_command",
 )
 
 ENTRY_POINT_GROUP = "coprolib"

@@ -207,7 +207,12 @@ class _Run:
         self.ledger.finish_job(job.id, "pending", error=reason, next_attempt_at=when)
 
     def dead(self, job: Any, reason: str, share: Share | None) -> None:
-        self.ledger.finish_job(job.id, "dead", error=reason)
+        with self.ledger.transaction():
+            self.ledger.finish_job(job.id, "dead", error=reason)
+            if share is not None and job.kind == DELIVER:
+                from coprolib.ledger import ShareStatus
+
+                self.ledger.set_share_status(share.id, ShareStatus.DEAD)
         self.summary.dead.append(
             DeadLetter(
                 job_id=job.id,
@@ -219,10 +224,11 @@ class _Run:
         )
         _hook_failed(share, job, reason, final=True)
 
-    def cancel(self, job: Any, reason: str, share: Share | None) -> None:
+    def cancel(self, job: Any, reason: str, share: Share | None, *, share_too: bool = True) -> None:
+        """End a job without sending; with ``share_too`` the share is marked cancelled."""
         with self.ledger.transaction():
             self.ledger.finish_job(job.id, "cancelled", error=reason)
-            if share is not None and job.kind == DELIVER:
+            if share is not None and share_too and job.kind == DELIVER:
                 from coprolib.ledger import ShareStatus
 
                 self.ledger.set_share_status(share.id, ShareStatus.CANCELLED)
@@ -315,7 +321,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
             continue
         share, status = found
         if status in (ShareStatus.CANCELLED, ShareStatus.RETRACT_PLANNED, ShareStatus.RETRACTED):
-            run.cancel(job, f"share is {status}; not sending", share)
+            run.cancel(job, f"share is {status}; not sending", share, share_too=False)
             continue
         if share.idempotency_key != job.idempotency_key:
             share = attrs.evolve(share, idempotency_key=job.idempotency_key)

@@ -3,7 +3,7 @@ the official ``notifications-python-client``.
 
 Follows the Python client documentation (https://docs.notifications.service.gov.uk/python.html:
 send_email_notification, send_sms_notification, send_letter_notification, get_all_notifications
-with ``reference``, get_template_by_id, and its error tables) and the REST API documentation
+with ``reference``, get_template, and its error tables) and the REST API documentation
 (https://docs.notifications.service.gov.uk/rest-api.html: JWT ``iss``/``iat`` authorisation,
 rate and daily limits).
 
