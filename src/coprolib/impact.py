@@ -270,11 +270,14 @@ class Impact:
         return data
 
 
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    """A sort key that puts ``s-2`` before ``s-10``."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text)
-    )
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(text: str) -> list[str | int]:
+    """A sort key that puts ``s-2`` before ``s-10`` (text and numbers alternate)."""
+    parts: list[str | int] = list(_DIGITS.split(text))
+    parts[1::2] = [int(p) for p in parts[1::2]]
+    return parts
 
 
 def _nearest_rank(sorted_values: list[int], pct: float) -> int:
@@ -496,7 +499,8 @@ def measure(
             counts["opted_out"] += 1
             continue
         start = first_story[cid]
-        heard = min((d for d in heard_on.get(cid, ()) if d >= start), default=None)
+        dates = heard_on.get(cid)
+        heard = min((d for d in dates if d >= start), default=None) if dates else None
         if heard is not None:
             counts["heard_within" if (heard - start).days <= within_days else "heard_later"] += 1
         elif (today - start).days <= within_days:
