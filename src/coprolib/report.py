@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tempfile
+import secrets
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -674,12 +674,14 @@ def write_report(impact: Impact, path: str | os.PathLike[str], **options: Any) -
     target = Path(path)
     html = render_html(impact, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    # A new file (mode "x") gets the usual permissions from the umask, unlike mkstemp's 0600:
+    # the report is meant to be shared.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "x", encoding="utf-8") as fh:
             fh.write(html)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
