@@ -216,7 +216,8 @@ caption{text-align:left;font-weight:600;padding:.3rem 0}
 th,td{border-bottom:1px solid var(--rule);padding:.3rem .5rem;text-align:left;vertical-align:top}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .warnings li{margin:.3rem 0}.warnings strong{color:var(--warn)}
-.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem;word-break:break-word}
+.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem}
+.ids span{white-space:nowrap}
 footer{margin-top:2rem;border-top:1px solid var(--rule);color:var(--muted);font-size:.9rem}
 @media print{
 @page{size:A4;margin:15mm}
@@ -502,7 +503,7 @@ def _domains(impact: Impact) -> str:
 
 
 def _ids(ids: Sequence[str], limit: int) -> str:
-    shown = ", ".join(esc(i) for i in ids[:limit])
+    shown = ", ".join(f"<span>{esc(i)}</span>" for i in ids[:limit])
     more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
     return f'<p class="ids">{shown}{esc(more)}</p>'
 
