@@ -268,3 +268,43 @@ def test_resolve_ledger_url(tmp_path: Path, monkeypatch) -> None:
 def test_unknown_url_scheme_is_refused() -> None:
     with pytest.raises(LedgerError, match="'mysql' ledgers are not supported"):
         open_ledger("mysql://x/y", key="")
+
+
+WRITER = """
+import sys
+from coprolib.ledger import open_ledger
+from tests.ledger_data import contributor, story
+url, schema, name = sys.argv[1], sys.argv[2] or None, sys.argv[3]
+with open_ledger(url, actor=name, key="", schema=schema) as ledger:
+    for i in range(15):
+        with ledger.transaction():
+            ledger.add(contributor(f"{name}-p{i}"))
+            ledger.add(story(f"{name}-s{i}", (f"{name}-p{i}",)))
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(ledger_target) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    with ledger_target.open():
+        pass  # create the schema first, so the writers race only on rows
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, ledger_target.url, ledger_target.schema or "", name],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("alpha", "beta", "gamma")
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with ledger_target.open() as ledger:
+        assert ledger.count(Contributor) == 45 and ledger.count(Story) == 45
+        result = ledger.verify_audit()
+        assert result.ok, result.reason
+        assert {e.actor for e in ledger.audit_entries()} >= {"alpha", "beta", "gamma"}
