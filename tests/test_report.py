@@ -432,3 +432,24 @@ def test_report_from_the_ledger_matches_the_records(tmp_path: Path) -> None:
     expected = measure_bundle(world, today=world.today, since=dt.date(2025, 6, 1)).to_dict()
     assert json.loads(result.output)["impact"] == expected
     assert out.exists()
+
+
+def test_write_report_leaves_the_old_file_when_rendering_fails(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("previous report", encoding="utf-8")
+
+    def broken(impact: Impact, max_rows: int) -> str:
+        raise RuntimeError("boom")
+
+    world = synthetic_world(stories=10, insights=2)
+    impact = measure_bundle(world, today=world.today)
+    from coprolib.report import ReportSection
+
+    with pytest.raises(RuntimeError):
+        write_report(impact, target, sections=[ReportSection(key="x", title="X", render=broken)])
+    assert target.read_text(encoding="utf-8") == "previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    write_report(impact, target)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask, "permissions follow the umask"

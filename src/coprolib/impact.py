@@ -8,7 +8,8 @@ labels appear in the result: never names, contact details or story text.
 Periods. With ``since``, story measures (the funnel's story counts, days to first feedback, loop
 closure, "soaked up") cover the *cohort* of stories collected on or after ``since`` and all that
 followed from them; event counts (insights written, insights shared, outcomes agreed or
-implemented, contributors told, activities held) count events dated on or after ``since``.
+implemented, contributors told, activities held) count events dated on or after ``since``
+(an insight with no ``created_on`` counts in every period).
 Overdue feedback is always everything owed and past due on ``today``.
 
 Definitions.
@@ -270,11 +271,14 @@ class Impact:
         return data
 
 
-def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
-    """A sort key that puts ``s-2`` before ``s-10``."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text)
-    )
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(text: str) -> list[str | int]:
+    """A sort key that puts ``s-2`` before ``s-10`` (text and numbers alternate)."""
+    parts: list[str | int] = list(_DIGITS.split(text))
+    parts[1::2] = [int(p) for p in parts[1::2]]
+    return parts
 
 
 def _nearest_rank(sorted_values: list[int], pct: float) -> int:
@@ -289,8 +293,378 @@ def _share_pairs(shares: Iterable[Share | tuple[Share, str]]) -> Iterable[tuple[
             yield item, "delivered"
 
 
-def _in(day: dt.date | None, since: dt.date | None) -> bool:
-    return since is None or day is None or day >= since
+@attrs.define
+class _Index:
+    """What one pass over the records learns, shared by the measures below (internal)."""
+
+    today: dt.date
+    since: dt.date | None
+    collected: dict[str, dt.date] = attrs.Factory(dict)  # the cohort: story -> collected on
+    story_people: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    person_stories: dict[str, list[str]] = attrs.Factory(lambda: defaultdict(list))
+    story_themes: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    disclosures: int = 0
+    insights: list[Insight] = attrs.Factory(list)
+    insight_stories: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    shared_on: dict[str, dt.date] = attrs.Factory(dict)  # insight -> first delivered share
+    in_insight: set[str] = attrs.Factory(set)
+    in_shared: set[str] = attrs.Factory(set)
+    outcomes: list[Outcome] = attrs.Factory(list)
+    outcome_stories: dict[str, set[str]] = attrs.Factory(dict)
+    in_agreed: set[str] = attrs.Factory(set)
+    in_delivered: set[str] = attrs.Factory(set)
+    heard_on: dict[str, list[dt.date]] = attrs.Factory(lambda: defaultdict(list))
+    story_first: dict[str, dt.date] = attrs.Factory(dict)  # story -> first related feedback
+    told_what_happened: set[str] = attrs.Factory(set)
+    told_stories: set[str] = attrs.Factory(set)
+    told_in_period: set[str] = attrs.Factory(set)
+    overdue: list[OverdueFeedback] = attrs.Factory(list)
+
+    def in_period(self, day: dt.date | None) -> bool:
+        """Whether an event on ``day`` falls in the period (undated events always do)."""
+        return self.since is None or day is None or day >= self.since
+
+    def add_stories(self, stories: Iterable[Story]) -> None:
+        """Index every story's contributors; keep the period's non-disclosure stories."""
+        for s in stories:
+            self.story_people[s.id] = s.contributor_ids
+            for cid in s.contributor_ids:
+                self.person_stories[cid].append(s.id)
+            if s.disclosure:
+                self.disclosures += self.in_period(s.collected_on)
+                continue
+            if self.since is None or s.collected_on >= self.since:
+                self.collected[s.id] = s.collected_on
+                self.story_themes[s.id] = s.themes
+
+    def add_insights(
+        self, insights: Iterable[Insight], shares: Iterable[Share | tuple[Share, str]]
+    ) -> None:
+        """Index insights, which of them were shared and when, and the stories behind them."""
+        self.insights = list(insights)
+        self.insight_stories = {i.id: i.story_ids for i in self.insights}
+        for share, status in _share_pairs(shares):
+            if share.kind is ShareKind.INSIGHT and status in _SHARED_STATES:
+                day = share.planned_at.date()
+                if share.subject_id not in self.shared_on or day < self.shared_on[share.subject_id]:
+                    self.shared_on[share.subject_id] = day
+        for i in self.insights:
+            self.in_insight.update(i.story_ids)
+            if i.id in self.shared_on:
+                self.in_shared.update(i.story_ids)
+
+    def add_outcomes(self, outcomes: Iterable[Outcome]) -> None:
+        """Index outcomes and the stories behind those agreed and delivered."""
+        self.outcomes = list(outcomes)
+        for o in self.outcomes:
+            behind: set[str] = set()
+            for iid in o.insight_ids:
+                behind.update(self.insight_stories.get(iid, ()))
+            self.outcome_stories[o.id] = behind
+            seen = {e.status for e in o.timeline}
+            if seen.intersection(_AGREED_OR_LATER):
+                self.in_agreed.update(behind)
+            if seen & _DELIVERED:
+                self.in_delivered.update(behind)
+
+    def add_feedback(self, feedback: Iterable[Feedback]) -> None:
+        """Index what is overdue, who heard back when, and which stories it was about."""
+        for fb in feedback:
+            if fb.status is FeedbackStatus.OWED and fb.due is not None and fb.due < self.today:
+                self.overdue.append(
+                    OverdueFeedback(
+                        feedback_id=fb.id,
+                        contributor_id=fb.contributor_id,
+                        kind=fb.kind,
+                        due=fb.due,
+                        days_overdue=(self.today - fb.due).days,
+                        outcome_id=fb.outcome_id,
+                        insight_id=fb.insight_id,
+                    )
+                )
+            if fb.status in _HEARD and fb.sent_on is not None:
+                self._heard(fb, fb.sent_on)
+        self.overdue.sort(key=lambda o: (o.due, o.feedback_id))
+
+    def _heard(self, fb: Feedback, sent: dt.date) -> None:
+        cid = fb.contributor_id
+        self.heard_on[cid].append(sent)
+        what_happened = fb.kind in _WHAT_HAPPENED
+        if what_happened:
+            self.told_what_happened.add(cid)
+            if self.in_period(sent):
+                self.told_in_period.add(cid)
+        related: Iterable[str]
+        if fb.story_ids:
+            related = fb.story_ids
+        else:
+            theirs = set(self.person_stories.get(cid, ()))
+            if fb.insight_id is not None:
+                related = theirs.intersection(self.insight_stories.get(fb.insight_id, ()))
+            elif fb.outcome_id is not None:
+                related = theirs & self.outcome_stories.get(fb.outcome_id, set())
+            else:
+                related = ()
+        for sid in related:
+            if sid not in self.collected or cid not in self.story_people.get(sid, ()):
+                continue
+            if sid not in self.story_first or sent < self.story_first[sid]:
+                self.story_first[sid] = sent
+            if what_happened:
+                self.told_stories.add(sid)
+
+
+def _funnel(ix: _Index) -> tuple[FunnelStage, ...]:
+    cohort = ix.collected.keys()
+    agreed = delivered = 0
+    for o in ix.outcomes:
+        day = _first(o, _AGREED_OR_LATER)
+        agreed += day is not None and ix.in_period(day)
+        day = _first(o, tuple(_DELIVERED))
+        delivered += day is not None and ix.in_period(day)
+    stages = (
+        ("stories", "Stories collected", len(cohort), "stories", len(cohort)),
+        (
+            "insights",
+            "Drawn on by an insight",
+            sum(1 for i in ix.insights if ix.in_period(i.created_on)),
+            "insights",
+            len(ix.in_insight.intersection(cohort)),
+        ),
+        (
+            "shared",
+            "Shared where practitioners work",
+            sum(1 for d in ix.shared_on.values() if ix.in_period(d)),
+            "insights shared",
+            len(ix.in_shared.intersection(cohort)),
+        ),
+        (
+            "agreed",
+            "Led to an agreed change",
+            agreed,
+            "outcomes agreed",
+            len(ix.in_agreed.intersection(cohort)),
+        ),
+        (
+            "delivered",
+            "Change implemented or evidenced",
+            delivered,
+            "outcomes implemented",
+            len(ix.in_delivered.intersection(cohort)),
+        ),
+        (
+            "told",
+            "Contributors told what happened",
+            len(ix.told_in_period),
+            "contributors told",
+            len(ix.told_stories),
+        ),
+    )
+    return tuple(
+        FunnelStage(key=k, label=label, count=n, unit=unit, stories=s)
+        for k, label, n, unit, s in stages
+    )
+
+
+def _timing(ix: _Index) -> FeedbackTiming:
+    waits = sorted(max(0, (ix.story_first[sid] - ix.collected[sid]).days) for sid in ix.story_first)
+    return FeedbackTiming(
+        stories_heard=len(waits),
+        stories_waiting=len(ix.collected) - len(waits),
+        median_days=float(statistics.median(waits)) if waits else None,
+        p90_days=_nearest_rank(waits, 0.9) if waits else None,
+    )
+
+
+def _loop_closure(
+    ix: _Index, contributors: Iterable[Contributor], within_days: int
+) -> tuple[LoopClosure, list[ImpactWarning]]:
+    people = {c.id: c for c in contributors}
+    first_story: dict[str, dt.date] = {}
+    for sid, day in ix.collected.items():
+        for cid in ix.story_people[sid]:
+            if cid not in first_story or day < first_story[cid]:
+                first_story[cid] = day
+    counts: Counter[str] = Counter()
+    never_told: list[ImpactWarning] = []
+    for cid in sorted(first_story, key=_natural):
+        person = people.get(cid)
+        if person is not None and not person.wants_feedback:
+            counts["opted_out"] += 1
+            continue
+        start = first_story[cid]
+        dates = ix.heard_on.get(cid)
+        heard = min((d for d in dates if d >= start), default=None) if dates else None
+        if heard is not None:
+            counts["heard_within" if (heard - start).days <= within_days else "heard_later"] += 1
+        elif (ix.today - start).days <= within_days:
+            counts["not_yet_due"] += 1
+        else:
+            counts["not_heard"] += 1
+        if cid not in ix.told_what_happened and (ix.today - start).days > within_days:
+            never_told.append(
+                ImpactWarning(
+                    code="never_told",
+                    subject_id=cid,
+                    message=(
+                        f"contributor {cid} asked to hear back, shared a story on "
+                        f"{start.isoformat()} and has not been told what happened"
+                    ),
+                )
+            )
+    eligible = counts["heard_within"] + counts["heard_later"] + counts["not_heard"]
+    loop = LoopClosure(
+        within_days=within_days,
+        eligible=eligible,
+        heard_within=counts["heard_within"],
+        heard_later=counts["heard_later"],
+        not_heard=counts["not_heard"],
+        not_yet_due=counts["not_yet_due"],
+        opted_out=counts["opted_out"],
+        rate=counts["heard_within"] / eligible if eligible else None,
+    )
+    return loop, never_told
+
+
+def _outcome_groups(ix: _Index) -> dict[str, str]:
+    """Outcomes that moved in the period: ``underway``, ``delivered`` or ``not_adopted``."""
+    groups: dict[str, str] = {}
+    for o in ix.outcomes:
+        if ix.since is not None and o.timeline[-1].on < ix.since:
+            continue
+        if o.status is OutcomeStatus.NOT_ADOPTED:
+            groups[o.id] = "not_adopted"
+        else:
+            groups[o.id] = "delivered" if o.status in _DELIVERED else "underway"
+    return groups
+
+
+def _change_depth(ix: _Index, groups: Mapping[str, str]) -> tuple[DepthRow, ...]:
+    counts: dict[ChangeDepth, Counter[str]] = {d: Counter() for d in ChangeDepth}
+    for o in ix.outcomes:
+        if o.id in groups:
+            counts[o.depth][groups[o.id]] += 1
+    return tuple(
+        DepthRow(
+            depth=d, underway=c["underway"], delivered=c["delivered"], not_adopted=c["not_adopted"]
+        )
+        for d, c in counts.items()
+    )
+
+
+def _soaked_up(ix: _Index, soak_days: int) -> SoakedUp:
+    cutoff = ix.today - dt.timedelta(days=soak_days)
+    old_enough = [sid for sid, day in ix.collected.items() if day <= cutoff]
+    soaked = sorted((sid for sid in old_enough if sid not in ix.in_insight), key=_natural)
+    return SoakedUp(
+        after_days=soak_days, count=len(soaked), eligible=len(old_enough), story_ids=tuple(soaked)
+    )
+
+
+def _themes_and_domains(
+    ix: _Index, groups: Mapping[str, str], soaked: SoakedUp
+) -> tuple[tuple[ThemeRow, ...], tuple[DomainRow, ...]]:
+    soaked_ids = set(soaked.story_ids)
+    themes: dict[str, Counter[str]] = defaultdict(Counter)
+    for sid, story_themes in ix.story_themes.items():
+        for theme in story_themes:
+            themes[theme]["stories"] += 1
+            themes[theme]["soaked_up"] += sid in soaked_ids
+    domains: dict[SARDomain, Counter[str]] = {d: Counter() for d in SARDomain}
+    by_id = {i.id: i for i in ix.insights}
+    for i in ix.insights:
+        if not ix.in_period(i.created_on):
+            continue
+        for theme in i.themes:
+            themes[theme]["insights"] += 1
+        domains[i.domain]["insights"] += 1
+        domains[i.domain]["shared"] += i.id in ix.shared_on
+    for o in ix.outcomes:
+        group = groups.get(o.id)
+        if group is None or group == "not_adopted":
+            continue
+        used = [by_id[iid] for iid in o.insight_ids if iid in by_id]
+        for theme in {t for i in used for t in i.themes}:
+            themes[theme]["outcomes"] += 1
+            themes[theme]["delivered"] += group == "delivered"
+        for domain in {i.domain for i in used}:
+            domains[domain]["outcomes"] += 1
+            domains[domain]["delivered"] += group == "delivered"
+    theme_rows = sorted(
+        (
+            ThemeRow(
+                theme=t,
+                stories=c["stories"],
+                soaked_up=c["soaked_up"],
+                insights=c["insights"],
+                outcomes=c["outcomes"],
+                delivered=c["delivered"],
+            )
+            for t, c in themes.items()
+        ),
+        key=lambda r: (-r.stories, -r.insights, r.theme),
+    )
+    domain_rows = tuple(
+        DomainRow(
+            domain=d,
+            insights=c["insights"],
+            shared=c["shared"],
+            outcomes=c["outcomes"],
+            delivered=c["delivered"],
+        )
+        for d, c in domains.items()
+    )
+    return tuple(theme_rows), domain_rows
+
+
+def _ladder(
+    activities: Iterable[Activity], ix: _Index
+) -> tuple[tuple[RungRow, ...], list[ImpactWarning]]:
+    rungs: dict[LadderRung, Counter[str]] = {r: Counter() for r in LadderRung}
+    warnings: list[ImpactWarning] = []
+    for a in activities:
+        if not ix.in_period(a.held_on):
+            continue
+        c = rungs[a.rung]
+        c["activities"] += 1
+        c["participants"] += a.participants
+        c[a.decisions_held_by.value] += 1
+        called = bool(a.described_as and _CO_PRODUCTION.search(a.described_as))
+        where = f"ladder rung {int(a.rung)}: {RUNG_LABELS[a.rung].lower()}"
+        if (a.rung >= LadderRung.CO_DESIGN or called) and (
+            a.decisions_held_by is DecisionHolder.PROFESSIONALS
+        ):
+            warnings.append(
+                ImpactWarning(
+                    code="professionals_held_decisions",
+                    subject_id=a.id,
+                    message=(
+                        f"activity {a.id} is presented as co-production ({where}) but "
+                        "professionals alone held the decisions"
+                    ),
+                )
+            )
+        if called and a.rung < LadderRung.CO_DESIGN:
+            warnings.append(
+                ImpactWarning(
+                    code="called_co_production",
+                    subject_id=a.id,
+                    message=f"activity {a.id} is described as co-production but sits at {where}",
+                )
+            )
+    rows = tuple(
+        RungRow(
+            rung=r,
+            label=RUNG_LABELS[r],
+            activities=c["activities"],
+            participants=c["participants"],
+            professionals=c[DecisionHolder.PROFESSIONALS.value],
+            shared=c[DecisionHolder.SHARED.value],
+            lived_experience=c[DecisionHolder.LIVED_EXPERIENCE.value],
+        )
+        for r, c in rungs.items()
+    )
+    return rows, warnings
 
 
 def measure(
@@ -316,375 +690,30 @@ def measure(
         raise RecordError("soak_days", f"is {soak_days}; it cannot be negative")
     if since is not None and since > today:
         raise RecordError("since", f"{since.isoformat()} is after today ({today.isoformat()})")
-
-    # --- stories: the cohort, and every story's contributors -----------------------------
-    collected: dict[str, dt.date] = {}
-    story_people: dict[str, tuple[str, ...]] = {}
-    person_stories: dict[str, list[str]] = defaultdict(list)
-    story_themes: dict[str, tuple[str, ...]] = {}
-    disclosures = 0
-    for s in stories:
-        story_people[s.id] = s.contributor_ids
-        for cid in s.contributor_ids:
-            person_stories[cid].append(s.id)
-        if s.disclosure:
-            if _in(s.collected_on, since):
-                disclosures += 1
-            continue
-        if since is None or s.collected_on >= since:
-            collected[s.id] = s.collected_on
-            story_themes[s.id] = s.themes
-
-    # --- insights and shares -------------------------------------------------------------
-    insight_list = list(insights)
-    insight_stories: dict[str, tuple[str, ...]] = {i.id: i.story_ids for i in insight_list}
-    insight_domain: dict[str, SARDomain] = {i.id: i.domain for i in insight_list}
-    shared_on: dict[str, dt.date] = {}
-    for share, status in _share_pairs(shares):
-        if share.kind is ShareKind.INSIGHT and status in _SHARED_STATES:
-            day = share.planned_at.date()
-            if share.subject_id not in shared_on or day < shared_on[share.subject_id]:
-                shared_on[share.subject_id] = day
-    in_insight: set[str] = set()
-    in_shared: set[str] = set()
-    for i in insight_list:
-        in_insight.update(i.story_ids)
-        if i.id in shared_on:
-            in_shared.update(i.story_ids)
-
-    # --- outcomes ------------------------------------------------------------------------
-    outcome_list = list(outcomes)
-    outcome_stories: dict[str, set[str]] = {}
-    in_agreed: set[str] = set()
-    in_delivered: set[str] = set()
-    for o in outcome_list:
-        behind: set[str] = set()
-        for iid in o.insight_ids:
-            behind.update(insight_stories.get(iid, ()))
-        outcome_stories[o.id] = behind
-        seen = {e.status for e in o.timeline}
-        if seen.intersection(_AGREED_OR_LATER):
-            in_agreed.update(behind)
-        if seen & _DELIVERED:
-            in_delivered.update(behind)
-
-    # --- feedback ------------------------------------------------------------------------
-    heard_on: dict[str, list[dt.date]] = defaultdict(list)  # contributor -> sent feedback dates
-    story_first: dict[str, dt.date] = {}  # story -> first feedback related to it
-    told_what_happened: set[str] = set()
-    told_stories: set[str] = set()
-    told_in_period: set[str] = set()
-    overdue: list[OverdueFeedback] = []
-    for fb in feedback:
-        if fb.status is FeedbackStatus.OWED and fb.due is not None and fb.due < today:
-            overdue.append(
-                OverdueFeedback(
-                    feedback_id=fb.id,
-                    contributor_id=fb.contributor_id,
-                    kind=fb.kind,
-                    due=fb.due,
-                    days_overdue=(today - fb.due).days,
-                    outcome_id=fb.outcome_id,
-                    insight_id=fb.insight_id,
-                )
-            )
-        if fb.status not in _HEARD or fb.sent_on is None:
-            continue
-        cid, sent = fb.contributor_id, fb.sent_on
-        heard_on[cid].append(sent)
-        if fb.kind in _WHAT_HAPPENED:
-            told_what_happened.add(cid)
-            if _in(sent, since):
-                told_in_period.add(cid)
-        related: Iterable[str]
-        if fb.story_ids:
-            related = fb.story_ids
-        else:
-            theirs = set(person_stories.get(cid, ()))
-            if fb.insight_id is not None:
-                related = theirs.intersection(insight_stories.get(fb.insight_id, ()))
-            elif fb.outcome_id is not None:
-                related = theirs & outcome_stories.get(fb.outcome_id, set())
-            else:
-                related = ()
-        for sid in related:
-            if sid not in collected or cid not in story_people.get(sid, ()):
-                continue
-            if sid not in story_first or sent < story_first[sid]:
-                story_first[sid] = sent
-            if fb.kind in _WHAT_HAPPENED:
-                told_stories.add(sid)
-    overdue.sort(key=lambda o: (o.due, o.feedback_id))
-
-    # --- funnel --------------------------------------------------------------------------
-    cohort = collected.keys()
-    shared_in_period = sum(1 for d in shared_on.values() if _in(d, since))
-    agreed_in_period = delivered_in_period = 0
-    for o in outcome_list:
-        agreed = _first(o, _AGREED_OR_LATER)
-        if agreed is not None and _in(agreed, since):
-            agreed_in_period += 1
-        done = _first(o, tuple(_DELIVERED))
-        if done is not None and _in(done, since):
-            delivered_in_period += 1
-    funnel = (
-        FunnelStage(
-            key="stories",
-            label="Stories collected",
-            count=len(collected),
-            unit="stories",
-            stories=len(collected),
-        ),
-        FunnelStage(
-            key="insights",
-            label="Drawn on by an insight",
-            count=sum(1 for i in insight_list if _in(i.created_on, since)),
-            unit="insights",
-            stories=len(in_insight.intersection(cohort)),
-        ),
-        FunnelStage(
-            key="shared",
-            label="Shared where practitioners work",
-            count=shared_in_period,
-            unit="insights shared",
-            stories=len(in_shared.intersection(cohort)),
-        ),
-        FunnelStage(
-            key="agreed",
-            label="Led to an agreed change",
-            count=agreed_in_period,
-            unit="outcomes agreed",
-            stories=len(in_agreed.intersection(cohort)),
-        ),
-        FunnelStage(
-            key="delivered",
-            label="Change implemented or evidenced",
-            count=delivered_in_period,
-            unit="outcomes implemented",
-            stories=len(in_delivered.intersection(cohort)),
-        ),
-        FunnelStage(
-            key="told",
-            label="Contributors told what happened",
-            count=len(told_in_period),
-            unit="contributors told",
-            stories=len(told_stories),
-        ),
-    )
-
-    # --- days to first feedback ----------------------------------------------------------
-    waits = sorted(max(0, (story_first[sid] - collected[sid]).days) for sid in story_first)
-    timing = FeedbackTiming(
-        stories_heard=len(waits),
-        stories_waiting=len(collected) - len(waits),
-        median_days=float(statistics.median(waits)) if waits else None,
-        p90_days=_nearest_rank(waits, 0.9) if waits else None,
-    )
-
-    # --- loop closure --------------------------------------------------------------------
-    people = {c.id: c for c in contributors}
-    first_story: dict[str, dt.date] = {}
-    for sid, day in collected.items():
-        for cid in story_people[sid]:
-            if cid not in first_story or day < first_story[cid]:
-                first_story[cid] = day
-    counts: Counter[str] = Counter()
-    warnings: list[ImpactWarning] = []
-    for cid in sorted(first_story, key=_natural):
-        person = people.get(cid)
-        if person is not None and not person.wants_feedback:
-            counts["opted_out"] += 1
-            continue
-        start = first_story[cid]
-        heard = min((d for d in heard_on.get(cid, ()) if d >= start), default=None)
-        if heard is not None:
-            counts["heard_within" if (heard - start).days <= within_days else "heard_later"] += 1
-        elif (today - start).days <= within_days:
-            counts["not_yet_due"] += 1
-        else:
-            counts["not_heard"] += 1
-        if cid not in told_what_happened and (today - start).days > within_days:
-            warnings.append(
-                ImpactWarning(
-                    code="never_told",
-                    subject_id=cid,
-                    message=(
-                        f"contributor {cid} asked to hear back, shared a story on "
-                        f"{start.isoformat()} and has not been told what happened"
-                    ),
-                )
-            )
-    eligible = counts["heard_within"] + counts["heard_later"] + counts["not_heard"]
-    loop = LoopClosure(
-        within_days=within_days,
-        eligible=eligible,
-        heard_within=counts["heard_within"],
-        heard_later=counts["heard_later"],
-        not_heard=counts["not_heard"],
-        not_yet_due=counts["not_yet_due"],
-        opted_out=counts["opted_out"],
-        rate=counts["heard_within"] / eligible if eligible else None,
-    )
-
-    # --- change depth --------------------------------------------------------------------
-    depth_counts: dict[ChangeDepth, Counter[str]] = {d: Counter() for d in ChangeDepth}
-    outcome_group: dict[str, str] = {}
-    outcome_insights = {o.id: o.insight_ids for o in outcome_list}
-    for o in outcome_list:
-        if since is not None and o.timeline[-1].on < since:
-            continue
-        group = (
-            "not_adopted"
-            if o.status is OutcomeStatus.NOT_ADOPTED
-            else "delivered"
-            if o.status in _DELIVERED
-            else "underway"
-        )
-        outcome_group[o.id] = group
-        depth_counts[o.depth][group] += 1
-    depth_rows = tuple(
-        DepthRow(
-            depth=d, underway=c["underway"], delivered=c["delivered"], not_adopted=c["not_adopted"]
-        )
-        for d, c in depth_counts.items()
-    )
-
-    # --- soaked up -----------------------------------------------------------------------
-    cutoff = today - dt.timedelta(days=soak_days)
-    old_enough = [sid for sid, day in collected.items() if day <= cutoff]
-    soaked = sorted((sid for sid in old_enough if sid not in in_insight), key=_natural)
-    soaked_set = set(soaked)
-
-    # --- themes and domains --------------------------------------------------------------
-    theme_counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for sid, themes in story_themes.items():
-        for theme in themes:
-            row = theme_counts[theme]
-            row["stories"] += 1
-            if sid in soaked_set:
-                row["soaked_up"] += 1
-    insight_themes: dict[str, tuple[str, ...]] = {}
-    domain_counts: dict[SARDomain, Counter[str]] = {d: Counter() for d in SARDomain}
-    for i in insight_list:
-        insight_themes[i.id] = i.themes
-        if not _in(i.created_on, since):
-            continue
-        for theme in i.themes:
-            theme_counts[theme]["insights"] += 1
-        domain_counts[i.domain]["insights"] += 1
-        if i.id in shared_on:
-            domain_counts[i.domain]["shared"] += 1
-    for oid, group in outcome_group.items():
-        o_themes: set[str] = set()
-        o_domains: set[SARDomain] = set()
-        for iid in outcome_insights[oid]:
-            o_themes.update(insight_themes.get(iid, ()))
-            if iid in insight_domain:
-                o_domains.add(insight_domain[iid])
-        if group == "not_adopted":
-            continue
-        for theme in o_themes:
-            theme_counts[theme]["outcomes"] += 1
-            if group == "delivered":
-                theme_counts[theme]["delivered"] += 1
-        for domain in o_domains:
-            domain_counts[domain]["outcomes"] += 1
-            if group == "delivered":
-                domain_counts[domain]["delivered"] += 1
-    theme_rows = tuple(
-        sorted(
-            (
-                ThemeRow(
-                    theme=t,
-                    stories=c["stories"],
-                    soaked_up=c["soaked_up"],
-                    insights=c["insights"],
-                    outcomes=c["outcomes"],
-                    delivered=c["delivered"],
-                )
-                for t, c in theme_counts.items()
-            ),
-            key=lambda r: (-r.stories, -r.insights, r.theme),
-        )
-    )
-    domain_rows = tuple(
-        DomainRow(
-            domain=d,
-            insights=c["insights"],
-            shared=c["shared"],
-            outcomes=c["outcomes"],
-            delivered=c["delivered"],
-        )
-        for d, c in domain_counts.items()
-    )
-
-    # --- the ladder ----------------------------------------------------------------------
-    rung_counts: dict[LadderRung, Counter[str]] = {r: Counter() for r in LadderRung}
-    activity_warnings: list[ImpactWarning] = []
-    for a in activities:
-        if not _in(a.held_on, since):
-            continue
-        c = rung_counts[a.rung]
-        c["activities"] += 1
-        c["participants"] += a.participants
-        c[a.decisions_held_by.value] += 1
-        called = bool(a.described_as and _CO_PRODUCTION.search(a.described_as))
-        rung_label = f"ladder rung {int(a.rung)}: {RUNG_LABELS[a.rung].lower()}"
-        if (a.rung >= LadderRung.CO_DESIGN or called) and (
-            a.decisions_held_by is DecisionHolder.PROFESSIONALS
-        ):
-            activity_warnings.append(
-                ImpactWarning(
-                    code="professionals_held_decisions",
-                    subject_id=a.id,
-                    message=(
-                        f"activity {a.id} is presented as co-production ({rung_label}) but "
-                        "professionals alone held the decisions"
-                    ),
-                )
-            )
-        if called and a.rung < LadderRung.CO_DESIGN:
-            activity_warnings.append(
-                ImpactWarning(
-                    code="called_co_production",
-                    subject_id=a.id,
-                    message=(
-                        f"activity {a.id} is described as co-production but sits at {rung_label}"
-                    ),
-                )
-            )
-    ladder = tuple(
-        RungRow(
-            rung=r,
-            label=RUNG_LABELS[r],
-            activities=c["activities"],
-            participants=c["participants"],
-            professionals=c[DecisionHolder.PROFESSIONALS.value],
-            shared=c[DecisionHolder.SHARED.value],
-            lived_experience=c[DecisionHolder.LIVED_EXPERIENCE.value],
-        )
-        for r, c in rung_counts.items()
-    )
-
+    ix = _Index(today=today, since=since)
+    ix.add_stories(stories)
+    ix.add_insights(insights, shares)
+    ix.add_outcomes(outcomes)
+    ix.add_feedback(feedback)
+    loop, never_told = _loop_closure(ix, contributors, within_days)
+    groups = _outcome_groups(ix)
+    soaked = _soaked_up(ix, soak_days)
+    themes, domains = _themes_and_domains(ix, groups, soaked)
+    ladder, activity_warnings = _ladder(activities, ix)
     return Impact(
         as_of=today,
         since=since,
-        funnel=funnel,
-        disclosures=disclosures,
-        feedback_timing=timing,
+        funnel=_funnel(ix),
+        disclosures=ix.disclosures,
+        feedback_timing=_timing(ix),
         loop_closure=loop,
-        change_depth=depth_rows,
-        soaked_up=SoakedUp(
-            after_days=soak_days,
-            count=len(soaked),
-            eligible=len(old_enough),
-            story_ids=tuple(soaked),
-        ),
-        themes=theme_rows,
-        domains=domain_rows,
+        change_depth=_change_depth(ix, groups),
+        soaked_up=soaked,
+        themes=themes,
+        domains=domains,
         ladder=ladder,
-        warnings=(*activity_warnings, *warnings),
-        overdue_feedback=tuple(overdue),
+        warnings=(*activity_warnings, *never_told),
+        overdue_feedback=tuple(ix.overdue),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tempfile
+import secrets
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -216,7 +216,8 @@ caption{text-align:left;font-weight:600;padding:.3rem 0}
 th,td{border-bottom:1px solid var(--rule);padding:.3rem .5rem;text-align:left;vertical-align:top}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .warnings li{margin:.3rem 0}.warnings strong{color:var(--warn)}
-.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem;word-break:break-word}
+.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem}
+.ids span{white-space:nowrap}
 footer{margin-top:2rem;border-top:1px solid var(--rule);color:var(--muted);font-size:.9rem}
 @media print{
 @page{size:A4;margin:15mm}
@@ -502,7 +503,7 @@ def _domains(impact: Impact) -> str:
 
 
 def _ids(ids: Sequence[str], limit: int) -> str:
-    shown = ", ".join(esc(i) for i in ids[:limit])
+    shown = ", ".join(f"<span>{esc(i)}</span>" for i in ids[:limit])
     more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
     return f'<p class="ids">{shown}{esc(more)}</p>'
 
@@ -674,12 +675,14 @@ def write_report(impact: Impact, path: str | os.PathLike[str], **options: Any) -
     target = Path(path)
     html = render_html(impact, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    # A new file (mode "x") gets the usual permissions from the umask, unlike mkstemp's 0600:
+    # the report is meant to be shared.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "x", encoding="utf-8") as fh:
             fh.write(html)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
