@@ -23,10 +23,10 @@ from coprolib.adapters import (
     RetractResult,
     Status,
 )
-from coprolib.delivery import RetryPolicy, backoff_delay, sync
+from coprolib.delivery import RetryPolicy, backoff_delay, delivered_receipt, sync
 from coprolib.enums import ConsentEventType
-from coprolib.ledger import ShareStatus, open_ledger
-from coprolib.plugin_host import get_plugin_manager, reset_plugin_manager
+from coprolib.ledger import ShareStatus
+from coprolib.plugin_host import get_plugin_manager
 from coprolib.plugins.file_destination import FileAdapter
 from coprolib.records import ConsentEvent, Share
 from coprolib.testing.shares import CONSENT_ID, outbox_shares, plan_into, seed_consent
@@ -35,17 +35,11 @@ FAST = RetryPolicy(max_attempts=30, base=0.001, cap=0.01)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Any]:
-    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", actor="test") as opened:
+def ledger(ledger_target: Any) -> Iterator[Any]:
+    """A ledger on SQLite and on PostgreSQL, with one fictional consent to rely on."""
+    with ledger_target.open(actor="test") as opened:
         seed_consent(opened)
         yield opened
-
-
-@pytest.fixture
-def fresh_plugins() -> Iterator[None]:
-    reset_plugin_manager()
-    yield
-    reset_plugin_manager()
 
 
 def _file(tmp_path: Path, **knobs: Any) -> FileAdapter:
@@ -122,6 +116,7 @@ def test_permanent_failure_is_dead_lettered_with_the_reason(ledger: Any, tmp_pat
         "permanent: injected permanent failure (fail_prob)"
     ] * 2
     assert [j.status for j in ledger.list_jobs()] == ["dead", "dead"]
+    assert {status for _, status in ledger.list_shares()} == {ShareStatus.DEAD}
 
 
 def test_too_many_attempts_is_dead_lettered(ledger: Any, tmp_path: Path) -> None:
@@ -192,7 +187,18 @@ def test_retraction_removes_the_record(ledger: Any, tmp_path: Path) -> None:
     assert _keys(out) == [shares[2].idempotency_key]
     assert [row["status"] for row in out.rows()].count("retracted") == 2
     assert [r.action for r in ledger.receipts_for(shares[0].id)] == ["deliver", "retract"]
+    assert delivered_receipt(ledger, shares[0].id) is None
+    assert delivered_receipt(ledger, shares[2].id).remote_id == shares[2].idempotency_key
     assert ledger.get_share(shares[0].id)[1] is ShareStatus.RETRACTED
+
+
+def test_stale_delivery_job_leaves_a_retraction_alone(ledger: Any, tmp_path: Path) -> None:
+    [share] = _planned(ledger, 1)
+    ledger.set_share_status(share.id, ShareStatus.RETRACT_PLANNED)
+    out = _file(tmp_path)
+    summary = sync(ledger, adapters={"board": out})
+    assert (summary.delivered, summary.cancelled, out.rows()) == (0, 1, [])
+    assert ledger.get_share(share.id)[1] is ShareStatus.RETRACT_PLANNED
 
 
 def test_destination_that_cannot_delete_records_the_compensation(ledger: Any) -> None:

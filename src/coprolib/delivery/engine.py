@@ -3,7 +3,8 @@ retry with backoff, dead-letter with reasons. :func:`sync` is the entry point.
 
 Exactly once in effect: a job's idempotency key is fixed when it is enqueued, so a retry or a
 restart after a crash (the job's lease runs out and another run claims it) sends the same key and
-the destination keeps one record. A receipt and the job's end are written in one transaction.
+the destination keeps one record. A receipt, the share's status and the job's end are written in
+one transaction, so a job that can still be claimed has no receipt yet.
 """
 
 from __future__ import annotations
@@ -206,7 +207,12 @@ class _Run:
         self.ledger.finish_job(job.id, "pending", error=reason, next_attempt_at=when)
 
     def dead(self, job: Any, reason: str, share: Share | None) -> None:
-        self.ledger.finish_job(job.id, "dead", error=reason)
+        with self.ledger.transaction():
+            self.ledger.finish_job(job.id, "dead", error=reason)
+            if share is not None and job.kind == DELIVER:
+                from coprolib.ledger import ShareStatus
+
+                self.ledger.set_share_status(share.id, ShareStatus.DEAD)
         self.summary.dead.append(
             DeadLetter(
                 job_id=job.id,
@@ -218,10 +224,11 @@ class _Run:
         )
         _hook_failed(share, job, reason, final=True)
 
-    def cancel(self, job: Any, reason: str, share: Share | None) -> None:
+    def cancel(self, job: Any, reason: str, share: Share | None, *, share_too: bool = True) -> None:
+        """End a job without sending; with ``share_too`` the share is marked cancelled."""
         with self.ledger.transaction():
             self.ledger.finish_job(job.id, "cancelled", error=reason)
-            if share is not None and job.kind == DELIVER:
+            if share is not None and share_too and job.kind == DELIVER:
                 from coprolib.ledger import ShareStatus
 
                 self.ledger.set_share_status(share.id, ShareStatus.CANCELLED)
@@ -314,28 +321,19 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
             continue
         share, status = found
         if status in (ShareStatus.CANCELLED, ShareStatus.RETRACT_PLANNED, ShareStatus.RETRACTED):
-            run.cancel(job, f"share is {status}; not sending", share)
-            continue
-        already = [
-            r
-            for r in ledger.receipts_for(share.id)
-            if r.action == DELIVER and r.idempotency_key == job.idempotency_key
-        ]
-        if already:  # delivered before a crash lost the job's end: finish it now
-            with ledger.transaction():
-                ledger.set_share_status(share.id, ShareStatus.DELIVERED)
-                ledger.finish_job(job.id, "done")
+            run.cancel(job, f"share is {status}; not sending", share, share_too=False)
             continue
         if share.idempotency_key != job.idempotency_key:
             share = attrs.evolve(share, idempotency_key=job.idempotency_key)
         sendable.append((job, share))
     by_share = {share.id: (job, share) for job, share in sendable}
+    consents: dict[str, Any] = {}  # read once per batch, just before it is sent
 
     def recheck(share: Share) -> str | None:
         vetoed = _veto(share, dest)
         if vetoed:
             return vetoed
-        return consent_reason(ledger, share, destination_cfg, run.clock())
+        return consent_reason(ledger, share, destination_cfg, run.clock(), consents)
 
     results = deliver_checked(adapter, [share for _, share in sendable], recheck=recheck)
     done: list[tuple[Any, Share, DeliveryResult]] = []
@@ -536,6 +534,16 @@ def _next_due(ledger: Any, destination: str | None, run: _Run, now: dt.datetime)
     if soonest is None:
         return None
     return max(0.0, (soonest - now).total_seconds())
+
+
+def delivered_receipt(ledger: Any, share_id: str) -> Receipt | None:
+    """The receipt that shows ``share_id`` reached its destination (and was not retracted
+    since), or None: the precondition of the "shared" feedback owed for it."""
+    receipts = ledger.receipts_for(share_id)
+    if not receipts or receipts[-1].action != DELIVER:
+        return None
+    last: Receipt = receipts[-1]
+    return last
 
 
 def outbox_status(ledger: Any) -> dict[str, Counter[str]]:

@@ -17,17 +17,29 @@ from coprolib.enums import ShareKind
 from coprolib.records import Consent, Insight, Share, Story
 
 
-def consent_reason(ledger: Any, share: Share, destination: Any, now: dt.datetime) -> str | None:
+def consent_reason(
+    ledger: Any,
+    share: Share,
+    destination: Any,
+    now: dt.datetime,
+    consents: dict[str, Consent | None] | None = None,
+) -> str | None:
     """Why ``share`` must not be sent to ``destination`` now, or None if consent still allows it.
 
     ``destination`` is the :class:`coprolib.config.Destination` it goes to. Feedback shares to a
-    contributor about their own story carry no consent refs and are not re-checked.
+    contributor about their own story carry no consent refs and are not re-checked. ``consents``
+    is an optional cache by id, for a batch sent at once (fill it fresh for every batch).
     """
     if not share.consent_refs:
         return None if share.kind is ShareKind.FEEDBACK else "the share records no consent"
     changed = False
     for ref in share.consent_refs:
-        consent = ledger.get(Consent, ref.consent_id)
+        if consents is None:
+            consent = ledger.get(Consent, ref.consent_id)
+        elif ref.consent_id in consents:
+            consent = consents[ref.consent_id]
+        else:
+            consent = consents[ref.consent_id] = ledger.get(Consent, ref.consent_id)
         if consent is None:
             return f"consent {ref.consent_id} no longer exists"
         if consent.version != ref.version:

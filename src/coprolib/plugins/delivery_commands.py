@@ -41,6 +41,7 @@ def register_commands(cli: click.Group) -> None:
         help="Keep retrying within this many seconds before stopping.",
     )
     @click.option("--lease-seconds", type=int, default=300, show_default=True, hidden=True)
+    @click.option("--claim-size", type=int, default=500, show_default=True, hidden=True)
     @_LEDGER
     @_CONFIG
     def sync_command(
@@ -48,6 +49,7 @@ def register_commands(cli: click.Group) -> None:
         dry_run: bool,
         max_wait: float,
         lease_seconds: int,
+        claim_size: int,
         ledger_url: str | None,
         config_path: str | None,
     ) -> None:
@@ -72,6 +74,7 @@ def register_commands(cli: click.Group) -> None:
                     dry_run=dry_run,
                     max_wait=max_wait,
                     lease_seconds=lease_seconds,
+                    claim_size=claim_size,
                     progress=bar.update,
                 )
         for line in summary.lines():

@@ -102,7 +102,7 @@ class FaultServer:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._counter = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -169,6 +169,13 @@ class FaultServer:
         self.stop()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that vanish mid-request (killed, timed out) are expected here: no tracebacks."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
 def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -180,6 +187,9 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the client went away mid-request: nothing to answer
+                self.close_connection = True
+                return
             request = Request(
                 method=self.command,
                 path=self.path,

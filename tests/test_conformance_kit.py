@@ -1,0 +1,83 @@
+"""The conformance suite itself: it must fail adapters that break the rules, not only pass good
+ones. A deliberately faulty adapter is run through the suite in a separate pytest process."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+FAULTY = '''
+import logging
+import attrs
+import pytest
+import requests
+from coprolib.adapters import Adapter, Capabilities, DeliveryResult, RetractResult, Secret, Status
+from coprolib.testing.conformance import AdapterConformance
+
+log = logging.getLogger("faulty")
+
+
+@attrs.frozen(kw_only=True)
+class Cfg:
+    url: str = "http://127.0.0.1:9"
+    token: Secret = Secret("tok-s3cr3t-value")
+
+
+class Faulty(Adapter[Cfg]):
+    """Appends on every delivery (duplicates), logs its token, lets HTTP errors escape."""
+
+    name = "faulty"
+    config_class = Cfg
+    capabilities = Capabilities(max_batch_size=10)
+
+    def __init__(self, config, *, destination=None):
+        super().__init__(config, destination=destination)
+        self.store = []
+
+    def deliver(self, shares):
+        out = []
+        for share in shares:
+            log.info("sending with token %s", self.config.token.reveal())
+            self.store.append(share.idempotency_key)
+            out.append(DeliveryResult(share_id=share.id, idempotency_key=share.idempotency_key,
+                                      status=Status.OK))
+        return out
+
+    def retract(self, refs):
+        return [RetractResult(share_id=r.share_id, idempotency_key=r.idempotency_key,
+                              status=Status.OK, retracted=True) for r in refs]
+
+
+class HttpFaulty(Faulty):
+    def deliver(self, shares):
+        requests.post(self.config.url, timeout=0.4).raise_for_status()
+        return super().deliver(shares)
+
+
+class TestFaulty(AdapterConformance):
+    @pytest.fixture
+    def adapter(self):
+        return Faulty({}, destination="test")
+
+    def remote_keys(self, adapter):
+        return list(adapter.store)
+
+    def http_adapter(self, base_url, *, read_timeout):
+        return HttpFaulty(Cfg(url=base_url), destination="test")
+'''
+
+
+def test_suite_fails_a_faulty_adapter(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_faulty=FAULTY)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) > 0
+    failed = "\n".join(line for line in result.outlines if "FAILED" in line or "ERROR" in line)
+    # Duplicates on redelivery, a retraction that leaves records, the token in the log.
+    assert "test_deliver_twice_leaves_one_record_each" in failed
+    assert "test_retract_removes_or_compensates" in failed
+    assert "a secret was written to the log" in result.stdout.str()
+    # Its deliver() lets transport errors escape instead of returning classified results.
+    assert "test_transport_fault_is_classified[500" in failed
+    assert "test_connection_refused_is_retryable" in failed
