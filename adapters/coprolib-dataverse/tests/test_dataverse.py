@@ -205,6 +205,22 @@ def test_429_pauses_the_whole_destination(
     assert all(r.ok for r in adapter.deliver(shares))
 
 
+def test_a_throttled_request_inside_a_batch_pauses_the_destination(
+    dataverse: Local, make_adapter: Callable[..., DataverseAdapter]
+) -> None:
+    local, _ = dataverse
+    clock = FakeClock()
+    adapter = make_adapter(clock=clock)
+    local.throttle_items(1, retry_after="45")
+    results = adapter.deliver([make_share("i1"), make_share("i2")])
+    assert [r.status for r in results] == [Status.THROTTLED, Status.OK]
+    assert results[0].retry_after == pytest.approx(45)
+    assert adapter.paused_for() == pytest.approx(45)
+    assert local.keys() == ["test:i2"]
+    clock.now += 46
+    assert all(r.ok for r in adapter.deliver([make_share("i1"), make_share("i2")]))
+
+
 def test_token_is_cached_and_renewed_before_it_expires(
     dataverse: Local, entra: LocalEntra, make_adapter: Callable[..., DataverseAdapter]
 ) -> None:

@@ -144,8 +144,8 @@ class DataverseAdapter(Adapter[DataverseConfig]):
         return f"{self.api_root}/{self.config.entity_set}({self.config.key_column}='{literal}')"
 
     def row(self, share: Share) -> dict[str, Any]:
-        """The columns written for ``share`` (the key column holds its idempotency key)."""
-        return row_for(share, self.config.columns, self.config.key_column, self.config.max_lengths)
+        """The columns written for ``share`` (the URL's alternate key holds its idempotency key)."""
+        return row_for(share, self.config.columns, self.config.max_lengths)
 
     # --- throttling ------------------------------------------------------------------------
 

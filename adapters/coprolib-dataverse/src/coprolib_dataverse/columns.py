@@ -108,11 +108,14 @@ def fit(text: str, limit: int) -> str:
 def row_for(
     share: Share,
     columns: Mapping[str, str],
-    key_column: str,
     max_lengths: Mapping[str, int],
 ) -> dict[str, Any]:
-    """The JSON body of the upsert: the key column plus every mapped column."""
-    row: dict[str, Any] = {key_column: share.idempotency_key}
+    """The JSON body of the upsert: every mapped column.
+
+    The key column is not in the body: the upsert's URL names it, and Dataverse sets it from
+    there when it creates the row.
+    """
+    row: dict[str, Any] = {}
     for field, column in columns.items():
         value = render(getattr(share, field))
         if isinstance(value, str) and column in max_lengths:

@@ -20,7 +20,8 @@ What it implements, and the pages it follows:
   column ``400``.
   https://learn.microsoft.com/en-us/troubleshoot/power-platform/power-apps/dataverse/web-api-client-errors
 * Service protection: :meth:`LocalDataverse.throttle` makes the next requests answer ``429`` with
-  ``Retry-After`` and code ``0x80072322``.
+  ``Retry-After`` and code ``0x80072322``; :meth:`LocalDataverse.throttle_items` does the same to
+  requests inside a ``$batch``.
   https://learn.microsoft.com/power-apps/developer/data-platform/api-limits
 * Auth: every request needs ``Authorization: Bearer <token>`` that the local Entra issued for
   ``<this server>/.default``; otherwise ``401`` with ``WWW-Authenticate``.
@@ -80,6 +81,7 @@ class LocalDataverse:
         self.requests: Counter[str] = Counter()
         self.batch_sizes: list[int] = []
         self._throttle: list[str] = []
+        self._throttle_items: list[str] = []
         self._lock = threading.RLock()
 
     # --- knobs ----------------------------------------------------------------------------
@@ -88,6 +90,11 @@ class LocalDataverse:
         """Answer the next ``count`` requests with 429 and this ``Retry-After``."""
         with self._lock:
             self._throttle.extend([retry_after] * count)
+
+    def throttle_items(self, count: int = 1, retry_after: str = "1") -> None:
+        """Answer the next ``count`` requests inside a ``$batch`` with 429."""
+        with self._lock:
+            self._throttle_items.extend([retry_after] * count)
 
     def keys(self) -> list[str]:
         """The alternate key of every row (unique by construction, as in Dataverse)."""
@@ -246,7 +253,15 @@ class LocalDataverse:
             for method, url, headers, body in operations:
                 split = urllib.parse.urlsplit(url)
                 path = split.path[len(API) :] if split.path.startswith(API) else split.path
-                reply = self._operation(method, path, split.query, headers, body)
+                if self._throttle_items:
+                    reply = _error(
+                        429,
+                        "0x80072322",
+                        "Number of requests exceeded the limit.",
+                        {"Retry-After": self._throttle_items.pop(0)},
+                    )
+                else:
+                    reply = self._operation(method, path, split.query, headers, body)
                 parts.append(_response_part(boundary, reply))
                 if reply.status >= 400 and not keep_going:
                     break
