@@ -61,21 +61,89 @@ __version__ = "0.1.0"
 
 # Names whose modules import cattrs or other heavier dependencies: loaded on first access.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
-    "coprolib.adapters": ("Adapter", "Capabilities", "Secret", "Status",),
-    "coprolib.bundle": ("Bundle", "BundleError", "dump_bundle", "load_bundle",),
-    "coprolib.config": ("Config", "ConfigError", "Destination", "FeedbackPolicy", "load_config",),
-    "coprolib.consent": ("Decision", "InForce", "ShareRequest", "evaluate",),
-    "coprolib.consent_receipts": ("consent_receipt", "consent_receipt_json",),
-    "coprolib.convert": ("StructureError", "structure", "unstructure",),
-    "coprolib.delivery": ("RetryPolicy", "SyncSummary", "sync",),
-    "coprolib.doctor": ("Finding", "run_checks",),
-    "coprolib.feedback_owed": ("feedback_done", "feedback_due",),
-    "coprolib.impact": ("Impact", "measure",),
-    "coprolib.ledger": ("Ledger", "LedgerError", "ShareStatus", "open_ledger", "resolve_ledger_url",),
-    "coprolib.outcomes": ("LifecycleError", "advance", "change_feedback", "propose",),
-    "coprolib.planner": ("Plan", "Retraction", "Withdrawal", "insight_text_digest", "plan", "withdraw",),
-    "coprolib.redact": ("Recognizer", "Redaction", "Span", "find_spans", "redact",),
-    "coprolib.report": ("render_html", "write_report",),
+    "coprolib.adapters": (
+        "Adapter",
+        "Capabilities",
+        "Secret",
+        "Status",
+    ),
+    "coprolib.bundle": (
+        "Bundle",
+        "BundleError",
+        "dump_bundle",
+        "load_bundle",
+    ),
+    "coprolib.config": (
+        "Config",
+        "ConfigError",
+        "Destination",
+        "FeedbackPolicy",
+        "load_config",
+    ),
+    "coprolib.consent": (
+        "Decision",
+        "InForce",
+        "ShareRequest",
+        "evaluate",
+    ),
+    "coprolib.consent_receipts": (
+        "consent_receipt",
+        "consent_receipt_json",
+    ),
+    "coprolib.convert": (
+        "StructureError",
+        "structure",
+        "unstructure",
+    ),
+    "coprolib.delivery": (
+        "RetryPolicy",
+        "SyncSummary",
+        "sync",
+    ),
+    "coprolib.doctor": (
+        "Finding",
+        "run_checks",
+    ),
+    "coprolib.feedback_owed": (
+        "feedback_done",
+        "feedback_due",
+    ),
+    "coprolib.impact": (
+        "Impact",
+        "measure",
+    ),
+    "coprolib.ledger": (
+        "Ledger",
+        "LedgerError",
+        "ShareStatus",
+        "open_ledger",
+        "resolve_ledger_url",
+    ),
+    "coprolib.outcomes": (
+        "LifecycleError",
+        "advance",
+        "change_feedback",
+        "propose",
+    ),
+    "coprolib.planner": (
+        "Plan",
+        "Retraction",
+        "Withdrawal",
+        "insight_text_digest",
+        "plan",
+        "withdraw",
+    ),
+    "coprolib.redact": (
+        "Recognizer",
+        "Redaction",
+        "Span",
+        "find_spans",
+        "redact",
+    ),
+    "coprolib.report": (
+        "render_html",
+        "write_report",
+    ),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
