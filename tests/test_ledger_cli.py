@@ -164,8 +164,8 @@ def test_init_generate_key_then_rekey(run, tmp_path: Path) -> None:
 
 
 def test_migrate_command(run) -> None:
-    assert "applied migration(s) 1" in run("migrate", "--ledger", "sqlite:///m.db").output
-    assert "already at schema version 1" in run("migrate", "--ledger", "sqlite:///m.db").output
+    assert "applied migration(s) 1, 2" in run("migrate", "--ledger", "sqlite:///m.db").output
+    assert "already at schema version 2" in run("migrate", "--ledger", "sqlite:///m.db").output
 
 
 @pytest.mark.postgres
