@@ -22,8 +22,14 @@ from tests.ledger_data import (
 )
 
 SECRET_TEXT = "Marigold-s-1 said the night team never rang back about the flat."
-PERSONAL = ("Marigold-s-1", "Marigold-s-3", "Zephyrine Quillfeather p-1", "Quillfeather-p-1",
-            "p-1@example.invalid", "Larkspur Close")
+PERSONAL = (
+    "Marigold-s-1",
+    "Marigold-s-3",
+    "Zephyrine Quillfeather p-1",
+    "Quillfeather-p-1",
+    "p-1@example.invalid",
+    "Larkspur Close",
+)
 
 
 def _fill(ledger) -> None:  # type: ignore[no-untyped-def]
