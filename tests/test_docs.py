@@ -18,15 +18,11 @@ def _python_blocks(page: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if _python_blocks(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if _python_blocks(p)], ids=lambda p: p.name
+)
 def test_python_examples_in_docs_run(page: Path, tmp_path: Path) -> None:
     for i, block in enumerate(_python_blocks(page)):
-        result = subprocess.run(
-            [sys.executable, "-c", block],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
-            check=False,
-        )
+        result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
+                                timeout=120, cwd=tmp_path, check=False)
         assert result.returncode == 0, f"{page.name} example {i + 1} failed:\n{result.stderr}"
