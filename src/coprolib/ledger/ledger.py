@@ -130,8 +130,8 @@ class Ledger(OutboxStore):
                 note_digest(*(f"{k}={v}" for k, v in sorted(counts.items()))),
                 scope="note",
             )
-        if compact:
-            self._db.compact()
+            if compact:
+                self._compact_when_committed()
         return counts
 
     def _overwrite(self, record: Any, erased: int = 1) -> None:
