@@ -72,7 +72,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _person(self) -> Contributor:
         pid = self._new_id("p")
-        return contributor(pid, known_identifiers=(f"Quillfeather-{pid}", f"{pid} Larkspur Row"))
+        return contributor(pid, known_identifiers=(f"Quillfeather[{pid}]", f"[{pid}] Larkspur Row"))
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self.counter)}"
@@ -195,6 +195,30 @@ class LedgerMachine(RuleBasedStateMachine):
             want = {k[1]: v for k, v in self.model.items() if k[0] is cls}
             got = {r.id: r for r in self.ledger.list(cls)}
             assert got == want
+
+    @invariant()
+    def theme_purpose_index_matches_the_consents(self) -> None:
+        if not hasattr(self, "ledger"):
+            return
+        today = dt.date.today()
+        stories = [v for k, v in self.model.items() if k[0] is Story]
+        consents = [v for k, v in self.model.items() if k[0] is Consent]
+        for theme in ("trust", "housing"):
+            for purpose in (Purpose.TRAINING, Purpose.RESEARCH):
+                want = sorted(
+                    s.id
+                    for s in stories
+                    if theme in s.themes
+                    and any(
+                        (c.story_ids == () and c.contributor_id in s.contributor_ids)
+                        or s.id in c.story_ids
+                        for c in consents
+                        if (state := c.state_at(c.events[-1].at)).terms is not None
+                        and purpose in state.terms.purposes
+                        and (state.terms.expires is None or state.terms.expires >= today)
+                    )
+                )
+                assert self.ledger.story_ids_for(theme, purpose) == want
 
     def teardown(self) -> None:
         try:
