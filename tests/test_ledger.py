@@ -235,7 +235,8 @@ def test_migration_2_backfills_story_access_from_existing_rows(ledger_target) ->
     assert before == ["s-1", "s-2"]
     # Put the ledger back to how schema version 1 left it, rows and all.
     ledger_target.raw("DROP TABLE story_access")
-    ledger_target.raw("DELETE FROM coprolib_migrations WHERE version = 2")
+    ledger_target.raw("DROP INDEX records_kind_seq")
+    ledger_target.raw("DELETE FROM coprolib_migrations WHERE version >= 2")
     ledger_target.raw("UPDATE coprolib_meta SET value = '1' WHERE key = 'schema_version'")
     with ledger_target.open() as b:
         assert b.schema_version == SCHEMA_VERSION

@@ -124,6 +124,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_access(" WITHOUT ROWID"),
         postgres=_access(""),
     ),
+    Migration(
+        version=3,
+        name="records_kind_seq: list a record type in insertion order without sorting it",
+        sqlite=("CREATE INDEX records_kind_seq ON records (kind, seq)",),
+        postgres=("CREATE INDEX records_kind_seq ON records (kind, seq)",),
+    ),
 )
 
 #: The schema version this code writes.
