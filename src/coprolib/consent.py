@@ -292,7 +292,29 @@ def evaluate(
         tellers = in_force(story, consents, request.moment)
     if rules is None:
         rules = consent_rules()
-    run = _non_builtin(rules) if _terms_allow(story, tellers, request) else rules
+    run: Sequence[tuple[str, Rule]]
+    if _terms_allow(story, tellers, request):
+        run = _non_builtin(rules)
+        if not run:
+            # The common case, kept lean: no rule can veto and no override is involved
+            # (_terms_allow says no to best-interests consents going beyond internal).
+            level = request.identity_level
+            quotes = request.quotes
+            for t in tellers:
+                terms = t.terms
+                if _RANK[terms.identity_level] < _RANK[level]:  # type: ignore[union-attr]
+                    level = terms.identity_level  # type: ignore[union-attr]
+                if not terms.quotes_allowed:  # type: ignore[union-attr]
+                    quotes = False
+            return Decision(
+                story_id=story.id,
+                allowed=True,
+                identity_level=level,
+                quotes=quotes,
+                consent_refs=tuple([t.ref for t in tellers]),  # type: ignore[misc]
+            )
+    else:
+        run = rules
     reasons: list[str] = []
     for name, rule in run:
         try:
