@@ -237,3 +237,20 @@ def test_cli_feedback_and_receipts(run) -> None:  # type: ignore[no-untyped-def]
     assert [e["type"] for e in data["events"]] == ["given", "withdrawn"]
     assert data["events"][-1]["state"] == "withdrawn"
     assert "not in the ledger" in run("consent", "receipt", "c-nope", code=1)
+
+
+def test_recheck_at_delivery_time(loaded: Any) -> None:
+    from coprolib.planner import recheck
+
+    config = load_config(CONFIG)
+    first = plan(loaded, config, moment=T1)
+    (i01,) = [
+        s for s in first.deliver if s.subject_id == "i-01" and s.destination == "sab-board-pack"
+    ]
+    assert recheck(i01, config, ledger=loaded, moment=T1).allowed
+    withdraw(loaded, "p-hw-officer", moment=T2)
+    again = recheck(i01, config, ledger=loaded, moment=T3)
+    assert not again.allowed
+    assert any("p-hw-officer withdrew consent c-08" in r for r in again.reasons)
+    # Before the withdrawal happened, it was still fine.
+    assert recheck(i01, config, ledger=loaded, moment=T1).allowed

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Plan",
+    "Recheck",
     "Retraction",
     "Routed",
     "Withdrawal",
@@ -75,6 +76,7 @@ __all__ = [
     "explain",
     "insight_text_digest",
     "plan",
+    "recheck",
     "reconcile",
     "route",
     "withdraw",
@@ -1100,3 +1102,95 @@ def explain(
             lines.append(f"story {target_id} -> {dest.name}: {verdict}")
             lines.extend(f"  {x}" for x in d.reasons)
     return lines
+
+
+# --- checking again at delivery time ----------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Recheck:
+    """Whether a planned share may still go exactly as it is, and if not, why."""
+
+    share_id: str
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+
+def world_for_insight(ledger: Ledger, insight_id: str) -> World:
+    """Just the records one insight needs: itself, its stories, their tellers and consents."""
+    insight = ledger.get(Insight, insight_id)
+    stories: dict[str, Story] = {}
+    consents: dict[str, Consent] = {}
+    people: dict[str, Contributor] = {}
+    for sid in insight.story_ids if insight is not None else ():
+        story = ledger.get(Story, sid)
+        if story is None:
+            continue
+        stories[sid] = story
+        for c in ledger.consents_for_story(sid):
+            consents[c.id] = c
+        for cid in story.contributor_ids:
+            person = ledger.get(Contributor, cid)
+            if person is not None:
+                people[cid] = person
+    return World.from_records(
+        stories=stories.values(),
+        consents=consents.values(),
+        insights=[insight] if insight is not None else [],
+        contributors=people.values(),
+    )
+
+
+def recheck(
+    share: Share,
+    config: Config,
+    *,
+    ledger: Ledger | None = None,
+    world: World | None = None,
+    moment: dt.datetime | None = None,
+) -> Recheck:
+    """Check a planned insight share again (at delivery time: consent can change in between).
+
+    It may go only if planning now, for its destination, would render exactly this share (same
+    id, so same content): anything withdrawn, narrowed, expired or re-worded since says no.
+    Give ``ledger`` (only this insight's records are read) or an already loaded ``world``.
+    """
+    moment = moment or _now()
+    if share.kind is not ShareKind.INSIGHT:
+        return Recheck(share_id=share.id, allowed=False, reasons=("not an insight share",))
+    if world is None:
+        if ledger is None:
+            raise ValueError("recheck needs a ledger or a world")
+        world = world_for_insight(ledger, share.subject_id)
+    dest = config.destinations.get(share.destination)
+    if dest is None:
+        return Recheck(
+            share_id=share.id,
+            allowed=False,
+            reasons=(f"destination '{share.destination}' is no longer configured",),
+        )
+    insight = world.insights.get(share.subject_id)
+    if insight is None or insight.status is not InsightStatus.AGREED:
+        state = "gone" if insight is None else str(insight.status)
+        return Recheck(
+            share_id=share.id,
+            allowed=False,
+            reasons=(f"insight {share.subject_id} is {state}, not agreed",),
+        )
+    (now,) = route(world, [dest], moment, [insight.id])
+    if now.share is not None and now.share.id == share.id:
+        return Recheck(share_id=share.id, allowed=True)
+    reasons = [
+        reason
+        for d in now.decisions
+        if not d.allowed and d.story_id in share.story_ids
+        for reason in d.reasons
+    ]
+    if now.share is None:
+        reasons.extend(x for x in now.reasons if x.startswith(f"insight {insight.id}:"))
+    if not reasons:
+        reasons.append(
+            f"insight {insight.id} would now be rendered differently for '{dest.name}' "
+            f"(share {now.share.id if now.share else 'none'}); this version may not go"
+        )
+    return Recheck(share_id=share.id, allowed=False, reasons=tuple(dict.fromkeys(reasons)))
