@@ -864,8 +864,8 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
                     continue
             ledger.set_share_status(r.share_id, ShareStatus.RETRACT_PLANNED)
             ledger.enqueue_job("retract", r.destination, r.share_id, old.idempotency_key)
-        for fb in result.feedback:
-            ledger.add(fb)
+        if result.feedback:
+            ledger.add(result.feedback)
         for consent_id, share_id, ev in result.overrides:
             note = f"{ev.at.isoformat()}\x1f{ev.reason}\x1f{ev.approver}"
             ledger.record_audit(
