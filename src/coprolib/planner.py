@@ -760,6 +760,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def merge_worlds(worlds: Iterable[World]) -> World:
+    """One world holding the records of several."""
+    stories: dict[str, Story] = {}
+    people: dict[str, Contributor] = {}
+    insights: dict[str, Insight] = {}
+    consents: dict[str, Consent] = {}
+    for w in worlds:
+        stories.update(w.stories)
+        people.update(w.contributors)
+        insights.update(w.insights)
+        for cs in w.consents_by_contributor.values():
+            consents.update((c.id, c) for c in cs)
+    return World.from_records(
+        stories=stories.values(),
+        consents=consents.values(),
+        insights=insights.values(),
+        contributors=people.values(),
+    )
+
+
 def load_world(ledger: Ledger) -> World:
     """Read every record the planner needs from the ledger."""
     return World.from_records(
@@ -794,12 +814,19 @@ def plan(
         if destination is not None
         else dict(config.destinations)
     )
-    world = world or load_world(ledger)
     scope: list[str] | None = None
-    if stories is not None:
-        scope = world.insights_citing(stories)
-    if insights is not None:
-        scope = sorted(set(scope or ()) | set(insights)) if stories is not None else list(insights)
+    if stories is not None or insights is not None:
+        wanted = set(insights or ())
+        for sid in stories or ():
+            if world is not None:
+                wanted.update(world.insights_citing([sid]))
+            else:
+                wanted.update(i.id for i in ledger.list(Insight, story=sid))
+        scope = sorted(wanted)
+        # Only the affected insights' records are read: a re-plan after one withdrawal stays
+        # small however big the ledger is.
+        world = world or merge_worlds(world_for_insight(ledger, iid) for iid in scope)
+    world = world or load_world(ledger)
     routed = route(world, dests.values(), moment, scope)
     recorded: list[tuple[Share, str]] = []
     if scope is None:
@@ -809,7 +836,10 @@ def plan(
         for iid in scope:
             for dname in dests:
                 recorded.extend(_recorded(ledger.list_shares(destination=dname, subject_id=iid)))
-    existing_fb = {f.id for f in ledger.list(Feedback)}
+    if scope is None:
+        existing_fb = {f.id for f in ledger.list(Feedback)}
+    else:
+        existing_fb = {f.id for iid in scope for f in ledger.list(Feedback, insight=iid)}
     result = reconcile(
         routed,
         recorded,
@@ -834,6 +864,18 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
     """Record a plan in the ledger, all or nothing."""
     from coprolib.ledger import ShareStatus
 
+    jobs_by_destination: dict[str, list[Any]] = {}
+
+    def open_deliveries(share_id: str, destination: str) -> list[Any]:
+        if destination not in jobs_by_destination:
+            jobs_by_destination[destination] = [
+                job
+                for status in ("pending", "claimed")
+                for job in ledger.list_jobs(status=status, destination=destination)
+                if job.kind == "deliver"
+            ]
+        return [j for j in jobs_by_destination[destination] if j.share_id == share_id]
+
     with ledger.transaction():
         for share in result.deliver:
             prior = ledger.get_share(share.id)
@@ -852,9 +894,7 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
             old, _status = found
             in_flight = False
             if r.status == "planned":
-                for job in ledger.list_jobs(destination=r.destination):
-                    if job.share_id != r.share_id or job.kind != "deliver":
-                        continue
+                for job in open_deliveries(r.share_id, r.destination):
                     if job.status == "pending":
                         ledger.finish_job(job.id, "cancelled", error=f"retracted: {r.reason}")
                     elif job.status == "claimed":
@@ -1127,9 +1167,10 @@ def world_for_insight(ledger: Ledger, insight_id: str) -> World:
         if story is None:
             continue
         stories[sid] = story
-        for c in ledger.consents_for_story(sid):
-            consents[c.id] = c
         for cid in story.contributor_ids:
+            for c in ledger.list(Consent, contributor=cid):
+                if c.covers(sid):
+                    consents[c.id] = c
             person = ledger.get(Contributor, cid)
             if person is not None:
                 people[cid] = person
