@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from coprolib.config import Destination, FeedbackPolicy
+from coprolib.config import Config, Destination, FeedbackPolicy
 from coprolib.consent import ShareRequest, consent_rules, evaluate
 from coprolib.enums import (
     Audience,
@@ -34,7 +34,7 @@ from coprolib.enums import (
     SARDomain,
     StorySource,
 )
-from coprolib.planner import World, insight_text_digest, reconcile, route
+from coprolib.planner import World, insight_text_digest, plan, reconcile, route, withdraw
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -347,15 +347,55 @@ def main() -> int:
     )
 
     if args.ledger:
+        from coprolib.bundle import Bundle
         from coprolib.ledger import open_ledger
         from coprolib.planner import apply_plan
 
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
             with open_ledger(url, actor="bench") as ledger:
+                consents = [c for cs in world.consents_by_contributor.values() for c in cs]
+                start = time.process_time()
+                ledger.import_bundle(
+                    Bundle(
+                        contributors=tuple(world.contributors.values()),
+                        stories=tuple(world.stories.values()),
+                        consents=tuple(consents),
+                        insights=tuple(world.insights.values()),
+                    )
+                )
+                print(f"importing the world into SQLite: {time.process_time() - start:.1f} s")
                 start = time.process_time()
                 apply_plan(ledger, result)
-                print(f"recording the full plan in SQLite: {time.process_time() - start:.2f} s")
+                print(
+                    f"recording the full plan in SQLite ({len(result.deliver):,} shares and jobs, "
+                    f"{len(result.feedback):,} feedback): {time.process_time() - start:.1f} s"
+                )
+                config = Config(destinations=dests)
+                times = []
+                for trial in range(5):
+                    share = result.deliver[trial * 101 % len(result.deliver)]
+                    sid = share.story_ids[0]
+                    who = world.stories[sid].contributor_ids[0]
+                    later = NOW + dt.timedelta(hours=trial + 1)
+                    # The delivery engine delivered what the affected insights had planned.
+                    jobs = {j.share_id: j for j in ledger.list_jobs(status="pending")}
+                    with ledger.transaction():
+                        for iid in world.insights_citing([sid]):
+                            for sh, status in ledger.list_shares(subject_id=iid):
+                                if status == "planned":
+                                    ledger.set_share_status(sh.id, "delivered")
+                                    if sh.id in jobs:
+                                        ledger.finish_job(jobs[sh.id].id, "done")
+                    withdraw(ledger, who, story_id=sid, moment=later)
+                    start = time.perf_counter()
+                    p3 = plan(ledger, config, stories=[sid], moment=later)
+                    times.append(time.perf_counter() - start)
+                print(
+                    f"re-plan after one withdrawal with the SQLite ledger (read, plan, record): "
+                    f"median {statistics.median(times) * 1000:.0f} ms (wall clock; last one "
+                    f"{len(p3.retractions)} retractions, {len(p3.deliver)} re-rendered)"
+                )
     return 0
 
 

@@ -95,20 +95,27 @@ class InForce:
     consent: Consent | None
     state: ConsentState | None
     #: The terms in force, or None when nothing is in force (derived from ``state``).
-    terms: ConsentTerms | None = attrs.field(init=False, eq=False, repr=False)
-    #: The consent and version relied on (None without a consent).
-    ref: ConsentRef | None = attrs.field(init=False, eq=False, repr=False)
-    #: How the consent decision was made (None without a consent).
-    basis: DecisionBasis | None = attrs.field(init=False, eq=False, repr=False)
+    terms: ConsentTerms | None = attrs.field(default=None, eq=False, repr=False)
+    #: How the consent decision was made (derived from ``consent``).
+    basis: DecisionBasis | None = attrs.field(default=None, eq=False, repr=False)
+    _ref: ConsentRef | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        # Derived unless the caller (in_force, on the hot path) passed them already.
         state, consent = self.state, self.consent
-        object.__setattr__(self, "terms", state.terms if state is not None else None)
-        ref = None
-        if consent is not None and state is not None:
-            ref = _consent_ref(consent_id=consent.id, version=state.version)
-        object.__setattr__(self, "ref", ref)
-        object.__setattr__(self, "basis", consent.basis if consent is not None else None)
+        if self.terms is None and state is not None and state.terms is not None:
+            object.__setattr__(self, "terms", state.terms)
+        if self.basis is None and consent is not None:
+            object.__setattr__(self, "basis", consent.basis)
+
+    @property
+    def ref(self) -> ConsentRef | None:
+        """The consent and version relied on (None without a consent)."""
+        ref = self._ref
+        if ref is None and self.consent is not None and self.state is not None:
+            ref = _consent_ref(consent_id=self.consent.id, version=self.state.version)
+            object.__setattr__(self, "_ref", ref)  # computed once, then reused
+        return ref
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -155,7 +162,13 @@ def in_force(story: Story, consents: Iterable[Consent], moment: dt.datetime) -> 
     out = []
     for cid in story.contributor_ids:
         c = pick_consent(cid, story.id, consents)
-        out.append(InForce(contributor_id=cid, consent=c, state=c.state_at(moment) if c else None))
+        if c is None:
+            out.append(InForce(contributor_id=cid, consent=None, state=None))
+            continue
+        state = c.state_at(moment)
+        out.append(
+            InForce(contributor_id=cid, consent=c, state=state, terms=state.terms, basis=c.basis)
+        )
     return tuple(out)
 
 
@@ -292,7 +305,29 @@ def evaluate(
         tellers = in_force(story, consents, request.moment)
     if rules is None:
         rules = consent_rules()
-    run = _non_builtin(rules) if _terms_allow(story, tellers, request) else rules
+    run: Sequence[tuple[str, Rule]]
+    if _terms_allow(story, tellers, request):
+        run = _non_builtin(rules)
+        if not run:
+            # The common case, kept lean: no rule can veto and no override is involved
+            # (_terms_allow says no to best-interests consents going beyond internal).
+            level = request.identity_level
+            quotes = request.quotes
+            for t in tellers:
+                terms = t.terms
+                if _RANK[terms.identity_level] < _RANK[level]:  # type: ignore[union-attr]
+                    level = terms.identity_level  # type: ignore[union-attr]
+                if not terms.quotes_allowed:  # type: ignore[union-attr]
+                    quotes = False
+            return Decision(
+                story_id=story.id,
+                allowed=True,
+                identity_level=level,
+                quotes=quotes,
+                consent_refs=tuple([t.ref for t in tellers]),  # type: ignore[misc]
+            )
+    else:
+        run = rules
     reasons: list[str] = []
     for name, rule in run:
         try:

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Plan",
+    "Recheck",
     "Retraction",
     "Routed",
     "Withdrawal",
@@ -75,6 +76,7 @@ __all__ = [
     "explain",
     "insight_text_digest",
     "plan",
+    "recheck",
     "reconcile",
     "route",
     "withdraw",
@@ -584,12 +586,14 @@ def _obligations(
             f"it was received.",
         ),
     )
-    iid, dname = share.subject_id, dest.name
+    iid, dname, share_id = share.subject_id, dest.name, share.id
+    contributors = world.contributors
     for cid, sids in people.items():
-        person = world.contributors.get(cid)
+        person = contributors.get(cid)
         if person is None or not person.wants_feedback:
             continue
         story_ids = tuple(sids)
+        channel = person.feedback_channel
         for kind, kind_name, due, message in kinds:
             fid = feedback_id(cid, iid, dname, kind_name)
             if existing(fid):
@@ -599,11 +603,11 @@ def _obligations(
                     id=fid,
                     contributor_id=cid,
                     kind=kind,
-                    channel=person.feedback_channel,
+                    channel=channel,
                     due=due,
                     story_ids=story_ids,
                     insight_id=iid,
-                    share_id=share.id,
+                    share_id=share_id,
                     destination=dname,
                     message=message,
                     created_at=moment,
@@ -664,10 +668,6 @@ def reconcile(
     feedback: list[Feedback] = []
     overrides: list[tuple[str, str, ConsentEvent]] = []
     routed_pairs: set[tuple[str, str]] = set()
-    planned_fb: set[str] = set()
-
-    def fb_exists(fid: str) -> bool:
-        return fid in planned_fb or feedback_exists(fid)
 
     for r in routed:
         pair = (r.insight_id, r.destination)
@@ -680,9 +680,9 @@ def reconcile(
             else:
                 deliver.append(new)
                 dest = destinations[r.destination]
-                for fb in _obligations(new, dest, world, moment, fb_exists):
-                    planned_fb.add(fb.id)
-                    feedback.append(fb)
+                # Obligation ids are unique within a plan (one share per insight and
+                # destination), so only those recorded earlier need checking.
+                feedback.extend(_obligations(new, dest, world, moment, feedback_exists))
                 for d in r.decisions:
                     if d.allowed and d.story_id in new.story_ids:
                         overrides.extend((cid, new.id, ev) for cid, ev in d.overrides)
@@ -758,6 +758,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def merge_worlds(worlds: Iterable[World]) -> World:
+    """One world holding the records of several."""
+    stories: dict[str, Story] = {}
+    people: dict[str, Contributor] = {}
+    insights: dict[str, Insight] = {}
+    consents: dict[str, Consent] = {}
+    for w in worlds:
+        stories.update(w.stories)
+        people.update(w.contributors)
+        insights.update(w.insights)
+        for cs in w.consents_by_contributor.values():
+            consents.update((c.id, c) for c in cs)
+    return World.from_records(
+        stories=stories.values(),
+        consents=consents.values(),
+        insights=insights.values(),
+        contributors=people.values(),
+    )
+
+
 def load_world(ledger: Ledger) -> World:
     """Read every record the planner needs from the ledger."""
     return World.from_records(
@@ -792,12 +812,19 @@ def plan(
         if destination is not None
         else dict(config.destinations)
     )
-    world = world or load_world(ledger)
     scope: list[str] | None = None
-    if stories is not None:
-        scope = world.insights_citing(stories)
-    if insights is not None:
-        scope = sorted(set(scope or ()) | set(insights)) if stories is not None else list(insights)
+    if stories is not None or insights is not None:
+        wanted = set(insights or ())
+        for sid in stories or ():
+            if world is not None:
+                wanted.update(world.insights_citing([sid]))
+            else:
+                wanted.update(i.id for i in ledger.list(Insight, story=sid))
+        scope = sorted(wanted)
+        # Only the affected insights' records are read: a re-plan after one withdrawal stays
+        # small however big the ledger is.
+        world = world or merge_worlds(world_for_insight(ledger, iid) for iid in scope)
+    world = world or load_world(ledger)
     routed = route(world, dests.values(), moment, scope)
     recorded: list[tuple[Share, str]] = []
     if scope is None:
@@ -807,7 +834,10 @@ def plan(
         for iid in scope:
             for dname in dests:
                 recorded.extend(_recorded(ledger.list_shares(destination=dname, subject_id=iid)))
-    existing_fb = {f.id for f in ledger.list(Feedback)}
+    if scope is None:
+        existing_fb = {f.id for f in ledger.list(Feedback)}
+    else:
+        existing_fb = {f.id for iid in scope for f in ledger.list(Feedback, insight=iid)}
     result = reconcile(
         routed,
         recorded,
@@ -832,9 +862,34 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
     """Record a plan in the ledger, all or nothing."""
     from coprolib.ledger import ShareStatus
 
+    jobs_by_destination: dict[str, list[Any]] = {}
+
+    def open_deliveries(share_id: str, destination: str) -> list[Any]:
+        if destination not in jobs_by_destination:
+            jobs_by_destination[destination] = [
+                job
+                for status in ("pending", "claimed")
+                for job in ledger.list_jobs(status=status, destination=destination)
+                if job.kind == "deliver"
+            ]
+        return [j for j in jobs_by_destination[destination] if j.share_id == share_id]
+
     with ledger.transaction():
         for share in result.deliver:
             prior = ledger.get_share(share.id)
+            if prior is not None and prior[1] is ShareStatus.RETRACT_PLANNED:
+                # Allowed again before its retraction ran: call the retraction off and leave
+                # the delivered record where it is.
+                pending = [
+                    j
+                    for j in ledger.list_jobs(status="pending", destination=share.destination)
+                    if j.share_id == share.id and j.kind == "retract"
+                ]
+                if pending:
+                    for job in pending:
+                        ledger.finish_job(job.id, "cancelled", error="allowed again")
+                    ledger.set_share_status(share.id, ShareStatus.DELIVERED)
+                    continue
             if prior is not None and str(prior[1].value).lower() not in LIVE:
                 # Delivered again after a retraction: a fresh key so the destination cannot
                 # answer from a cache of the retracted record.
@@ -850,9 +905,7 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
             old, _status = found
             in_flight = False
             if r.status == "planned":
-                for job in ledger.list_jobs(destination=r.destination):
-                    if job.share_id != r.share_id or job.kind != "deliver":
-                        continue
+                for job in open_deliveries(r.share_id, r.destination):
                     if job.status == "pending":
                         ledger.finish_job(job.id, "cancelled", error=f"retracted: {r.reason}")
                     elif job.status == "claimed":
@@ -862,8 +915,8 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
                     continue
             ledger.set_share_status(r.share_id, ShareStatus.RETRACT_PLANNED)
             ledger.enqueue_job("retract", r.destination, r.share_id, old.idempotency_key)
-        for fb in result.feedback:
-            ledger.add(fb)
+        if result.feedback:
+            ledger.add(result.feedback)
         for consent_id, share_id, ev in result.overrides:
             note = f"{ev.at.isoformat()}\x1f{ev.reason}\x1f{ev.approver}"
             ledger.record_audit(
@@ -1100,3 +1153,96 @@ def explain(
             lines.append(f"story {target_id} -> {dest.name}: {verdict}")
             lines.extend(f"  {x}" for x in d.reasons)
     return lines
+
+
+# --- checking again at delivery time ----------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Recheck:
+    """Whether a planned share may still go exactly as it is, and if not, why."""
+
+    share_id: str
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+
+def world_for_insight(ledger: Ledger, insight_id: str) -> World:
+    """Just the records one insight needs: itself, its stories, their tellers and consents."""
+    insight = ledger.get(Insight, insight_id)
+    stories: dict[str, Story] = {}
+    consents: dict[str, Consent] = {}
+    people: dict[str, Contributor] = {}
+    for sid in insight.story_ids if insight is not None else ():
+        story = ledger.get(Story, sid)
+        if story is None:
+            continue
+        stories[sid] = story
+        for cid in story.contributor_ids:
+            for c in ledger.list(Consent, contributor=cid):
+                if c.covers(sid):
+                    consents[c.id] = c
+            person = ledger.get(Contributor, cid)
+            if person is not None:
+                people[cid] = person
+    return World.from_records(
+        stories=stories.values(),
+        consents=consents.values(),
+        insights=[insight] if insight is not None else [],
+        contributors=people.values(),
+    )
+
+
+def recheck(
+    share: Share,
+    config: Config,
+    *,
+    ledger: Ledger | None = None,
+    world: World | None = None,
+    moment: dt.datetime | None = None,
+) -> Recheck:
+    """Check a planned insight share again (at delivery time: consent can change in between).
+
+    It may go only if planning now, for its destination, would render exactly this share (same
+    id, so same content): anything withdrawn, narrowed, expired or re-worded since says no.
+    Give ``ledger`` (only this insight's records are read) or an already loaded ``world``.
+    """
+    moment = moment or _now()
+    if share.kind is not ShareKind.INSIGHT:
+        return Recheck(share_id=share.id, allowed=False, reasons=("not an insight share",))
+    if world is None:
+        if ledger is None:
+            raise ValueError("recheck needs a ledger or a world")
+        world = world_for_insight(ledger, share.subject_id)
+    dest = config.destinations.get(share.destination)
+    if dest is None:
+        return Recheck(
+            share_id=share.id,
+            allowed=False,
+            reasons=(f"destination '{share.destination}' is no longer configured",),
+        )
+    insight = world.insights.get(share.subject_id)
+    if insight is None or insight.status is not InsightStatus.AGREED:
+        state = "gone" if insight is None else str(insight.status)
+        return Recheck(
+            share_id=share.id,
+            allowed=False,
+            reasons=(f"insight {share.subject_id} is {state}, not agreed",),
+        )
+    (now,) = route(world, [dest], moment, [insight.id])
+    if now.share is not None and now.share.id == share.id:
+        return Recheck(share_id=share.id, allowed=True)
+    reasons = [
+        reason
+        for d in now.decisions
+        if not d.allowed and d.story_id in share.story_ids
+        for reason in d.reasons
+    ]
+    if now.share is None:
+        reasons.extend(x for x in now.reasons if x.startswith(f"insight {insight.id}:"))
+    if not reasons:
+        reasons.append(
+            f"insight {insight.id} would now be rendered differently for '{dest.name}' "
+            f"(share {now.share.id if now.share else 'none'}); this version may not go"
+        )
+    return Recheck(share_id=share.id, allowed=False, reasons=tuple(dict.fromkeys(reasons)))
