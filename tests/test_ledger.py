@@ -223,9 +223,24 @@ def test_migrations_apply_forward_once(ledger_target, monkeypatch) -> None:
         assert b.schema_version == SCHEMA_VERSION + 1
         assert b.count(Story) == 3
     versions = ledger_target.raw("SELECT version FROM coprolib_migrations ORDER BY version")
-    assert [v[0] for v in versions] == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
+    assert [v[0] for v in versions] == list(range(1, SCHEMA_VERSION + 2))
     with ledger_target.open() as c:  # applying again is a no-op
         assert c.verify_audit().ok
+
+
+def test_migration_2_backfills_story_access_from_existing_rows(ledger_target) -> None:
+    with ledger_target.open() as a:
+        seed(a)
+        before = a.story_ids_for("trust", "commissioning")
+    assert before == ["s-1", "s-2"]
+    # Put the ledger back to how schema version 1 left it, rows and all.
+    ledger_target.raw("DROP TABLE story_access")
+    ledger_target.raw("DELETE FROM coprolib_migrations WHERE version = 2")
+    ledger_target.raw("UPDATE coprolib_meta SET value = '1' WHERE key = 'schema_version'")
+    with ledger_target.open() as b:
+        assert b.schema_version == SCHEMA_VERSION
+        assert b.story_ids_for("trust", "commissioning") == before
+        assert b.verify_audit().ok
 
 
 def test_non_ledger_sqlite_file_is_refused(tmp_path: Path) -> None:
@@ -268,3 +283,66 @@ def test_resolve_ledger_url(tmp_path: Path, monkeypatch) -> None:
 def test_unknown_url_scheme_is_refused() -> None:
     with pytest.raises(LedgerError, match="'mysql' ledgers are not supported"):
         open_ledger("mysql://x/y", key="")
+
+
+WRITER = """
+import sys
+from coprolib.ledger import open_ledger
+from tests.ledger_data import contributor, story
+url, schema, name = sys.argv[1], sys.argv[2] or None, sys.argv[3]
+with open_ledger(url, actor=name, key="", schema=schema) as ledger:
+    for i in range(15):
+        with ledger.transaction():
+            ledger.add(contributor(f"{name}-p{i}"))
+            ledger.add(story(f"{name}-s{i}", (f"{name}-p{i}",)))
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(ledger_target) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    with ledger_target.open():
+        pass  # create the schema first, so the writers race only on rows
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, ledger_target.url, ledger_target.schema or "", name],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("alpha", "beta", "gamma")
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with ledger_target.open() as ledger:
+        assert ledger.count(Contributor) == 45 and ledger.count(Story) == 45
+        result = ledger.verify_audit()
+        assert result.ok, result.reason
+        assert {e.actor for e in ledger.audit_entries()} >= {"alpha", "beta", "gamma"}
+
+
+@pytest.mark.parametrize("n", [30, 2600], ids=["few", "bulk"])
+def test_theme_purpose_index_agrees_with_the_direct_query(ledger, n: int) -> None:
+    people = [contributor(f"p-{i}") for i in range(n // 2)]
+    themes = ("trust", "housing", "isolation")
+    stories = [
+        story(f"s-{i}", (f"p-{i // 2}",), (themes[i % 3], themes[(i + 1) % 3])) for i in range(n)
+    ]
+    purposes = (Purpose.TRAINING, Purpose.COMMISSIONING, Purpose.RESEARCH)
+    consents = [
+        consent(
+            f"c-{i}", p.id, () if i % 3 else (f"s-{2 * i}",), *{purposes[i % 3], purposes[i % 2]}
+        )
+        for i, p in enumerate(people)
+    ]
+    ledger.import_records([*consents, *stories, *people])  # any order: refs checked at commit
+    ledger.append_consent_event("c-1", withdrawal(T0 + dt.timedelta(days=1)))
+    for theme in themes:
+        for purpose in purposes:
+            direct = sorted(s.id for s in ledger.list(Story, theme=theme, purpose=purpose))
+            assert ledger.story_ids_for(theme, purpose) == direct
+    assert ledger.story_ids_for("trust", "training")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from coprolib.ledger.codec import dumps
+from coprolib.ledger.codec import dumps, framed_digest
 
 GENESIS = "0" * 64
 
@@ -20,8 +20,7 @@ def entry_hash(
     seq: int, at: str, actor: str, action: str, scope: str, ref: str, digest: str, prev_hash: str
 ) -> str:
     """The hash of one audit entry, chaining it to the previous one."""
-    payload = dumps([seq, at, actor, action, scope, ref, digest, prev_hash])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return framed_digest(("audit", seq, at, actor, action, scope, ref, digest, prev_hash))
 
 
 def note_digest(*parts: str) -> str:

@@ -89,9 +89,24 @@ def dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def framed_digest(values: tuple[Any, ...]) -> str:
+    """SHA-256 over values framed unambiguously (type tag and length before each value):
+    ``None``, ``int`` and ``str`` only, so every backend's row gives the same digest."""
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append("\x00N")
+        elif type(v) is int:
+            parts.append(f"\x00I{v}")
+        else:
+            text = str(v)
+            parts.append(f"\x00S{len(text)}:{text}")
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
+
+
 def row_digest(table: str, values: tuple[Any, ...]) -> str:
-    """SHA-256 of a row's canonical content: what the audit chain records and verify checks."""
-    return hashlib.sha256(dumps([table, *values]).encode("utf-8")).hexdigest()
+    """The digest of a row's content: what the audit chain records and verify checks."""
+    return framed_digest((table, *values))
 
 
 Ref = tuple[str, str, str]  # (field, ref kind, ref id)

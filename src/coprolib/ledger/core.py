@@ -19,6 +19,9 @@ from coprolib.ledger.codec import dumps, map_protected
 from coprolib.ledger.crypto import KEY_ENV, KeyRing
 from coprolib.ledger.errors import LedgerError
 
+#: Buffered audit entries written early (inside the transaction) once this many pile up.
+_AUDIT_SPILL = 5000
+
 #: A reference still to be checked before commit: (record kind, record id, field, kind, id).
 PendingRef = tuple[str, str, str, str, str]
 
@@ -35,6 +38,8 @@ class LedgerCore:
         self._audit_buf: list[tuple[str, str, str, str]] = []
         self._tx_ids: dict[str, set[str]] = {}
         self._pending: list[PendingRef] = []
+        #: Stories whose theme/purpose index must be recomputed before commit.
+        self._access_dirty: set[str] = set()
         self._key_id: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -93,6 +98,8 @@ class LedgerCore:
             if self._doomed:
                 raise LedgerError("part of this transaction failed, so none of it was written")
             self._check_pending_refs()
+            if self._access_dirty:
+                self._refresh_access(sorted(self._access_dirty))
             self._flush_audit()
             self._db.commit()
         except BaseException:
@@ -107,6 +114,10 @@ class LedgerCore:
         self._audit_buf = []
         self._tx_ids = {}
         self._pending = []
+        self._access_dirty = set()
+
+    def _refresh_access(self, story_ids: list[str]) -> None:
+        """Bring the theme/purpose index up to date for these stories (see RecordStore)."""
 
     def _require_tx(self) -> None:
         if not self._depth:
@@ -187,6 +198,10 @@ class LedgerCore:
     def _audit(self, action: str, ref: str, digest: str, scope: str = "row") -> None:
         self._require_tx()
         self._audit_buf.append((action, scope, ref, digest))
+        if len(self._audit_buf) >= _AUDIT_SPILL:
+            # A long import writes its entries as it goes so memory stays flat; the chain
+            # lock is then held until commit (PostgreSQL), as a big import should be.
+            self._flush_audit()
 
     def _flush_audit(self) -> None:
         if not self._audit_buf:
@@ -201,9 +216,9 @@ class LedgerCore:
             h = entry_hash(seq, at, self.actor, action, scope, ref, digest, prev)
             rows.append((seq, at, self.actor, action, scope, ref, digest, prev, h))
             prev = h
-        self._db.executemany(
-            "INSERT INTO audit (seq, at, actor, action, scope, ref, digest, prev_hash, hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._db.bulk_insert(
+            "audit",
+            ("seq", "at", "actor", "action", "scope", "ref", "digest", "prev_hash", "hash"),
             rows,
         )
         self._set_meta("audit_head", f"{seq}:{prev}")

@@ -94,9 +94,9 @@ def iter_story_csv(path: str | Path) -> Iterator[Story]:
                 elif cell or col in REQUIRED:
                     data[col] = cell
             try:
-                yield structure(data, Story, f"{p.name} line {line}")
+                yield structure(data, Story, "$")
             except StructureError as exc:
                 first = exc.problems[0]
-                column = first.path.split(".", 1)[1] if "." in first.path else ""
+                column = first.path.removeprefix("$").lstrip(".")
                 where = f"{p.name} line {line}" + (f" column {column}" if column else "")
                 raise LedgerError(f"{where}: {first.message}") from None

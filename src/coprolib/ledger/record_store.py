@@ -32,6 +32,7 @@ from coprolib.ledger.codec import (
 )
 from coprolib.ledger.core import LedgerCore
 from coprolib.ledger.errors import LedgerError
+from coprolib.ledger.schema import ACCESS_ROWS
 from coprolib.records import BUNDLE_TYPES, Consent, ConsentEvent, RecordError
 
 T = TypeVar("T")
@@ -48,12 +49,12 @@ FILTERS: dict[str, frozenset[str]] = {
 }
 
 _CHUNK = 2000
+#: A stream this long has the planner's statistics refreshed, then again each time it doubles.
+_ANALYZE_FROM = 6000
+#: More stories than this to re-index go through a temporary table in one pass.
+_ACCESS_BULK = 2000
 _PAGE = 500
 
-_INSERT_RECORD = (
-    "INSERT INTO records (kind, id, data, status, domain, erased) VALUES (?, ?, ?, ?, ?, 0)"
-)
-_INSERT_REF = "INSERT INTO record_refs (kind, id, ref_kind, ref_id) VALUES (?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT INTO consent_events (consent_id, version, at, data) VALUES (?, ?, ?, ?)"
 
 
@@ -67,6 +68,31 @@ def record_digest(
 def event_digest(consent_id: str, version: int, at: str, data: str) -> str:
     """The digest of a ``consent_events`` row."""
     return row_digest("consent_events", (consent_id, version, at, data))
+
+
+_RECORD_COLUMNS = ("kind", "id", "data", "status", "domain", "erased")
+_STATE_COLUMNS = ("consent_id", "contributor_id", "all_stories", "status", "version", "expires")
+_PURPOSE_COLUMNS = ("consent_id", "purpose", "contributor_id", "all_stories", "expires")
+
+
+def _consent_state_rows(
+    consent: Consent,
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The folded current state of a consent, as a ``consent_state`` row and the
+    ``consent_purposes`` rows of the purposes its terms allow now."""
+    state = consent.state_at(consent.events[-1].at)
+    all_stories = 0 if consent.story_ids else 1
+    expires = None
+    if state.terms is not None and state.terms.expires is not None:
+        expires = state.terms.expires.isoformat()
+    row = (consent.id, consent.contributor_id, all_stories, state.status, state.version, expires)
+    purposes = []
+    if state.terms is not None:
+        purposes = [
+            (consent.id, str(p), consent.contributor_id, all_stories, expires)
+            for p in state.terms.purposes
+        ]
+    return row, purposes
 
 
 def _consent_header(consent: Consent) -> dict[str, Any]:
@@ -115,6 +141,7 @@ class RecordStore(LedgerCore):
         counts = {key: 0 for key in BUNDLE_TYPES}
         key_of = _KEY_BY_KIND
         done = 0
+        next_analyze = _ANALYZE_FROM
         it = iter(records)
         while True:
             chunk = list(itertools.islice(it, _CHUNK))
@@ -132,7 +159,12 @@ class RecordStore(LedgerCore):
                 if recs:
                     self._insert_kind(kind, recs)
                     counts[key_of[kind]] += len(recs)
+            self._access_dirty.update(s.id for s in by_kind.get("story", ()))
+            self._access_dirty.update(self._covered_stories(by_kind.get("consent", [])))
             done += len(chunk)
+            if done >= next_analyze:
+                self._db.analyze()
+                next_analyze = done * 2
             if progress is not None:
                 progress(done)
         return counts
@@ -158,15 +190,17 @@ class RecordStore(LedgerCore):
                 field="id",
             )
         rows = []
-        ref_rows = []
+        ref_rows: list[tuple[str, str, str, str]] = []
         event_rows = []
+        state_rows: list[tuple[Any, ...]] = []
+        purpose_rows: list[tuple[Any, ...]] = []
         for rec in recs:
             if kind == "consent":
                 data = self._encode("records", kind, rec.id, _consent_header(rec))
             else:
                 data = self._encode("records", kind, rec.id, unstructure(rec))
             status, domain = index_columns(rec)
-            rows.append((kind, rec.id, data, status, domain))
+            rows.append((kind, rec.id, data, status, domain, 0))
             self._audit(
                 "add", f"{kind}:{rec.id}", record_digest(kind, rec.id, data, status, domain, 0)
             )
@@ -174,8 +208,11 @@ class RecordStore(LedgerCore):
             if kind == "consent":
                 for version, ev in enumerate(rec.events, 1):
                     event_rows.append(self._event_row(rec.id, version, ev))
+                state, purposes = _consent_state_rows(rec)
+                state_rows.append(state)
+                purpose_rows.extend(purposes)
         try:
-            self._db.executemany(_INSERT_RECORD, rows)
+            self._db.bulk_insert("records", _RECORD_COLUMNS, rows)
         except Exception as exc:
             if is_integrity_error(exc):  # another writer got there between check and insert
                 raise LedgerError(
@@ -183,12 +220,13 @@ class RecordStore(LedgerCore):
                     "(added by another writer at the same time)"
                 ) from None
             raise
-        if ref_rows:
-            self._db.executemany(_INSERT_REF, ref_rows)
+        self._db.bulk_insert("record_refs", ("kind", "id", "ref_kind", "ref_id"), ref_rows)
         if kind == "consent":
-            self._db.executemany(_INSERT_EVENT, event_rows)
-            for rec in recs:
-                self._write_consent_state(rec)
+            self._db.bulk_insert(
+                "consent_events", ("consent_id", "version", "at", "data"), event_rows
+            )
+            self._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
+            self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
 
     def _event_row(self, consent_id: str, version: int, ev: ConsentEvent) -> tuple[Any, ...]:
         data = dumps(unstructure(ev))
@@ -214,26 +252,54 @@ class RecordStore(LedgerCore):
         return out
 
     def _write_consent_state(self, consent: Consent) -> None:
-        state = consent.state_at(consent.events[-1].at)
-        all_stories = 0 if consent.story_ids else 1
-        expires = None
-        if state.terms is not None and state.terms.expires is not None:
-            expires = state.terms.expires.isoformat()
+        state, purposes = _consent_state_rows(consent)
         self._db.execute("DELETE FROM consent_state WHERE consent_id = ?", (consent.id,))
         self._db.execute("DELETE FROM consent_purposes WHERE consent_id = ?", (consent.id,))
-        self._db.execute(
-            "INSERT INTO consent_state (consent_id, contributor_id, all_stories, status, version,"
-            " expires) VALUES (?, ?, ?, ?, ?, ?)",
-            (consent.id, consent.contributor_id, all_stories, state.status, state.version, expires),
-        )
-        if state.terms is not None:
-            self._db.executemany(
-                "INSERT INTO consent_purposes (consent_id, purpose, contributor_id, all_stories,"
-                " expires) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (consent.id, str(p), consent.contributor_id, all_stories, expires)
-                    for p in state.terms.purposes
-                ],
+        self._db.bulk_insert("consent_state", _STATE_COLUMNS, [state])
+        self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purposes)
+
+    def _covered_stories(self, consents: builtins.list[Consent]) -> set[str]:
+        """Ids of the stories the consents cover (listed, or all their contributor's)."""
+        out: set[str] = set()
+        everyone = sorted({c.contributor_id for c in consents if not c.story_ids})
+        for c in consents:
+            out.update(c.story_ids)
+        for i in range(0, len(everyone), 500):
+            chunk = everyone[i : i + 500]
+            rows = self._db.query(
+                "SELECT id FROM record_refs WHERE ref_kind = 'contributor' AND kind = 'story'"
+                f" AND ref_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            out.update(r[0] for r in rows)
+        return out
+
+    def _refresh_access(self, story_ids: builtins.list[str]) -> None:
+        """Recompute ``story_access`` rows for these stories (themes x allowed purposes):
+        in slices of ids for a few, in one set-based pass through a temporary table for many."""
+        if len(story_ids) > _ACCESS_BULK:
+            self._db.analyze()
+            self._db.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS access_dirty (story_id TEXT PRIMARY KEY)"
+            )
+            self._db.execute("DELETE FROM access_dirty")
+            self._db.bulk_insert("access_dirty", ("story_id",), [(i,) for i in story_ids])
+            every = "SELECT story_id FROM access_dirty"
+            self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({every})")
+            self._db.execute(
+                "INSERT INTO story_access (theme, purpose, story_id, expires)"
+                + ACCESS_ROWS.format(ids=every)
+            )
+            self._db.execute("DELETE FROM access_dirty")
+            return
+        for i in range(0, len(story_ids), 400):
+            chunk = story_ids[i : i + 400]
+            marks = ",".join("?" * len(chunk))
+            self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({marks})", chunk)
+            self._db.execute(
+                "INSERT INTO story_access (theme, purpose, story_id, expires)"
+                + ACCESS_ROWS.format(ids=marks),
+                (*chunk, *chunk),
             )
 
     def replace(self, record: Any) -> None:
@@ -263,7 +329,11 @@ class RecordStore(LedgerCore):
                 (data, status, domain, kind, record.id),
             )
             self._db.execute("DELETE FROM record_refs WHERE kind = ? AND id = ?", (kind, record.id))
-            self._db.executemany(_INSERT_REF, self._ref_rows(kind, record))
+            self._db.bulk_insert(
+                "record_refs", ("kind", "id", "ref_kind", "ref_id"), self._ref_rows(kind, record)
+            )
+            if kind == "story":
+                self._access_dirty.add(record.id)
             self._audit(
                 "replace",
                 f"{kind}:{record.id}",
@@ -296,6 +366,7 @@ class RecordStore(LedgerCore):
                 ) from None
             self._db.execute(_INSERT_EVENT, self._event_row(consent_id, new.version, event))
             self._write_consent_state(new)
+            self._access_dirty.update(self._covered_stories([new]))
             return new
 
     # --- reading ------------------------------------------------------------------------
@@ -427,14 +498,13 @@ class RecordStore(LedgerCore):
         return ref_in, [name, value, kind]
 
     def story_ids_for(self, theme: str, purpose: str) -> builtins.list[str]:
-        """Ids of stories with ``theme`` that a covering, unexpired consent allows for
-        ``purpose`` (the planner still checks every consent in full before sharing)."""
-        clause, args = self._filter("story", "purpose", purpose)
+        """Ids (sorted) of stories with ``theme`` that a covering, unexpired consent allows
+        for ``purpose`` now: one index range scan of ``story_access``. The planner still
+        checks every consent in full before anything is shared."""
         rows = self._db.query(
-            "SELECT r.id FROM record_refs t JOIN records r ON r.kind = 'story' AND r.id = t.id"
-            f" WHERE t.ref_kind = 'theme' AND t.ref_id = ? AND t.kind = 'story' AND {clause}"
-            " ORDER BY r.seq",
-            (theme, *args),
+            "SELECT story_id FROM story_access WHERE theme = ? AND purpose = ?"
+            " AND (expires IS NULL OR expires >= ?) ORDER BY story_id",
+            (theme, str(purpose), dt.date.today().isoformat()),
         )
         return [r[0] for r in rows]
 

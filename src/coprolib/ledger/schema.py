@@ -71,7 +71,42 @@ def _common(serial: str, big: str) -> tuple[str, ...]:
         f"CREATE TABLE audit (seq {big} PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,"
         " action TEXT NOT NULL, scope TEXT NOT NULL, ref TEXT NOT NULL, digest TEXT NOT NULL,"
         " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
-        "CREATE INDEX audit_ref ON audit (ref, seq)",
+    )
+
+
+#: Rows of ``story_access`` for the stories whose ids are listed (``{ids}``: placeholders) or,
+#: with ``{ids}`` replaced by a subquery, for every story. One row per (theme, purpose, story)
+#: that a covering consent allows now; ``expires`` is the latest expiry (NULL: none).
+ACCESS_ROWS = """
+SELECT theme, purpose, story_id,
+       CASE WHEN count(*) > count(expires) THEN NULL ELSE max(expires) END
+FROM (
+  SELECT t.ref_id AS theme, cp.purpose AS purpose, t.id AS story_id, cp.expires AS expires
+  FROM record_refs t
+  JOIN record_refs sc ON sc.kind = 'story' AND sc.id = t.id AND sc.ref_kind = 'contributor'
+  JOIN consent_purposes cp ON cp.contributor_id = sc.ref_id AND cp.all_stories = 1
+  WHERE t.kind = 'story' AND t.ref_kind = 'theme' AND t.id IN ({ids})
+  UNION ALL
+  SELECT t.ref_id, cp.purpose, t.id, cp.expires
+  FROM record_refs t
+  JOIN record_refs cr ON cr.kind = 'consent' AND cr.ref_kind = 'story' AND cr.ref_id = t.id
+  JOIN consent_purposes cp ON cp.consent_id = cr.id
+  WHERE t.kind = 'story' AND t.ref_kind = 'theme' AND t.id IN ({ids})
+) AS a
+GROUP BY theme, purpose, story_id
+"""
+
+_ALL_STORIES = "SELECT id FROM records WHERE kind = 'story'"
+
+
+def _access(without_rowid: str) -> tuple[str, ...]:
+    return (
+        "CREATE TABLE story_access (theme TEXT NOT NULL, purpose TEXT NOT NULL,"
+        " story_id TEXT NOT NULL, expires TEXT, PRIMARY KEY (theme, purpose, story_id))"
+        + without_rowid,
+        "CREATE INDEX story_access_story ON story_access (story_id)",
+        "INSERT INTO story_access (theme, purpose, story_id, expires)"
+        + ACCESS_ROWS.format(ids=_ALL_STORIES),
     )
 
 
@@ -82,6 +117,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="records, consent events, shares, receipts, outbox jobs and the audit chain",
         sqlite=_common("INTEGER PRIMARY KEY", "INTEGER"),
         postgres=_common("BIGSERIAL PRIMARY KEY", "BIGINT"),
+    ),
+    Migration(
+        version=2,
+        name="story_access: which themes each story's consents allow for which purposes",
+        sqlite=_access(" WITHOUT ROWID"),
+        postgres=_access(""),
     ),
 )
 
