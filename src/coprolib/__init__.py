@@ -68,11 +68,7 @@ _LAZY = {
     "StructureError": "coprolib.convert",
     "structure": "coprolib.convert",
     "unstructure": "coprolib.convert",
-    "Ledger": "coprolib.ledger",
-    "LedgerError": "coprolib.ledger",
-    "ShareStatus": "coprolib.ledger",
-    "open_ledger": "coprolib.ledger",
-    "resolve_ledger_url": "coprolib.ledger",
+    # consent gate, planner, receipts, feedback owed
     "Config": "coprolib.config",
     "ConfigError": "coprolib.config",
     "Destination": "coprolib.config",
@@ -92,6 +88,16 @@ _LAZY = {
     "consent_receipt_json": "coprolib.consent_receipts",
     "feedback_done": "coprolib.feedback_owed",
     "feedback_due": "coprolib.feedback_owed",
+    "Recognizer": "coprolib.redact",
+    "Redaction": "coprolib.redact",
+    "Span": "coprolib.redact",
+    "find_spans": "coprolib.redact",
+    "redact": "coprolib.redact",
+    "Ledger": "coprolib.ledger",
+    "LedgerError": "coprolib.ledger",
+    "ShareStatus": "coprolib.ledger",
+    "open_ledger": "coprolib.ledger",
+    "resolve_ledger_url": "coprolib.ledger",
     "Adapter": "coprolib.adapters",
     "Capabilities": "coprolib.adapters",
     "Secret": "coprolib.adapters",
@@ -112,6 +118,7 @@ if TYPE_CHECKING:
     from coprolib.feedback_owed import feedback_done, feedback_due
     from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
     from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
+    from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
 
 
 def __getattr__(name: str) -> Any:
@@ -172,7 +179,9 @@ __all__ = [
     "Quote",
     "Receipt",
     "Recipient",
+    "Recognizer",
     "RecordError",
+    "Redaction",
     "Retraction",
     "RetryPolicy",
     "RiskLocation",
@@ -184,6 +193,7 @@ __all__ = [
     "ShareRequest",
     "ShareStatus",
     "SharedQuote",
+    "Span",
     "Status",
     "Story",
     "StorySource",
@@ -198,12 +208,14 @@ __all__ = [
     "evaluate",
     "feedback_done",
     "feedback_due",
+    "find_spans",
     "hookimpl",
     "insight_text_digest",
     "load_bundle",
     "load_config",
     "open_ledger",
     "plan",
+    "redact",
     "resolve_ledger_url",
     "structure",
     "sync",

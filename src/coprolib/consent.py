@@ -137,13 +137,15 @@ def pick_consent(contributor_id: str, story_id: str, consents: Iterable[Consent]
     """The consent that governs one teller's story: a consent naming the story beats a blanket
     one; among equals the most recently started wins (ties broken by id)."""
     best: Consent | None = None
-    best_key: tuple[bool, dt.datetime, str] | None = None
     for c in consents:
-        if c.contributor_id != contributor_id or not c.covers(story_id):
+        if c.contributor_id != contributor_id or (c.story_ids and story_id not in c.story_ids):
             continue
-        key = (bool(c.story_ids), c.events[0].at, c.id)
-        if best_key is None or key > best_key:
-            best, best_key = c, key
+        if best is None or (bool(c.story_ids), c.events[0].at, c.id) > (
+            bool(best.story_ids),
+            best.events[0].at,
+            best.id,
+        ):
+            best = c
     return best
 
 
@@ -185,10 +187,16 @@ def consent_rules() -> tuple[tuple[str, Rule], ...]:
     from coprolib.plugin_host import get_plugin_manager
 
     pm = get_plugin_manager()
-    impls = pm.hook.consent_veto.get_hookimpls()
-    if _cache[0] is pm and _cache[1] == impls:
+    caller = pm.hook.consent_veto
+    # pluggy keeps the implementations in a list it mutates in place; comparing with our copy
+    # avoids copying it on every decision (the public get_hookimpls() is the fallback).
+    current = getattr(caller, "_hookimpls", None)
+    if current is None:
+        current = caller.get_hookimpls()
+    if _cache[0] is pm and _cache[1] == current:
         rules: tuple[tuple[str, Rule], ...] = _cache[2]
         return rules
+    impls = list(caller.get_hookimpls())
     rules = tuple(
         (pm.get_name(impl.plugin) or repr(impl.plugin), _bind(impl.function, impl.argnames))
         for impl in reversed(impls)
@@ -284,7 +292,29 @@ def evaluate(
         tellers = in_force(story, consents, request.moment)
     if rules is None:
         rules = consent_rules()
-    run = _non_builtin(rules) if _terms_allow(story, tellers, request) else rules
+    run: Sequence[tuple[str, Rule]]
+    if _terms_allow(story, tellers, request):
+        run = _non_builtin(rules)
+        if not run:
+            # The common case, kept lean: no rule can veto and no override is involved
+            # (_terms_allow says no to best-interests consents going beyond internal).
+            level = request.identity_level
+            quotes = request.quotes
+            for t in tellers:
+                terms = t.terms
+                if _RANK[terms.identity_level] < _RANK[level]:  # type: ignore[union-attr]
+                    level = terms.identity_level  # type: ignore[union-attr]
+                if not terms.quotes_allowed:  # type: ignore[union-attr]
+                    quotes = False
+            return Decision(
+                story_id=story.id,
+                allowed=True,
+                identity_level=level,
+                quotes=quotes,
+                consent_refs=tuple([t.ref for t in tellers]),  # type: ignore[misc]
+            )
+    else:
+        run = rules
     reasons: list[str] = []
     for name, rule in run:
         try:

@@ -51,6 +51,23 @@ _IDENTITY_WORDS = {
     "us that could identify you are taken out",
     IdentityLevel.NAMED: "with your name",
 }
+_EASY_PURPOSE = {
+    Purpose.SERVICE_IMPROVEMENT: "to make services better",
+    Purpose.COMMISSIONING: "to decide which services to pay for",
+    Purpose.TRAINING: "to train staff",
+    Purpose.PRACTICE_GUIDANCE: "to help workers do their jobs well",
+    Purpose.POLICY: "to write rules and plans",
+    Purpose.BOARD_REPORTING: "for reports to the Safeguarding Adults Board",
+    Purpose.RESEARCH: "for research",
+    Purpose.PUBLICATION: "to put it out for anyone to read",
+    Purpose.PEER_SUPPORT: "for peer support groups",
+}
+_EASY_AUDIENCE = {
+    Audience.INTERNAL: "the people who collected your story",
+    Audience.PARTNERS: "other services, like the council and the NHS",
+    Audience.BOARD: "the Safeguarding Adults Board",
+    Audience.PUBLIC: "anyone",
+}
 _EASY_IDENTITY = {
     IdentityLevel.ANONYMOUS: "We will not use your name.",
     IdentityLevel.PSEUDONYMOUS: "We will use a made-up name, not your real name.",
@@ -233,10 +250,10 @@ def _easy_read(
     lines.append("")
     if terms is not None:
         lines.append("We can use your story for:")
-        lines += [f"- {_PURPOSE_WORDS[p]}" for p in terms.purposes]
+        lines += [f"- {_EASY_PURPOSE[p]}" for p in terms.purposes]
         lines.append("")
         lines.append("These people can see it:")
-        lines += [f"- {_AUDIENCE_WORDS[a]}" for a in terms.audiences]
+        lines += [f"- {_EASY_AUDIENCE[a]}" for a in terms.audiences]
         lines.append("")
         lines.append(_EASY_IDENTITY[terms.identity_level])
         lines.append(

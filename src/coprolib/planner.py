@@ -20,9 +20,11 @@ The work is split so each part can be used and tested on its own:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -37,6 +39,7 @@ from coprolib.consent import (
     consent_rules,
     evaluate,
     in_force,
+    pick_consent,
 )
 from coprolib.enums import (
     Audience,
@@ -65,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Plan",
+    "Recheck",
     "Retraction",
     "Routed",
     "Withdrawal",
@@ -72,6 +76,7 @@ __all__ = [
     "explain",
     "insight_text_digest",
     "plan",
+    "recheck",
     "reconcile",
     "route",
     "withdraw",
@@ -185,8 +190,49 @@ def request_for(dest: Destination, insight: Insight | None, moment: dt.datetime)
     )
 
 
-#: Redactions already made in this plan: ``(text, level, identifiers, withheld) -> text``.
-RedactionCache = dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str]
+class RedactionCache:
+    """Redactions already made in one plan: the spans found in each text (the same whatever the
+    level) and each text as redacted for a level."""
+
+    def __init__(self) -> None:
+        self.spans: dict[tuple[str, tuple[str, ...]], tuple[Any, ...]] = {}
+        self.texts: dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str] = {}
+        self._known: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {}
+
+    def identifiers(
+        self, insight: Insight, world: World
+    ) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+        """The known identifiers of each teller of the insight's stories, and all of them."""
+        hit = self._known.get(insight.id)
+        if hit is not None:
+            return hit
+        known: dict[str, tuple[str, ...]] = {}
+        for ref in insight.evidence:
+            story = world.stories.get(ref.story_id)
+            if story is None:
+                continue
+            for cid in story.contributor_ids:
+                person = world.contributors.get(cid)
+                if person is not None and person.known_identifiers:
+                    known[cid] = person.known_identifiers
+        found = (known, tuple(sorted({i for ids in known.values() for i in ids})))
+        self._known[insight.id] = found
+        return found
+
+
+class _Found:
+    """A recogniser that returns spans already found (so a text is searched once per plan and
+    only the placeholders differ between identity levels)."""
+
+    name = "coprolib.planner.found"
+    labels: tuple[str, ...] = ()
+
+    def __init__(self, spans: tuple[Any, ...]) -> None:
+        self.spans = spans
+
+    def find(self, text: str) -> tuple[Any, ...]:
+        """The spans found earlier in this same text."""
+        return self.spans
 
 
 @lru_cache(maxsize=65536)
@@ -208,28 +254,31 @@ def redact_for_share(
     whose story the insight draws on) are replaced. At "named", only ``withheld`` identifiers
     (people whose stories were refused) are replaced.
     """
+    cache = cache if cache is not None else RedactionCache()
     key = (text, level, identifiers, withheld)
-    if cache is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
+    hit = cache.texts.get(key)
+    if hit is not None:
+        return hit
+    from coprolib.redact import find_spans, redact
+
     # Only identifiers whose first word occurs in the text can match (redact() matches whole
     # words in any case and spacing); passing just those keeps redaction fast.
     lowered = text.lower()
-    identifiers = tuple(i for i in identifiers if _first_word(i) in lowered)
-    withheld = tuple(i for i in withheld if _first_word(i) in lowered)
-    from coprolib.redact import redact
-
     if level is IdentityLevel.NAMED:
+        withheld = tuple(i for i in withheld if _first_word(i) in lowered)
         out = (
             redact(text, IdentityLevel.PSEUDONYMOUS, withheld, recognizers=()).text
             if withheld
             else text
         )
     else:
-        out = redact(text, level, identifiers).text
-    if cache is not None:
-        cache[key] = out
+        present = tuple(i for i in identifiers if _first_word(i) in lowered)
+        spans = cache.spans.get((text, present))
+        if spans is None:
+            spans = tuple(find_spans(text, present))
+            cache.spans[(text, present)] = spans
+        out = redact(text, level, (), recognizers=[_Found(spans)]).text if spans else text
+    cache.texts[key] = out
     return out
 
 
@@ -261,23 +310,16 @@ def render(
 ) -> Share:
     """The share of ``insight`` for ``dest`` built only from the ``allowed`` decisions."""
     level = min((d.identity_level for d in allowed), key=_RANK.__getitem__)
-    allowed_ids = {d.story_id for d in allowed}
+    cache = cache if cache is not None else RedactionCache()
     # Identifiers of every teller of every supporting story: those refused are masked whatever
     # level was granted; those allowed are kept only when everyone allowed "named".
-    known: dict[str, tuple[str, ...]] = {}
-    for ref in insight.evidence:
-        story = world.stories.get(ref.story_id)
-        if story is None:
-            continue
-        for cid in story.contributor_ids:
-            person = world.contributors.get(cid)
-            if person is not None and person.known_identifiers:
-                known[cid] = person.known_identifiers
-    allowed_people = {cid for sid in allowed_ids for cid in world.stories[sid].contributor_ids}
-    identifiers = tuple(sorted({i for ids in known.values() for i in ids}))
-    withheld = tuple(
-        sorted({i for cid, ids in known.items() if cid not in allowed_people for i in ids})
-    )
+    known, identifiers = cache.identifiers(insight, world)
+    withheld: tuple[str, ...] = ()
+    if len(allowed) < len(insight.evidence):
+        allowed_people = {cid for d in allowed for cid in world.stories[d.story_id].contributor_ids}
+        withheld = tuple(
+            sorted({i for cid, ids in known.items() if cid not in allowed_people for i in ids})
+        )
 
     def clean(text: str) -> str:
         return redact_for_share(text, level, identifiers, withheld, cache)
@@ -311,11 +353,11 @@ def render(
         "kind": "insight",
         "destination": dest.name,
         "subject_id": insight.id,
-        "identity_level": str(level),
+        "identity_level": level.value,
         "title": clean(insight.title),
         "body": clean(insight.summary),
         "recommendation": clean(insight.recommendation),
-        "domain": str(insight.domain),
+        "domain": insight.domain.value,
         "themes": list(insight.themes),
         "quotes": [[q.text, q.story_ref] for q in quotes],
         "story_ids": story_ids,
@@ -344,6 +386,19 @@ def render(
     )
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many long-lived objects (nothing
+    here makes reference cycles); it otherwise rescans them over and over."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def route(
     world: World,
     destinations: Iterable[Destination],
@@ -358,14 +413,15 @@ def route(
     dests = list(destinations)
     ids = list(world.insights) if insight_ids is None else list(insight_ids)
     tellers_cache: dict[str, tuple[InForce, ...]] = {}
-    cache: RedactionCache = {}
+    cache = RedactionCache()
     out: list[Routed] = []
-    for iid in ids:
-        insight = world.insights.get(iid)
-        if insight is None or insight.status is not InsightStatus.AGREED:
-            continue
-        for dest in dests:
-            out.append(_route_one(world, insight, dest, moment, rules, tellers_cache, cache))
+    with _gc_paused():
+        for iid in ids:
+            insight = world.insights.get(iid)
+            if insight is None or insight.status is not InsightStatus.AGREED:
+                continue
+            for dest in dests:
+                out.append(_route_one(world, insight, dest, moment, rules, tellers_cache, cache))
     return out
 
 
@@ -513,26 +569,31 @@ def _obligations(
             people.setdefault(cid, []).append(sid)
     today = moment.date()
     what = "without quotes" if not share.quotes else f"with {len(share.quotes)} quote(s)"
+    kinds = (
+        (
+            FeedbackKind.SCHEDULED,
+            "scheduled",
+            today + dt.timedelta(days=dest.feedback.scheduled_days),
+            f"From {today.isoformat()} what we learned from your story, "
+            f'"{share.title}", will be shared with {dest.name} (audience: {dest.audience}), '
+            f"{share.identity_level}, {what}.",
+        ),
+        (
+            FeedbackKind.SHARED,
+            "shared",
+            today + dt.timedelta(days=dest.feedback.shared_days),
+            f'"{share.title}" was shared with {dest.name}: tell them what happened and how '
+            f"it was received.",
+        ),
+    )
+    iid, dname = share.subject_id, dest.name
     for cid, sids in people.items():
         person = world.contributors.get(cid)
         if person is None or not person.wants_feedback:
             continue
-        for kind, days, message in (
-            (
-                FeedbackKind.SCHEDULED,
-                dest.feedback.scheduled_days,
-                f"From {today.isoformat()} what we learned from your story, "
-                f'"{share.title}", will be shared with {dest.name} (audience: {dest.audience}), '
-                f"{share.identity_level}, {what}.",
-            ),
-            (
-                FeedbackKind.SHARED,
-                dest.feedback.shared_days,
-                f'"{share.title}" was shared with {dest.name}: tell them what happened and how '
-                f"it was received.",
-            ),
-        ):
-            fid = feedback_id(cid, share.subject_id, dest.name, kind)
+        story_ids = tuple(sids)
+        for kind, kind_name, due, message in kinds:
+            fid = feedback_id(cid, iid, dname, kind_name)
             if existing(fid):
                 continue
             out.append(
@@ -541,12 +602,11 @@ def _obligations(
                     contributor_id=cid,
                     kind=kind,
                     channel=person.feedback_channel,
-                    status=FeedbackStatus.OWED,
-                    due=today + dt.timedelta(days=days),
-                    story_ids=tuple(sids),
-                    insight_id=share.subject_id,
+                    due=due,
+                    story_ids=story_ids,
+                    insight_id=iid,
                     share_id=share.id,
-                    destination=dest.name,
+                    destination=dname,
                     message=message,
                     created_at=moment,
                 )
@@ -564,11 +624,34 @@ def reconcile(
     scope: Iterable[str] | None = None,
     feedback_exists: Callable[[str], bool] = lambda _id: False,
 ) -> Plan:
-    """Compare freshly routed shares with the recorded ones (``(share, status)`` pairs). Pure.
+    """
+        with _gc_paused():
+            return _reconcile(
+                routed,
+                recorded,
+                world,
+                destinations,
+                moment,
+                scope=scope,
+                feedback_exists=feedback_exists,
+            )
 
-    ``scope`` names the insights that were routed (None: all). A live recorded share (planned
-    or delivered) for an insight in scope and a configured destination that is not exactly what
-    was routed now is retracted: its content changed, or it may no longer go at all.
+
+    def _reconcile(
+        routed: Sequence[Routed],
+        recorded: Iterable[tuple[Share, str]],
+        world: World,
+        destinations: Mapping[str, Destination],
+        moment: dt.datetime,
+        *,
+        scope: Iterable[str] | None = None,
+        feedback_exists: Callable[[str], bool] = lambda _id: False,
+    ) -> Plan:
+    Compare freshly routed shares with the recorded ones (``(share, status)`` pairs). Pure.
+
+        ``scope`` names the insights that were routed (None: all). A live recorded share (planned
+        or delivered) for an insight in scope and a configured destination that is not exactly what
+        was routed now is retracted: its content changed, or it may no longer go at all.
     """
     in_scope = None if scope is None else set(scope)
     by_pair: dict[tuple[str, str], list[tuple[Share, str]]] = {}
@@ -645,8 +728,12 @@ def reconcile(
 
 
 def _retraction(old: Share, status: str, new: Share | None, r: Routed) -> Retraction:
-    dropped = tuple(s for s in old.story_ids if new is None or s not in new.story_ids)
     refusals = {d.story_id: d.reasons for d in r.decisions if not d.allowed}
+    dropped = tuple(
+        s
+        for s in old.story_ids
+        if (new is None and s in refusals) or (new and s not in new.story_ids)
+    )
     why: list[str] = []
     for sid in dropped:
         why.extend(refusals.get(sid, (f"story {sid} no longer supports insight {r.insight_id}",)))
@@ -671,6 +758,26 @@ def _retraction(old: Share, status: str, new: Share | None, r: Routed) -> Retrac
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def merge_worlds(worlds: Iterable[World]) -> World:
+    """One world holding the records of several."""
+    stories: dict[str, Story] = {}
+    people: dict[str, Contributor] = {}
+    insights: dict[str, Insight] = {}
+    consents: dict[str, Consent] = {}
+    for w in worlds:
+        stories.update(w.stories)
+        people.update(w.contributors)
+        insights.update(w.insights)
+        for cs in w.consents_by_contributor.values():
+            consents.update((c.id, c) for c in cs)
+    return World.from_records(
+        stories=stories.values(),
+        consents=consents.values(),
+        insights=insights.values(),
+        contributors=people.values(),
+    )
 
 
 def load_world(ledger: Ledger) -> World:
@@ -707,12 +814,19 @@ def plan(
         if destination is not None
         else dict(config.destinations)
     )
-    world = world or load_world(ledger)
     scope: list[str] | None = None
-    if stories is not None:
-        scope = world.insights_citing(stories)
-    if insights is not None:
-        scope = sorted(set(scope or ()) | set(insights)) if stories is not None else list(insights)
+    if stories is not None or insights is not None:
+        wanted = set(insights or ())
+        for sid in stories or ():
+            if world is not None:
+                wanted.update(world.insights_citing([sid]))
+            else:
+                wanted.update(i.id for i in ledger.list(Insight, story=sid))
+        scope = sorted(wanted)
+        # Only the affected insights' records are read: a re-plan after one withdrawal stays
+        # small however big the ledger is.
+        world = world or merge_worlds(world_for_insight(ledger, iid) for iid in scope)
+    world = world or load_world(ledger)
     routed = route(world, dests.values(), moment, scope)
     recorded: list[tuple[Share, str]] = []
     if scope is None:
@@ -722,7 +836,10 @@ def plan(
         for iid in scope:
             for dname in dests:
                 recorded.extend(_recorded(ledger.list_shares(destination=dname, subject_id=iid)))
-    existing_fb = {f.id for f in ledger.list(Feedback)}
+    if scope is None:
+        existing_fb = {f.id for f in ledger.list(Feedback)}
+    else:
+        existing_fb = {f.id for iid in scope for f in ledger.list(Feedback, insight=iid)}
     result = reconcile(
         routed,
         recorded,
@@ -747,6 +864,18 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
     """Record a plan in the ledger, all or nothing."""
     from coprolib.ledger import ShareStatus
 
+    jobs_by_destination: dict[str, list[Any]] = {}
+
+    def open_deliveries(share_id: str, destination: str) -> list[Any]:
+        if destination not in jobs_by_destination:
+            jobs_by_destination[destination] = [
+                job
+                for status in ("pending", "claimed")
+                for job in ledger.list_jobs(status=status, destination=destination)
+                if job.kind == "deliver"
+            ]
+        return [j for j in jobs_by_destination[destination] if j.share_id == share_id]
+
     with ledger.transaction():
         for share in result.deliver:
             prior = ledger.get_share(share.id)
@@ -765,9 +894,7 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
             old, _status = found
             in_flight = False
             if r.status == "planned":
-                for job in ledger.list_jobs(destination=r.destination):
-                    if job.share_id != r.share_id or job.kind != "deliver":
-                        continue
+                for job in open_deliveries(r.share_id, r.destination):
                     if job.status == "pending":
                         ledger.finish_job(job.id, "cancelled", error=f"retracted: {r.reason}")
                     elif job.status == "claimed":
@@ -777,8 +904,8 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
                     continue
             ledger.set_share_status(r.share_id, ShareStatus.RETRACT_PLANNED)
             ledger.enqueue_job("retract", r.destination, r.share_id, old.idempotency_key)
-        for fb in result.feedback:
-            ledger.add(fb)
+        if result.feedback:
+            ledger.add(result.feedback)
         for consent_id, share_id, ev in result.overrides:
             note = f"{ev.at.isoformat()}\x1f{ev.reason}\x1f{ev.approver}"
             ledger.record_audit(
@@ -854,11 +981,13 @@ def withdraw(
             audiences=auds,
         )
         ids = []
-        specific = [c for c in consents if c.story_ids]
+        specific = [c for c in consents if c.story_ids == (story_id,)]
         if story_id is not None and not specific:
-            # Only a blanket consent covers the story: withdraw this one story by recording a
-            # consent for it alone (the same terms, then withdrawn), which governs it from now.
-            for c in consents:
+            # The consent covering the story covers others too (or all): withdraw this one story
+            # by recording a consent for it alone (the same terms, then withdrawn), which governs
+            # it from now (a consent naming one story beats a broader one).
+            governing = pick_consent(contributor_id, story_id, consents)
+            for c in [governing] if governing is not None else []:
                 state = c.state_at(moment)
                 if state.terms is None:
                     continue
@@ -876,6 +1005,8 @@ def withdraw(
                             at=moment,
                             recorded_by=recorded_by,
                             terms=state.terms,
+                            reason=f"the terms of consent {c.id}, recorded for story "
+                            f"{story_id} alone so that it can be withdrawn on its own",
                         ),
                         event,
                     ),
@@ -906,7 +1037,8 @@ def withdraw(
                     fb.contributor_id == contributor_id
                     and fb.status is FeedbackStatus.OWED
                     and fb.kind in (FeedbackKind.SCHEDULED, FeedbackKind.SHARED)
-                    and set(fb.story_ids) & set(affected)
+                    and fb.story_ids
+                    and set(fb.story_ids) <= set(affected)
                 ):
                     ledger.replace(
                         _evolve(
@@ -1010,3 +1142,96 @@ def explain(
             lines.append(f"story {target_id} -> {dest.name}: {verdict}")
             lines.extend(f"  {x}" for x in d.reasons)
     return lines
+
+
+# --- checking again at delivery time ----------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Recheck:
+    """Whether a planned share may still go exactly as it is, and if not, why."""
+
+    share_id: str
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+
+def world_for_insight(ledger: Ledger, insight_id: str) -> World:
+    """Just the records one insight needs: itself, its stories, their tellers and consents."""
+    insight = ledger.get(Insight, insight_id)
+    stories: dict[str, Story] = {}
+    consents: dict[str, Consent] = {}
+    people: dict[str, Contributor] = {}
+    for sid in insight.story_ids if insight is not None else ():
+        story = ledger.get(Story, sid)
+        if story is None:
+            continue
+        stories[sid] = story
+        for cid in story.contributor_ids:
+            for c in ledger.list(Consent, contributor=cid):
+                if c.covers(sid):
+                    consents[c.id] = c
+            person = ledger.get(Contributor, cid)
+            if person is not None:
+                people[cid] = person
+    return World.from_records(
+        stories=stories.values(),
+        consents=consents.values(),
+        insights=[insight] if insight is not None else [],
+        contributors=people.values(),
+    )
+
+
+def recheck(
+    share: Share,
+    config: Config,
+    *,
+    ledger: Ledger | None = None,
+    world: World | None = None,
+    moment: dt.datetime | None = None,
+) -> Recheck:
+    """Check a planned insight share again (at delivery time: consent can change in between).
+
+    It may go only if planning now, for its destination, would render exactly this share (same
+    id, so same content): anything withdrawn, narrowed, expired or re-worded since says no.
+    Give ``ledger`` (only this insight's records are read) or an already loaded ``world``.
+    """
+    moment = moment or _now()
+    if share.kind is not ShareKind.INSIGHT:
+        return Recheck(share_id=share.id, allowed=False, reasons=("not an insight share",))
+    if world is None:
+        if ledger is None:
+            raise ValueError("recheck needs a ledger or a world")
+        world = world_for_insight(ledger, share.subject_id)
+    dest = config.destinations.get(share.destination)
+    if dest is None:
+        return Recheck(
+            share_id=share.id,
+            allowed=False,
+            reasons=(f"destination '{share.destination}' is no longer configured",),
+        )
+    insight = world.insights.get(share.subject_id)
+    if insight is None or insight.status is not InsightStatus.AGREED:
+        state = "gone" if insight is None else str(insight.status)
+        return Recheck(
+            share_id=share.id,
+            allowed=False,
+            reasons=(f"insight {share.subject_id} is {state}, not agreed",),
+        )
+    (now,) = route(world, [dest], moment, [insight.id])
+    if now.share is not None and now.share.id == share.id:
+        return Recheck(share_id=share.id, allowed=True)
+    reasons = [
+        reason
+        for d in now.decisions
+        if not d.allowed and d.story_id in share.story_ids
+        for reason in d.reasons
+    ]
+    if now.share is None:
+        reasons.extend(x for x in now.reasons if x.startswith(f"insight {insight.id}:"))
+    if not reasons:
+        reasons.append(
+            f"insight {insight.id} would now be rendered differently for '{dest.name}' "
+            f"(share {now.share.id if now.share else 'none'}); this version may not go"
+        )
+    return Recheck(share_id=share.id, allowed=False, reasons=tuple(dict.fromkeys(reasons)))

@@ -12,6 +12,8 @@ placeholder is never detected again, so redacting redacted text changes nothing.
 from __future__ import annotations
 
 import re
+import sys
+import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -163,26 +165,28 @@ class Redaction:
     level: IdentityLevel
 
 
-_cache: tuple[Recognizer, ...] | None = None
+_cache: tuple[object, tuple[Recognizer, ...]] | None = None
 
 
 def get_recognizers() -> tuple[Recognizer, ...]:
-    """Every recogniser registered through ``register_recognizers``, loaded once and cached."""
+    """Every recogniser registered through ``register_recognizers``, collected once and cached
+    (collected again if the plugin manager has been reset since)."""
     global _cache
-    if _cache is None:
-        from coprolib.plugin_host import collect_registrations
+    from coprolib.plugin_host import collect_registrations, get_plugin_manager
 
+    pm = get_plugin_manager()
+    if _cache is None or _cache[0] is not pm:
         found: list[Recognizer] = []
-        for _plugin, args in collect_registrations("register_recognizers"):
+        for plugin, args in collect_registrations("register_recognizers"):
             for recognizer in args:
                 if not isinstance(recognizer, Recognizer):
                     raise TypeError(
-                        f"register_recognizers: plugin {_plugin!r} registered {recognizer!r}, "
+                        f"register_recognizers: plugin {plugin!r} registered {recognizer!r}, "
                         "which has no name, labels and find(text)"
                     )
                 found.append(recognizer)
-        _cache = tuple(found)
-    return _cache
+        _cache = (pm, tuple(found))
+    return _cache[1]
 
 
 def reset_recognizers() -> None:
@@ -331,3 +335,25 @@ def redact(
     return Redaction(
         text="".join(out), spans=tuple(spans), placeholders=tuple(placeholders), level=lvl
     )
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`redact`.
+
+    ``coprolib.redact`` names both this module and the function re-exported by the package;
+    Python binds the submodule to the package attribute once it is imported, so the module
+    itself forwards calls to make ``coprolib.redact(text, level)`` work either way.
+    """
+
+    def __call__(
+        self,
+        text: str,
+        level: IdentityLevel | str = IdentityLevel.ANONYMOUS,
+        known_identifiers: Iterable[str] = (),
+        recognizers: Sequence[Recognizer] | None = None,
+    ) -> Redaction:
+        """Redact ``text``: see :func:`redact`."""
+        return redact(text, level, known_identifiers, recognizers)
+
+
+sys.modules[__name__].__class__ = _CallableModule

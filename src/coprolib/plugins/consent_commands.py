@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,26 +15,19 @@ import click
 
 from coprolib.hookspecs import hookimpl
 
-DEFAULT_LEDGER = "sqlite:///coprolib.db"
-
-
-def ledger_url(option: str | None, config_ledger: str | None) -> str:
-    """The ledger to open: ``--ledger``, else ``$COPROLIB_LEDGER``, else the config's, else
-    ``sqlite:///coprolib.db``."""
-    return option or os.environ.get("COPROLIB_LEDGER") or config_ledger or DEFAULT_LEDGER
-
 
 @contextmanager
 def _session(ledger_opt: str | None, config_opt: str | None) -> Iterator[tuple[Any, Any]]:
     from coprolib.config import ConfigError, load_config
-    from coprolib.ledger import LedgerError, open_ledger
+    from coprolib.ledger import LedgerError, open_ledger, resolve_ledger_url
 
     try:
         config = load_config(config_opt)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        ledger = open_ledger(ledger_url(ledger_opt, config.ledger), actor="cli")
+        url = resolve_ledger_url(ledger_opt, config.path)
+        ledger = open_ledger(url, actor="cli")
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from None
     with ledger:

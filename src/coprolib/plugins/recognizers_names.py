@@ -33,19 +33,28 @@ _LOWER = "".join(ch for ch in map(chr, range(0xDF, 0x250)) if ch.islower())
 _CAP = rf"[A-Z{_UPPER}]"
 _LOW = rf"[a-z{_LOWER}]"
 # A capitalised word: "Khan", "O'Brien", "McDonald", "Baker-Jones", "Zoë", or an initial "A.".
-_WORD = (
-    rf"(?:{_CAP}(?:['’]{_CAP})?(?:{_LOW}|{_CAP})*{_LOW}(?:{_LOW}|{_CAP})*"
-    rf"(?:[-'’]{_CAP}{_LOW}+)*|{_CAP}\.)"
+_WORD_REST = (
+    rf"(?:(?:['’]{_CAP})?(?:{_LOW}|{_CAP})*{_LOW}(?:{_LOW}|{_CAP})*(?:[-'’]{_CAP}{_LOW}+)*|\.)"
 )
+_WORD = rf"{_CAP}{_WORD_REST}"
 _TITLES = (
     "Mr|Mrs|Ms|Miss|Mx|Dr|Doctor|Prof|Professor|Sir|Dame|Lady|Lord|Rev|Reverend|Revd|Father"
-    "|Sister|Cllr|Councillor|Nurse|PC|DC|DS|DI|Sgt|Sergeant|Inspector|Officer|Aunty|Auntie|Uncle"
+    "|Sister|Cllr|Councillor|Nurse|Sgt|Sergeant|Inspector|Officer|Aunty|Auntie|Uncle"
     "|Nan|Nana|Grandma|Grandad|Granny"
 )
-_PARTICLE = r"(?:van der|van|von|de|del|della|da|di|du|le|la|al|el|bin|bint|ibn|ap|ní|ni|mac)"
+TITLES = frozenset(_TITLES.lower().split("|"))
+_TITLE_DOT = "|".join(
+    f"(?<=\\b{t})" for t in ("Mr", "Mrs", "Ms", "Dr", "Prof", "Rev", "Revd", "Cllr", "Sgt")
+)
+_PARTICLE = (
+    r"(?:van der|van|von|de|del|della|da|di|du|le|la|al|el|bin|bint|ibn|ap|ní|ni|mac|Ó|Ní|Ua)"
+)
+_DOT = rf"(?:(?:{_TITLE_DOT})\.)?"
+# A run of capitalised words on one line. It starts with a capital letter (so the scanner can
+# skip lower-case text quickly) that does not continue a word; a title may keep its full stop.
 RUN_RE = re.compile(
-    rf"(?<![\w'’])(?:(?P<title>{_TITLES})\.?[ \t]+)?"
-    rf"(?P<words>{_WORD}(?:(?:[ \t]+{_PARTICLE})?[ \t]+{_WORD}){{0,4}})(?![\w])"
+    rf"{_CAP}(?<![\w'’]{_CAP}){_WORD_REST}{_DOT}"
+    rf"(?:(?:[ \t]+{_PARTICLE})?[ \t]+{_WORD}{_DOT})*(?![\w])"
 )
 TOKEN_RE = re.compile(_WORD)
 
@@ -57,18 +66,44 @@ _CUE_RE = re.compile(
     r"stepmum|worker|advocate|landlord|lodger|flatmate|child|baby|boy|girl|colleague|manager|"
     r"social worker|key worker|support worker|nurse|GP)|\bcalled|\bnamed|\bname is|\bname's|"
     r"\bknown as|\bnamed as|\bI'm|\bI am|\bthis is|\bsaid to|\bspoke to|\bspoke with|\btold|"
-    r"\basked|\bmet|\bvisited)[,:]?\s+$",
+    r"\basked|\bmet|\bvisited|\baction:|\bactions:)[,:]?\s+$",
     re.IGNORECASE,
 )
+#: The last word of every cue in _CUE_RE: a cheap test before the regular expression.
+_CUE_LAST = _words(
+    """
+    son daughter husband wife partner brother sister mum mother dad father friend carer neighbour
+    boyfriend girlfriend fiance fiancé fiancee fiancée nephew niece cousin grandson granddaughter
+    grandchild uncle aunt auntie nan gran grandma grandad stepdad stepmum worker advocate landlord
+    lodger flatmate child baby boy girl colleague manager nurse gp called named is name's as i'm
+    am told asked met visited to with action actions
+    """
+)
+
+
+def _cue_before(text: str, start: int) -> bool:
+    """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
+    begin = max(0, start - 40)
+    seg = text[begin:start]
+    body = seg.rstrip()
+    if len(body) == len(seg) or not body:
+        return False
+    prev = body.rsplit(None, 1)[-1].rstrip(",:").casefold()
+    if prev not in _CUE_LAST:
+        return False
+    return _CUE_RE.search(text, begin, start) is not None
+
+
 _VERB_AFTER_RE = re.compile(
-    r"^(?:['’]s\b|\s+(?:said|says|told|tells|asked|asks|explained|explains|reported|reports|"
+    r"(?:['’]s\b|\s+(?:said|says|told|tells|asked|asks|explained|explains|reported|reports|"
     r"replied|added|agreed|felt|feels|wanted|wants|shared|disclosed|rang|phoned|called|visited|"
     r"stated|confirmed|described|lives|lived|moved|came|went|was|is|has|had|and I|and me)\b)"
 )
 
 #: Capitalised words that end a name and words that mark an organisation, place or street.
-STOP_WORDS = _words(
-    """
+STOP_WORDS = (
+    _words(
+        """
     i i'm i've i'd a an the and or but if so as at by for from in into of on to with without
     he she they we you it his her their our my your its this that these those there here then
     when where what who why how which while after before because although though yes no not
@@ -89,9 +124,16 @@ STOP_WORDS = _words(
     england wales scotland ireland britain uk london manchester birmingham leeds liverpool
     bristol sheffield newcastle oldham bolton bury rochdale salford stockport wigan tameside
     trafford kent essex surrey yorkshire lancashire north south east west northern southern
-    eastern western central upper lower great little old new saint st
+    eastern western central upper lower great little old new saint st greater
+    advice citizens age mind shelter refuge samaritans barnardo's barnardos victim victims
+    support women's men's aid crisis helpline line bureau probation prison court tribunal
+    later then yesterday today tomorrow sometimes eventually finally recently now also still
+    however meanwhile afterwards suddenly unfortunately luckily apparently actually sadly
+    thankfully overall initially previously currently since until during despite
     """
-) | frozenset(_TITLES.lower().split("|"))
+    )
+    | TITLES
+)
 ORG_WORDS = _words(
     """
     council hospital house trust partnership board services service team centre center street
@@ -119,6 +161,28 @@ AMBIGUOUS = _words(
     ashley bailey dean lee ross rory max
     """
 )
+#: Words before a first name that make the run a place ("New Adrian", "Port Joan").
+PLACE_PREFIXES = _words(
+    """
+    new north south east west port upper lower great little saint st fort mount lake old
+    market kings bishops castle church long high nether over
+    """
+)
+#: Organisation or street words that are also common surnames ("Wayne Hall", "Tom Green").
+SURNAME_PLACES = _words(
+    """
+    hall green park lane church bank brook wood hill field fields ford row court marsh moss
+    heath wells banks parks house holmes hay way lodge grove ward lord west north south king
+    """
+)
+_FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i")
+_WEAK_CUE_RE = re.compile(
+    r"(?:\b(?:by|with|and|concerning|regarding|about|from|for|to|cc|of|re)"
+    r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
+    r"|author|written by|signed|contact|carer|referrer|subject)\s*:)\s+$",
+    re.IGNORECASE,
+)
+_LIST_LINES = ("Present", "Apologies", "Attendees", "In attendance", "Attending")
 _SENTENCE_END_RE = re.compile(r"(?:^|[.!?:;\n\"“]\s*|^\s*[-*•]\s*)$")
 
 
@@ -159,73 +223,134 @@ class PersonRecognizer:
         self.last = last
 
     def _supported(self, text: str, start: int, end: int, next_token: str | None) -> bool:
-        if next_token is not None and _clean(next_token) in self.last:
-            return True
+        if next_token is not None:
+            nxt = _clean(next_token)
+            if nxt.replace("'", "") in self.last and nxt not in ORG_WORDS:
+                return True
+            if nxt not in STOP_WORDS and self._weak_cue(text, start):
+                return True
         before = text[max(0, start - 40) : start]
-        if _CUE_RE.search(before):
+        if _cue_before(text, start):
             return True
         after = text[end : end + 12]
         at_sentence_start = bool(_SENTENCE_END_RE.search(before))
         return not at_sentence_start and bool(_VERB_AFTER_RE.match(after))
 
-    def _person_in_run(self, text: str, m: re.Match[str]) -> tuple[int, int] | None:
-        words_start = m.start("words")
-        tokens = [(t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(m.group("words"))]
-        tokens = [(s + words_start, e + words_start, w) for s, e, w in tokens]
+    @staticmethod
+    def _sentence_start(text: str, start: int) -> bool:
+        return bool(_SENTENCE_END_RE.search(text, max(0, start - 6), start))
+
+    def _surname_too(self, key: str, ambiguous: bool) -> bool:
+        """Whether a stop word ending a name is its surname ("Hall", "Kent", "West")."""
+        if key in SURNAME_PLACES and (not ambiguous or key not in ORG_WORDS):
+            return True
+        return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
+
+    def _cued(self, text: str, start: int, nxt: tuple[int, int, str] | None) -> bool:
+        if _cue_before(text, start):
+            return True
+        if nxt is None or _clean(nxt[2]) in STOP_WORDS:
+            return False
+        # Two unknown capitalised words: a cue before them or a speech verb after them.
+        return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
+
+    def _weak_cue(self, text: str, start: int) -> bool:
+        if _WEAK_CUE_RE.search(text, max(0, start - 30), start):
+            return True
+        line = text.rfind("\n", 0, start) + 1
+        return text.startswith(_LIST_LINES, line) and text[line:start].rstrip().endswith((",", ":"))
+
+    def _people_in_run(
+        self, text: str, tokens: list[tuple[int, int, str]]
+    ) -> list[tuple[int, int]]:
+        """The (start, end) of every name in one run of capitalised words."""
         keys = [_clean(w) for _, _, w in tokens]
-        if m.group("title"):
-            end_i = 0
-            while end_i < len(tokens) and keys[end_i] not in STOP_WORDS:
-                end_i += 1
-            if end_i == 0:
-                return None
-            if end_i < len(tokens) and keys[end_i] in ORG_WORDS:
-                return None
-            return m.start(), tokens[end_i - 1][1]
-        for i, key in enumerate(keys):
-            if key in STOP_WORDS:
+        n = len(tokens)
+        hits: list[tuple[int, int]] = []
+        i = 0
+        while i < n:
+            key = keys[i]
+            start, end, word = tokens[i]
+            if key in TITLES and i + 1 < n and keys[i + 1] not in _FUNCTION_WORDS:
+                end_i = i + 2
+                while end_i < n and end_i < i + 5 and keys[end_i] not in STOP_WORDS:
+                    end_i += 1
+                if end_i == n - 1 and self._surname_too(keys[end_i], ambiguous=False):
+                    end_i += 1
+                hits.append((start, tokens[end_i - 1][1]))
+                i = end_i
                 continue
-            start = tokens[i][0]
-            nxt = tokens[i + 1][2] if i + 1 < len(tokens) else None
+            i += 1
+            if len(key) < 2 or word.endswith("."):
+                continue
+            nxt = tokens[i][2] if i < n else None
+            ambiguous = key in AMBIGUOUS or key in STOP_WORDS
             if key in self.first:
-                if key in AMBIGUOUS and not self._supported(text, start, tokens[i][1], nxt):
+                if ambiguous and not self._supported(text, start, end, nxt):
                     continue
-            elif len(key) > 1 and _CUE_RE.search(text[max(0, start - 40) : start]):
-                pass
-            else:
+            elif (
+                key in STOP_WORDS
+                or (i < n and keys[i] in self.first and self._sentence_start(text, start))
+                or not self._cued(text, start, tokens[i] if i < n else None)
+            ):
                 continue
-            end_i = i + 1
-            while end_i < len(tokens) and keys[end_i] not in STOP_WORDS and end_i - i < 4:
+            if i > 1 and keys[i - 2] in PLACE_PREFIXES:
+                continue
+            end_i = i
+            while end_i < n and end_i - i < 3:
+                k = keys[end_i]
+                if k in STOP_WORDS or k in TITLES:
+                    # "Wayne Hall" is a person, "Victoria Hall Trust" is not.
+                    if (
+                        end_i == i
+                        and (end_i == n - 1 or keys[end_i + 1] in TITLES)
+                        and self._surname_too(k, ambiguous)
+                    ):
+                        end_i += 1
+                    break
                 end_i += 1
-            if end_i < len(tokens) and keys[end_i] in ORG_WORDS:
-                return None
-            if len(key) == 1 or tokens[i][2].endswith("."):
+            if end_i < n and keys[end_i] in ORG_WORDS:
+                i = end_i + 1
                 continue
-            return start, tokens[end_i - 1][1]
-        return None
+            hits.append((start, tokens[end_i - 1][1]))
+            i = end_i
+        return hits
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield every name found, then every other mention of the words of those names."""
         found: list[Span] = []
         words: set[str] = set()
+        singles: list[tuple[int, int, str]] = []
+        runs: list[list[tuple[int, int, str]]] = []
+        first, stop = self.first, STOP_WORDS
         for m in RUN_RE.finditer(text):
-            hit = self._person_in_run(text, m)
-            if hit is None:
-                continue
-            start, end = hit
-            found.append(Span(start, end, "PERSON", 0.85))
-            for n, t in enumerate(TOKEN_RE.finditer(text, start, end)):
-                key = _clean(t.group())
-                # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
-                if len(key) > 2 and key not in STOP_WORDS and (n > 0 or key not in AMBIGUOUS):
-                    words.add(t.group().rstrip("."))
+            run = m.group()
+            start = m.start()
+            if " " not in run and "\t" not in run:
+                # One word: the common case, decided without tokenising.
+                key = run.casefold()
+                if key not in first and (key in stop or not _cue_before(text, start)):
+                    singles.append((start, m.end(), run))
+                    continue
+            tokens = [
+                (t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, m.end())
+            ]
+            runs.append(tokens)
+            for start, end in self._people_in_run(text, tokens):
+                found.append(Span(start, end, "PERSON", 0.85))
+                position = 0
+                for s, _e, w in tokens:
+                    if s < start or s >= end:
+                        continue
+                    key = _clean(w)
+                    # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
+                    if len(key) > 2 and key not in stop and (position or key not in AMBIGUOUS):
+                        words.add(w)
+                    position += 1
         if words:
-            again = re.compile(
-                r"(?<![\w'’-])(?:"
-                + "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
-                + r")(?![\w-])"
-            )
-            found.extend(Span(m.start(), m.end(), "PERSON", 0.8) for m in again.finditer(text))
+            found.extend(Span(s, e, "PERSON", 0.8) for s, e, w in singles if w in words)
+            for tokens in runs:
+                found.extend(Span(s, e, "PERSON", 0.8) for s, e, w in tokens if w in words)
         return found
 
 

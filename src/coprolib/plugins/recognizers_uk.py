@@ -27,7 +27,8 @@ def nhs_check_digit_ok(number: str) -> bool:
 
 
 # 3-3-4 with one consistent separator (space, dash or none), not inside a longer number.
-NHS_RE = re.compile(r"(?<![\w.,/-])\d{3}([ -]?)\d{3}\1\d{4}(?![\w/]|[.,-]\d)")
+# (The look-behind comes after the first digit so the scanner can skip to digits quickly.)
+NHS_RE = re.compile(r"[0-9](?<![\w.,/-][0-9])\d{2}([ -]?)\d{3}\1\d{4}(?![\w/]|[.,-]\d)")
 
 # Prefix: first letter not D F I Q U V; second not D F I O Q U V; not BG GB KN NK NT TN ZZ.
 # Suffix A-D. Digits in pairs, optionally spaced.
@@ -36,6 +37,7 @@ NI_RE = re.compile(
     r"[A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z][A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z]"
     r" ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d](?![A-Za-z0-9])"
 )
+_NI_ANCHOR = re.compile(r"[0-9](?<![0-9][0-9])\d ?\d{2} ?\d{2} ?[A-Da-d](?![A-Za-z0-9])")
 
 # Every outward format (A9, A99, A9A, AA9, AA99, AA9A) and GIR 0AA; any case; space optional.
 POSTCODE_RE = re.compile(
@@ -43,22 +45,97 @@ POSTCODE_RE = re.compile(
     r"|GIR)[ \t]?[0-9][ABD-HJLNP-UW-Z]{2}(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+_POSTCODE_ANCHOR = re.compile(r"[0-9][0-9A-Za-z]?[ \t]?[0-9][A-Za-z]{2}(?![A-Za-z0-9])")
 
 # +44 / 0044 / 0 then 9-10 national digits with spaces, dashes, dots or brackets between.
 PHONE_RE = re.compile(
-    r"(?<![\w+])(?:(?:\+|00)[ ]?44[ ]?(?:\(0\)[ ]?)?\(?|\(?0)"
+    r"[+0(](?<![\w+(][+0(])"
+    r"(?:(?<=\+)[ ]?44[ ]?(?:\(0\)[ ]?)?\(?|(?<=0)0[ ]?44[ ]?(?:\(0\)[ ]?)?\(?|(?<=\()0|(?<=0))"
     r"[1-37-9](?:[ \-.)(]{0,2}\d){8,9}(?![\w])"
 )
 
-EMAIL_RE = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-    r"(?![\w-])"
-)
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}$")
+_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 
 URL_RE = re.compile(
-    r"(?<![\w@/])(?:https?://|www\.)[^\s<>\"'()\[\]]*[^\s<>\"'()\[\].,;:!?]",
+    r"(?:https?://|www\.)(?<![\w@/][hHwW][tTwW][tTwW][pP.])[^\s<>\"'()\[\]]*"
+    r"[^\s<>\"'()\[\].,;:!?]",
     re.IGNORECASE,
 )
+
+
+class _Anchored:
+    """A pattern found by a fast anchor (starting at a digit) and confirmed by a full pattern
+    tried a few characters before the anchor; both must end at the same place."""
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        anchor: re.Pattern[str],
+        full: re.Pattern[str],
+        back: tuple[int, ...],
+        check: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.name = name
+        self.label = label
+        self.labels = (label,)
+        self._anchor = anchor
+        self._full = full
+        self._back = back
+        self._check = check
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield each anchor whose full pattern matches."""
+        full, check = self._full, self._check
+        for a in self._anchor.finditer(text):
+            for back in self._back:
+                start = a.start() - back
+                if start < 0:
+                    continue
+                m = full.match(text, start)
+                if m is not None and m.end() == a.end():
+                    if check is None or check(m.group()):
+                        yield Span(start, m.end(), self.label, 1.0)
+                    break
+
+
+_GIR_RE = re.compile(r"(?<![A-Za-z0-9])GIR[ \t]?0AA(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+class _Girobank:
+    """The one postcode with no digit in its outward code: GIR 0AA."""
+
+    name = "uk_postcode_gir"
+    labels = ("UK_POSTCODE",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield each GIR 0AA."""
+        if "0AA" in text or "0aa" in text or "0Aa" in text or "0aA" in text:
+            for m in _GIR_RE.finditer(text):
+                yield Span(m.start(), m.end(), "UK_POSTCODE", 1.0)
+
+
+class _Email:
+    """Email addresses, found from each "@"."""
+
+    name = "email"
+    labels = ("EMAIL",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield every ``local@domain.tld``."""
+        at = text.find("@")
+        while at != -1:
+            local = _EMAIL_LOCAL.search(text, max(0, at - 64), at)
+            domain = _EMAIL_DOMAIN.match(text, at + 1)
+            if local is not None and domain is not None:
+                start = local.start()
+                while start < at and text[start] in "._%+-":
+                    start += 1
+                if start < at and (start == 0 or not (text[start - 1].isalnum())):
+                    yield Span(start, domain.end(), "EMAIL", 1.0)
+            at = text.find("@", at + 1)
+
 
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -171,16 +248,40 @@ STREET_SUFFIXES: tuple[str, ...] = tuple(
     ]
 )
 _SUFFIX = "|".join(sorted(set(STREET_SUFFIXES), key=len, reverse=True))
-_NAME_WORD = r"(?:[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?|St\.?|de|la|upon|under)"
+_NAME_WORD = r"(?:[A-Z](?:['’][A-Z])?[a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z'’]+)?|St\.?|de|la|upon)"
+_BUILDING = r"(?:House|Court|Lodge|Mansions|Tower|Block|Heights|Point|Hall|Buildings)"
 STREET_RE = re.compile(
-    r"(?<![\w£$.,:/-])"
-    r"(?:(?:(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]tudio|[Rr]oom)\s+\d{1,4}[A-Za-z]?,?\s+)"
-    r"(?:[A-Z][a-z'’]+\s+){0,3}(?:House|Court|Lodge|Mansions|Tower|Block|Heights|Point)?,?\s*)?"
-    r"\d{1,4}[A-Za-z]?(?:\s?[-–]\s?\d{1,4}[A-Za-z]?)?,?\s+"
+    r"[0-9](?<![\w£$.,:/-][0-9])\d{0,3}[A-Za-z]?(?:\s?[-–]\s?\d{1,4}[A-Za-z]?)?,?\s+"
     rf"(?:{_NAME_WORD}\s+){{1,4}}(?i:{_SUFFIX})\b\.?"
-    r"|(?:[Ff]lat|[Aa]partment|[Uu]nit|[Ss]tudio)\s+\d{1,4}[A-Za-z]?,?\s+"
-    r"(?:[A-Z][a-z'’]+\s+){1,3}(?:House|Court|Lodge|Mansions|Tower|Heights|Point)\b"
 )
+_FLAT_BEFORE = re.compile(
+    r"(?:\b(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]tudio|[Rr]oom)\s+\d{1,4}[A-Za-z]?,?\s+"
+    rf"(?:(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING},?\s+)?"
+    rf"|\b(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING},?\s+)$"
+)
+_FLAT_ONLY = re.compile(
+    r"\b(?:[Ff]lat|[Aa]partment|[Uu]nit|[Ss]tudio)\s+\d{1,4}[A-Za-z]?,?\s+"
+    rf"(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING}\b"
+)
+
+
+class _StreetAddress:
+    """House number, street name and suffix, with any flat or building before it."""
+
+    name = "uk_street_address"
+    labels = ("STREET_ADDRESS",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield "12 Mill Lane", "Flat 3, 22 Rosewood Court", "Flat 4, Hunt House"."""
+        for m in STREET_RE.finditer(text):
+            start = m.start()
+            before = _FLAT_BEFORE.search(text, max(0, start - 60), start)
+            if before is not None:
+                start = before.start()
+            yield Span(start, m.end(), "STREET_ADDRESS", 0.95)
+        if "lat" in text or "nit" in text or "tudio" in text or "partment" in text:
+            for m in _FLAT_ONLY.finditer(text):
+                yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
 
 
 class _DateOfBirth:
@@ -191,14 +292,16 @@ class _DateOfBirth:
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield the date in "born on 3 March 1958", "DOB: 03/03/1958", "d.o.b. ..."."""
-        if not _DOB_HINT.search(text):
-            return
-        for m in DOB_RE.finditer(text):
+        for hint in _DOB_HINT.finditer(text):
+            m = DOB_RE.match(text, hint.start())
+            if m is None:
+                continue
             start, end = m.span("date")
             yield Span(start, end, "DATE_OF_BIRTH", 1.0)
 
 
-_DOB_HINT = re.compile(r"born|d\.?o\.?b|birth", re.IGNORECASE)
+# Where each context of DOB_RE can start: found quickly, then DOB_RE is tried there.
+_DOB_HINT = re.compile(r"[bdBD](?<![\w][bdBD])(?:orn|\.?[oO]\.?[bB]|ate|irth)")
 
 
 def _phone_ok(match: str) -> bool:
@@ -210,21 +313,24 @@ def _phone_ok(match: str) -> bool:
     return 9 <= len(digits) <= 10
 
 
+def _ni_prefix_ok(ni: str) -> bool:
+    return ni[:2].upper() not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
+
+
 RECOGNIZERS = (
     PatternRecognizer(
         name="uk_nhs_number", label="NHS_NUMBER", pattern=NHS_RE, check=nhs_check_digit_ok
     ),
-    PatternRecognizer(name="uk_ni_number", label="NI_NUMBER", pattern=NI_RE),
-    PatternRecognizer(name="uk_postcode", label="UK_POSTCODE", pattern=POSTCODE_RE),
+    _Anchored("uk_ni_number", "NI_NUMBER", _NI_ANCHOR, NI_RE, (2, 3), _ni_prefix_ok),
+    _Anchored("uk_postcode", "UK_POSTCODE", _POSTCODE_ANCHOR, POSTCODE_RE, (2, 1, 3)),
+    _Girobank(),
     PatternRecognizer(
         name="uk_phone", label="UK_PHONE", pattern=PHONE_RE, check=_phone_ok, score=0.9
     ),
-    PatternRecognizer(name="email", label="EMAIL", pattern=EMAIL_RE),
+    _Email(),
     PatternRecognizer(name="url", label="URL", pattern=URL_RE, score=0.95),
     _DateOfBirth(),
-    PatternRecognizer(
-        name="uk_street_address", label="STREET_ADDRESS", pattern=STREET_RE, score=0.95
-    ),
+    _StreetAddress(),
 )
 
 
