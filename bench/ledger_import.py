@@ -160,6 +160,15 @@ def child_ledger(url: str, schema: str | None, path: str) -> dict[str, float]:
     }
 
 
+def child_validate(path: str) -> dict[str, float]:
+    from coprolib.bundle import iter_jsonl
+
+    t = time.perf_counter()
+    with open(path, encoding="utf-8") as fh:
+        n = sum(1 for _ in iter_jsonl(fh))
+    return {"records": n, "seconds": time.perf_counter() - t}
+
+
 def _raw_rows(path: str):  # type: ignore[no-untyped-def]
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -213,7 +222,7 @@ def run_child(*args: str) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--stories", type=int, default=100_000)
     ap.add_argument("--child", nargs="+")
     args = ap.parse_args()
@@ -223,8 +232,11 @@ def main() -> None:
             "ledger": child_ledger,
             "raw_sqlite": child_raw_sqlite,
             "raw_postgres": child_raw_postgres,
+            "validate": child_validate,
         }[kind](*[r or None for r in rest])  # type: ignore[operator]
-        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["peak_mb"] = usage.ru_maxrss / 1024
+        result["cpu"] = usage.ru_utime + usage.ru_stime
         print(json.dumps(result))
         return
 
@@ -240,10 +252,11 @@ def main() -> None:
             f"  query {r['query_ms']:.1f} ms ({int(r['hits'])} stories)" if "query_ms" in r else ""
         )
         print(
-            f"  {label:<22} {r['seconds']:7.2f} s  {rate:9.0f} records/s  "
-            f"peak {r['peak_mb']:5.0f} MB{ratio}{extra}"
+            f"  {label:<26} {r['seconds']:6.2f} s  {rate:7.0f} records/s  "
+            f"peak {r['peak_mb']:4.0f} MB  (process CPU {r['cpu']:5.1f} s){ratio}{extra}"
         )
 
+    show("parse+validate only", run_child("validate", str(src)), None)
     print("SQLite")
     raw = run_child("raw_sqlite", str(tmp / "raw.db"), str(src))
     show("raw executemany", raw, None)

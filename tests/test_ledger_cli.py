@@ -186,3 +186,15 @@ def _postgres_commands(run, ledger_target) -> None:  # type: ignore[no-untyped-d
     ledger_target.raw("UPDATE jobs SET attempts = 1")  # no rows: still fine
     ledger_target.raw("DELETE FROM records WHERE id = 's-01'")
     assert "story:s-01" in run("audit", "verify", "--ledger", url, code=1).output
+
+
+def test_init_never_writes_a_password_into_the_config(run, tmp_path: Path) -> None:
+    from coprolib.plugins.ledger_commands import without_password
+
+    assert without_password("postgresql://app:s3cret@db:5432/x") == (
+        "postgresql://app@db:5432/x",
+        True,
+    )
+    assert without_password("sqlite:///a.db") == ("sqlite:///a.db", False)
+    run("init", "--ledger", "sqlite:///plain.db")
+    assert 'ledger = "sqlite:///plain.db"' in (tmp_path / "coprolib.toml").read_text()

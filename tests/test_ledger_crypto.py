@@ -70,10 +70,12 @@ def test_ciphertext_moved_to_another_record_does_not_decrypt(ledger_target) -> N
     with ledger_target.open(key=KEY) as ledger:
         ledger.add([contributor("p-1"), story("s-1"), story("s-2", text="A different account.")])
     s1 = ledger_target.raw("SELECT data FROM records WHERE id = 's-1'")[0][0]
-    ledger_target.raw("UPDATE records SET data = ? WHERE id = 's-2'",
-                      (s1.replace('"s-1"', '"s-2"'),))
-    with ledger_target.open(key=KEY) as ledger, pytest.raises(
-        LedgerError, match=r"story 's-2' field text: could not be decrypted"
+    ledger_target.raw(
+        "UPDATE records SET data = ? WHERE id = 's-2'", (s1.replace('"s-1"', '"s-2"'),)
+    )
+    with (
+        ledger_target.open(key=KEY) as ledger,
+        pytest.raises(LedgerError, match=r"story 's-2' field text: could not be decrypted"),
     ):
         ledger.get(Story, "s-2")
 

@@ -22,8 +22,14 @@ from tests.ledger_data import (
 )
 
 SECRET_TEXT = "Marigold-s-1 said the night team never rang back about the flat."
-PERSONAL = ("Marigold-s-1", "Marigold-s-3", "Zephyrine Quillfeather p-1", "Quillfeather-p-1",
-            "p-1@example.invalid", "Larkspur Close")
+PERSONAL = (
+    "Marigold-s-1",
+    "Marigold-s-3",
+    "Zephyrine Quillfeather p-1",
+    "Quillfeather-p-1",
+    "p-1@example.invalid",
+    "Larkspur Close",
+)
 
 
 def _fill(ledger) -> None:  # type: ignore[no-untyped-def]
@@ -86,3 +92,17 @@ def test_tombstones_keep_ids_and_references(ledger) -> None:
         ledger.replace(story("s-1", ("p-1",)))
     with pytest.raises(LedgerError, match="contributor 'p-9'"):
         ledger.erase_contributor("p-9")
+
+
+def test_erasure_inside_a_larger_transaction_compacts_after_commit(tmp_path: Path) -> None:
+    from coprolib.ledger import open_ledger
+
+    path = tmp_path / "ledger.db"
+    with open_ledger(f"sqlite:///{path}", key="") as ledger:
+        _fill(ledger)
+        with ledger.transaction():
+            ledger.erase_contributor("p-1")
+            ledger.add(contributor("p-3"))
+        assert b"Marigold-s-1" not in _files(path)
+        assert ledger.get(Contributor, "p-3") is not None
+        assert ledger.verify_audit().ok

@@ -1,10 +1,7 @@
 """The ledger: what coprolib holds, what it shared where under which consent, and who changed
 what. SQLite by default, PostgreSQL for shared deployments, with encrypted fields and a verified
-audit chain.
-
->>> from coprolib.ledger import open_ledger
->>> with open_ledger("sqlite:///:memory:") as ledger:
-...     ledger.count(Story)   # doctest: +SKIP
+audit chain. See ``docs/ledger.md``; the contract other modules code against is
+:class:`Ledger` (records, consent events, shares, receipts, outbox jobs, audit, erasure).
 """
 
 from __future__ import annotations

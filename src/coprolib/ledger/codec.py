@@ -92,15 +92,10 @@ def dumps(data: Any) -> str:
 def framed_digest(values: tuple[Any, ...]) -> str:
     """SHA-256 over values framed unambiguously (type tag and length before each value):
     ``None``, ``int`` and ``str`` only, so every backend's row gives the same digest."""
-    parts = []
-    for v in values:
-        if v is None:
-            parts.append("\x00N")
-        elif type(v) is int:
-            parts.append(f"\x00I{v}")
-        else:
-            text = str(v)
-            parts.append(f"\x00S{len(text)}:{text}")
+    parts = [
+        "\x00N" if v is None else f"\x00I{v}" if type(v) is int else f"\x00S{len(v)}:{v}"
+        for v in values
+    ]
     return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -40,6 +40,7 @@ class LedgerCore:
         self._pending: list[PendingRef] = []
         #: Stories whose theme/purpose index must be recomputed before commit.
         self._access_dirty: set[str] = set()
+        self._compact_after = False
         self._key_id: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -104,10 +105,21 @@ class LedgerCore:
             self._db.commit()
         except BaseException:
             self._db.rollback()
+            self._compact_after = False
             raise
         finally:
             self._depth = 0
             self._reset_tx()
+        if self._compact_after:
+            self._compact_after = False
+            self._db.compact()
+
+    def _compact_when_committed(self) -> None:
+        """Compact the storage now, or right after the enclosing transaction commits."""
+        if self._depth:
+            self._compact_after = True
+        else:
+            self._db.compact()
 
     def _reset_tx(self) -> None:
         self._doomed = False

@@ -27,7 +27,9 @@ class Ledger(OutboxStore):
     """What the library remembers: records, consent, shares, receipts, jobs and the audit chain.
 
     Open one with :func:`coprolib.ledger.open_ledger`. Use it as a context manager, or call
-    :meth:`close`. Group writes with :meth:`transaction` to make them all-or-nothing.
+    :meth:`close`. Group writes with :meth:`transaction` to make them all-or-nothing. A handle
+    is one database connection: give each thread or process its own (several may write to the
+    same ledger at once).
     """
 
     def __enter__(self) -> Ledger:
@@ -130,8 +132,8 @@ class Ledger(OutboxStore):
                 note_digest(*(f"{k}={v}" for k, v in sorted(counts.items()))),
                 scope="note",
             )
-        if compact:
-            self._db.compact()
+            if compact:
+                self._compact_when_committed()
         return counts
 
     def _overwrite(self, record: Any, erased: int = 1) -> None:

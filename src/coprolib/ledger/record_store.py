@@ -49,7 +49,7 @@ FILTERS: dict[str, frozenset[str]] = {
 }
 
 _CHUNK = 2000
-#: A stream this long has the planner's statistics refreshed, then again each time it doubles.
+#: A stream this long has the planner's statistics refreshed, then again each time it grows 4x.
 _ANALYZE_FROM = 6000
 #: More stories than this to re-index go through a temporary table in one pass.
 _ACCESS_BULK = 2000
@@ -164,7 +164,7 @@ class RecordStore(LedgerCore):
             done += len(chunk)
             if done >= next_analyze:
                 self._db.analyze()
-                next_analyze = done * 2
+                next_analyze = done * 4
             if progress is not None:
                 progress(done)
         return counts

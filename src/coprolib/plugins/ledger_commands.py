@@ -84,6 +84,15 @@ def _toml_string(value: str) -> str:
     return json.dumps(value)
 
 
+def without_password(url: str) -> tuple[str, bool]:
+    """The URL with any password removed (it never goes in coprolib.toml), and whether one
+    was there."""
+    import re
+
+    stripped = re.sub(r"://([^:/@]+):[^@]*@", r"://\1@", url)
+    return stripped, stripped != url
+
+
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """Add the ledger commands."""
@@ -124,9 +133,18 @@ def register_commands(cli: click.Group) -> None:
         with opened(url, key=key) as ledger:
             encrypted = ledger.encrypted
             where = ledger.url
-        config_path.write_text(STARTER_CONFIG.format(ledger=_toml_string(url)), encoding="utf-8")
+        safe_url, had_password = without_password(url)
+        config_path.write_text(
+            STARTER_CONFIG.format(ledger=_toml_string(safe_url)), encoding="utf-8"
+        )
         click.echo(f"ledger ready at {where} ({'encrypted' if encrypted else 'not encrypted'})")
         click.echo(f"wrote {config_path}")
+        if had_password:
+            click.echo(
+                "the password in the ledger URL was left out of the file: give it "
+                "through PGPASSWORD or ~/.pgpass",
+                err=True,
+            )
         if key is not None:
             ring = KeyRing.from_text(key)
             click.echo("")
