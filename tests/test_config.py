@@ -139,3 +139,13 @@ def test_key_lines_handles_dotted_quoted_and_inline_keys() -> None:
     assert lines[("a", "d", "e")] == 3 and lines[("a", "d", "e", "f")] == 3
     assert lines[("a", "d", "e", "g")] == 3
     assert lines[("h", "i", "j")] == 5
+
+
+def test_settings_are_read_only() -> None:
+    d = parse_config(GOOD, "c.toml").destination("dynamics-partners")
+    with pytest.raises(TypeError):
+        d.settings["url"] = "https://elsewhere.invalid"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        d.settings["nested"]["password"] = "x"  # type: ignore[index]
+    resolved = d.resolved_settings({"COPRO_TEST_SECRET": "s", "COPRO_TEST_HEADER": "h"})
+    assert isinstance(resolved["headers"], list) and isinstance(resolved["nested"], dict)

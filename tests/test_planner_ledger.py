@@ -254,3 +254,23 @@ def test_recheck_at_delivery_time(loaded: Any) -> None:
     assert any("p-hw-officer withdrew consent c-08" in r for r in again.reasons)
     # Before the withdrawal happened, it was still fine.
     assert recheck(i01, config, ledger=loaded, moment=T1).allowed
+
+
+def test_allowed_again_before_the_retraction_ran_calls_it_off(loaded: Any) -> None:
+    config = load_config(CONFIG)
+    first = plan(loaded, config, moment=T1)
+    for s in first.deliver:
+        loaded.set_share_status(s.id, ShareStatus.DELIVERED)
+    withdraw(loaded, "p-taylor", moment=T2)
+    second = plan(loaded, config, moment=T3)
+    (r,) = [x for x in second.retractions if x.subject_id == "i-04"]
+    terms = loaded.get(Consent, "c-07").events[0].terms
+    loaded.append_consent_event(
+        "c-07",
+        ConsentEvent(type=ConsentEventType.RENEWED, at=T3 + dt.timedelta(hours=1), terms=terms),
+    )
+    plan(loaded, config, moment=T3 + dt.timedelta(hours=2))
+    assert loaded.get_share(r.share_id)[1] is ShareStatus.DELIVERED
+    assert [
+        j.status for j in loaded.list_jobs() if j.share_id == r.share_id and j.kind == "retract"
+    ] == ["cancelled"]

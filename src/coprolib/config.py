@@ -30,6 +30,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -74,7 +75,8 @@ class Destination:
     """A place shares go, and the most it may receive.
 
     ``settings`` are the adapter's own settings exactly as written (secrets as ``$env:NAME``
-    references); call :meth:`resolved_settings` for the values the adapter needs.
+    references), read-only; call :meth:`resolved_settings` for a plain copy with the values the
+    adapter needs.
     """
 
     name: str
@@ -173,6 +175,15 @@ def _resolve(value: Any, key: str, env: Mapping[str, str], dest: Destination) ->
         return {k: _resolve(v, f"{key}.{k}", env, dest) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_resolve(v, f"{key}[{i}]", env, dest) for i, v in enumerate(value)]
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only copy: tables become mapping proxies and lists tuples, all the way down."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
     return value
 
 
@@ -376,7 +387,7 @@ class _Reader:
             quotes=quotes,
             min_contributors=min_contributors,
             feedback=policy,
-            settings=settings,
+            settings=_frozen(settings),
             line=_lookup_line(self.lines, key),
             source=self.path,
         )

@@ -586,12 +586,14 @@ def _obligations(
             f"it was received.",
         ),
     )
-    iid, dname = share.subject_id, dest.name
+    iid, dname, share_id = share.subject_id, dest.name, share.id
+    contributors = world.contributors
     for cid, sids in people.items():
-        person = world.contributors.get(cid)
+        person = contributors.get(cid)
         if person is None or not person.wants_feedback:
             continue
         story_ids = tuple(sids)
+        channel = person.feedback_channel
         for kind, kind_name, due, message in kinds:
             fid = feedback_id(cid, iid, dname, kind_name)
             if existing(fid):
@@ -601,11 +603,11 @@ def _obligations(
                     id=fid,
                     contributor_id=cid,
                     kind=kind,
-                    channel=person.feedback_channel,
+                    channel=channel,
                     due=due,
                     story_ids=story_ids,
                     insight_id=iid,
-                    share_id=share.id,
+                    share_id=share_id,
                     destination=dname,
                     message=message,
                     created_at=moment,
@@ -666,10 +668,6 @@ def reconcile(
     feedback: list[Feedback] = []
     overrides: list[tuple[str, str, ConsentEvent]] = []
     routed_pairs: set[tuple[str, str]] = set()
-    planned_fb: set[str] = set()
-
-    def fb_exists(fid: str) -> bool:
-        return fid in planned_fb or feedback_exists(fid)
 
     for r in routed:
         pair = (r.insight_id, r.destination)
@@ -682,9 +680,9 @@ def reconcile(
             else:
                 deliver.append(new)
                 dest = destinations[r.destination]
-                for fb in _obligations(new, dest, world, moment, fb_exists):
-                    planned_fb.add(fb.id)
-                    feedback.append(fb)
+                # Obligation ids are unique within a plan (one share per insight and
+                # destination), so only those recorded earlier need checking.
+                feedback.extend(_obligations(new, dest, world, moment, feedback_exists))
                 for d in r.decisions:
                     if d.allowed and d.story_id in new.story_ids:
                         overrides.extend((cid, new.id, ev) for cid, ev in d.overrides)
@@ -879,6 +877,19 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
     with ledger.transaction():
         for share in result.deliver:
             prior = ledger.get_share(share.id)
+            if prior is not None and prior[1] is ShareStatus.RETRACT_PLANNED:
+                # Allowed again before its retraction ran: call the retraction off and leave
+                # the delivered record where it is.
+                pending = [
+                    j
+                    for j in ledger.list_jobs(status="pending", destination=share.destination)
+                    if j.share_id == share.id and j.kind == "retract"
+                ]
+                if pending:
+                    for job in pending:
+                        ledger.finish_job(job.id, "cancelled", error="allowed again")
+                    ledger.set_share_status(share.id, ShareStatus.DELIVERED)
+                    continue
             if prior is not None and str(prior[1].value).lower() not in LIVE:
                 # Delivered again after a retraction: a fresh key so the destination cannot
                 # answer from a cache of the retracted record.

@@ -17,7 +17,9 @@ from coprolib.hookspecs import hookimpl
 
 
 @contextmanager
-def _session(ledger_opt: str | None, config_opt: str | None) -> Iterator[tuple[Any, Any]]:
+def _session(
+    ledger_opt: str | None, config_opt: str | None, *, need_destinations: bool = False
+) -> Iterator[tuple[Any, Any]]:
     from coprolib.config import ConfigError, load_config
     from coprolib.ledger import LedgerError, open_ledger, resolve_ledger_url
 
@@ -25,6 +27,11 @@ def _session(ledger_opt: str | None, config_opt: str | None) -> Iterator[tuple[A
         config = load_config(config_opt)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if need_destinations and not config.destinations:
+        raise click.ClickException(
+            "no destinations configured: add [destinations.NAME] to coprolib.toml "
+            "(or point --config / $COPROLIB_CONFIG at one)"
+        )
     try:
         url = resolve_ledger_url(ledger_opt, config.path)
         ledger = open_ledger(url, actor="cli")
@@ -81,11 +88,10 @@ def _plan_command(cli: click.Group) -> None:
         from coprolib.planner import explain as explain_lines
         from coprolib.planner import plan
 
-        with _session(ledger_opt, config_opt) as (ledger, config):
-            if not config.destinations:
-                raise click.ClickException(
-                    "no destinations configured: add [destinations.NAME] to coprolib.toml"
-                )
+        with _session(ledger_opt, config_opt, need_destinations=True) as (ledger, config):
+            from coprolib.planner import load_world
+
+            world = load_world(ledger)
             try:
                 result = plan(
                     ledger,
@@ -93,20 +99,17 @@ def _plan_command(cli: click.Group) -> None:
                     destination=destination,
                     moment=_moment(at),
                     apply=not (dry_run or explain),
+                    world=world,
                 )
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
             if explain:
-                from coprolib.planner import load_world
-
                 dests = (
                     {destination: config.destination(destination)}
                     if destination
                     else dict(config.destinations)
                 )
-                lines = explain_lines(
-                    explain, result.routed, load_world(ledger), dests, result.moment
-                )
+                lines = explain_lines(explain, result.routed, world, dests, result.moment)
                 if as_json:
                     click.echo(json.dumps({"id": explain, "explanation": lines}, indent=2))
                 else:
