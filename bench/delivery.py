@@ -21,6 +21,7 @@ import multiprocessing
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,24 @@ def receiver_process() -> tuple[multiprocessing.Process, str]:
     return proc, f"http://127.0.0.1:{port.value}"
 
 
-def bench_webhook(count: int, folder: Path) -> tuple[float, float]:
-    """Seconds for the engine and for the naive loop to deliver ``count`` shares."""
+def bench_ceiling(url: str, count: int, workers: int = 8) -> float:
+    """Requests per second the receiver takes through pooled keep-alive sessions with no ledger
+    and no signing: the most any client could get from it on this machine."""
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=workers))
+
+    def post(_: int) -> None:
+        session.post(f"{url}/hook", data=b'{"type":"insight.shared"}', timeout=10).close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(post, range(count)))
+    return count / (time.perf_counter() - started)
+
+
+def bench_webhook(count: int, folder: Path) -> tuple[float, float, float]:
+    """Seconds for the engine and for the naive loop to deliver ``count`` shares, and the
+    receiver's ceiling in requests per second."""
     from coprolib_webhook import WebhookAdapter
     from coprolib_webhook.adapter import sign
 
@@ -113,9 +130,10 @@ def bench_webhook(count: int, folder: Path) -> tuple[float, float]:
             }
             requests.post(f"{server.url}/hook", data=body.encode(), headers=headers, timeout=10)
         naive = time.perf_counter() - started
+        ceiling = bench_ceiling(server.url, min(count, 5000))
     finally:
         proc.terminate()
-    return engine, naive
+    return engine, naive, ceiling
 
 
 def bench_noop(count: int, folder: Path) -> float:
@@ -137,7 +155,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.shares:
-            engine, naive = bench_webhook(args.shares, folder)
+            engine, naive, ceiling = bench_webhook(args.shares, folder)
             print(f"webhook, {args.shares} shares to a local receiver:")
             print(f"  engine: {engine:.2f} s ({args.shares / engine:,.0f} shares/s)")
             print(
@@ -145,6 +163,10 @@ def main() -> None:
                 f"({args.shares / naive:,.0f} shares/s)"
             )
             print(f"  ratio: {naive / engine:.1f}x (target >= 10x)")
+            print(
+                f"  receiver ceiling (8 pooled keep-alive connections, no ledger, no signing): "
+                f"{ceiling:,.0f} requests/s; engine at {args.shares / engine / ceiling:.0%} of it"
+            )
         if args.noop:
             noop = bench_noop(args.noop, folder)
             print(

@@ -61,7 +61,11 @@ class TestTutorialAdapter(AdapterConformance):
 
     def http_adapter(self, base_url: str, *, read_timeout: float) -> Any:
         return tutorial.ExampleAdapter(
-            {"url": base_url, "token": Secret("t"), "http": {"read_timeout": read_timeout}},
+            {
+                "url": base_url,
+                "token": Secret("tutorial-test-token"),
+                "http": {"read_timeout": read_timeout},
+            },
             destination="test",
         )
 

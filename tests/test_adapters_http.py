@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import logging
 import threading
 import time
 from typing import Any
@@ -254,3 +255,17 @@ def test_missing_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) 
 def test_capabilities_validate() -> None:
     with pytest.raises(ValueError, match="max_batch_size"):
         Capabilities(max_batch_size=0)
+
+
+def test_secret_in_a_url_path_is_masked_in_urllib3_logs(
+    fault_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_path = "/hooks/s3cr3t-incoming-token"
+    client = HttpClient(
+        base_url=fault_server.url, redact=lambda text: text.replace("s3cr3t-incoming-token", "***")
+    )
+    with caplog.at_level(logging.DEBUG, logger="urllib3"):
+        client.request("POST", secret_path, json={})
+    assert "/hooks/***" in caplog.text
+    assert "s3cr3t-incoming-token" not in caplog.text
+    client.close()

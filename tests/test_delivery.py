@@ -325,3 +325,45 @@ def test_hook_delivery_failed(ledger: Any, tmp_path: Path, fresh_plugins: None) 
         ("injected retryable failure (retry_prob)", False),
         ("gave up after 2 attempts: injected retryable failure (retry_prob)", True),
     ]
+
+
+def _board_config(tmp_path: Path) -> Any:
+    from coprolib.config import parse_config
+
+    return parse_config(
+        "[destinations.board]\n"
+        'adapter = "file"\naudience = "board"\npurposes = ["board_reporting"]\n'
+        f'settings = {{ directory = "{tmp_path / "out"}" }}\n'
+    )
+
+
+def _later() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def test_consent_renewed_unchanged_is_checked_again_and_sent(ledger: Any, tmp_path: Path) -> None:
+    from coprolib.records import Consent
+
+    shares = _planned(ledger, 2)
+    terms = ledger.get(Consent, CONSENT_ID).events[0].terms
+    ledger.append_consent_event(
+        CONSENT_ID, ConsentEvent(type=ConsentEventType.RENEWED, at=_later(), terms=terms)
+    )
+    summary = sync(ledger, _board_config(tmp_path))
+    assert (summary.delivered, summary.cancelled) == (2, 0), summary.lines()
+    assert {ledger.get_share(s.id)[1] for s in shares} == {ShareStatus.DELIVERED}
+
+
+def test_consent_narrowed_away_from_the_audience_cancels(ledger: Any, tmp_path: Path) -> None:
+    from coprolib.enums import Audience
+
+    _planned(ledger, 2)
+    ledger.append_consent_event(
+        CONSENT_ID,
+        ConsentEvent(type=ConsentEventType.WITHDRAWN, at=_later(), audiences=(Audience.BOARD,)),
+    )
+    summary = sync(ledger, _board_config(tmp_path))
+    assert (summary.delivered, summary.cancelled) == (0, 2), summary.lines()
+    reasons = [reason for _, reason in summary.cancel_reasons]
+    assert all("board" in reason for reason in reasons), reasons
+    assert not (tmp_path / "out" / "board.jsonl").exists()

@@ -99,22 +99,23 @@ def test_kill_9_at_random_moments_then_a_final_sync(
     monkeypatch.setenv("RELIABILITY_SECRET", SECRET)
     rng = random.Random(2026)
     ledger_url = f"sqlite:///{tmp_path / 'l.db'}"
-    with FaultServer(receiver.app, latency=0.01) as server:
+    # A slow receiver (50 ms a request, 8 in flight) keeps each run sending for seconds.
+    with FaultServer(receiver.app, latency=0.05) as server:
         config = tmp_path / "coprolib.toml"
         config.write_text(_config_text(ledger_url, server.url), encoding="utf-8")
         keys: set[str] = set()
         with open_ledger(ledger_url) as ledger:
             seed_consent(ledger)
         kills = rounds = 0
-        while kills < 5 and rounds < 15:
+        while kills < 5 and rounds < 20:
             rounds += 1
             with open_ledger(ledger_url) as ledger:
                 if not ledger.list_jobs(status="pending"):
-                    more = outbox_shares(150, DEST, prefix=f"round{rounds}")
+                    more = outbox_shares(300, DEST, prefix=f"round{rounds}")
                     plan_into(ledger, more)
                     keys |= {s.idempotency_key for s in more}
             proc = _sync_process(config, "--lease-seconds", "1", "--max-wait", "5")
-            time.sleep(rng.uniform(0.6, 1.6))
+            time.sleep(rng.uniform(0.5, 2.5))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1

@@ -43,7 +43,8 @@ class Capabilities:
 
     ``max_batch_size``: the most shares one ``deliver`` (or refs one ``retract``) call takes.
     ``can_retract``: the remote can delete a record; if not, ``retract`` records a compensating
-    action for a person. ``can_upsert``: delivering a key again updates the same remote record.
+    action for a person. ``can_upsert``: delivering a key again updates the same remote record
+    (False where the remote cannot recognise a repeat, such as email or SMS).
     """
 
     max_batch_size: int = attrs.field(default=1)

@@ -32,7 +32,7 @@ from coprolib.adapters import (
     build_adapter,
 )
 from coprolib.delivery.backoff import RetryPolicy, backoff_delay
-from coprolib.delivery.recheck import consent_reason
+from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.records import Receipt, Share
 
@@ -265,6 +265,13 @@ def _hook_failed(share: Share | None, job: Any, reason: str, *, final: bool) -> 
     )
 
 
+def _implemented(hook_name: str) -> bool:
+    """Whether any plugin implements the hook (skip per-share calls when none does)."""
+    from coprolib.plugin_host import get_plugin_manager
+
+    return bool(getattr(get_plugin_manager().hook, hook_name).get_hookimpls())
+
+
 def _veto(share: Share, destination: str) -> str | None:
     from coprolib.plugin_host import call_each
 
@@ -327,13 +334,14 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
             share = attrs.evolve(share, idempotency_key=job.idempotency_key)
         sendable.append((job, share))
     by_share = {share.id: (job, share) for job, share in sendable}
-    consents: dict[str, Any] = {}  # read once per batch, just before it is sent
+    consents = ConsentCache(ledger, run.clock())  # read once per batch, just before sending
+    vetoes = _implemented("before_delivery")
 
     def recheck(share: Share) -> str | None:
-        vetoed = _veto(share, dest)
+        vetoed = _veto(share, dest) if vetoes else None
         if vetoed:
             return vetoed
-        return consent_reason(ledger, share, destination_cfg, run.clock(), consents)
+        return consent_reason(ledger, share, destination_cfg, consents.now, consents)
 
     results = deliver_checked(adapter, [share for _, share in sendable], recheck=recheck)
     done: list[tuple[Any, Share, DeliveryResult]] = []
@@ -364,10 +372,11 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
             ledger.finish_job(job.id, "done")
             receipts.append((share, receipt))
     run.summary.delivered += len(done)
-    from coprolib.plugin_host import call_each
+    if _implemented("after_delivery"):
+        from coprolib.plugin_host import call_each
 
-    for share, receipt in receipts:
-        call_each("after_delivery", share=share, destination=dest, receipt=receipt)
+        for share, receipt in receipts:
+            call_each("after_delivery", share=share, destination=dest, receipt=receipt)
 
 
 def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:

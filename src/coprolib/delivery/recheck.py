@@ -17,42 +17,60 @@ from coprolib.enums import ShareKind
 from coprolib.records import Consent, Insight, Share, Story
 
 
+class ConsentCache:
+    """Consents read once for a batch about to be sent, each with the reason (or None) it
+    refuses sharing now. Make a new one for every batch: the re-check must stay fresh."""
+
+    def __init__(self, ledger: Any, now: dt.datetime) -> None:
+        self.ledger = ledger
+        self.now = now
+        self._seen: dict[str, tuple[Consent | None, str | None]] = {}
+
+    def lookup(self, consent_id: str) -> tuple[Consent | None, str | None]:
+        """The consent (None if gone) and why, in its current state, it refuses sharing now."""
+        if consent_id not in self._seen:
+            consent = self.ledger.get(Consent, consent_id)
+            self._seen[consent_id] = (consent, _refusal(consent_id, consent, self.now))
+        return self._seen[consent_id]
+
+
+def _refusal(consent_id: str, consent: Consent | None, now: dt.datetime) -> str | None:
+    if consent is None:
+        return f"consent {consent_id} no longer exists"
+    state = consent.state_at(now)
+    if not state.active or state.terms is None:
+        return f"consent {consent_id} is {state.status} now"
+    terms = state.terms
+    if terms.expires is not None and now.date() > terms.expires:
+        return f"consent {consent_id} expired on {terms.expires.isoformat()}"
+    if terms.share_not_before is not None and now.date() < terms.share_not_before:
+        return f"consent {consent_id} allows sharing from {terms.share_not_before}"
+    return None
+
+
 def consent_reason(
     ledger: Any,
     share: Share,
     destination: Any,
     now: dt.datetime,
-    consents: dict[str, Consent | None] | None = None,
+    cache: ConsentCache | None = None,
 ) -> str | None:
     """Why ``share`` must not be sent to ``destination`` now, or None if consent still allows it.
 
     ``destination`` is the :class:`coprolib.config.Destination` it goes to. Feedback shares to a
-    contributor about their own story carry no consent refs and are not re-checked. ``consents``
-    is an optional cache by id, for a batch sent at once (fill it fresh for every batch).
+    contributor about their own story carry no consent refs and are not re-checked. ``cache``
+    shares consent reads across one batch.
     """
     if not share.consent_refs:
         return None if share.kind is ShareKind.FEEDBACK else "the share records no consent"
+    cache = cache or ConsentCache(ledger, now)
     changed = False
     for ref in share.consent_refs:
-        if consents is None:
-            consent = ledger.get(Consent, ref.consent_id)
-        elif ref.consent_id in consents:
-            consent = consents[ref.consent_id]
-        else:
-            consent = consents[ref.consent_id] = ledger.get(Consent, ref.consent_id)
-        if consent is None:
-            return f"consent {ref.consent_id} no longer exists"
-        if consent.version != ref.version:
+        consent, refusal = cache.lookup(ref.consent_id)
+        if consent is not None and consent.version != ref.version:
             changed = True
-            continue
-        state = consent.state_at(now)
-        if not state.active or state.terms is None:
-            return f"consent {ref.consent_id} is {state.status} now"
-        terms = state.terms
-        if terms.expires is not None and now.date() > terms.expires:
-            return f"consent {ref.consent_id} expired on {terms.expires.isoformat()}"
-        if terms.share_not_before is not None and now.date() < terms.share_not_before:
-            return f"consent {ref.consent_id} allows sharing from {terms.share_not_before}"
+        elif refusal is not None:
+            return refusal
     if not changed:
         return None
     return _evaluate_again(ledger, share, destination, now)

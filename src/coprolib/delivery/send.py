@@ -34,28 +34,32 @@ def deliver_checked(
 ) -> list[DeliveryResult]:
     """Deliver ``shares`` through ``adapter``, skipping any that ``recheck`` now refuses.
 
-    A refused share gets a ``CANCELLED`` result with the reason and never reaches the adapter.
+    Shares go in groups of the adapter's batch size; each group is re-checked just before it is
+    sent. A refused share gets a ``CANCELLED`` result with the reason and never reaches the
+    adapter.
     """
     results: dict[str, DeliveryResult] = {}
-    to_send: list[Share] = []
-    for share in shares:
-        reason = recheck(share) if recheck is not None else None
-        if reason:
-            results[share.id] = DeliveryResult(
-                share_id=share.id,
-                idempotency_key=share.idempotency_key,
-                status=Status.CANCELLED,
-                message=reason,
-            )
-        else:
-            to_send.append(share)
-    for group in chunks(to_send, adapter.capabilities.max_batch_size):
-        try:
-            got = adapter.deliver(group)
-        except Exception as exc:
-            got = [adapter.failed_delivery(share, exc) for share in group]
-        by_id = {r.share_id: r for r in got if isinstance(r, DeliveryResult)}
+    for group in chunks(shares, adapter.capabilities.max_batch_size):
+        to_send: list[Share] = []
         for share in group:
+            reason = recheck(share) if recheck is not None else None
+            if reason:
+                results[share.id] = DeliveryResult(
+                    share_id=share.id,
+                    idempotency_key=share.idempotency_key,
+                    status=Status.CANCELLED,
+                    message=reason,
+                )
+            else:
+                to_send.append(share)
+        if not to_send:
+            continue
+        try:
+            got = adapter.deliver(to_send)
+        except Exception as exc:
+            got = [adapter.failed_delivery(share, exc) for share in to_send]
+        by_id = {r.share_id: r for r in got if isinstance(r, DeliveryResult)}
+        for share in to_send:
             results[share.id] = by_id.get(share.id) or _missing(share)
     return [results[share.id] for share in shares]
 

@@ -115,8 +115,9 @@ class WebhookAdapter(Adapter[WebhookConfig]):
         super().__init__(config, destination=destination)
         self._keys = [_key(secret) for secret in self.config.secrets]
         self._clock = clock
+        pool = max(self.config.http.pool_maxsize, self.config.concurrency)
         self.http = HttpClient(
-            options=self.config.http,
+            options=attrs.evolve(self.config.http, pool_maxsize=pool),  # one per worker
             status_overrides=STATUS_OVERRIDES,
             headers={"Content-Type": "application/json", **self.config.headers},
             redact=self.redact,
