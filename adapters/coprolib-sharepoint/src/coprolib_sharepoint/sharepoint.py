@@ -19,7 +19,6 @@ batch, per-request status), https://learn.microsoft.com/graph/throttling (429 an
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import re
 import threading
 import time
@@ -41,6 +40,7 @@ from coprolib.adapters import (
     Secret,
     Status,
 )
+from coprolib.adapters import columns as share_columns
 from coprolib.adapters.errors import AdapterError, RetryableError, ThrottledError
 from coprolib.adapters.http import HttpClient, HttpOptions
 from coprolib.records import Share
@@ -48,28 +48,6 @@ from coprolib_sharepoint import graph
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 UNINDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
-
-#: Share fields a mapping may name.
-FIELDS: tuple[str, ...] = (
-    "id",
-    "kind",
-    "destination",
-    "subject_id",
-    "identity_level",
-    "title",
-    "body",
-    "digest",
-    "planned_at",
-    "domain",
-    "themes",
-    "recommendation",
-    "quotes",
-    "story_ids",
-    "contributor_count",
-    "consent_refs",
-    "feedback_kind",
-    "channel",
-)
 
 #: The default mapping for a list made as the README describes.
 DEFAULT_COLUMNS: Mapping[str, str] = {
@@ -128,35 +106,17 @@ class SharePointListConfig:
             raise ValueError("graph_url: must start with https://")
         if not _COLUMN.match(self.key_column):
             raise ValueError(f"key_column: {self.key_column!r} is not a column internal name")
-        for field, column in self.columns.items():
-            if field not in FIELDS:
-                raise ValueError(f"columns.{field}: not a share field (one of {', '.join(FIELDS)})")
-            if not _COLUMN.match(column) or column == self.key_column:
-                raise ValueError(f"columns.{field}: {column!r} cannot be used as a column")
+        share_columns.check_mapping(self.columns, self._column_problem)
 
-
-def _render(value: Any) -> Any:
-    if value is None:
+    def _column_problem(self, column: str) -> str | None:
+        if not _COLUMN.match(column) or column == self.key_column:
+            return "cannot be used as a column"
         return None
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, tuple):
-        lines = []
-        for item in value:
-            if hasattr(item, "story_ref"):
-                lines.append(str(item.text))
-            elif hasattr(item, "consent_id"):
-                lines.append(f"{item.consent_id}@v{item.version}")
-            else:
-                lines.append(str(_render(item)))
-        return "\n".join(lines) or None
-    return value
 
 
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+def timestamp(moment: dt.datetime) -> str:
+    """A date and time as Graph takes it for a list item's date column: ISO 8601 in UTC."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SharePointListAdapter(Adapter[SharePointListConfig]):
@@ -206,13 +166,11 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
 
     def fields(self, share: Share) -> dict[str, Any]:
         """The list item's fields for ``share`` (the key column holds its idempotency key)."""
-        out: dict[str, Any] = {self.config.key_column: share.idempotency_key}
-        for field, column in self.config.columns.items():
-            value = _render(getattr(share, field))
-            if isinstance(value, str) and column in self.config.max_lengths:
-                value = _fit(value, self.config.max_lengths[column])
-            out[column] = value
-        return out
+        cfg = self.config
+        return {
+            cfg.key_column: share.idempotency_key,
+            **share_columns.mapped_values(share, cfg.columns, cfg.max_lengths, timestamp),
+        }
 
     def search_request(self, key: str) -> graph.SubRequest:
         """The GET that finds the items holding ``key`` in the key column."""
