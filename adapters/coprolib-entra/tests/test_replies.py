@@ -66,3 +66,28 @@ def test_read_error_reads_retry_after_whatever_the_header_case() -> None:
 )
 def test_detail_leaves_out_what_is_empty(body: bytes, detail: str) -> None:
     assert read_error("Dataverse", 400, {}, body).detail == detail
+
+
+def test_error_reply_is_read_back_by_read_error() -> None:
+    from coprolib_entra.local import error_reply
+
+    reply = error_reply(429, "TooManyRequests", "Slow down", {"Retry-After": "3"})
+    assert reply.headers["Content-Type"] == "application/json"
+    parsed = read_error("Graph", reply.status, reply.headers, reply.body)
+    assert (parsed.code, parsed.message, parsed.retry_after) == ("TooManyRequests", "Slow down", 3)
+    odata = error_reply(400, "0x0", "m", content_type="application/json; odata.metadata=minimal")
+    assert odata.headers == {"Content-Type": "application/json; odata.metadata=minimal"}
+
+
+def test_local_service_throttles_in_order_and_counts_whole_requests() -> None:
+    from coprolib_entra.local import LocalService
+
+    service = LocalService()
+    assert service.next_throttle() is None and service.next_item_throttle() is None
+    service.throttle(2, retry_after="5")
+    service.throttle(1, retry_after="9")
+    service.throttle_items(1, retry_after="2")
+    assert [service.next_throttle() for _ in range(4)] == ["5", "5", "9", None]
+    assert service.requests["throttled"] == 3
+    assert [service.next_item_throttle(), service.next_item_throttle()] == ["2", None]
+    assert service.requests["throttled"] == 3

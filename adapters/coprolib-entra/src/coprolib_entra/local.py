@@ -17,16 +17,22 @@ https://learn.microsoft.com/en-us/python/api/msal/msal.application.clientapplica
 finds the token endpoint from ``<authority>/v2.0/.well-known/openid-configuration`` when instance
 discovery is off). Needs ``cryptography`` (``coprolib-entra[test]``). The server plumbing is
 :class:`coprolib.testing.fault_server.FaultServer` serving TLS, so its fault knobs work here too.
+
+For the stand-ins of Microsoft services in the adapters' tests (Dataverse, Graph), it also holds
+what they share: :func:`error_reply` (Microsoft's JSON error format) and :class:`LocalService`
+(request counters and the ``throttle``/``throttle_items`` knobs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import secrets
 import ssl
 import threading
 import urllib.parse
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +190,63 @@ class LocalEntra(FaultServer):
 
 def _error(code: str, description: str) -> dict[str, Any]:
     return {"error": code, "error_description": description, "error_codes": [0]}
+
+
+def error_reply(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    content_type: str = "application/json",
+) -> Reply:
+    """A reply in Microsoft's JSON error format, ``{"error": {"code", "message"}}``."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return Reply(
+        status=status, body=body, headers={"Content-Type": content_type, **(headers or {})}
+    )
+
+
+class LocalService:
+    """What the in-memory stand-ins of Microsoft services share: counters and 429 knobs.
+
+    :meth:`throttle` makes the next whole HTTP requests answer 429, :meth:`throttle_items` the
+    next requests inside a batch; each stand-in asks :meth:`next_throttle` /
+    :meth:`next_item_throttle` and answers 429 in its service's own words. ``_lock`` (re-entrant)
+    guards the stand-in's state.
+    """
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.updated = 0
+        self.deleted = 0
+        #: HTTP requests received by kind ("batch", "PATCH", "GET", "throttled", "unauthorised").
+        self.requests: Counter[str] = Counter()
+        #: How many requests each batch held.
+        self.batch_sizes: list[int] = []
+        self._throttle: list[str] = []
+        self._throttle_items: list[str] = []
+        self._lock = threading.RLock()
+
+    def throttle(self, count: int = 1, retry_after: str = "1") -> None:
+        """Answer the next ``count`` HTTP requests with 429 and this ``Retry-After``."""
+        with self._lock:
+            self._throttle.extend([retry_after] * count)
+
+    def throttle_items(self, count: int = 1, retry_after: str = "1") -> None:
+        """Answer the next ``count`` requests inside batches with 429."""
+        with self._lock:
+            self._throttle_items.extend([retry_after] * count)
+
+    def next_throttle(self) -> str | None:
+        """The ``Retry-After`` for this HTTP request when it is to be throttled (and count it)."""
+        with self._lock:
+            if not self._throttle:
+                return None
+            self.requests["throttled"] += 1
+            return self._throttle.pop(0)
+
+    def next_item_throttle(self) -> str | None:
+        """The ``Retry-After`` for this request inside a batch when it is to be throttled."""
+        with self._lock:
+            return self._throttle_items.pop(0) if self._throttle_items else None
