@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,8 @@ from typing import Any
 
 import attrs
 import requests
-from coprolib_entra import DEFAULT_AUTHORITY_HOST, EntraCredentials
+from coprolib_entra import DEFAULT_AUTHORITY_HOST
+from coprolib_entra.service import ServiceClient, credentials_for
 
 from coprolib.adapters import (
     Adapter,
@@ -41,7 +41,7 @@ from coprolib.adapters import (
     Status,
 )
 from coprolib.adapters import columns as share_columns
-from coprolib.adapters.errors import AdapterError, RetryableError, ThrottledError
+from coprolib.adapters.errors import AdapterError, RetryableError
 from coprolib.adapters.http import HttpClient, HttpOptions
 from coprolib.records import Share
 from coprolib_sharepoint import graph
@@ -137,17 +137,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
         cfg = self.config
         self.clock = clock
         split = urllib.parse.urlsplit(cfg.graph_url)
-        self.credentials = EntraCredentials(
-            tenant_id=cfg.tenant_id,
-            client_id=cfg.client_id,
-            client_secret=cfg.client_secret,
-            scope=f"{split.scheme}://{split.netloc}/.default",
-            authority_host=cfg.authority_host,
-            instance_discovery=cfg.instance_discovery,
-            ca_bundle=cfg.http.ca_bundle,
-            timeout=(cfg.http.connect_timeout, cfg.http.read_timeout),
-            clock=clock,
-        )
+        self.credentials = credentials_for(cfg, f"{split.scheme}://{split.netloc}/.default", clock)
         self.http = HttpClient(
             base_url=cfg.graph_url,
             options=cfg.http,
@@ -157,10 +147,18 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
         )
         site = urllib.parse.quote(cfg.site_id, safe=",:")
         self.items_path = f"/sites/{site}/lists/{urllib.parse.quote(cfg.list_id, safe='')}/items"
-        #: HTTP requests sent to Graph (not counting token requests).
-        self.requests_sent = 0
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self.service = ServiceClient(
+            service="Microsoft Graph",
+            http=self.http,
+            classify=graph.classify,
+            redact=self.redact,
+            clock=clock,
+        )
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent to Graph (not counting token requests)."""
+        return self.service.requests_sent
 
     # --- items ----------------------------------------------------------------------------
 
@@ -190,44 +188,18 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
 
     def paused_for(self) -> float:
         """Seconds this destination is still paused by a 429 (0 when not paused)."""
-        with self._lock:
-            return max(0.0, self._paused_until - self.clock())
+        return self.service.paused_for()
 
     def _noted(self, error: AdapterError) -> AdapterError:
-        if isinstance(error, ThrottledError):
-            with self._lock:
-                until = self.clock() + (error.retry_after or 0.0)
-                self._paused_until = max(self._paused_until, until)
-        error.message = self.redact(error.message)
-        error.args = (error.message,)
-        return error
+        return self.service.note(error)
 
     def _send(self, sub: graph.SubRequest, *, what: str) -> Any:
         """One request to Graph: the parsed JSON body (None for 204); raises classified errors."""
-        remaining = self.paused_for()
-        if remaining > 0:
-            raise ThrottledError(
-                f"Microsoft Graph asked us to wait: paused for {remaining:.0f} s more",
-                retry_after=remaining,
-            )
         kwargs: dict[str, Any] = {"headers": dict(sub.headers)}
         if sub.body is not None:
             kwargs["json"] = sub.body
-        if self.config.http.ca_bundle:
-            kwargs["verify"] = self.config.http.ca_bundle
-        response = self.http.send(sub.method, sub.url, **kwargs)
-        self.requests_sent += 1
-        if response.status_code == 401:
-            response.close()
-            response = self.http.send(sub.method, sub.url, _refresh=True, **kwargs)
-            self.requests_sent += 1
+        response = self.service.send(sub.method, sub.url, what=what, **kwargs)
         try:
-            if response.status_code >= 300:
-                raise self._noted(
-                    graph.classify(
-                        response.status_code, response.headers, response.content, what=what
-                    )
-                )
             if response.status_code == 204 or not response.content:
                 return None
             try:
