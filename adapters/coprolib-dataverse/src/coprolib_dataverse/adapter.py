@@ -175,15 +175,7 @@ class DataverseAdapter(Adapter[DataverseConfig]):
         """Upsert in ``$batch`` requests of up to ``batch_size``; one result per share."""
         if len(shares) <= 1 or self.config.batch_size == 1:
             return super().deliver(shares)
-        results: list[DeliveryResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(shares), size):
-            group = shares[start : start + size]
-            try:
-                results += self._deliver_batch(group)
-            except Exception as exc:
-                results += [self.failed_delivery(share, exc) for share in group]
-        return [self._clean_delivery(r) for r in results]
+        return self.deliver_in_groups(shares, self.config.batch_size, self._deliver_batch)
 
     def _deliver_batch(self, shares: Sequence[Share]) -> list[DeliveryResult]:
         operations = [
@@ -239,22 +231,14 @@ class DataverseAdapter(Adapter[DataverseConfig]):
         try:
             self._send("DELETE", self.record_url(ref.idempotency_key), what="delete").close()
         except RowMissingError:
-            return self._retracted(ref, "already deleted at Dataverse")
-        return self._retracted(ref, None)
+            return self.retracted(ref, "already deleted at Dataverse")
+        return self.retracted(ref)
 
     def retract(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         """Delete in ``$batch`` requests of up to ``batch_size``; one result per ref."""
         if len(refs) <= 1 or self.config.batch_size == 1:
             return super().retract(refs)
-        results: list[RetractResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(refs), size):
-            group = refs[start : start + size]
-            try:
-                results += self._retract_batch(group)
-            except Exception as exc:
-                results += [self.failed_retraction(ref, exc) for ref in group]
-        return [self._clean_retraction(r) for r in results]
+        return self.retract_in_groups(refs, self.config.batch_size, self._retract_batch)
 
     def _retract_batch(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         operations = [
@@ -269,24 +253,14 @@ class DataverseAdapter(Adapter[DataverseConfig]):
                 continue
             part = parts[index]
             if 200 <= part.status < 300:
-                results.append(self._retracted(ref, None))
+                results.append(self.retracted(ref))
                 continue
             error = self._noted(classify(part.status, part.headers, part.body, what="delete"))
             if isinstance(error, RowMissingError):
-                results.append(self._retracted(ref, "already deleted at Dataverse"))
+                results.append(self.retracted(ref, "already deleted at Dataverse"))
             else:
                 results.append(self.failed_retraction(ref, error))
         return results
-
-    def _retracted(self, ref: RetractRef, message: str | None) -> RetractResult:
-        return RetractResult(
-            share_id=ref.share_id,
-            idempotency_key=ref.idempotency_key,
-            remote_id=ref.remote_id,
-            status=Status.OK,
-            retracted=True,
-            message=message,
-        )
 
     # --- check ----------------------------------------------------------------------------
 

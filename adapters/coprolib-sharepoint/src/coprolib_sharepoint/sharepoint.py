@@ -253,15 +253,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
 
     def deliver(self, shares: Sequence[Share]) -> list[DeliveryResult]:
         """Search, then create or update, in JSON batches of up to ``batch_size``."""
-        results: list[DeliveryResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(shares), size):
-            group = shares[start : start + size]
-            try:
-                results += self._deliver_group(group)
-            except Exception as exc:
-                results += [self.failed_delivery(share, exc) for share in group]
-        return [self._clean_delivery(r) for r in results]
+        return self.deliver_in_groups(shares, self.config.batch_size, self._deliver_group)
 
     def _deliver_group(self, shares: Sequence[Share]) -> list[DeliveryResult]:
         found = self._run([self.search_request(s.idempotency_key) for s in shares], what="search")
@@ -302,15 +294,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
 
     def retract(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         """Search by key and delete every item found, in JSON batches of up to ``batch_size``."""
-        results: list[RetractResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(refs), size):
-            group = refs[start : start + size]
-            try:
-                results += self._retract_group(group)
-            except Exception as exc:
-                results += [self.failed_retraction(ref, exc) for ref in group]
-        return [self._clean_retraction(r) for r in results]
+        return self.retract_in_groups(refs, self.config.batch_size, self._retract_group)
 
     def _retract_group(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         found = self._run([self.search_request(r.idempotency_key) for r in refs], what="search")
@@ -323,7 +307,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
                 results[index] = self.failed_retraction(ref, exc)
                 continue
             if not ids:
-                results[index] = self._retracted(ref, "no item held this key")
+                results[index] = self.retracted(ref, "no item held this key")
             for item_id in ids:
                 deletes.append(
                     (index, graph.SubRequest(method="DELETE", url=f"{self.items_path}/{item_id}"))
@@ -338,18 +322,8 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
                 ):
                     results[index] = self.failed_retraction(ref, outcome)
                 elif index not in results:
-                    results[index] = self._retracted(ref, None)
+                    results[index] = self.retracted(ref)
         return [results[i] for i in range(len(refs))]
-
-    def _retracted(self, ref: RetractRef, message: str | None) -> RetractResult:
-        return RetractResult(
-            share_id=ref.share_id,
-            idempotency_key=ref.idempotency_key,
-            remote_id=ref.remote_id,
-            status=Status.OK,
-            retracted=True,
-            message=message,
-        )
 
     # --- check ----------------------------------------------------------------------------
 
