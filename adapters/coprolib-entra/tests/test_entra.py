@@ -107,3 +107,16 @@ def test_http_client_trusts_its_ca_bundle_even_with_requests_ca_bundle_set(
         assert client.request("GET", url).json()["issuer"].startswith(entra.authority_host)
     finally:
         client.close()
+
+
+def test_local_entra_serves_tls_with_the_fault_server_knobs(entra: LocalEntra) -> None:
+    import requests
+
+    assert entra.authority_host.startswith("https://127.0.0.1:")
+    reply = requests.put(f"{entra.authority_host}/x", verify=str(entra.ca_path), timeout=5)
+    assert reply.status_code == 501
+    entra.force("reset")
+    with pytest.raises(RetryableError):
+        credentials(entra).token()
+    assert entra.faults_served[-1] == "reset"
+    assert entra.valid(credentials(entra).token(), SCOPE)

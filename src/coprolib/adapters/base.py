@@ -16,7 +16,9 @@ An adapter subclass sets three class attributes and implements at least ``delive
         def retract_one(self, ref: RetractRef) -> RetractResult: ...
         def check(self) -> CheckResult: ...
 
-Override ``deliver``/``retract`` instead when the remote takes whole batches. Raise the classified
+Override ``deliver``/``retract`` instead when the remote takes whole batches
+(:meth:`Adapter.deliver_in_groups` and :meth:`Adapter.retract_in_groups` cut a batch into the
+remote's request size and keep one result per share). Raise the classified
 errors from :mod:`coprolib.adapters.errors` (or return results with a :class:`Status`); anything
 else an adapter raises becomes a ``RETRYABLE`` result, so a bug never crashes a sync. Every message
 that leaves the adapter passes through :meth:`Adapter.redact`, which masks the config's secrets.
@@ -25,7 +27,7 @@ that leaves the adapter passes through :meth:`Adapter.redact`, which masks the c
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
@@ -160,6 +162,52 @@ class Adapter(Generic[C]):
             retry_after=retry_after,
             message=message,
         )
+
+    def retracted(self, ref: RetractRef, message: str | None = None) -> RetractResult:
+        """The result for a ref whose record is gone from the destination (``message`` says how,
+        e.g. "already deleted")."""
+        return RetractResult(
+            share_id=ref.share_id,
+            idempotency_key=ref.idempotency_key,
+            remote_id=ref.remote_id,
+            status=Status.OK,
+            retracted=True,
+            message=message,
+        )
+
+    def deliver_in_groups(
+        self,
+        shares: Sequence[Share],
+        size: int,
+        deliver_group: Callable[[Sequence[Share]], list[DeliveryResult]],
+    ) -> list[DeliveryResult]:
+        """Deliver ``size`` shares at a time with ``deliver_group`` (one result per share of its
+        group); a group that raises fails each of its shares with that error."""
+        results: list[DeliveryResult] = []
+        for start in range(0, len(shares), size):
+            group = shares[start : start + size]
+            try:
+                results += deliver_group(group)
+            except Exception as exc:
+                results += [self.failed_delivery(share, exc) for share in group]
+        return [self._clean_delivery(r) for r in results]
+
+    def retract_in_groups(
+        self,
+        refs: Sequence[RetractRef],
+        size: int,
+        retract_group: Callable[[Sequence[RetractRef]], list[RetractResult]],
+    ) -> list[RetractResult]:
+        """Retract ``size`` refs at a time with ``retract_group`` (one result per ref of its
+        group); a group that raises fails each of its refs with that error."""
+        results: list[RetractResult] = []
+        for start in range(0, len(refs), size):
+            group = refs[start : start + size]
+            try:
+                results += retract_group(group)
+            except Exception as exc:
+                results += [self.failed_retraction(ref, exc) for ref in group]
+        return [self._clean_retraction(r) for r in results]
 
     def _clean_delivery(self, result: DeliveryResult) -> DeliveryResult:
         if result.message and self._secrets:

@@ -22,13 +22,14 @@ import contextlib
 import json
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -71,7 +72,12 @@ App = Callable[[Request], Reply]
 
 
 class FaultServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 with fault knobs; use as a context manager."""
+    """A threaded HTTP/1.1 server on 127.0.0.1 with fault knobs; use as a context manager.
+
+    With ``ssl_context`` (a server-side :class:`ssl.SSLContext` holding a certificate for
+    127.0.0.1) it serves HTTPS, and :attr:`url` starts with ``https://``. Stand-ins for real
+    services subclass it or pass their ``app``: the server plumbing is this one.
+    """
 
     def __init__(
         self,
@@ -86,6 +92,7 @@ class FaultServer:
         latency: float = 0.0,
         slow_seconds: float = 2.0,
         retry_after: str = "1",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.app = app or self._default_app
         self.fail_prob = fail_prob
@@ -104,13 +111,16 @@ class FaultServer:
         self._counter = 0
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+        self._scheme = "http" if ssl_context is None else "https"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
+        """``http://127.0.0.1:<port>`` (``https://`` when serving TLS)."""
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     def force(self, *faults: str) -> None:
         """Make the next requests meet these faults, in order."""
@@ -149,7 +159,7 @@ class FaultServer:
         number = self.record(request)
         return Reply.json(200, {"id": str(number)})
 
-    def start(self) -> FaultServer:
+    def start(self) -> Self:
         """Serve in a background thread."""
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -162,7 +172,7 @@ class FaultServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> FaultServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

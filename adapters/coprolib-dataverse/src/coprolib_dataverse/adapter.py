@@ -18,7 +18,6 @@ Docs followed:
 from __future__ import annotations
 
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -26,7 +25,8 @@ from typing import Any
 
 import attrs
 import requests
-from coprolib_entra import DEFAULT_AUTHORITY_HOST, EntraCredentials, default_scope
+from coprolib_entra import DEFAULT_AUTHORITY_HOST, default_scope
+from coprolib_entra.service import ServiceClient, credentials_for
 
 from coprolib.adapters import (
     Adapter,
@@ -38,7 +38,7 @@ from coprolib.adapters import (
     Secret,
     Status,
 )
-from coprolib.adapters.errors import AdapterError, RetryableError, ThrottledError
+from coprolib.adapters.errors import AdapterError, RetryableError
 from coprolib.adapters.http import HttpClient, HttpOptions
 from coprolib.records import Share
 from coprolib_dataverse import batch
@@ -109,17 +109,7 @@ class DataverseAdapter(Adapter[DataverseConfig]):
         super().__init__(config, destination=destination)
         cfg = self.config
         self.clock = clock
-        self.credentials = EntraCredentials(
-            tenant_id=cfg.tenant_id,
-            client_id=cfg.client_id,
-            client_secret=cfg.client_secret,
-            scope=default_scope(cfg.url),
-            authority_host=cfg.authority_host,
-            instance_discovery=cfg.instance_discovery,
-            ca_bundle=cfg.http.ca_bundle,
-            timeout=(cfg.http.connect_timeout, cfg.http.read_timeout),
-            clock=clock,
-        )
+        self.credentials = credentials_for(cfg, default_scope(cfg.url), clock)
         self.http = HttpClient(
             options=cfg.http,
             token_source=self.credentials,
@@ -131,10 +121,14 @@ class DataverseAdapter(Adapter[DataverseConfig]):
             },
         )
         self.api_root = f"{cfg.url.rstrip('/')}/api/data/{cfg.api_version}"
-        #: HTTP requests sent to Dataverse (not counting token requests), for benchmarks.
-        self.requests_sent = 0
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self.service = ServiceClient(
+            service="Dataverse", http=self.http, classify=classify, redact=self.redact, clock=clock
+        )
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent to Dataverse (not counting token requests), for benchmarks."""
+        return self.service.requests_sent
 
     # --- addresses and rows ----------------------------------------------------------------
 
@@ -151,50 +145,16 @@ class DataverseAdapter(Adapter[DataverseConfig]):
 
     def paused_for(self) -> float:
         """Seconds this destination is still paused by a 429 (0 when not paused)."""
-        with self._lock:
-            return max(0.0, self._paused_until - self.clock())
-
-    def _pause(self, seconds: float | None) -> None:
-        with self._lock:
-            until = self.clock() + (seconds or 0.0)
-            self._paused_until = max(self._paused_until, until)
-
-    def _paused_error(self) -> ThrottledError | None:
-        remaining = self.paused_for()
-        if remaining <= 0:
-            return None
-        return ThrottledError(
-            f"Dataverse asked us to wait: destination paused for {remaining:.0f} s more",
-            retry_after=remaining,
-        )
+        return self.service.paused_for()
 
     # --- one request ----------------------------------------------------------------------
 
     def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
         """One request with auth (refreshed once on 401) and the destination-wide pause."""
-        paused = self._paused_error()
-        if paused is not None:
-            raise paused
-        if self.config.http.ca_bundle:
-            kwargs["verify"] = self.config.http.ca_bundle
-        response = self.http.send(method, url, **kwargs)
-        self.requests_sent += 1
-        if response.status_code == 401:
-            response.close()
-            response = self.http.send(method, url, _refresh=True, **kwargs)
-            self.requests_sent += 1
-        if response.status_code >= 300:
-            error = classify(response.status_code, response.headers, response.content, what=what)
-            response.close()
-            raise self._noted(error)
-        return response
+        return self.service.send(method, url, what=what, **kwargs)
 
     def _noted(self, error: AdapterError) -> AdapterError:
-        if isinstance(error, ThrottledError):
-            self._pause(error.retry_after)
-        error.message = self.redact(error.message)
-        error.args = (error.message,)
-        return error
+        return self.service.note(error)
 
     # --- delivery -------------------------------------------------------------------------
 
@@ -215,15 +175,7 @@ class DataverseAdapter(Adapter[DataverseConfig]):
         """Upsert in ``$batch`` requests of up to ``batch_size``; one result per share."""
         if len(shares) <= 1 or self.config.batch_size == 1:
             return super().deliver(shares)
-        results: list[DeliveryResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(shares), size):
-            group = shares[start : start + size]
-            try:
-                results += self._deliver_batch(group)
-            except Exception as exc:
-                results += [self.failed_delivery(share, exc) for share in group]
-        return [self._clean_delivery(r) for r in results]
+        return self.deliver_in_groups(shares, self.config.batch_size, self._deliver_batch)
 
     def _deliver_batch(self, shares: Sequence[Share]) -> list[DeliveryResult]:
         operations = [
@@ -279,22 +231,14 @@ class DataverseAdapter(Adapter[DataverseConfig]):
         try:
             self._send("DELETE", self.record_url(ref.idempotency_key), what="delete").close()
         except RowMissingError:
-            return self._retracted(ref, "already deleted at Dataverse")
-        return self._retracted(ref, None)
+            return self.retracted(ref, "already deleted at Dataverse")
+        return self.retracted(ref)
 
     def retract(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         """Delete in ``$batch`` requests of up to ``batch_size``; one result per ref."""
         if len(refs) <= 1 or self.config.batch_size == 1:
             return super().retract(refs)
-        results: list[RetractResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(refs), size):
-            group = refs[start : start + size]
-            try:
-                results += self._retract_batch(group)
-            except Exception as exc:
-                results += [self.failed_retraction(ref, exc) for ref in group]
-        return [self._clean_retraction(r) for r in results]
+        return self.retract_in_groups(refs, self.config.batch_size, self._retract_batch)
 
     def _retract_batch(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         operations = [
@@ -309,24 +253,14 @@ class DataverseAdapter(Adapter[DataverseConfig]):
                 continue
             part = parts[index]
             if 200 <= part.status < 300:
-                results.append(self._retracted(ref, None))
+                results.append(self.retracted(ref))
                 continue
             error = self._noted(classify(part.status, part.headers, part.body, what="delete"))
             if isinstance(error, RowMissingError):
-                results.append(self._retracted(ref, "already deleted at Dataverse"))
+                results.append(self.retracted(ref, "already deleted at Dataverse"))
             else:
                 results.append(self.failed_retraction(ref, error))
         return results
-
-    def _retracted(self, ref: RetractRef, message: str | None) -> RetractResult:
-        return RetractResult(
-            share_id=ref.share_id,
-            idempotency_key=ref.idempotency_key,
-            remote_id=ref.remote_id,
-            status=Status.OK,
-            retracted=True,
-            message=message,
-        )
 
     # --- check ----------------------------------------------------------------------------
 

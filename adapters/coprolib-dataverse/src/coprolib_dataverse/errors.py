@@ -11,8 +11,9 @@ the class; a few codes refine it and every message says what a council IT office
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+
+from coprolib_entra.replies import read_error
 
 from coprolib.adapters.errors import (
     AdapterError,
@@ -22,7 +23,6 @@ from coprolib.adapters.errors import (
     RetryableError,
     ThrottledError,
 )
-from coprolib.adapters.http import parse_retry_after
 
 #: Service protection limit codes (number of requests, execution time, concurrent requests).
 SERVICE_PROTECTION = frozenset({"0x80072322", "0x80072321", "0x80072326"})
@@ -41,28 +41,12 @@ class RowMissingError(PermanentError):
     """404: no row has that key (for a delete: it is already gone)."""
 
 
-def error_body(body: bytes | str | None) -> tuple[str, str]:
-    """The ``(code, message)`` of a Dataverse error body; empty strings when unreadable."""
-    if not body:
-        return "", ""
-    try:
-        data = json.loads(body)
-        error = data["error"]
-        return str(error.get("code") or ""), str(error.get("message") or "")[:300]
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return "", ""
-
-
 def classify(
     status: int, headers: Mapping[str, str], body: bytes | str | None, *, what: str
 ) -> AdapterError:
     """The coprolib error for a non-2xx Dataverse reply to ``what`` (e.g. "upsert")."""
-    code, message = error_body(body)
-    detail = (
-        f"Dataverse {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-    )
-    lowered = {k.lower(): v for k, v in headers.items()}
-    retry_after = parse_retry_after(lowered.get("retry-after"))
+    reply = read_error("Dataverse", status, headers, body)
+    code, detail, retry_after = reply.code, reply.detail, reply.retry_after
     if status == 429 or code in SERVICE_PROTECTION:
         return ThrottledError(
             f"{what}: service protection limit reached, pausing ({detail})",

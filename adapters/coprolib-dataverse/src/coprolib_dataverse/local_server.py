@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.parse
 import uuid
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
+
+from coprolib_entra.local import LocalService, error_reply
 
 from coprolib.testing.fault_server import Reply, Request
 
@@ -47,15 +47,12 @@ _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    return Reply(
-        status=status,
-        body=body,
-        headers={"Content-Type": "application/json; odata.metadata=minimal", **(headers or {})},
+    return error_reply(
+        status, code, message, headers, content_type="application/json; odata.metadata=minimal"
     )
 
 
-class LocalDataverse:
+class LocalDataverse(LocalService):
     """One table with an alternate key, in memory. ``rows`` maps key -> ``{"id", "row"}``."""
 
     def __init__(
@@ -66,6 +63,7 @@ class LocalDataverse:
         columns: Mapping[str, int],
         token_check: Any = None,
     ) -> None:
+        super().__init__()
         self.entity_set = entity_set
         self.key_column = key_column
         #: column logical name -> most characters it takes
@@ -74,27 +72,8 @@ class LocalDataverse:
         self.token_check = token_check
         self.base_url = ""
         self.rows: dict[str, dict[str, Any]] = {}
-        self.created = 0
-        self.updated = 0
-        self.deleted = 0
-        #: HTTP requests received by kind ("batch", "PATCH", "DELETE", "GET", "unauthorised").
-        self.requests: Counter[str] = Counter()
-        self.batch_sizes: list[int] = []
-        self._throttle: list[str] = []
-        self._throttle_items: list[str] = []
-        self._lock = threading.RLock()
 
     # --- knobs ----------------------------------------------------------------------------
-
-    def throttle(self, count: int = 1, retry_after: str = "1") -> None:
-        """Answer the next ``count`` requests with 429 and this ``Retry-After``."""
-        with self._lock:
-            self._throttle.extend([retry_after] * count)
-
-    def throttle_items(self, count: int = 1, retry_after: str = "1") -> None:
-        """Answer the next ``count`` requests inside a ``$batch`` with 429."""
-        with self._lock:
-            self._throttle_items.extend([retry_after] * count)
 
     def keys(self) -> list[str]:
         """The alternate key of every row (unique by construction, as in Dataverse)."""
@@ -105,17 +84,14 @@ class LocalDataverse:
 
     def app(self, request: Request) -> Reply:
         """Answer one HTTP request (use as a FaultServer app)."""
-        with self._lock:
-            if self._throttle:
-                retry_after = self._throttle.pop(0)
-                self.requests["throttled"] += 1
-                return _error(
-                    429,
-                    "0x80072322",
-                    "Number of requests exceeded the limit of 6000 over time window of 300 "
-                    "seconds.",
-                    {"Retry-After": retry_after},
-                )
+        retry_after = self.next_throttle()
+        if retry_after is not None:
+            return _error(
+                429,
+                "0x80072322",
+                "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+                {"Retry-After": retry_after},
+            )
         if not self._authorised(request.headers.get("authorization", "")):
             with self._lock:
                 self.requests["unauthorised"] += 1
@@ -253,12 +229,13 @@ class LocalDataverse:
             for method, url, headers, body in operations:
                 split = urllib.parse.urlsplit(url)
                 path = split.path[len(API) :] if split.path.startswith(API) else split.path
-                if self._throttle_items:
+                item_retry_after = self.next_item_throttle()
+                if item_retry_after is not None:
                     reply = _error(
                         429,
                         "0x80072322",
                         "Number of requests exceeded the limit.",
-                        {"Retry-After": self._throttle_items.pop(0)},
+                        {"Retry-After": item_retry_after},
                     )
                 else:
                     reply = self._operation(method, path, split.query, headers, body)

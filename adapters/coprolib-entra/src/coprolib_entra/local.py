@@ -15,12 +15,16 @@ Docs followed: https://docs.azure.cn/en-us/entra/identity-platform/scenario-daem
 (the client-credentials token request: the scope is the resource followed by ``/.default``) and
 https://learn.microsoft.com/en-us/python/api/msal/msal.application.clientapplication (how msal
 finds the token endpoint from ``<authority>/v2.0/.well-known/openid-configuration`` when instance
-discovery is off). Needs ``cryptography`` (``coprolib-entra[test]``).
+discovery is off). Needs ``cryptography`` (``coprolib-entra[test]``). The server plumbing is
+:class:`coprolib.testing.fault_server.FaultServer` serving TLS, so its fault knobs work here too.
+
+For the stand-ins of Microsoft services in the adapters' tests (Dataverse, Graph), it also holds
+what they share: :func:`error_reply` (Microsoft's JSON error format) and :class:`LocalService`
+(request counters and the ``throttle``/``throttle_items`` knobs).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -28,9 +32,11 @@ import secrets
 import ssl
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from coprolib.testing.fault_server import FaultServer, Reply, Request
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
@@ -87,7 +93,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class LocalEntra:
+class LocalEntra(FaultServer):
     """An HTTPS token issuer on 127.0.0.1 for one tenant; use as a context manager.
 
     ``register(client_id, secret)`` adds an app registration. ``expires_in`` sets the lifetime of
@@ -105,39 +111,35 @@ class LocalEntra:
         self.fail_next: list[int] = []
         self._clients: dict[str, str] = {}
         self._tokens: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
+        self._issuing = threading.Lock()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.ca_path, key_path)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread: threading.Thread | None = None
+        super().__init__(self._answer, ssl_context=context)
 
     @property
     def authority_host(self) -> str:
         """``https://127.0.0.1:<port>``: the ``authority_host`` setting for adapters."""
-        host, port = self._server.server_address[:2]
-        return f"https://{host!s}:{port}"
+        return self.url
 
     def register(self, client_id: str, client_secret: str) -> None:
         """Add an app registration that may ask for tokens."""
-        with self._lock:
+        with self._issuing:
             self._clients[client_id] = client_secret
 
     def valid(self, token: str, scope: str | None = None) -> bool:
         """Whether ``token`` was issued (for ``scope``, if given) and not revoked."""
-        with self._lock:
+        with self._issuing:
             issued = self._tokens.get(token)
         return issued is not None and (scope is None or issued == scope)
 
     def revoke_all(self) -> None:
         """Forget every issued token."""
-        with self._lock:
+        with self._issuing:
             self._tokens.clear()
 
     def issue(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Answer one token request."""
-        with self._lock:
+        with self._issuing:
             self.token_requests += 1
             if self.fail_next:
                 status = self.fail_next.pop(0)
@@ -170,62 +172,81 @@ class LocalEntra:
             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
         }
 
-    def start(self) -> LocalEntra:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> LocalEntra:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _answer(self, request: Request) -> Reply:
+        """The app: the discovery document on GET, tokens on POST, 400 for any other path."""
+        if request.method not in ("GET", "POST"):
+            return Reply(status=501)
+        path = urllib.parse.urlsplit(request.path).path
+        if (
+            request.method == "GET"
+            and path == f"/{self.tenant_id}/v2.0/.well-known/openid-configuration"
+        ):
+            return Reply.json(200, self.discovery())
+        if request.method == "POST" and path == f"/{self.tenant_id}/oauth2/v2.0/token":
+            status, data = self.issue(dict(urllib.parse.parse_qsl(request.body.decode())))
+            return Reply.json(status, data)
+        return Reply.json(400, _error("invalid_tenant", "AADSTS90002: Tenant not found."))
 
 
 def _error(code: str, description: str) -> dict[str, Any]:
     return {"error": code, "error_description": description, "error_codes": [0]}
 
 
-def _handler_for(entra: LocalEntra) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def error_reply(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    content_type: str = "application/json",
+) -> Reply:
+    """A reply in Microsoft's JSON error format, ``{"error": {"code", "message"}}``."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return Reply(
+        status=status, body=body, headers={"Content-Type": content_type, **(headers or {})}
+    )
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
-        def _reply(self, status: int, data: dict[str, Any]) -> None:
-            body = json.dumps(data).encode()
-            with contextlib.suppress(OSError):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+class LocalService:
+    """What the in-memory stand-ins of Microsoft services share: counters and 429 knobs.
 
-        def do_GET(self) -> None:
-            path = urllib.parse.urlsplit(self.path).path
-            if path == f"/{entra.tenant_id}/v2.0/.well-known/openid-configuration":
-                self._reply(200, entra.discovery())
-            else:
-                self._reply(400, _error("invalid_tenant", "AADSTS90002: Tenant not found."))
+    :meth:`throttle` makes the next whole HTTP requests answer 429, :meth:`throttle_items` the
+    next requests inside a batch; each stand-in asks :meth:`next_throttle` /
+    :meth:`next_item_throttle` and answers 429 in its service's own words. ``_lock`` (re-entrant)
+    guards the stand-in's state.
+    """
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode() if length else ""
-            path = urllib.parse.urlsplit(self.path).path
-            if path != f"/{entra.tenant_id}/oauth2/v2.0/token":
-                self._reply(400, _error("invalid_tenant", "AADSTS90002: Tenant not found."))
-                return
-            form = dict(urllib.parse.parse_qsl(raw))
-            status, data = entra.issue(form)
-            self._reply(status, data)
+    def __init__(self) -> None:
+        self.created = 0
+        self.updated = 0
+        self.deleted = 0
+        #: HTTP requests received by kind ("batch", "PATCH", "GET", "throttled", "unauthorised").
+        self.requests: Counter[str] = Counter()
+        #: How many requests each batch held.
+        self.batch_sizes: list[int] = []
+        self._throttle: list[str] = []
+        self._throttle_items: list[str] = []
+        self._lock = threading.RLock()
 
-    return Handler
+    def throttle(self, count: int = 1, retry_after: str = "1") -> None:
+        """Answer the next ``count`` HTTP requests with 429 and this ``Retry-After``."""
+        with self._lock:
+            self._throttle.extend([retry_after] * count)
+
+    def throttle_items(self, count: int = 1, retry_after: str = "1") -> None:
+        """Answer the next ``count`` requests inside batches with 429."""
+        with self._lock:
+            self._throttle_items.extend([retry_after] * count)
+
+    def next_throttle(self) -> str | None:
+        """The ``Retry-After`` for this HTTP request when it is to be throttled (and count it)."""
+        with self._lock:
+            if not self._throttle:
+                return None
+            self.requests["throttled"] += 1
+            return self._throttle.pop(0)
+
+    def next_item_throttle(self) -> str | None:
+        """The ``Retry-After`` for this request inside a batch when it is to be throttled."""
+        with self._lock:
+            return self._throttle_items.pop(0) if self._throttle_items else None

@@ -12,11 +12,11 @@ Errors (https://learn.microsoft.com/graph/throttling and the Graph error format)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+from coprolib_entra.replies import read_error
 
 from coprolib.adapters.errors import (
     AdapterError,
@@ -26,7 +26,6 @@ from coprolib.adapters.errors import (
     RetryableError,
     ThrottledError,
 )
-from coprolib.adapters.http import parse_retry_after
 
 #: The most requests Graph takes in one JSON batch.
 MAX_BATCH = 20
@@ -90,25 +89,10 @@ def read_batch(data: Any, count: int) -> list[SubResponse | None]:
     return [by_id.get(str(number)) for number in range(1, count + 1)]
 
 
-def error_parts(body: Any) -> tuple[str, str]:
-    """``(code, message)`` of a Graph error body (JSON text or parsed)."""
-    if isinstance(body, bytes | str):
-        try:
-            body = json.loads(body) if body else None
-        except ValueError:
-            return "", ""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        error = body["error"]
-        return str(error.get("code") or ""), str(error.get("message") or "")[:300]
-    return "", ""
-
-
 def classify(status: int, headers: Mapping[str, str], body: Any, *, what: str) -> AdapterError:
     """The coprolib error for a non-2xx Graph reply to ``what``."""
-    code, message = error_parts(body)
-    detail = f"Graph {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-    lowered = {k.lower(): v for k, v in headers.items()}
-    retry_after = parse_retry_after(lowered.get("retry-after"))
+    reply = read_error("Graph", status, headers, body)
+    message, detail, retry_after = reply.message, reply.detail, reply.retry_after
     if status == 429:
         return ThrottledError(
             f"{what}: Microsoft Graph is throttling, pausing ({detail})",

@@ -37,6 +37,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from coprolib_entra.local import LocalService
+from coprolib_entra.local import error_reply as _error
+
 from coprolib.testing.fault_server import Reply, Request
 
 ROOT = "/v1.0"
@@ -47,15 +50,7 @@ _ITEMS = re.compile(r"^/sites/([^/]+)/lists/([^/]+)/items(?:/([^/]+)(/fields)?)?
 _FILTER = re.compile(r"^fields/([A-Za-z_][A-Za-z0-9_]*) eq '((?:[^']|'')*)'$")
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(
-        status=status,
-        body=json.dumps({"error": {"code": code, "message": message}}).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-
-
-class LocalGraphList:
+class LocalGraphList(LocalService):
     """One SharePoint list in memory, reached through the Graph list-item API subset."""
 
     def __init__(
@@ -67,6 +62,7 @@ class LocalGraphList:
         indexed: frozenset[str] = frozenset({"CoprolibKey"}),
         token_check: Callable[[str], bool] | None = None,
     ) -> None:
+        super().__init__()
         self.site_id = site_id
         self.list_id = list_id
         #: column internal name -> most characters
@@ -74,25 +70,7 @@ class LocalGraphList:
         self.indexed = indexed
         self.token_check = token_check
         self.items: dict[str, dict[str, Any]] = {}
-        self.created = 0
-        self.updated = 0
-        self.deleted = 0
-        self.requests: Counter[str] = Counter()
-        self.batch_sizes: list[int] = []
         self._next_id = 1
-        self._throttle: list[str] = []
-        self._throttle_items: list[str] = []
-        self._lock = threading.RLock()
-
-    def throttle(self, count: int = 1, retry_after: str = "1") -> None:
-        """Answer the next ``count`` HTTP requests with 429."""
-        with self._lock:
-            self._throttle.extend([retry_after] * count)
-
-    def throttle_items(self, count: int = 1, retry_after: str = "1") -> None:
-        """Answer the next ``count`` requests inside batches with 429."""
-        with self._lock:
-            self._throttle_items.extend([retry_after] * count)
 
     def keys(self, column: str = "CoprolibKey") -> list[str]:
         """The key column of every item, duplicates included."""
@@ -103,10 +81,9 @@ class LocalGraphList:
 
     def app(self, request: Request) -> Reply:
         """Answer one HTTP request (use as a FaultServer app)."""
-        with self._lock:
-            if self._throttle:
-                self.requests["throttled"] += 1
-                return self._too_many(self._throttle.pop(0))
+        retry_after = self.next_throttle()
+        if retry_after is not None:
+            return self._too_many(retry_after)
         header = request.headers.get("authorization", "")
         token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
         if not token or (self.token_check is not None and not self.token_check(token)):
@@ -227,8 +204,9 @@ class LocalGraphList:
         self.batch_sizes.append(len(requests))
         responses = []
         for item in requests:
-            if self._throttle_items:
-                reply = self._too_many(self._throttle_items.pop(0))
+            item_retry_after = self.next_item_throttle()
+            if item_retry_after is not None:
+                reply = self._too_many(item_retry_after)
             else:
                 url = urllib.parse.urlsplit(str(item["url"]))
                 headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}

@@ -19,9 +19,7 @@ batch, per-request status), https://learn.microsoft.com/graph/throttling (429 an
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +27,8 @@ from typing import Any
 
 import attrs
 import requests
-from coprolib_entra import DEFAULT_AUTHORITY_HOST, EntraCredentials
+from coprolib_entra import DEFAULT_AUTHORITY_HOST
+from coprolib_entra.service import ServiceClient, credentials_for
 
 from coprolib.adapters import (
     Adapter,
@@ -41,35 +40,14 @@ from coprolib.adapters import (
     Secret,
     Status,
 )
-from coprolib.adapters.errors import AdapterError, RetryableError, ThrottledError
+from coprolib.adapters import columns as share_columns
+from coprolib.adapters.errors import AdapterError, RetryableError
 from coprolib.adapters.http import HttpClient, HttpOptions
 from coprolib.records import Share
 from coprolib_sharepoint import graph
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 UNINDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
-
-#: Share fields a mapping may name.
-FIELDS: tuple[str, ...] = (
-    "id",
-    "kind",
-    "destination",
-    "subject_id",
-    "identity_level",
-    "title",
-    "body",
-    "digest",
-    "planned_at",
-    "domain",
-    "themes",
-    "recommendation",
-    "quotes",
-    "story_ids",
-    "contributor_count",
-    "consent_refs",
-    "feedback_kind",
-    "channel",
-)
 
 #: The default mapping for a list made as the README describes.
 DEFAULT_COLUMNS: Mapping[str, str] = {
@@ -128,35 +106,17 @@ class SharePointListConfig:
             raise ValueError("graph_url: must start with https://")
         if not _COLUMN.match(self.key_column):
             raise ValueError(f"key_column: {self.key_column!r} is not a column internal name")
-        for field, column in self.columns.items():
-            if field not in FIELDS:
-                raise ValueError(f"columns.{field}: not a share field (one of {', '.join(FIELDS)})")
-            if not _COLUMN.match(column) or column == self.key_column:
-                raise ValueError(f"columns.{field}: {column!r} cannot be used as a column")
+        share_columns.check_mapping(self.columns, self._column_problem)
 
-
-def _render(value: Any) -> Any:
-    if value is None:
+    def _column_problem(self, column: str) -> str | None:
+        if not _COLUMN.match(column) or column == self.key_column:
+            return "cannot be used as a column"
         return None
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, tuple):
-        lines = []
-        for item in value:
-            if hasattr(item, "story_ref"):
-                lines.append(str(item.text))
-            elif hasattr(item, "consent_id"):
-                lines.append(f"{item.consent_id}@v{item.version}")
-            else:
-                lines.append(str(_render(item)))
-        return "\n".join(lines) or None
-    return value
 
 
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+def timestamp(moment: dt.datetime) -> str:
+    """A date and time as Graph takes it for a list item's date column: ISO 8601 in UTC."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SharePointListAdapter(Adapter[SharePointListConfig]):
@@ -177,17 +137,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
         cfg = self.config
         self.clock = clock
         split = urllib.parse.urlsplit(cfg.graph_url)
-        self.credentials = EntraCredentials(
-            tenant_id=cfg.tenant_id,
-            client_id=cfg.client_id,
-            client_secret=cfg.client_secret,
-            scope=f"{split.scheme}://{split.netloc}/.default",
-            authority_host=cfg.authority_host,
-            instance_discovery=cfg.instance_discovery,
-            ca_bundle=cfg.http.ca_bundle,
-            timeout=(cfg.http.connect_timeout, cfg.http.read_timeout),
-            clock=clock,
-        )
+        self.credentials = credentials_for(cfg, f"{split.scheme}://{split.netloc}/.default", clock)
         self.http = HttpClient(
             base_url=cfg.graph_url,
             options=cfg.http,
@@ -197,22 +147,28 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
         )
         site = urllib.parse.quote(cfg.site_id, safe=",:")
         self.items_path = f"/sites/{site}/lists/{urllib.parse.quote(cfg.list_id, safe='')}/items"
-        #: HTTP requests sent to Graph (not counting token requests).
-        self.requests_sent = 0
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self.service = ServiceClient(
+            service="Microsoft Graph",
+            http=self.http,
+            classify=graph.classify,
+            redact=self.redact,
+            clock=clock,
+        )
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent to Graph (not counting token requests)."""
+        return self.service.requests_sent
 
     # --- items ----------------------------------------------------------------------------
 
     def fields(self, share: Share) -> dict[str, Any]:
         """The list item's fields for ``share`` (the key column holds its idempotency key)."""
-        out: dict[str, Any] = {self.config.key_column: share.idempotency_key}
-        for field, column in self.config.columns.items():
-            value = _render(getattr(share, field))
-            if isinstance(value, str) and column in self.config.max_lengths:
-                value = _fit(value, self.config.max_lengths[column])
-            out[column] = value
-        return out
+        cfg = self.config
+        return {
+            cfg.key_column: share.idempotency_key,
+            **share_columns.mapped_values(share, cfg.columns, cfg.max_lengths, timestamp),
+        }
 
     def search_request(self, key: str) -> graph.SubRequest:
         """The GET that finds the items holding ``key`` in the key column."""
@@ -232,44 +188,18 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
 
     def paused_for(self) -> float:
         """Seconds this destination is still paused by a 429 (0 when not paused)."""
-        with self._lock:
-            return max(0.0, self._paused_until - self.clock())
+        return self.service.paused_for()
 
     def _noted(self, error: AdapterError) -> AdapterError:
-        if isinstance(error, ThrottledError):
-            with self._lock:
-                until = self.clock() + (error.retry_after or 0.0)
-                self._paused_until = max(self._paused_until, until)
-        error.message = self.redact(error.message)
-        error.args = (error.message,)
-        return error
+        return self.service.note(error)
 
     def _send(self, sub: graph.SubRequest, *, what: str) -> Any:
         """One request to Graph: the parsed JSON body (None for 204); raises classified errors."""
-        remaining = self.paused_for()
-        if remaining > 0:
-            raise ThrottledError(
-                f"Microsoft Graph asked us to wait: paused for {remaining:.0f} s more",
-                retry_after=remaining,
-            )
         kwargs: dict[str, Any] = {"headers": dict(sub.headers)}
         if sub.body is not None:
             kwargs["json"] = sub.body
-        if self.config.http.ca_bundle:
-            kwargs["verify"] = self.config.http.ca_bundle
-        response = self.http.send(sub.method, sub.url, **kwargs)
-        self.requests_sent += 1
-        if response.status_code == 401:
-            response.close()
-            response = self.http.send(sub.method, sub.url, _refresh=True, **kwargs)
-            self.requests_sent += 1
+        response = self.service.send(sub.method, sub.url, what=what, **kwargs)
         try:
-            if response.status_code >= 300:
-                raise self._noted(
-                    graph.classify(
-                        response.status_code, response.headers, response.content, what=what
-                    )
-                )
             if response.status_code == 204 or not response.content:
                 return None
             try:
@@ -323,15 +253,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
 
     def deliver(self, shares: Sequence[Share]) -> list[DeliveryResult]:
         """Search, then create or update, in JSON batches of up to ``batch_size``."""
-        results: list[DeliveryResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(shares), size):
-            group = shares[start : start + size]
-            try:
-                results += self._deliver_group(group)
-            except Exception as exc:
-                results += [self.failed_delivery(share, exc) for share in group]
-        return [self._clean_delivery(r) for r in results]
+        return self.deliver_in_groups(shares, self.config.batch_size, self._deliver_group)
 
     def _deliver_group(self, shares: Sequence[Share]) -> list[DeliveryResult]:
         found = self._run([self.search_request(s.idempotency_key) for s in shares], what="search")
@@ -372,15 +294,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
 
     def retract(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         """Search by key and delete every item found, in JSON batches of up to ``batch_size``."""
-        results: list[RetractResult] = []
-        size = self.config.batch_size
-        for start in range(0, len(refs), size):
-            group = refs[start : start + size]
-            try:
-                results += self._retract_group(group)
-            except Exception as exc:
-                results += [self.failed_retraction(ref, exc) for ref in group]
-        return [self._clean_retraction(r) for r in results]
+        return self.retract_in_groups(refs, self.config.batch_size, self._retract_group)
 
     def _retract_group(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         found = self._run([self.search_request(r.idempotency_key) for r in refs], what="search")
@@ -393,7 +307,7 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
                 results[index] = self.failed_retraction(ref, exc)
                 continue
             if not ids:
-                results[index] = self._retracted(ref, "no item held this key")
+                results[index] = self.retracted(ref, "no item held this key")
             for item_id in ids:
                 deletes.append(
                     (index, graph.SubRequest(method="DELETE", url=f"{self.items_path}/{item_id}"))
@@ -408,18 +322,8 @@ class SharePointListAdapter(Adapter[SharePointListConfig]):
                 ):
                     results[index] = self.failed_retraction(ref, outcome)
                 elif index not in results:
-                    results[index] = self._retracted(ref, None)
+                    results[index] = self.retracted(ref)
         return [results[i] for i in range(len(refs))]
-
-    def _retracted(self, ref: RetractRef, message: str | None) -> RetractResult:
-        return RetractResult(
-            share_id=ref.share_id,
-            idempotency_key=ref.idempotency_key,
-            remote_id=ref.remote_id,
-            status=Status.OK,
-            retracted=True,
-            message=message,
-        )
 
     # --- check ----------------------------------------------------------------------------
 

@@ -173,13 +173,7 @@ class WebhookAdapter(Adapter[WebhookConfig]):
             f"{ref.idempotency_key}.retracted", self.payload("insight.retracted", data)
         )
         response.close()
-        return RetractResult(
-            share_id=ref.share_id,
-            idempotency_key=ref.idempotency_key,
-            remote_id=ref.remote_id,
-            status=Status.OK,
-            retracted=True,
-        )
+        return self.retracted(ref)
 
     def deliver(self, shares: Sequence[Share]) -> list[DeliveryResult]:
         """Send a batch with up to ``concurrency`` requests in flight; one result per share."""
