@@ -1,0 +1,156 @@
+"""Planning against a ledger (:func:`plan`) and recording a plan in it (:func:`apply_plan`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from coprolib.config import Config
+from coprolib.planner._records import evolve, utc_now
+from coprolib.planner.reconciliation import LIVE, Plan, reconcile
+from coprolib.planner.routing import route
+from coprolib.planner.world import World, load_world, merge_worlds, world_for_insight
+from coprolib.records import Feedback, Insight, Share
+
+if TYPE_CHECKING:
+    from coprolib.ledger import Ledger
+
+
+def plan(
+    ledger: Ledger,
+    config: Config,
+    *,
+    destination: str | None = None,
+    stories: Iterable[str] | None = None,
+    insights: Iterable[str] | None = None,
+    moment: dt.datetime | None = None,
+    apply: bool = True,
+    world: World | None = None,
+) -> Plan:
+    """Plan shares from the ledger for the configured destinations and, with ``apply``, record
+    them: new shares and their ``deliver`` jobs, ``retract`` jobs, feedback owed, and an audit
+    entry for every best-interests override relied on. All in one transaction.
+
+    ``stories`` / ``insights`` narrow the plan to the insights citing those stories / those
+    insights (a re-plan after a withdrawal touches only them); ``destination`` to one destination.
+    """
+    moment = moment or utc_now()
+    dests = (
+        {destination: config.destination(destination)}
+        if destination is not None
+        else dict(config.destinations)
+    )
+    scope: list[str] | None = None
+    if stories is not None or insights is not None:
+        wanted = set(insights or ())
+        for sid in stories or ():
+            if world is not None:
+                wanted.update(world.insights_citing([sid]))
+            else:
+                wanted.update(i.id for i in ledger.list(Insight, story=sid))
+        scope = sorted(wanted)
+        # Only the affected insights' records are read: a re-plan after one withdrawal stays
+        # small however big the ledger is.
+        world = world or merge_worlds(world_for_insight(ledger, iid) for iid in scope)
+    world = world or load_world(ledger)
+    routed = route(world, dests.values(), moment, scope)
+    recorded: list[tuple[Share, str]] = []
+    if scope is None:
+        for dname in dests:
+            recorded.extend(_recorded(ledger.list_shares(destination=dname)))
+    else:
+        for iid in scope:
+            for dname in dests:
+                recorded.extend(_recorded(ledger.list_shares(destination=dname, subject_id=iid)))
+    if scope is None:
+        existing_fb = {f.id for f in ledger.list(Feedback)}
+    else:
+        existing_fb = {f.id for iid in scope for f in ledger.list(Feedback, insight=iid)}
+    result = reconcile(
+        routed,
+        recorded,
+        world,
+        dests,
+        moment,
+        scope=scope,
+        feedback_exists=existing_fb.__contains__,
+    )
+    if apply:
+        apply_plan(ledger, result)
+    return result
+
+
+def _recorded(rows: Iterable[tuple[Share, Any]]) -> list[tuple[Share, str]]:
+    return [
+        (share, str(status.value if hasattr(status, "value") else status)) for share, status in rows
+    ]
+
+
+def apply_plan(ledger: Ledger, result: Plan) -> None:
+    """Record a plan in the ledger, all or nothing."""
+    from coprolib.ledger import ShareStatus
+
+    jobs_by_destination: dict[str, list[Any]] = {}
+
+    def open_deliveries(share_id: str, destination: str) -> list[Any]:
+        if destination not in jobs_by_destination:
+            jobs_by_destination[destination] = [
+                job
+                for status in ("pending", "claimed")
+                for job in ledger.list_jobs(status=status, destination=destination)
+                if job.kind == "deliver"
+            ]
+        return [j for j in jobs_by_destination[destination] if j.share_id == share_id]
+
+    with ledger.transaction():
+        for share in result.deliver:
+            prior = ledger.get_share(share.id)
+            if prior is not None and prior[1] is ShareStatus.RETRACT_PLANNED:
+                # Allowed again before its retraction ran: call the retraction off and leave
+                # the delivered record where it is.
+                pending = [
+                    j
+                    for j in ledger.list_jobs(status="pending", destination=share.destination)
+                    if j.share_id == share.id and j.kind == "retract"
+                ]
+                if pending:
+                    for job in pending:
+                        ledger.finish_job(job.id, "cancelled", error="allowed again")
+                    ledger.set_share_status(share.id, ShareStatus.DELIVERED)
+                    continue
+            if prior is not None and str(prior[1].value).lower() not in LIVE:
+                # Delivered again after a retraction: a fresh key so the destination cannot
+                # answer from a cache of the retracted record.
+                share = evolve(
+                    share, idempotency_key=f"{share.idempotency_key}-{result.moment:%Y%m%dT%H%M%S}"
+                )
+            ledger.put_share(share, status=ShareStatus.PLANNED)
+            ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
+        for r in result.retractions:
+            found = ledger.get_share(r.share_id)
+            if found is None:
+                continue
+            old, _status = found
+            in_flight = False
+            if r.status == "planned":
+                for job in open_deliveries(r.share_id, r.destination):
+                    if job.status == "pending":
+                        ledger.finish_job(job.id, "cancelled", error=f"retracted: {r.reason}")
+                    elif job.status == "claimed":
+                        in_flight = True
+                if not in_flight:
+                    ledger.set_share_status(r.share_id, ShareStatus.CANCELLED)
+                    continue
+            ledger.set_share_status(r.share_id, ShareStatus.RETRACT_PLANNED)
+            ledger.enqueue_job("retract", r.destination, r.share_id, old.idempotency_key)
+        if result.feedback:
+            ledger.add(result.feedback)
+        for consent_id, share_id, ev in result.overrides:
+            note = f"{ev.at.isoformat()}\x1f{ev.reason}\x1f{ev.approver}"
+            ledger.record_audit(
+                "consent.override_used",
+                f"{consent_id}->{share_id}",
+                hashlib.sha256(note.encode()).hexdigest(),
+            )
