@@ -13,7 +13,7 @@ import attrs
 from coprolib.config import Destination
 from coprolib.enums import FeedbackKind
 from coprolib.planner._records import make_feedback
-from coprolib.planner.routing import Routed
+from coprolib.planner.routing import Routed, gc_paused
 from coprolib.planner.world import World
 from coprolib.records import ConsentEvent, Feedback, Share
 
@@ -158,6 +158,7 @@ def _obligations(
     return out
 
 
+@gc_paused()  # builds many long-lived objects and no cycles
 def reconcile(
     routed: Sequence[Routed],
     recorded: Iterable[tuple[Share, str]],

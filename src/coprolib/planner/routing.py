@@ -57,7 +57,7 @@ def request_for(dest: Destination, insight: Insight | None, moment: dt.datetime)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many long-lived objects (nothing
     here makes reference cycles); it otherwise rescans them over and over."""
     was = gc.isenabled()
@@ -85,7 +85,7 @@ def route(
     tellers_cache: dict[str, tuple[InForce, ...]] = {}
     cache = RedactionCache()
     out: list[Routed] = []
-    with _gc_paused():
+    with gc_paused():
         for iid in ids:
             insight = world.insights.get(iid)
             if insight is None or insight.status is not InsightStatus.AGREED:
