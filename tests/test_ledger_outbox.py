@@ -127,3 +127,74 @@ def test_concurrent_workers_never_claim_the_same_job(ledger_target) -> None:
     assert len(every) == 40 and len(set(every)) == 40
     with ledger_target.open() as check:
         assert check.verify_audit().ok
+
+
+def _actions(ledger) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(e.action, e.ref) for e in ledger.audit_entries()]
+
+
+def test_bulk_writes_audit_every_change_and_match_single_ones(shared) -> None:
+    shared.put_share(share("sh-3", "files", ("s-2",)))
+    receipts = [
+        Receipt(
+            share_id=sid,
+            destination="files",
+            idempotency_key=f"key-{sid}",
+            action="deliver",
+            at=T0,
+            remote_id=f"remote-{sid}",
+        )
+        for sid in ("sh-1", "sh-3", "sh-1")
+    ]
+    jobs = [shared.enqueue_job("deliver", "files", s, f"key-{s}") for s in ("sh-1", "sh-3")]
+    before = len(_actions(shared))
+    with shared.transaction():
+        shared.add_receipts(receipts)
+        shared.set_share_statuses([("sh-1", "delivered"), ("sh-3", ShareStatus.DELIVERED)])
+        shared.finish_jobs([j.id for j in jobs], "done")
+    assert shared.receipts_for("sh-1") == [receipts[0], receipts[2]]
+    assert shared.receipts_for("sh-3") == [receipts[1]]
+    assert [s for _, s in shared.list_shares(destination="files")] == ["delivered"] * 2
+    assert [j.status for j in shared.list_jobs(destination="files")] == ["done", "done"]
+    new = _actions(shared)[before:]
+    assert [a for a, _ in new] == ["receipt"] * 3 + ["share_status"] * 2 + ["job_done"] * 2
+    assert len({ref for a, ref in new if a == "receipt"}) == 3
+    assert shared.verify_audit().ok
+    # pending through the bulk path counts one more attempt per job, once per repeated id
+    retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    again = [shared.enqueue_job("deliver", "files", s, f"key-{s}") for s in ("sh-1", "sh-3")]
+    shared.finish_jobs([again[0].id, again[1].id, again[0].id], "pending", "HTTP 503", retry_at)
+    pending = shared.list_jobs(status="pending")
+    assert [(j.attempts, j.last_error, j.next_attempt_at) for j in pending] == [
+        (1, "HTTP 503", retry_at)
+    ] * 2
+    assert shared.verify_audit().ok
+
+
+def test_bulk_writes_are_all_or_nothing(shared) -> None:
+    job = shared.enqueue_job("deliver", "files", "sh-1", "key-sh-1")
+    good = Receipt(
+        share_id="sh-1",
+        destination="files",
+        idempotency_key="key-sh-1",
+        action="deliver",
+        at=T0,
+        remote_id=None,
+    )
+    before = _actions(shared)
+    with pytest.raises(LedgerError, match="share 'ghost'"):
+        shared.add_receipts([good, attrs.evolve(good, share_id="ghost")])
+    with pytest.raises(LedgerError, match="share 'ghost'"):
+        shared.set_share_statuses([("sh-1", "delivered"), ("ghost", "delivered")])
+    with pytest.raises(LedgerError, match="job 999"):
+        shared.finish_jobs([job.id, 999], "done")
+    with pytest.raises(LedgerError, match="not a share status"):
+        shared.set_share_statuses([("sh-1", "delivered"), ("sh-2", "lost")])
+    assert _actions(shared) == before
+    assert shared.receipts_for("sh-1") == []
+    assert shared.get_share("sh-1")[1] is ShareStatus.PLANNED
+    assert shared.list_jobs(destination="files")[0].status == "pending"
+    assert shared.get_shares(["sh-2", "ghost", "sh-1"]) == {
+        "sh-1": shared.get_share("sh-1"),
+        "sh-2": shared.get_share("sh-2"),
+    }

@@ -321,8 +321,9 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
     dest = jobs[0].destination
     destination_cfg = run.destination(dest)
     sendable: list[tuple[Any, Share]] = []
+    shares = ledger.get_shares(job.share_id for job in jobs)  # one read for the batch
     for job in jobs:
-        found = ledger.get_share(job.share_id)
+        found = shares.get(job.share_id)
         if found is None:
             run.dead(job, f"share {job.share_id} is not in the ledger", None)
             continue
@@ -356,21 +357,24 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
     if not done:
         return
     at = run.clock()
-    receipts = []
-    with ledger.transaction():
-        for job, share, result in done:
-            receipt = Receipt(
+    receipts = [
+        (
+            share,
+            Receipt(
                 share_id=share.id,
                 destination=dest,
                 idempotency_key=job.idempotency_key,
                 action=DELIVER,
                 at=at,
                 remote_id=result.remote_id,
-            )
-            ledger.add_receipt(receipt)
-            ledger.set_share_status(share.id, ShareStatus.DELIVERED)
-            ledger.finish_job(job.id, "done")
-            receipts.append((share, receipt))
+            ),
+        )
+        for job, share, result in done
+    ]
+    with ledger.transaction():  # receipts, statuses and job ends: all or none, one batch
+        ledger.add_receipts([receipt for _, receipt in receipts])
+        ledger.set_share_statuses([(share.id, ShareStatus.DELIVERED) for _, share, _ in done])
+        ledger.finish_jobs([job.id for job, _, _ in done], "done")
     run.summary.delivered += len(done)
     if _implemented("after_delivery"):
         from coprolib.plugin_host import call_each

@@ -37,6 +37,9 @@ def utc_text(moment: dt.datetime) -> str:
 
 def from_utc_text(text: str) -> dt.datetime:
     """Parse :func:`utc_text` output back to an aware datetime."""
+    if len(text) == 27 and text[10] == "T" and text[-1] == "Z":
+        # the shape utc_text writes: fromisoformat reads it the same, many times faster
+        return dt.datetime.fromisoformat(text)
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 

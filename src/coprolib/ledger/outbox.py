@@ -8,7 +8,7 @@ with a lease so a crashed worker's jobs come back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from coprolib.convert import unstructure
@@ -40,6 +40,15 @@ def job_digest(row: tuple[Any, ...]) -> str:
     return row_digest("jobs", tuple(row))
 
 
+#: Ids per ``IN (...)`` list: well under SQLite's limit on bound parameters.
+_IN_CHUNK = 500
+
+
+def _chunked(ids: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield ids[start : start + _IN_CHUNK]
+
+
 def _status(value: Any) -> ShareStatus:
     try:
         return ShareStatus(value)
@@ -54,6 +63,10 @@ def _moment(value: dt.datetime | None, field: str) -> dt.datetime:
     if value.tzinfo is None:
         raise LedgerError(f"{field} needs a time zone")
     return value
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -121,6 +134,18 @@ class OutboxStore(RecordStore):
             return None
         return self._share_from(share_id, row[0]), ShareStatus(row[1])
 
+    def get_shares(self, share_ids: Iterable[str]) -> dict[str, tuple[Share, ShareStatus]]:
+        """The shares with these ids and their statuses, by id, read a few hundred per query;
+        ids not in the ledger are left out."""
+        out: dict[str, tuple[Share, ShareStatus]] = {}
+        for chunk in _chunked(list(dict.fromkeys(share_ids))):
+            rows = self._db.query(
+                f"SELECT id, data, status FROM shares WHERE id IN ({_marks(chunk)})", chunk
+            )
+            for share_id, data, status in rows:
+                out[share_id] = (self._share_from(share_id, data), ShareStatus(status))
+        return out
+
     def list_shares(
         self,
         destination: str | None = None,
@@ -158,45 +183,89 @@ class OutboxStore(RecordStore):
 
     def set_share_status(self, share_id: str, status: ShareStatus | str) -> None:
         """Change a share's status (audited)."""
-        st = _status(status)
+        self.set_share_statuses([(share_id, status)])
+
+    def set_share_statuses(self, changes: Iterable[tuple[str, ShareStatus | str]]) -> None:
+        """Change the statuses of many shares in one transaction, each change audited, in the
+        order given. If any share is missing, nothing is changed."""
+        items = [(share_id, _status(status)) for share_id, status in changes]
+        if not items:
+            return
         with self.transaction():
-            row = self._db.query_one(
-                "SELECT data, destination, subject_id FROM shares WHERE id = ?"
-                f"{self._db.for_update}",
-                (share_id,),
+            ids = list(dict.fromkeys(share_id for share_id, _ in items))
+            rows: dict[str, tuple[Any, ...]] = {}
+            for chunk in _chunked(ids):
+                for row in self._db.query(
+                    "SELECT id, data, destination, subject_id FROM shares"
+                    f" WHERE id IN ({_marks(chunk)}){self._db.for_update}",
+                    chunk,
+                ):
+                    rows[row[0]] = row
+            for share_id in ids:
+                if share_id not in rows:
+                    raise LedgerError(
+                        "there is no share with this id", record=f"share {share_id!r}"
+                    )
+            self._db.executemany(
+                "UPDATE shares SET status = ? WHERE id = ?",
+                [(st.value, share_id) for share_id, st in items],
             )
-            if row is None:
-                raise LedgerError("there is no share with this id", record=f"share {share_id!r}")
-            self._db.execute("UPDATE shares SET status = ? WHERE id = ?", (st.value, share_id))
-            self._audit(
-                "share_status",
-                f"share:{share_id}",
-                share_digest(share_id, row[0], row[1], row[2], st.value),
-            )
+            for share_id, st in items:
+                _, data, destination, subject_id = rows[share_id]
+                self._audit(
+                    "share_status",
+                    f"share:{share_id}",
+                    share_digest(share_id, data, destination, subject_id, st.value),
+                )
 
     def _require_share(self, share_id: str, where: str) -> None:
-        if self._db.query_one("SELECT 1 FROM shares WHERE id = ?", (share_id,)) is None:
-            raise LedgerError(
-                f"refers to share {share_id!r}, which is not in the ledger",
-                record=where,
-                field="share_id",
-            )
+        self._require_shares([(share_id, where)])
+
+    def _require_shares(self, wanted: Sequence[tuple[str, str]]) -> None:
+        """Raise for the first (share id, where it is referred from) whose share is missing."""
+        ids = list(dict.fromkeys(share_id for share_id, _ in wanted))
+        found: set[str] = set()
+        for chunk in _chunked(ids):
+            rows = self._db.query(f"SELECT id FROM shares WHERE id IN ({_marks(chunk)})", chunk)
+            found.update(r[0] for r in rows)
+        for share_id, where in wanted:
+            if share_id not in found:
+                raise LedgerError(
+                    f"refers to share {share_id!r}, which is not in the ledger",
+                    record=where,
+                    field="share_id",
+                )
 
     # --- receipts -----------------------------------------------------------------------
 
     def add_receipt(self, receipt: Receipt) -> None:
         """Append what a destination said about a share."""
-        if not isinstance(receipt, Receipt):
-            raise LedgerError(f"expected a Receipt, got {type(receipt).__name__}")
+        self.add_receipts([receipt])
+
+    def add_receipts(self, receipts: Sequence[Receipt]) -> None:
+        """Append many receipts in one transaction, in order, each audited; if any refers to a
+        share that is not in the ledger, none is written."""
+        for receipt in receipts:
+            if not isinstance(receipt, Receipt):
+                raise LedgerError(f"expected a Receipt, got {type(receipt).__name__}")
+        if not receipts:
+            return
         with self.transaction():
-            self._require_share(receipt.share_id, f"receipt for share {receipt.share_id!r}")
-            data = self._encode("receipts", "receipt", receipt.share_id, unstructure(receipt))
-            seq = self._db.insert_id(
-                "INSERT INTO receipts (share_id, data) VALUES (?, ?)",
-                (receipt.share_id, data),
-                "seq",
+            self._require_shares(
+                [(r.share_id, f"receipt for share {r.share_id!r}") for r in receipts]
             )
-            self._audit("receipt", f"receipt:{seq}", receipt_digest(seq, receipt.share_id, data))
+            datas = [
+                self._encode("receipts", "receipt", r.share_id, unstructure(r)) for r in receipts
+            ]
+            seqs = self._db.next_ids("receipts", "seq", len(receipts))
+            rows = [
+                (seq, r.share_id, data) for seq, r, data in zip(seqs, receipts, datas, strict=True)
+            ]
+            self._db.executemany(
+                "INSERT INTO receipts (seq, share_id, data) VALUES (?, ?, ?)", rows
+            )
+            for seq, share_id, data in rows:
+                self._audit("receipt", f"receipt:{seq}", receipt_digest(seq, share_id, data))
 
     def receipts_for(self, share_id: str) -> list[Receipt]:
         """The receipts for a share, oldest first."""
@@ -214,15 +283,30 @@ class OutboxStore(RecordStore):
 
     # --- outbox jobs --------------------------------------------------------------------
 
-    def _job_row(self, job_id: int) -> tuple[Any, ...] | None:
-        return self._db.query_one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+    def _job_rows(self, job_ids: Sequence[int], lock: bool = False) -> dict[int, tuple[Any, ...]]:
+        """The rows of these jobs by id (with ``lock``, locked until commit on PostgreSQL)."""
+        rows: dict[int, tuple[Any, ...]] = {}
+        suffix = self._db.for_update if lock else ""
+        for chunk in _chunked(job_ids):
+            for row in self._db.query(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({_marks(chunk)}){suffix}", chunk
+            ):
+                rows[int(row[0])] = row
+        return rows
 
-    def _audit_job(self, action: str, job_id: int) -> tuple[Any, ...]:
-        row = self._job_row(job_id)
-        if row is None:
-            raise LedgerError("the job vanished while it was being written", record=f"job {job_id}")
-        self._audit(action, f"job:{job_id}", job_digest(row))
-        return row
+    def _audit_jobs(self, action: str, job_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """Audit the jobs' rows as they are now; returns the rows in the order of ``job_ids``."""
+        rows = self._job_rows(job_ids)
+        out = []
+        for job_id in job_ids:
+            row = rows.get(job_id)
+            if row is None:
+                raise LedgerError(
+                    "the job vanished while it was being written", record=f"job {job_id}"
+                )
+            self._audit(action, f"job:{job_id}", job_digest(row))
+            out.append(row)
+        return out
 
     def enqueue_job(self, kind: str, destination: str, share_id: str, idempotency_key: str) -> Job:
         """Queue a deliver or retract job for a share; if an open (pending or claimed) job for
@@ -285,7 +369,7 @@ class OutboxStore(RecordStore):
                 "UPDATE jobs SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE id = ?",
                 [(worker, lease_s, i) for i in ids],
             )
-            return [_job(self._audit_job("claim", i)) for i in ids]
+            return [_job(row) for row in self._audit_jobs("claim", ids)]
 
     def finish_job(
         self,
@@ -296,32 +380,45 @@ class OutboxStore(RecordStore):
     ) -> None:
         """Finish a job: ``done``, ``dead`` or ``cancelled``; or ``pending`` to retry at
         ``next_attempt_at`` (default now), counting one more failed attempt."""
+        self.finish_jobs([job_id], status, error=error, next_attempt_at=next_attempt_at)
+
+    def finish_jobs(
+        self,
+        job_ids: Iterable[int],
+        status: str,
+        error: str | None = None,
+        next_attempt_at: dt.datetime | None = None,
+    ) -> None:
+        """Finish many jobs the same way (see :meth:`finish_job`) in one transaction, each
+        audited; a repeated id counts once. If any job is missing, none is finished."""
+        ids = list(dict.fromkeys(int(i) for i in job_ids))
         if status not in JOB_FINISH_STATUSES:
             raise LedgerError(
                 f"{status!r} is not a way to finish a job "
                 f"(one of: {', '.join(JOB_FINISH_STATUSES)})",
-                record=f"job {job_id}",
+                record=f"job {ids[0]}" if ids else None,
             )
+        if not ids:
+            return
         with self.transaction():
-            row = self._db.query_one(
-                f"SELECT status FROM jobs WHERE id = ?{self._db.for_update}", (job_id,)
-            )
-            if row is None:
-                raise LedgerError("there is no job with this id", record=f"job {job_id}")
+            found = self._job_rows(ids, lock=True)
+            for job_id in ids:
+                if job_id not in found:
+                    raise LedgerError("there is no job with this id", record=f"job {job_id}")
             if status == "pending":
                 when = utc_text(_moment(next_attempt_at, "next_attempt_at"))
-                self._db.execute(
+                self._db.executemany(
                     "UPDATE jobs SET status = 'pending', attempts = attempts + 1,"
                     " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL"
                     " WHERE id = ?",
-                    (when, error, job_id),
+                    [(when, error, job_id) for job_id in ids],
                 )
             else:
-                self._db.execute(
+                self._db.executemany(
                     "UPDATE jobs SET status = ?, last_error = ?, lease_until = NULL WHERE id = ?",
-                    (status, error, job_id),
+                    [(status, error, job_id) for job_id in ids],
                 )
-            self._audit_job(f"job_{status}", job_id)
+            self._audit_jobs(f"job_{status}", ids)
 
     def list_jobs(self, status: str | None = None, destination: str | None = None) -> list[Job]:
         """Jobs in the order queued, filtered."""
