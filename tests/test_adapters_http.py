@@ -29,6 +29,7 @@ from coprolib.adapters.http import (
     HttpClient,
     HttpOptions,
     StaticToken,
+    check_endpoint,
     classify_status,
     parse_retry_after,
 )
@@ -269,3 +270,30 @@ def test_secret_in_a_url_path_is_masked_in_urllib3_logs(
     assert "/hooks/***" in caplog.text
     assert "s3cr3t-incoming-token" not in caplog.text
     client.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://crm.example.org/api",
+        "http://127.0.0.1:8080/hooks",
+        "http://localhost/x",
+        "http://[::1]:9/",
+    ],
+)
+def test_check_endpoint_accepts_https_and_loopback_http(url: str) -> None:
+    check_endpoint(url, "url")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://crm.example.org/api", "ftp://127.0.0.1/", "https://", "crm.example.org"]
+)
+def test_check_endpoint_refuses_plain_http_across_a_network(url: str) -> None:
+    with pytest.raises(ValueError, match=r"^url: .* must be an https:// URL"):
+        check_endpoint(url, "url")
+
+
+def test_check_endpoint_can_hide_a_secret_url() -> None:
+    with pytest.raises(ValueError) as err:
+        check_endpoint("http://hooks.example.org/secret-token", "webhook_url", shown="$env:HOOK")
+    assert "secret-token" not in str(err.value) and "$env:HOOK" in str(err.value)

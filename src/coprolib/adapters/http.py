@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -64,6 +65,28 @@ class HttpOptions:
     read_timeout: float = 30.0
     pool_maxsize: int = 10
     ca_bundle: str | None = None
+
+
+_LOOPBACK_HOSTS = ("localhost", "::1")
+
+
+def check_endpoint(url: str, field: str, shown: str | None = None) -> None:
+    """Raise ``ValueError`` naming ``field`` unless ``url`` is https://, or http:// to this machine.
+
+    Shares carry special category data: plain HTTP is only for receivers on the loopback
+    interface (local tests and demonstrations), never across a network. ``shown`` replaces the
+    URL in the message when the URL itself is a secret.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    host = parts.hostname or ""
+    if parts.scheme == "http" and (host in _LOOPBACK_HOSTS or host.startswith("127.")):
+        return
+    raise ValueError(
+        f"{field}: {shown or repr(url)} must be an https:// URL "
+        "(plain http:// only to 127.0.0.1, for tests)"
+    )
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -39,7 +39,7 @@ from coprolib.adapters import (
     Status,
 )
 from coprolib.adapters.errors import AdapterError, RetryableError
-from coprolib.adapters.http import HttpClient, HttpOptions
+from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint
 from coprolib.records import Share
 from coprolib_dataverse import batch
 from coprolib_dataverse.columns import (
@@ -84,8 +84,7 @@ class DataverseConfig:
     http: HttpOptions = attrs.field(factory=HttpOptions)
 
     def __attrs_post_init__(self) -> None:
-        if not self.url.startswith(("https://", "http://")):
-            raise ValueError("url: the environment URL, e.g. https://contoso.crm11.dynamics.com")
+        check_endpoint(self.url, "url")
         for name in ("entity_set", "key_column"):
             if not _NAME.match(getattr(self, name)):
                 raise ValueError(f"{name}: {getattr(self, name)!r} is not a logical name")

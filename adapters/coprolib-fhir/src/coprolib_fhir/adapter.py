@@ -35,6 +35,7 @@ from coprolib.adapters.http import (
     HttpOptions,
     StaticToken,
     TokenSource,
+    check_endpoint,
     parse_retry_after,
 )
 from coprolib.records import Share
@@ -103,8 +104,7 @@ class FhirConfig:
     http: HttpOptions = attrs.field(factory=HttpOptions)
 
     def __attrs_post_init__(self) -> None:
-        if not self.url.startswith(("https://", "http://")):
-            raise ValueError("url: the FHIR base URL must start with https://")
+        check_endpoint(self.url, "url")
         oauth = (self.token_url, self.client_id, self.client_secret)
         if any(v is not None for v in oauth) and not all(v is not None for v in oauth):
             raise ValueError(

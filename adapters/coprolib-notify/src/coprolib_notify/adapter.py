@@ -41,7 +41,7 @@ from coprolib.adapters import (
     ThrottledError,
 )
 from coprolib.adapters.errors import AdapterError, ConfigError
-from coprolib.adapters.http import parse_retry_after
+from coprolib.adapters.http import check_endpoint, parse_retry_after
 from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.records import Share
 
@@ -107,8 +107,7 @@ class NotifyConfig:
     lookup_before_send: bool = True
 
     def __attrs_post_init__(self) -> None:
-        if not self.base_url.startswith(("https://", "http://")):
-            raise ValueError("base_url: must start with https://")
+        check_endpoint(self.base_url, "base_url")
         if len(self.api_key.reveal()) < 74:
             raise ValueError(
                 f"api_key: {self.api_key} is not a GOV.UK Notify API key (copy the whole key "

@@ -42,7 +42,7 @@ from coprolib.adapters import (
 )
 from coprolib.adapters import columns as share_columns
 from coprolib.adapters.errors import AdapterError, RetryableError
-from coprolib.adapters.http import HttpClient, HttpOptions
+from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint
 from coprolib.records import Share
 from coprolib_sharepoint import graph
 
@@ -102,8 +102,7 @@ class SharePointListConfig:
     http: HttpOptions = attrs.field(factory=HttpOptions)
 
     def __attrs_post_init__(self) -> None:
-        if not self.graph_url.startswith(("https://", "http://")):
-            raise ValueError("graph_url: must start with https://")
+        check_endpoint(self.graph_url, "graph_url")
         if not _COLUMN.match(self.key_column):
             raise ValueError(f"key_column: {self.key_column!r} is not a column internal name")
         share_columns.check_mapping(self.columns, self._column_problem)

@@ -38,7 +38,7 @@ from coprolib.adapters import (
     Secret,
     Status,
 )
-from coprolib.adapters.http import HttpClient, HttpOptions
+from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint
 from coprolib.records import Share
 from coprolib_sharepoint import cards
 
@@ -67,8 +67,7 @@ class TeamsWorkflowConfig:
     http: HttpOptions = attrs.field(factory=HttpOptions)
 
     def __attrs_post_init__(self) -> None:
-        if not self.webhook_url.reveal().startswith(("https://", "http://")):
-            raise ValueError(f"webhook_url: {self.webhook_url} is not an https:// URL")
+        check_endpoint(self.webhook_url.reveal(), "webhook_url", shown=str(self.webhook_url))
 
 
 class TeamsWorkflowAdapter(Adapter[TeamsWorkflowConfig]):

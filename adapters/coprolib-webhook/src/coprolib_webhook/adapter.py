@@ -27,7 +27,7 @@ from coprolib.adapters import (
     Secret,
     Status,
 )
-from coprolib.adapters.http import HttpClient, HttpOptions
+from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint
 from coprolib.enums import ShareKind
 from coprolib.records import Share
 
@@ -66,8 +66,7 @@ class WebhookConfig:
     def __attrs_post_init__(self) -> None:
         if not self.secrets:
             raise ValueError("secrets: list at least one signing secret ($env:NAME)")
-        if not self.url.startswith(("https://", "http://")):
-            raise ValueError("url: must start with https:// (or http:// for a local test)")
+        check_endpoint(self.url, "url")
 
 
 def _key(secret: Secret) -> bytes:
