@@ -109,7 +109,7 @@ def test_example_shares_hold_only_what_consent_allows(
     # i-01 goes internally with s-06 too (Sam agreed to internal).
     assert "s-06" in routed[("i-01", "training-portal")].share.story_ids  # type: ignore[union-attr]
     # Nothing of i-03 goes anywhere; i-02 only internally; draft i-05 is not routed.
-    assert all(routed[("i-03", d)].share is None for d in config.destinations)
+    assert all(routed[("i-03", d)].share is None for d in config.insight_destinations())
     assert routed[("i-02", "dynamics-partners")].share is None
     assert ("i-05", "training-portal") not in routed
     people = {p.id: p for p in bundle.contributors}

@@ -105,8 +105,10 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "run_checks",
     ),
     "coprolib.feedback_owed": (
+        "FeedbackPlan",
         "feedback_done",
         "feedback_due",
+        "plan_feedback",
     ),
     "coprolib.impact": (
         "Impact",
@@ -156,7 +158,7 @@ if TYPE_CHECKING:
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.delivery import RetryPolicy, SyncSummary, sync
     from coprolib.doctor import Finding, run_checks
-    from coprolib.feedback_owed import feedback_done, feedback_due
+    from coprolib.feedback_owed import FeedbackPlan, feedback_done, feedback_due, plan_feedback
     from coprolib.impact import Impact, measure
     from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
     from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
@@ -205,6 +207,7 @@ __all__ = [
     "Feedback",
     "FeedbackChannel",
     "FeedbackKind",
+    "FeedbackPlan",
     "FeedbackPolicy",
     "FeedbackStatus",
     "Finding",
@@ -265,6 +268,7 @@ __all__ = [
     "measure",
     "open_ledger",
     "plan",
+    "plan_feedback",
     "propose",
     "redact",
     "render_html",

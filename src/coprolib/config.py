@@ -16,7 +16,18 @@ quotes = false
 min_contributors = 3
 feedback = { shared_days = 42 }
 settings = { url = "https://example.crm.dynamics.com", client_secret = "$env:DYN_SECRET" }
+
+[destinations.contributors-email]   # carries feedback to contributors, not insights
+adapter = "email"
+carries = "feedback"
+channels = ["email"]            # the feedback channels (email, sms, letter) it reaches
+settings = { host = "smtp.example.org", from_address = "feedback@example.org" }
 ```
+
+A destination ``carries`` insights (the default) or ``"feedback"``. A feedback destination takes
+the messages owed to contributors about their own stories (:func:`coprolib.feedback_owed.
+plan_feedback`); it is never offered an insight, so ``audience``, ``purposes``, ``max_identity``,
+``quotes`` and ``min_contributors`` mean nothing for it and are refused if written.
 
 Secrets are never written in the file: a setting whose value is ``"$env:NAME"`` is read from the
 environment when :meth:`Destination.resolved_settings` is called (inside lists and tables too),
@@ -35,7 +46,7 @@ from typing import Any
 
 import attrs
 
-from coprolib.enums import Audience, IdentityLevel, Purpose
+from coprolib.enums import Audience, FeedbackChannel, IdentityLevel, Purpose
 
 #: The environment variable naming the configuration file.
 CONFIG_ENV = "COPROLIB_CONFIG"
@@ -45,6 +56,12 @@ CONFIG_NAME = "coprolib.toml"
 MASK = "********"
 
 _ENV_REF = re.compile(r"^\$env:([A-Za-z_][A-Za-z0-9_]*)$")
+#: What a destination carries: insights for practitioners (the default) or feedback to contributors.
+CARRIES_INSIGHT = "insight"
+CARRIES_FEEDBACK = "feedback"
+#: The feedback channels a feedback destination can reach (the others are for a person to do).
+SENDABLE_CHANNELS = (FeedbackChannel.EMAIL, FeedbackChannel.SMS, FeedbackChannel.LETTER)
+
 _SECRET_WORDS = ("secret", "password", "passwd", "token", "api_key", "apikey", "private_key")
 
 
@@ -74,6 +91,9 @@ class FeedbackPolicy:
 class Destination:
     """A place shares go, and the most it may receive.
 
+    A destination ``carries`` insights (``audience`` and ``purposes`` then say who sees them and
+    why) or feedback (``channels`` says which feedback channels it reaches; ``audience`` is None
+    and ``purposes`` empty, as a message to a person about their own story is not a share of it).
     ``settings`` are the adapter's own settings exactly as written (secrets as ``$env:NAME``
     references), read-only; call :meth:`resolved_settings` for a plain copy with the values the
     adapter needs.
@@ -81,8 +101,10 @@ class Destination:
 
     name: str
     adapter: str
-    audience: Audience
-    purposes: tuple[Purpose, ...]
+    audience: Audience | None = None
+    purposes: tuple[Purpose, ...] = ()
+    carries: str = CARRIES_INSIGHT
+    channels: tuple[FeedbackChannel, ...] = ()
     max_identity: IdentityLevel = IdentityLevel.ANONYMOUS
     quotes: bool = False
     min_contributors: int = 1
@@ -90,6 +112,11 @@ class Destination:
     settings: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     line: int | None = attrs.field(default=None, eq=False, repr=False)
     source: str | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def carries_feedback(self) -> bool:
+        """Whether this destination carries feedback to contributors rather than insights."""
+        return self.carries == CARRIES_FEEDBACK
 
     def resolved_settings(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         """A new copy of the settings with every ``$env:NAME`` replaced by its value.
@@ -132,6 +159,14 @@ class Config:
                 f"destinations.{name}", f"no such destination (known: {known})", path=self.path
             ) from None
 
+    def insight_destinations(self) -> dict[str, Destination]:
+        """The destinations that carry insights (what the sharing planner routes to)."""
+        return {n: d for n, d in self.destinations.items() if not d.carries_feedback}
+
+    def feedback_destinations(self) -> dict[str, Destination]:
+        """The destinations that carry feedback to contributors."""
+        return {n: d for n, d in self.destinations.items() if d.carries_feedback}
+
     def describe(self) -> dict[str, Any]:
         """The configuration as plain data for listings, with every secret masked."""
         return {
@@ -141,7 +176,9 @@ class Config:
             "destinations": {
                 name: {
                     "adapter": d.adapter,
-                    "audience": str(d.audience),
+                    "carries": d.carries,
+                    "channels": [str(c) for c in d.channels],
+                    "audience": None if d.audience is None else str(d.audience),
                     "purposes": [str(p) for p in d.purposes],
                     "max_identity": str(d.max_identity),
                     "quotes": d.quotes,
@@ -297,7 +334,10 @@ _DEST_KEYS = {
     "min_contributors",
     "feedback",
     "settings",
+    "carries",
+    "channels",
 }
+_INSIGHT_ONLY_KEYS = ("audience", "purposes", "max_identity", "quotes", "min_contributors")
 _TOP_KEYS = {"ledger", "destinations", "feedback", "plugins"}
 _FEEDBACK_KEYS = {"scheduled_days", "shared_days"}
 
@@ -346,6 +386,18 @@ class _Reader:
         key = f"destinations.{name}"
         table = self.table(raw, key)
         self.check_keys(table, _DEST_KEYS, key)
+        carries = table.get("carries", CARRIES_INSIGHT)
+        if carries not in (CARRIES_INSIGHT, CARRIES_FEEDBACK):
+            raise self.fail(
+                f"{key}.carries",
+                f"{carries!r} is not one of: {CARRIES_INSIGHT}, {CARRIES_FEEDBACK}",
+            )
+        if carries == CARRIES_FEEDBACK:
+            return self.feedback_destination(name, table, feedback)
+        if "channels" in table:
+            raise self.fail(
+                f"{key}.channels", 'only a destination with carries = "feedback" reaches channels'
+            )
         for required in ("adapter", "audience", "purposes"):
             if required not in table:
                 raise self.fail(key, f"is missing '{required}'")
@@ -386,6 +438,60 @@ class _Reader:
             max_identity=max_identity,
             quotes=quotes,
             min_contributors=min_contributors,
+            feedback=policy,
+            settings=_frozen(settings),
+            line=_lookup_line(self.lines, key),
+            source=self.path,
+        )
+
+    def adapter_name(self, table: Mapping[str, Any], key: str) -> str:
+        if "adapter" not in table:
+            raise self.fail(key, "is missing 'adapter'")
+        adapter = table["adapter"]
+        if not isinstance(adapter, str) or not adapter.strip():
+            raise self.fail(f"{key}.adapter", "must be the name of an adapter")
+        return adapter
+
+    def feedback_destination(
+        self, name: str, table: Mapping[str, Any], feedback: FeedbackPolicy
+    ) -> Destination:
+        """A destination with ``carries = "feedback"``: adapter, channels, settings."""
+        key = f"destinations.{name}"
+        adapter = self.adapter_name(table, key)
+        for k in _INSIGHT_ONLY_KEYS:
+            if k in table:
+                raise self.fail(
+                    f"{key}.{k}",
+                    'is for destinations that carry insights; one with carries = "feedback" '
+                    "sends each contributor only their own feedback, so remove it",
+                )
+        if "channels" not in table:
+            raise self.fail(key, "is missing 'channels' (which of email, sms, letter it reaches)")
+        raw = table["channels"]
+        if not isinstance(raw, list) or not raw:
+            raise self.fail(f"{key}.channels", "must be a non-empty list such as ['email']")
+        channels = tuple(self.enum(c, FeedbackChannel, f"{key}.channels") for c in raw)
+        for c in channels:
+            if c not in SENDABLE_CHANNELS:
+                raise self.fail(
+                    f"{key}.channels",
+                    f"{c} feedback is given by a person, not sent; a feedback destination "
+                    "reaches only: " + ", ".join(str(s) for s in SENDABLE_CHANNELS),
+                )
+        if len(set(channels)) != len(channels):
+            raise self.fail(f"{key}.channels", "lists a channel more than once")
+        policy = (
+            self.feedback(table["feedback"], f"{key}.feedback", feedback)
+            if "feedback" in table
+            else feedback
+        )
+        settings = self.table(table.get("settings", {}), f"{key}.settings")
+        self._check_refs(settings, f"{key}.settings")
+        return Destination(
+            name=name,
+            adapter=adapter,
+            carries=CARRIES_FEEDBACK,
+            channels=channels,
             feedback=policy,
             settings=_frozen(settings),
             line=_lookup_line(self.lines, key),

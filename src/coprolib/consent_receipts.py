@@ -116,6 +116,8 @@ def _latest_terms(consent: Consent, moment: dt.datetime) -> ConsentTerms | None:
 
 
 def _fits(dest: Destination, terms: ConsentTerms) -> bool:
+    if dest.audience is None:  # carries feedback to the contributor, not their story
+        return False
     return dest.audience in terms.audiences and all(p in terms.purposes for p in dest.purposes)
 
 
@@ -199,7 +201,11 @@ def consent_receipt(
             lines.append("- Never shared with: " + ", ".join(terms.denied_destinations) + ".")
         if fits:
             lines += ["", "Where it may go now"]
-            lines += [f"- {d.name} ({_AUDIENCE_WORDS[d.audience]})" for d in fits]
+            lines += [
+                f"- {d.name} ({_AUDIENCE_WORDS[d.audience]})"
+                for d in fits
+                if d.audience is not None
+            ]
     lines += ["", "How to withdraw", _withdraw_how(consent, contributor)]
     history = [_event_words(ev) for ev in consent.events]
     lines += ["", "History", *(f"- {h}" for h in history)]

@@ -1,24 +1,60 @@
-"""Feedback owed to contributors: what is due, what is overdue, and marking it done.
+"""Feedback owed to contributors: what is due, what is overdue, sending it, marking it done.
 
 The planner creates the obligations (``scheduled`` before a share goes, ``shared`` after it);
-these functions are what ``coprolib feedback due`` and ``coprolib feedback done`` call.
+:func:`feedback_due` and :func:`feedback_done` are what ``coprolib feedback due`` and
+``coprolib feedback done`` call. :func:`plan_feedback` (run by ``coprolib plan``) turns owed
+feedback into feedback shares for the destinations that carry feedback, and the delivery engine
+marks each one sent (:func:`mark_feedback_sent`) when its receipt is recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from coprolib.enums import FeedbackStatus
-from coprolib.records import Feedback
+from coprolib.enums import FeedbackChannel, FeedbackKind, FeedbackStatus, IdentityLevel, ShareKind
+from coprolib.records import Consent, Contributor, Feedback, Receipt, Recipient, Share
 
 if TYPE_CHECKING:
+    from coprolib.config import Config, Destination
     from coprolib.ledger import Ledger
 
-__all__ = ["FeedbackNotFound", "feedback_done", "feedback_due"]
+__all__ = [
+    "FeedbackNotFound",
+    "FeedbackPlan",
+    "ForAPerson",
+    "feedback_done",
+    "feedback_due",
+    "feedback_refusal",
+    "mark_feedback_sent",
+    "plan_feedback",
+]
+
+#: Channels where a person gives the feedback (a call, a visit, through a supporter).
+BY_HAND = (FeedbackChannel.PHONE, FeedbackChannel.IN_PERSON, FeedbackChannel.VIA_SUPPORTER)
+
+#: The contact detail each sendable channel needs, as the Recipient field that carries it.
+_NEEDS = {
+    FeedbackChannel.EMAIL: ("email", "email address"),
+    FeedbackChannel.SMS: ("phone", "phone number"),
+    FeedbackChannel.LETTER: ("postal_address", "postal address"),
+}
+
+_TITLES = {
+    FeedbackKind.SCHEDULED: "What we will share from your story",
+    FeedbackKind.SHARED: "What happened with your story",
+    FeedbackKind.CHANGE_UPDATE: "What has changed because of your story",
+    FeedbackKind.NOT_DONE: "What was not done, and why",
+    FeedbackKind.WITHDRAWAL_CONFIRMED: "We have recorded your withdrawal",
+}
+
+_make_share = cast(Callable[..., Share], Share)
+_make_recipient = cast(Callable[..., Recipient], Recipient)
 
 
 class FeedbackNotFound(LookupError):
@@ -54,3 +90,251 @@ def feedback_done(
         )
         ledger.replace(done)
     return done
+
+
+# --- sending owed feedback ---------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ForAPerson:
+    """Owed feedback :func:`plan_feedback` cannot send: a person must give it, and why."""
+
+    feedback_id: str
+    contributor_id: str
+    channel: FeedbackChannel
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class FeedbackPlan:
+    """What :func:`plan_feedback` planned: new feedback shares (each with a ``deliver`` job),
+    feedback left for a person to give, and feedback held back for now, with the reason."""
+
+    deliver: tuple[Share, ...] = ()
+    for_a_person: tuple[ForAPerson, ...] = ()
+    waiting: tuple[tuple[str, str], ...] = ()
+
+    def lines(self) -> list[str]:
+        """The plan in plain words, one line per share or item."""
+        out = [
+            f"feedback  {s.id}  {s.subject_id} -> {s.destination} ({s.channel})"
+            for s in self.deliver
+        ]
+        out += [
+            f"by hand   {p.feedback_id}  {p.contributor_id} ({p.channel}): {p.reason}"
+            for p in self.for_a_person
+        ]
+        out += [f"waiting   {fid}: {why}" for fid, why in self.waiting]
+        return out
+
+
+def feedback_share_identity(feedback_id: str, destination: str) -> tuple[str, str]:
+    """The ``(share id, idempotency key)`` of a feedback obligation sent to a destination: fixed
+    by the two alone, so planning again never sends it twice, whatever the wording."""
+    base = hashlib.sha256(f"feedback\x1f{feedback_id}\x1f{destination}".encode()).hexdigest()
+    return f"sh-{base[:20]}", f"coprolib-{base[:40]}"
+
+
+def feedback_refusal(
+    ledger: Ledger, feedback: Feedback, now: dt.datetime, consents: Iterable[Consent] | None = None
+) -> str | None:
+    """Why ``feedback`` must not be sent now, or None.
+
+    Feedback to a contributor about their own story is not a share of that story, so it needs no
+    sharing consent. But once they have withdrawn consent for a story it is about, only the
+    confirmation of that withdrawal may still reach them (they asked to stop; that message is the
+    proof it stopped). Feedback no longer owed (done by hand, cancelled) is not sent either.
+    """
+    if feedback.status is not FeedbackStatus.OWED:
+        return f"feedback {feedback.id} is {feedback.status}, not owed"
+    if feedback.kind is FeedbackKind.WITHDRAWAL_CONFIRMED:
+        return None
+    from coprolib.consent import pick_consent
+
+    cid = feedback.contributor_id
+    theirs = [
+        c
+        for c in (consents if consents is not None else ledger.list(Consent, contributor=cid))
+        if c.contributor_id == cid
+    ]
+    if feedback.story_ids:
+        for sid in feedback.story_ids:
+            governing = pick_consent(cid, sid, theirs)
+            if governing is not None and governing.state_at(now).status == "withdrawn":
+                return f"contributor {cid} withdrew consent for story {sid}"
+    elif theirs and all(c.state_at(now).status == "withdrawn" for c in theirs):
+        return f"contributor {cid} withdrew consent"
+    return None
+
+
+def _recipient(person: Contributor, channel: FeedbackChannel) -> Recipient | None:
+    field, _ = _NEEDS[channel]
+    value = getattr(person.contact, field)
+    if not value or not str(value).strip():
+        return None
+    return _make_recipient(
+        name=person.display_name,
+        easy_read=person.accessibility.easy_read,
+        language=person.accessibility.language,
+        **{field: value},
+    )
+
+
+def render_feedback(
+    feedback: Feedback, person: Contributor, dest: Destination, moment: dt.datetime
+) -> Share | None:
+    """The feedback share of ``feedback`` for ``dest``: the message, addressed with only what
+    its channel needs; None if the contributor has no such contact detail."""
+    recipient = _recipient(person, feedback.channel)
+    if recipient is None or not feedback.message:
+        return None
+    title = _TITLES[feedback.kind]
+    content: Mapping[str, Any] = {
+        "kind": "feedback",
+        "destination": dest.name,
+        "subject_id": feedback.id,
+        "feedback_kind": str(feedback.kind),
+        "channel": str(feedback.channel),
+        "title": title,
+        "body": feedback.message,
+        "recipient": attrs.asdict(recipient),
+    }
+    data = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    share_id, key = feedback_share_identity(feedback.id, dest.name)
+    return _make_share(
+        id=share_id,
+        kind=ShareKind.FEEDBACK,
+        destination=dest.name,
+        subject_id=feedback.id,
+        identity_level=IdentityLevel.NAMED,
+        title=title,
+        body=feedback.message,
+        idempotency_key=key,
+        digest=hashlib.sha256(data.encode("utf-8")).hexdigest(),
+        planned_at=moment,
+        feedback_kind=feedback.kind,
+        channel=feedback.channel,
+        recipient=recipient,
+    )
+
+
+def plan_feedback(
+    ledger: Ledger,
+    config: Config,
+    moment: dt.datetime | None = None,
+    *,
+    destination: str | None = None,
+    apply: bool = True,
+) -> FeedbackPlan:
+    """Turn owed feedback into feedback shares for the destinations that carry feedback.
+
+    For each owed feedback with a message, whose contributor wants feedback, has the contact
+    detail its channel needs and has not withdrawn (see :func:`feedback_refusal`), a share for
+    the first destination (by name) reaching that channel is recorded with a ``deliver`` job,
+    in one transaction, unless it was planned before (so planning again plans nothing new).
+    ``phone``, ``in_person`` and ``via_supporter`` feedback, feedback no destination can send,
+    and feedback whose message was stopped at sending time (its share cancelled) are listed in :attr:`FeedbackPlan.for_a_person`. A ``shared`` message waits until its
+    share has been delivered. With ``apply=False`` nothing is recorded.
+    """
+    from coprolib.delivery.engine import delivered_receipt
+
+    moment = moment or dt.datetime.now(dt.UTC)
+    dests = sorted(
+        (
+            d
+            for d in config.feedback_destinations().values()
+            if destination is None or d.name == destination
+        ),
+        key=lambda d: d.name,
+    )
+    deliver: list[Share] = []
+    by_hand: list[ForAPerson] = []
+    waiting: list[tuple[str, str]] = []
+    people: dict[str, Contributor | None] = {}
+    for fb in feedback_due(ledger, today=moment.date()):
+        if not fb.message or not fb.message.strip():
+            continue
+        if fb.contributor_id not in people:
+            people[fb.contributor_id] = ledger.get(Contributor, fb.contributor_id)
+        person = people[fb.contributor_id]
+        if person is None or not person.wants_feedback or fb.channel is FeedbackChannel.NONE:
+            continue
+
+        def person_must(reason: str, fb: Feedback = fb) -> None:
+            by_hand.append(
+                ForAPerson(
+                    feedback_id=fb.id,
+                    contributor_id=fb.contributor_id,
+                    channel=fb.channel,
+                    reason=reason,
+                )
+            )
+
+        if fb.channel in BY_HAND:
+            person_must(
+                f"{fb.channel} feedback is given by a person; then `coprolib feedback done`"
+            )
+            continue
+        reaching = [d for d in dests if fb.channel in d.channels]
+        if not reaching:
+            if destination is None:
+                person_must(f'no destination with carries = "feedback" reaches {fb.channel}')
+            continue
+        dest = reaching[0]
+        share_id, _ = feedback_share_identity(fb.id, dest.name)
+        prior = ledger.get_share(share_id)
+        if prior is not None:  # planned before: the outbox (or its receipt) has it
+            if str(prior[1]) in ("cancelled", "dead"):
+                what = (
+                    "stopped before sending"
+                    if str(prior[1]) == "cancelled"
+                    else "not delivered (dead-lettered)"
+                )
+                person_must(
+                    f"its message was {what} (see `coprolib sync`); "
+                    "give it by hand if still right, or record it done"
+                )
+            continue
+        refused = feedback_refusal(ledger, fb, moment)
+        if refused:
+            waiting.append((fb.id, refused))
+            continue
+        if (
+            fb.kind is FeedbackKind.SHARED
+            and fb.share_id
+            and not delivered_receipt(ledger, fb.share_id)
+        ):
+            waiting.append((fb.id, f"share {fb.share_id} has not been delivered yet"))
+            continue
+        share = render_feedback(fb, person, dest, moment)
+        if share is None:
+            _, words = _NEEDS[fb.channel]
+            person_must(f"no {words} is recorded for {fb.contributor_id}")
+            continue
+        deliver.append(share)
+    if apply and deliver:
+        from coprolib.ledger import ShareStatus
+
+        with ledger.transaction():
+            for share in deliver:
+                ledger.put_share(share, status=ShareStatus.PLANNED)
+                ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
+    return FeedbackPlan(deliver=tuple(deliver), for_a_person=tuple(by_hand), waiting=tuple(waiting))
+
+
+def mark_feedback_sent(ledger: Ledger, share: Share, receipt: Receipt) -> Feedback | None:
+    """After a feedback share's receipt: its feedback is ``sent`` on the receipt's date.
+
+    Call inside the transaction that records the receipt. Returns the updated feedback, or None
+    when the share is not feedback planned from an owed obligation.
+    """
+    if share.kind is not ShareKind.FEEDBACK:
+        return None
+    found = ledger.get(Feedback, share.subject_id)
+    if found is None or found.status is not FeedbackStatus.OWED:
+        return None
+    sent: Feedback = cast(Callable[..., Any], attrs.evolve)(
+        found, status=FeedbackStatus.SENT, sent_on=receipt.at.date()
+    )
+    ledger.replace(sent)
+    return sent

@@ -34,6 +34,8 @@ from coprolib.adapters import (
 from coprolib.delivery.backoff import RetryPolicy, backoff_delay
 from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
+from coprolib.enums import ShareKind
+from coprolib.feedback_owed import mark_feedback_sent
 from coprolib.records import Receipt, Share
 
 log = logging.getLogger("coprolib.delivery")
@@ -371,10 +373,14 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
         )
         for job, share, result in done
     ]
-    with ledger.transaction():  # receipts, statuses and job ends: all or none, one batch
+    # Receipts, statuses, job ends and the feedback they send marked sent: all or none.
+    with ledger.transaction():
         ledger.add_receipts([receipt for _, receipt in receipts])
         ledger.set_share_statuses([(share.id, ShareStatus.DELIVERED) for _, share, _ in done])
         ledger.finish_jobs([job.id for job, _, _ in done], "done")
+        for share, receipt in receipts:
+            if share.kind is ShareKind.FEEDBACK:
+                mark_feedback_sent(ledger, share, receipt)
     run.summary.delivered += len(done)
     if _implemented("after_delivery"):
         from coprolib.plugin_host import call_each

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from coprolib.enums import ShareKind
-from coprolib.records import Consent, Insight, Share, Story
+from coprolib.records import Consent, Feedback, Insight, Share, Story
 
 
 class ConsentCache:
@@ -58,11 +58,16 @@ def consent_reason(
     """Why ``share`` must not be sent to ``destination`` now, or None if consent still allows it.
 
     ``destination`` is the :class:`coprolib.config.Destination` it goes to. Feedback shares to a
-    contributor about their own story carry no consent refs and are not re-checked. ``cache``
-    shares consent reads across one batch.
+    contributor about their own story carry no consent refs: they need no sharing consent, but
+    one planned from a feedback obligation is checked with
+    :func:`coprolib.feedback_owed.feedback_refusal` (not sent once the obligation is no longer
+    owed, nor, except the withdrawal confirmation, after they withdrew). ``cache`` shares
+    consent reads across one batch.
     """
     if not share.consent_refs:
-        return None if share.kind is ShareKind.FEEDBACK else "the share records no consent"
+        if share.kind is ShareKind.FEEDBACK:
+            return _feedback_reason(ledger, share, now)
+        return "the share records no consent"
     cache = cache or ConsentCache(ledger, now)
     changed = False
     for ref in share.consent_refs:
@@ -74,6 +79,15 @@ def consent_reason(
     if not changed:
         return None
     return _evaluate_again(ledger, share, destination, now)
+
+
+def _feedback_reason(ledger: Any, share: Share, now: dt.datetime) -> str | None:
+    from coprolib.feedback_owed import feedback_refusal
+
+    feedback = ledger.get(Feedback, share.subject_id)
+    if feedback is None:  # a feedback share not planned from an obligation (put there by hand)
+        return None
+    return feedback_refusal(ledger, feedback, now)
 
 
 def _evaluate_again(ledger: Any, share: Share, destination: Any, now: dt.datetime) -> str | None:

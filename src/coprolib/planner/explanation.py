@@ -64,6 +64,8 @@ def explain(
         rules = consent_rules()
         tellers = in_force(story, world.consents_for(story), moment)
         for dest in destinations.values():
+            if dest.carries_feedback:  # feedback destinations never receive a story
+                continue
             d = evaluate(story, (), request_for(dest, None, moment), rules=rules, tellers=tellers)
             verdict = "would be allowed" if d.allowed else "refused"
             lines.append(f"story {target_id} -> {dest.name}: {verdict}")

@@ -33,6 +33,9 @@ def plan(
     them: new shares and their ``deliver`` jobs, ``retract`` jobs, feedback owed, and an audit
     entry for every best-interests override relied on. All in one transaction.
 
+    Only destinations that carry insights are planned for; feedback destinations are planned by
+    :func:`coprolib.feedback_owed.plan_feedback`.
+
     ``stories`` / ``insights`` narrow the plan to the insights citing those stories / those
     insights (a re-plan after a withdrawal touches only them); ``destination`` to one destination.
     """
@@ -40,8 +43,11 @@ def plan(
     dests = (
         {destination: config.destination(destination)}
         if destination is not None
-        else dict(config.destinations)
+        else config.insight_destinations()
     )
+    # Feedback destinations take messages to contributors (coprolib.feedback_owed.plan_feedback),
+    # never insights: their shares are not the insight planner's to route or retract.
+    dests = {name: d for name, d in dests.items() if not d.carries_feedback}
     scope: list[str] | None = None
     if stories is not None or insights is not None:
         wanted = set(insights or ())

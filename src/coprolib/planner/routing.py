@@ -42,7 +42,12 @@ class Routed:
 
 
 def request_for(dest: Destination, insight: Insight | None, moment: dt.datetime) -> ShareRequest:
-    """The share request a destination makes for an insight (or for a bare story)."""
+    """The share request a destination makes for an insight (or for a bare story).
+
+    Raises ``ValueError`` for a destination that carries feedback (it never receives insights).
+    """
+    if dest.audience is None or not dest.purposes:
+        raise ValueError(f"destination '{dest.name}' carries feedback, not insights")
     return ShareRequest(
         purpose=dest.purposes[0],
         purposes=dest.purposes[1:],
@@ -77,10 +82,11 @@ def route(
     *,
     rules: Sequence[tuple[str, Rule]] | None = None,
 ) -> list[Routed]:
-    """Decide and render every agreed insight (or those named) for every destination. Pure."""
+    """Decide and render every agreed insight (or those named) for every destination that
+    carries insights (feedback destinations are skipped). Pure."""
     if rules is None:
         rules = consent_rules()
-    dests = list(destinations)
+    dests = [d for d in destinations if not d.carries_feedback]
     ids = list(world.insights) if insight_ids is None else list(insight_ids)
     tellers_cache: dict[str, tuple[InForce, ...]] = {}
     cache = RedactionCache()

@@ -101,13 +101,22 @@ def _plan_command(cli: click.Group) -> None:
                     apply=not (dry_run or explain),
                     world=world,
                 )
+                from coprolib.feedback_owed import plan_feedback
+
+                feedback_plan = plan_feedback(
+                    ledger,
+                    config,
+                    result.moment,
+                    destination=destination,
+                    apply=not (dry_run or explain),
+                )
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
             if explain:
                 dests = (
                     {destination: config.destination(destination)}
                     if destination
-                    else dict(config.destinations)
+                    else config.insight_destinations()
                 )
                 lines = explain_lines(explain, result.routed, world, dests, result.moment)
                 if as_json:
@@ -118,9 +127,25 @@ def _plan_command(cli: click.Group) -> None:
         if as_json:
             data = result.to_json()
             data["recorded"] = not dry_run
+            data["feedback_shares"] = [
+                {"id": s.id, "feedback_id": s.subject_id, "destination": s.destination}
+                for s in feedback_plan.deliver
+            ]
+            data["feedback_for_a_person"] = [
+                {"feedback_id": p.feedback_id, "channel": str(p.channel), "reason": p.reason}
+                for p in feedback_plan.for_a_person
+            ]
+            data["feedback_waiting"] = [list(w) for w in feedback_plan.waiting]
             click.echo(json.dumps(data, indent=2))
             return
         _print_plan(result, recorded=not dry_run)
+        for line in feedback_plan.lines():
+            click.echo(line)
+        if feedback_plan.deliver or feedback_plan.for_a_person:
+            click.echo(
+                f"{len(feedback_plan.deliver)} feedback message(s) to send, "
+                f"{len(feedback_plan.for_a_person)} for a person to give"
+            )
 
 
 def _print_plan(result: Any, *, recorded: bool) -> None:
