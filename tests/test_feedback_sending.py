@@ -292,3 +292,13 @@ def test_withdrawn_contributor_gets_only_the_confirmation(seeded: Any) -> None:
     feedback_done(seeded, "fb-eve", "Rang Eve instead", on=now.date())
     assert consent_reason(seeded, eve, dest, now) == "feedback fb-eve is done, not owed"
     assert seeded.get(Feedback, "fb-eve").status is FeedbackStatus.DONE
+
+
+def test_shared_feedback_goes_to_a_person_never_as_written(seeded: Any) -> None:
+    # The planner's "shared" message is a note to staff ("tell them what happened"): once its
+    # share is out, a person must write to the contributor, so it is never sent as it stands.
+    seeded.add(owed("fb-alex-told", "alex", FeedbackChannel.EMAIL, kind=FeedbackKind.SHARED))
+    result = plan_feedback(seeded, config_with(), T1)
+    assert "fb-alex-told" not in {s.subject_id for s in result.deliver}
+    people = {p.feedback_id: p.reason for p in result.for_a_person}
+    assert "how it was received" in people["fb-alex-told"]

@@ -233,8 +233,10 @@ def plan_feedback(
     the first destination (by name) reaching that channel is recorded with a ``deliver`` job,
     in one transaction, unless it was planned before (so planning again plans nothing new).
     ``phone``, ``in_person`` and ``via_supporter`` feedback, feedback no destination can send,
-    and feedback whose message was stopped at sending time (its share cancelled) are listed in :attr:`FeedbackPlan.for_a_person`. A ``shared`` message waits until its
-    share has been delivered. With ``apply=False`` nothing is recorded.
+    feedback whose message was stopped at sending time (its share cancelled) and ``shared``
+    feedback (what happened and how it was received needs a person's words; it waits until its
+    share is delivered) are listed in :attr:`FeedbackPlan.for_a_person`. With ``apply=False``
+    nothing is recorded.
     """
     from coprolib.delivery.engine import delivered_receipt
 
@@ -299,12 +301,13 @@ def plan_feedback(
         if refused:
             waiting.append((fb.id, refused))
             continue
-        if (
-            fb.kind is FeedbackKind.SHARED
-            and fb.share_id
-            and not delivered_receipt(ledger, fb.share_id)
-        ):
-            waiting.append((fb.id, f"share {fb.share_id} has not been delivered yet"))
+        if fb.kind is FeedbackKind.SHARED:
+            if fb.share_id and not delivered_receipt(ledger, fb.share_id):
+                waiting.append((fb.id, f"share {fb.share_id} has not been delivered yet"))
+            else:
+                # Its message is a note to staff; what happened and how it was received needs
+                # a person's own words, so it is never sent as written.
+                person_must("write what happened and how it was received, then record it done")
             continue
         share = render_feedback(fb, person, dest, moment)
         if share is None:
