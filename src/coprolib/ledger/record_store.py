@@ -95,12 +95,6 @@ def _consent_state_rows(
     return row, purposes
 
 
-def _consent_header(consent: Consent) -> dict[str, Any]:
-    data: dict[str, Any] = unstructure(consent)
-    del data["events"]
-    return data
-
-
 class RecordStore(LedgerCore):
     """The record half of the ledger API."""
 
@@ -194,20 +188,22 @@ class RecordStore(LedgerCore):
         event_rows = []
         state_rows: list[tuple[Any, ...]] = []
         purpose_rows: list[tuple[Any, ...]] = []
+        audit = self._audit
+        encode = self._encode
         for rec in recs:
-            if kind == "consent":
-                data = self._encode("records", kind, rec.id, _consent_header(rec))
-            else:
-                data = self._encode("records", kind, rec.id, unstructure(rec))
+            rec_id = rec.id
+            plain = unstructure(rec)
+            # A consent's header row leaves out its events, which were unstructured with it
+            # and become rows of their own below.
+            events = plain.pop("events") if kind == "consent" else None
+            data = encode("records", kind, rec_id, plain)
             status, domain = index_columns(rec)
-            rows.append((kind, rec.id, data, status, domain, 0))
-            self._audit(
-                "add", f"{kind}:{rec.id}", record_digest(kind, rec.id, data, status, domain, 0)
-            )
+            rows.append((kind, rec_id, data, status, domain, 0))
+            audit("add", f"{kind}:{rec_id}", record_digest(kind, rec_id, data, status, domain, 0))
             ref_rows.extend(self._ref_rows(kind, rec))
-            if kind == "consent":
-                for version, ev in enumerate(rec.events, 1):
-                    event_rows.append(self._event_row(rec.id, version, ev))
+            if events is not None:
+                for version, (ev, ev_data) in enumerate(zip(rec.events, events, strict=True), 1):
+                    event_rows.append(self._event_row(rec_id, version, ev, ev_data))
                 state, purposes = _consent_state_rows(rec)
                 state_rows.append(state)
                 purpose_rows.extend(purposes)
@@ -228,8 +224,11 @@ class RecordStore(LedgerCore):
             self._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
             self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
 
-    def _event_row(self, consent_id: str, version: int, ev: ConsentEvent) -> tuple[Any, ...]:
-        data = dumps(unstructure(ev))
+    def _event_row(
+        self, consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
+    ) -> tuple[Any, ...]:
+        """A ``consent_events`` row (audited); ``plain`` is ``ev`` already unstructured."""
+        data = dumps(unstructure(ev) if plain is None else plain)
         at = utc_text(ev.at)
         self._audit(
             "consent_event",
