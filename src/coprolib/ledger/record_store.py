@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from coprolib.convert import unstructure
+from coprolib.convert import converter, unstructure
 from coprolib.ledger.audit import utc_text
 from coprolib.ledger.backends import is_integrity_error
 from coprolib.ledger.codec import (
@@ -392,11 +392,19 @@ class RecordStore(LedgerCore):
             ):
                 events.setdefault(cid, []).append(_json(text))
         out = []
+        # The converter's hook for the class, looked up once per page rather than per row;
+        # a row it rejects goes through _load, which names the record and the problem.
+        hook = converter.get_structure_hook(cls)
+        plain = self._plain if self._key_id is not None else None
+        loads = json.loads
         for rec_id, text in rows:
-            data = self._plain("records", kind, rec_id, text)
+            data = loads(text) if plain is None else plain("records", kind, rec_id, text)
             if kind == "consent":
                 data["events"] = events.get(rec_id, [])
-            out.append(self._load(cls, kind, rec_id, data))
+            try:
+                out.append(hook(data, cls))
+            except Exception:
+                out.append(self._load(cls, kind, rec_id, data))
         return out
 
     def list(
