@@ -263,14 +263,12 @@ class RecordStore(LedgerCore):
         everyone = sorted({c.contributor_id for c in consents if not c.story_ids})
         for c in consents:
             out.update(c.story_ids)
-        for i in range(0, len(everyone), 500):
-            chunk = everyone[i : i + 500]
-            rows = self._db.query(
-                "SELECT id FROM record_refs WHERE ref_kind = 'contributor' AND kind = 'story'"
-                f" AND ref_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            out.update(r[0] for r in rows)
+        out |= self._first_column_in(
+            "SELECT id FROM record_refs WHERE ref_kind = 'contributor' AND kind = 'story'"
+            " AND ref_id {in_}",
+            (),
+            everyone,
+        )
         return out
 
     def _refresh_access(self, story_ids: builtins.list[str]) -> None:
