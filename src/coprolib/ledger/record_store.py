@@ -283,9 +283,11 @@ class RecordStore(LedgerCore):
             self._db.bulk_insert("access_dirty", ("story_id",), [(i,) for i in story_ids])
             every = "SELECT story_id FROM access_dirty"
             self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({every})")
+            # In primary-key order: the index then grows at its end instead of at random.
             self._db.execute(
                 "INSERT INTO story_access (theme, purpose, story_id, expires)"
                 + ACCESS_ROWS.format(ids=every)
+                + " ORDER BY theme, purpose, story_id"
             )
             self._db.execute("DELETE FROM access_dirty")
             return
