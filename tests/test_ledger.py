@@ -347,3 +347,16 @@ def test_theme_purpose_index_agrees_with_the_direct_query(ledger, n: int) -> Non
             direct = sorted(s.id for s in ledger.list(Story, theme=theme, purpose=purpose))
             assert ledger.story_ids_for(theme, purpose) == direct
     assert ledger.story_ids_for("trust", "training")
+
+
+def test_a_row_edited_by_hand_into_an_invalid_record_is_named_when_listed(ledger) -> None:
+    seed(ledger)
+    ledger._db.execute(
+        "UPDATE records SET data = ? WHERE kind = 'story' AND id = 's-2'",
+        ('{"id": "s-2", "contributor_ids": ["p-2"], "text": 7}',),
+    )
+    assert ledger.get(Story, "s-1") is not None
+    with pytest.raises(LedgerError) as err:
+        list(ledger.list(Story))
+    assert "story 's-2'" in str(err.value)
+    assert "edited by hand" in str(err.value)

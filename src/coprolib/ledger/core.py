@@ -137,16 +137,27 @@ class LedgerCore:
 
     # --- references checked at commit -----------------------------------------------------
 
-    def _existing_ids(self, kind: str, ids: list[str]) -> set[str]:
+    def _first_column_in(self, sql: str, params: tuple[Any, ...], ids: list[str]) -> set[str]:
+        """First-column values of ``sql`` (ending in a condition ``{col} {in}``) for ``ids``:
+        PostgreSQL in one query with the ids as one array; SQLite in slices of 500 bound
+        parameters (its limit on parameters per statement)."""
         found: set[str] = set()
+        if not ids:
+            return found
+        if self._db.dialect == "postgres":
+            rows = self._db.query(sql.format(in_="= ANY(?)"), (*params, ids))
+            return {r[0] for r in rows}
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
-                f"SELECT id FROM records WHERE kind = ? AND id IN ({marks})", (kind, *chunk)
-            )
+            rows = self._db.query(sql.format(in_=f"IN ({marks})"), (*params, *chunk))
             found.update(r[0] for r in rows)
         return found
+
+    def _existing_ids(self, kind: str, ids: list[str]) -> set[str]:
+        return self._first_column_in(
+            "SELECT id FROM records WHERE kind = ? AND id {in_}", (kind,), ids
+        )
 
     def _check_pending_refs(self) -> None:
         if not self._pending:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from coprolib.convert import unstructure
+from coprolib.convert import converter, unstructure
 from coprolib.ledger.audit import utc_text
 from coprolib.ledger.backends import is_integrity_error
 from coprolib.ledger.codec import (
@@ -93,12 +93,6 @@ def _consent_state_rows(
             for p in state.terms.purposes
         ]
     return row, purposes
-
-
-def _consent_header(consent: Consent) -> dict[str, Any]:
-    data: dict[str, Any] = unstructure(consent)
-    del data["events"]
-    return data
 
 
 class RecordStore(LedgerCore):
@@ -194,20 +188,22 @@ class RecordStore(LedgerCore):
         event_rows = []
         state_rows: list[tuple[Any, ...]] = []
         purpose_rows: list[tuple[Any, ...]] = []
+        audit = self._audit
+        encode = self._encode
         for rec in recs:
-            if kind == "consent":
-                data = self._encode("records", kind, rec.id, _consent_header(rec))
-            else:
-                data = self._encode("records", kind, rec.id, unstructure(rec))
+            rec_id = rec.id
+            plain = unstructure(rec)
+            # A consent's header row leaves out its events, which were unstructured with it
+            # and become rows of their own below.
+            events = plain.pop("events") if kind == "consent" else None
+            data = encode("records", kind, rec_id, plain)
             status, domain = index_columns(rec)
-            rows.append((kind, rec.id, data, status, domain, 0))
-            self._audit(
-                "add", f"{kind}:{rec.id}", record_digest(kind, rec.id, data, status, domain, 0)
-            )
+            rows.append((kind, rec_id, data, status, domain, 0))
+            audit("add", f"{kind}:{rec_id}", record_digest(kind, rec_id, data, status, domain, 0))
             ref_rows.extend(self._ref_rows(kind, rec))
-            if kind == "consent":
-                for version, ev in enumerate(rec.events, 1):
-                    event_rows.append(self._event_row(rec.id, version, ev))
+            if events is not None:
+                for version, (ev, ev_data) in enumerate(zip(rec.events, events, strict=True), 1):
+                    event_rows.append(self._event_row(rec_id, version, ev, ev_data))
                 state, purposes = _consent_state_rows(rec)
                 state_rows.append(state)
                 purpose_rows.extend(purposes)
@@ -228,8 +224,11 @@ class RecordStore(LedgerCore):
             self._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
             self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
 
-    def _event_row(self, consent_id: str, version: int, ev: ConsentEvent) -> tuple[Any, ...]:
-        data = dumps(unstructure(ev))
+    def _event_row(
+        self, consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
+    ) -> tuple[Any, ...]:
+        """A ``consent_events`` row (audited); ``plain`` is ``ev`` already unstructured."""
+        data = dumps(unstructure(ev) if plain is None else plain)
         at = utc_text(ev.at)
         self._audit(
             "consent_event",
@@ -264,14 +263,12 @@ class RecordStore(LedgerCore):
         everyone = sorted({c.contributor_id for c in consents if not c.story_ids})
         for c in consents:
             out.update(c.story_ids)
-        for i in range(0, len(everyone), 500):
-            chunk = everyone[i : i + 500]
-            rows = self._db.query(
-                "SELECT id FROM record_refs WHERE ref_kind = 'contributor' AND kind = 'story'"
-                f" AND ref_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            out.update(r[0] for r in rows)
+        out |= self._first_column_in(
+            "SELECT id FROM record_refs WHERE ref_kind = 'contributor' AND kind = 'story'"
+            " AND ref_id {in_}",
+            (),
+            everyone,
+        )
         return out
 
     def _refresh_access(self, story_ids: builtins.list[str]) -> None:
@@ -286,9 +283,11 @@ class RecordStore(LedgerCore):
             self._db.bulk_insert("access_dirty", ("story_id",), [(i,) for i in story_ids])
             every = "SELECT story_id FROM access_dirty"
             self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({every})")
+            # In primary-key order: the index then grows at its end instead of at random.
             self._db.execute(
                 "INSERT INTO story_access (theme, purpose, story_id, expires)"
                 + ACCESS_ROWS.format(ids=every)
+                + " ORDER BY theme, purpose, story_id"
             )
             self._db.execute("DELETE FROM access_dirty")
             return
@@ -393,11 +392,19 @@ class RecordStore(LedgerCore):
             ):
                 events.setdefault(cid, []).append(_json(text))
         out = []
+        # The converter's hook for the class, looked up once per page rather than per row;
+        # a row it rejects goes through _load, which names the record and the problem.
+        hook = converter.get_structure_hook(cls)
+        plain = self._plain if self._key_id is not None else None
+        loads = json.loads
         for rec_id, text in rows:
-            data = self._plain("records", kind, rec_id, text)
+            data = loads(text) if plain is None else plain("records", kind, rec_id, text)
             if kind == "consent":
                 data["events"] = events.get(rec_id, [])
-            out.append(self._load(cls, kind, rec_id, data))
+            try:
+                out.append(hook(data, cls))
+            except Exception:
+                out.append(self._load(cls, kind, rec_id, data))
         return out
 
     def list(
