@@ -50,10 +50,6 @@ class Backend:
         row = self.execute(sql, params).fetchone()
         return None if row is None else tuple(row)
 
-    def insert_id(self, sql: str, params: Sequence[Any], column: str) -> int:
-        """Run an INSERT and return the generated integer ``column``."""
-        raise LedgerError("abstract backend")
-
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         """``count`` unused values of ``table``'s generated integer ``column``, ascending, for
         rows this transaction is about to insert with :meth:`executemany`."""
@@ -148,11 +144,6 @@ class SQLiteBackend(Backend):
             raise
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"the ledger {self.path} could not be written: {exc}") from exc
-
-    def insert_id(self, sql: str, params: Sequence[Any], column: str) -> int:
-        """Insert and return the new rowid."""
-        cur = self.execute(sql, params)
-        return int(cur.lastrowid)
 
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         """The values after the largest in use: the write transaction (BEGIN IMMEDIATE) holds
@@ -253,11 +244,6 @@ class PostgresBackend(Backend):
             cur.itersize = 2000
             cur.execute(self._sql(sql), params)
             yield from cur
-
-    def insert_id(self, sql: str, params: Sequence[Any], column: str) -> int:
-        """Insert with ``RETURNING column``."""
-        row = self.execute(f"{sql} RETURNING {column}", params).fetchone()
-        return int(row[0])
 
     def next_ids(self, table: str, column: str, count: int) -> list[int]:
         """Values taken from the column's sequence in one round trip (never handed out twice,

@@ -113,10 +113,3 @@ class KeyRing:
                 "could not be decrypted: it was altered or moved from another record",
                 record=where,
             ) from None
-
-
-def stored_key_id(stored: str) -> str | None:
-    """The key id of a stored encrypted value, or ``None`` for plain text."""
-    if not stored.startswith(PREFIX):
-        return None
-    return stored[len(PREFIX) :].partition(":")[0]
