@@ -36,7 +36,11 @@ def test_entries_hold_ids_and_digests_only(filled) -> None:
 
 
 def _entry_for(target, ref: str) -> int:  # type: ignore[no-untyped-def]
-    rows = target.raw("SELECT max(seq) FROM audit WHERE ref = ?", (ref,))
+    rows = target.raw(
+        "SELECT max(seq) FROM (SELECT seq FROM audit WHERE ref = ?"
+        " UNION ALL SELECT seq FROM audit_rows WHERE ref = ?) AS e",
+        (ref, ref),
+    )
     return int(rows[0][0])
 
 
@@ -94,3 +98,34 @@ def test_later_changes_keep_the_chain_valid(filled) -> None:
     filled.set_share_status("sh-1", "delivered")
     assert filled.get(Story, "s-2") == story("s-2", themes=("housing",))
     assert filled.verify_audit().ok
+
+
+def test_a_bulk_write_is_one_entry_listing_every_row(ledger) -> None:
+    ledger.add([contributor("p-1"), *(story(f"s-{i}") for i in range(5))])
+    entries = list(ledger.audit_entries())
+    bulk = [e for e in entries if e.scope == "rows"]
+    assert [(e.action, [ref for ref, _ in e.changes()]) for e in bulk] == [
+        ("add", ["contributor:p-1", *(f"story:s-{i}" for i in range(5))])
+    ]
+    ledger.replace(story("s-1", themes=("housing",)))
+    single = list(ledger.audit_entries())[-1]
+    assert (single.scope, single.changes()) == ("row", (("story:s-1", single.digest),))
+    assert ledger.verify_audit().ok
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_rows SET digest = '{zeros}' WHERE n = 2",
+        "DELETE FROM audit_rows WHERE n = 3",
+        "INSERT INTO audit_rows SELECT seq, 99, 'story:s-9', digest FROM audit_rows WHERE n = 1",
+        "UPDATE audit_rows SET ref = 'story:s-9' WHERE n = 1",
+    ],
+)
+def test_edited_list_of_a_bulk_entry_fails_at_that_entry(ledger, ledger_target, sql) -> None:
+    ledger.add([contributor("p-1"), *(story(f"s-{i}") for i in range(5))])
+    seq = int(ledger_target.raw("SELECT seq FROM audit WHERE scope = 'rows'")[0][0])
+    ledger_target.raw(sql.format(zeros="0" * 64))
+    result = ledger.verify_audit()
+    assert (result.ok, result.first_bad) == (False, seq), result.reason
+    assert "rows it lists were changed" in (result.reason or "")

@@ -130,7 +130,7 @@ def test_concurrent_workers_never_claim_the_same_job(ledger_target) -> None:
 
 
 def _actions(ledger) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    return [(e.action, e.ref) for e in ledger.audit_entries()]
+    return [(e.action, ref) for e in ledger.audit_entries() for ref, _ in e.changes()]
 
 
 def test_bulk_writes_audit_every_change_and_match_single_ones(shared) -> None:

@@ -375,9 +375,9 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
     ]
     # Receipts, statuses, job ends and the feedback they send marked sent: all or none.
     with ledger.transaction():
-        ledger.add_receipts([receipt for _, receipt in receipts])
-        ledger.set_share_statuses([(share.id, ShareStatus.DELIVERED) for _, share, _ in done])
-        ledger.finish_jobs([job.id for job, _, _ in done], "done")
+        ledger.record_delivered(
+            [(job.id, receipt) for (job, _, _), (_, receipt) in zip(done, receipts, strict=True)]
+        )
         for share, receipt in receipts:
             if share.kind is ShareKind.FEEDBACK:
                 mark_feedback_sent(ledger, share, receipt)

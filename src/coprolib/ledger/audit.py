@@ -4,6 +4,13 @@ Entry ``n`` stores ``prev_hash`` (the hash of entry ``n-1``; 64 zeros for the fi
 the SHA-256 of its own fields with ``prev_hash``. Editing, removing or reordering an entry breaks
 the chain at that entry. Each row-changing entry also records the digest of the row as written,
 so verification can recompute every current row against its latest entry.
+
+An entry's ``scope`` says what its digest is: ``"row"``, the digest of the one row named by
+``ref``; ``"note"``, a digest of ids for an action that changed no row; ``"rows"``, for a run of
+two or more row changes with the same action written together (a bulk import, a batch of
+deliveries), the :func:`rows_digest` of the ``(ref, digest)`` pairs listed in ``audit_rows``
+under the entry's ``seq``. Every row change is still chained, one SHA-256 per entry instead of
+one per row, and editing, removing or adding a listed pair breaks that entry.
 """
 
 from __future__ import annotations
@@ -21,6 +28,11 @@ def entry_hash(
 ) -> str:
     """The hash of one audit entry, chaining it to the previous one."""
     return framed_digest(("audit", seq, at, actor, action, scope, ref, digest, prev_hash))
+
+
+def rows_digest(members: list[tuple[str, str]]) -> str:
+    """The digest of a ``"rows"`` entry: its ``(ref, digest)`` pairs, in order."""
+    return framed_digest(("audit_rows", *(v for pair in members for v in pair)))
 
 
 def note_digest(*parts: str) -> str:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from coprolib.convert import StructureError, structure
-from coprolib.ledger.audit import GENESIS, entry_hash, now_text
+from coprolib.ledger.audit import GENESIS, entry_hash, now_text, rows_digest
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import dumps, map_protected
 from coprolib.ledger.crypto import KEY_ENV, KeyRing
@@ -227,23 +227,42 @@ class LedgerCore:
             self._flush_audit()
 
     def _flush_audit(self) -> None:
-        if not self._audit_buf:
+        buf = self._audit_buf
+        if not buf:
             return
         self._db.lock_audit()
         last = self._db.query_one("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         seq, prev = (0, GENESIS) if last is None else (int(last[0]), str(last[1]))
-        at = now_text()
+        at, actor = now_text(), self.actor
         rows = []
-        for action, scope, ref, digest in self._audit_buf:
+        members: list[tuple[int, int, str, str]] = []
+        i, end = 0, len(buf)
+        while i < end:
+            action, scope, ref, digest = buf[i]
+            j = i + 1
+            if scope == "row":
+                while j < end and buf[j][0] == action and buf[j][1] == "row":
+                    j += 1
             seq += 1
-            h = entry_hash(seq, at, self.actor, action, scope, ref, digest, prev)
-            rows.append((seq, at, self.actor, action, scope, ref, digest, prev, h))
+            if j - i > 1:
+                # A run of row changes with one action: one chained entry listing them all.
+                run = [(r[2], r[3]) for r in buf[i:j]]
+                members.extend((seq, n, r, d) for n, (r, d) in enumerate(run, 1))
+                scope, ref, digest = (
+                    "rows",
+                    f"{len(run)} rows, {run[0][0]} to {run[-1][0]}",
+                    rows_digest(run),
+                )
+            h = entry_hash(seq, at, actor, action, scope, ref, digest, prev)
+            rows.append((seq, at, actor, action, scope, ref, digest, prev, h))
             prev = h
+            i = j
         self._db.bulk_insert(
             "audit",
             ("seq", "at", "actor", "action", "scope", "ref", "digest", "prev_hash", "hash"),
             rows,
         )
+        self._db.bulk_insert("audit_rows", ("seq", "n", "ref", "digest"), members)
         self._set_meta("audit_head", f"{seq}:{prev}")
         self._audit_buf = []
 

@@ -19,7 +19,7 @@ from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.outbox import OutboxStore, share_digest
 from coprolib.ledger.record_store import _kind_of_cls, record_digest
 from coprolib.ledger.types import AuditEntry, AuditVerification
-from coprolib.ledger.verify import verify_chain
+from coprolib.ledger.verify import audit_rows, verify_chain
 from coprolib.records import BUNDLE_TYPES, Contributor, Feedback, Share, Story
 
 
@@ -57,6 +57,7 @@ class Ledger(OutboxStore):
                     digest=r[6],
                     prev_hash=r[7],
                     hash=r[8],
+                    rows=tuple(audit_rows(self._db, int(r[0]))) if r[4] == "rows" else (),
                 )
             if len(rows) < 1000:
                 return

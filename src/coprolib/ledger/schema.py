@@ -110,6 +110,12 @@ def _access(without_rowid: str) -> tuple[str, ...]:
     )
 
 
+#: One row per row change inside a ``"rows"`` audit entry (see :mod:`coprolib.ledger.audit`).
+_AUDIT_ROWS = (
+    "CREATE TABLE audit_rows (seq INTEGER NOT NULL, n INTEGER NOT NULL, ref TEXT NOT NULL,"
+    " digest TEXT NOT NULL, PRIMARY KEY (seq, n))"
+)
+
 #: Every migration, oldest first. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -129,6 +135,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="records_kind_seq: list a record type in insertion order without sorting it",
         sqlite=("CREATE INDEX records_kind_seq ON records (kind, seq)",),
         postgres=("CREATE INDEX records_kind_seq ON records (kind, seq)",),
+    ),
+    Migration(
+        version=4,
+        name="audit_rows: the row changes a batched audit entry covers, one row each",
+        sqlite=(_AUDIT_ROWS + " WITHOUT ROWID",),
+        postgres=(_AUDIT_ROWS.replace("seq INTEGER", "seq BIGINT"),),
     ),
 )
 

@@ -47,7 +47,9 @@ class AuditEntry:
     """One link in the audit chain. Holds ids and digests only, never content.
 
     ``scope`` is ``"row"`` when ``digest`` is the digest of the ledger row named by ``ref`` as it
-    stood after the change (``verify`` recomputes it), or ``"note"`` for other recorded actions.
+    stood after the change (``verify`` recomputes it), ``"rows"`` when the entry covers several
+    row changes with the same action, listed in ``rows`` as ``(ref, digest)`` pairs, or
+    ``"note"`` for other recorded actions.
     """
 
     seq: int
@@ -59,6 +61,13 @@ class AuditEntry:
     digest: str
     prev_hash: str
     hash: str
+    rows: tuple[tuple[str, str], ...] = ()
+
+    def changes(self) -> tuple[tuple[str, str], ...]:
+        """The ``(ref, digest)`` of every row change this entry records (none for a note)."""
+        if self.scope == "row":
+            return ((self.ref, self.digest),)
+        return self.rows
 
 
 @attrs.frozen(kw_only=True)

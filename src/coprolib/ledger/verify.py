@@ -3,7 +3,8 @@
 Three checks, and the first failing entry (lowest sequence number) is reported:
 1. the chain: sequence numbers run 1, 2, 3…, each ``prev_hash`` is the previous entry's hash and
    each hash recomputes; the head stored in ``coprolib_meta`` matches the last entry (so removing
-   the newest entries is noticed);
+   the newest entries is noticed); each ``"rows"`` entry's digest recomputes from the pairs it
+   lists in ``audit_rows``;
 2. rows: each row of ``records``, ``consent_events``, ``shares``, ``receipts`` and ``jobs`` has
    the digest that its latest "row" entry recorded (an edited row fails at that entry);
 3. no row is missing (a deleted row fails at its latest entry) and none is unaccounted for (a row
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from coprolib.ledger.audit import GENESIS, entry_hash
+from coprolib.ledger.audit import GENESIS, entry_hash, rows_digest
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.outbox import job_digest, receipt_digest, share_digest
 from coprolib.ledger.record_store import event_digest, record_digest
@@ -55,9 +56,16 @@ def _row_sources() -> list[tuple[str, str, Callable[[tuple[Any, ...]], tuple[str
     ]
 
 
+def audit_rows(db: Backend, seq: int) -> list[tuple[str, str]]:
+    """The ``(ref, digest)`` pairs a ``"rows"`` entry lists, in order."""
+    rows = db.query("SELECT ref, digest FROM audit_rows WHERE seq = ? ORDER BY n", (seq,))
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
 def verify_chain(db: Backend) -> AuditVerification:
     """Check the chain and every audited row; see the module docstring."""
-    failures: list[tuple[int, str]] = []
+    # (entry, rank, reason): at one entry, a broken chain (rank 0) is named before its rows (1)
+    failures: list[tuple[int, int, str]] = []
     latest: dict[str, tuple[int, str, str]] = {}
     expected, prev, checked = 1, GENESIS, 0
     chain_broken = False
@@ -85,11 +93,24 @@ def verify_chain(db: Backend) -> AuditVerification:
                 elif entry_hash(seq, at, actor, action, scope, ref, digest, prev_hash) != h:
                     reason, bad = "its content was changed after it was written", seq
                 if reason is not None:
-                    failures.append((bad, f"audit entry {bad}: {reason}"))
+                    failures.append((bad, 0, f"audit entry {bad}: {reason}"))
                     chain_broken = True
             prev, expected = h, seq + 1
             if scope == "row":
                 latest[ref] = (seq, digest, action)
+            elif scope == "rows":
+                members = audit_rows(db, seq)
+                if rows_digest(members) != digest and not chain_broken:
+                    failures.append(
+                        (
+                            seq,
+                            0,
+                            f"audit entry {seq}: the rows it lists were changed after it was written",
+                        )
+                    )
+                    chain_broken = True
+                for member_ref, member_digest in members:
+                    latest[member_ref] = (seq, member_digest, action)
         if len(rows) < _PAGE:
             break
         last = int(rows[-1][0])
@@ -101,12 +122,13 @@ def verify_chain(db: Backend) -> AuditVerification:
             failures.append(
                 (
                     bad,
+                    0,
                     f"audit entry {bad}: the chain ends at {expected - 1} but "
                     f"the ledger's head says {head_seq}: entries were removed",
                 )
             )
     elif head is None and checked and not chain_broken:
-        failures.append((1, "audit entry 1: the ledger has no record of its chain's head"))
+        failures.append((1, 0, "audit entry 1: the ledger has no record of its chain's head"))
     unaccounted: str | None = None
     for table, sql, digest_of in _row_sources():
         for row in db.stream(sql):
@@ -120,15 +142,16 @@ def verify_chain(db: Backend) -> AuditVerification:
                 failures.append(
                     (
                         entry[0],
+                        1,
                         f"audit entry {entry[0]}: {table} row {ref} was "
                         "changed after this entry recorded it",
                     )
                 )
     for ref, (seq, _digest, action) in latest.items():
         if action != "delete":
-            failures.append((seq, f"audit entry {seq}: the row {ref} it records was deleted"))
+            failures.append((seq, 1, f"audit entry {seq}: the row {ref} it records was deleted"))
     if failures:
-        seq, reason = min(failures)
+        seq, _rank, reason = min(failures)
         return AuditVerification(ok=False, checked=checked, first_bad=seq, reason=reason)
     if unaccounted is not None:
         return AuditVerification(ok=False, checked=checked, first_bad=None, reason=unaccounted)
