@@ -8,7 +8,7 @@ in one go just before commit, under a lock, so the chain stays linear with sever
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -153,6 +153,21 @@ class LedgerCore:
             rows = self._db.query(sql.format(in_=f"IN ({marks})"), (*params, *chunk))
             found.update(r[0] for r in rows)
         return found
+
+    def _update_in(
+        self, sql: str, params: tuple[Any, ...], column: str, ids: Sequence[Any]
+    ) -> None:
+        """Run ``sql`` (an UPDATE without WHERE) for the rows whose ``column`` is in ``ids``:
+        one statement per slice of ids rather than one execution per row."""
+        if not ids:
+            return
+        if self._db.dialect == "postgres":
+            self._db.execute(f"{sql} WHERE {column} = ANY(?)", (*params, list(ids)))
+            return
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            self._db.execute(f"{sql} WHERE {column} IN ({marks})", (*params, *chunk))
 
     def _existing_ids(self, kind: str, ids: list[str]) -> set[str]:
         return self._first_column_in(

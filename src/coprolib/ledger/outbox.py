@@ -219,10 +219,15 @@ class OutboxStore(RecordStore):
         self, items: Sequence[tuple[str, ShareStatus]], rows: dict[str, tuple[Any, ...]]
     ) -> None:
         """Set the statuses of shares whose ``rows`` were read in this transaction, audited."""
-        self._db.executemany(
-            "UPDATE shares SET status = ? WHERE id = ?",
-            [(st.value, share_id) for share_id, st in items],
-        )
+        statuses = {st for _, st in items}
+        ids = [share_id for share_id, _ in items]
+        if len(statuses) == 1 and len(set(ids)) == len(ids):
+            self._update_in("UPDATE shares SET status = ?", (statuses.pop().value,), "id", ids)
+        else:  # in the order given, so the last change to a share is the one that stays
+            self._db.executemany(
+                "UPDATE shares SET status = ? WHERE id = ?",
+                [(st.value, share_id) for share_id, st in items],
+            )
         for share_id, st in items:
             _, data, destination, subject_id = rows[share_id]
             self._audit(
@@ -392,9 +397,11 @@ class OutboxStore(RecordStore):
             )
             rows.sort(key=lambda r: (r[7], int(r[0])))
             claimed = [(*r[:5], "claimed", *r[6:9], worker, lease_s) for r in rows[:limit]]
-            self._db.executemany(
-                "UPDATE jobs SET status = 'claimed', claimed_by = ?, lease_until = ? WHERE id = ?",
-                [(worker, lease_s, r[0]) for r in claimed],
+            self._update_in(
+                "UPDATE jobs SET status = 'claimed', claimed_by = ?, lease_until = ?",
+                (worker, lease_s),
+                "id",
+                [r[0] for r in claimed],
             )
             self._audit_job_rows("claim", claimed)
             return [_job(row) for row in claimed]
@@ -439,19 +446,22 @@ class OutboxStore(RecordStore):
                     (*r[:5], "pending", int(r[6]) + 1, when, error, None, None)
                     for r in (found[i] for i in ids)
                 ]
-                self._db.executemany(
-                    "UPDATE jobs SET status = 'pending', attempts = ?,"
-                    " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL"
-                    " WHERE id = ?",
-                    [(r[6], when, error, r[0]) for r in rows],
+                self._update_in(
+                    "UPDATE jobs SET status = 'pending', attempts = attempts + 1,"
+                    " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL",
+                    (when, error),
+                    "id",
+                    ids,
                 )
             else:
                 rows = [
                     (*r[:5], status, *r[6:8], error, r[9], None) for r in (found[i] for i in ids)
                 ]
-                self._db.executemany(
-                    "UPDATE jobs SET status = ?, last_error = ?, lease_until = NULL WHERE id = ?",
-                    [(status, error, r[0]) for r in rows],
+                self._update_in(
+                    "UPDATE jobs SET status = ?, last_error = ?, lease_until = NULL",
+                    (status, error),
+                    "id",
+                    ids,
                 )
             self._audit_job_rows(f"job_{status}", rows)
 

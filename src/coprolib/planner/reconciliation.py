@@ -12,8 +12,9 @@ import attrs
 
 from coprolib.config import Destination
 from coprolib.enums import FeedbackKind
+from coprolib.gc_pause import gc_paused
 from coprolib.planner._records import make_feedback
-from coprolib.planner.routing import Routed, gc_paused
+from coprolib.planner.routing import Routed
 from coprolib.planner.world import World
 from coprolib.records import ConsentEvent, Feedback, Share
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 
 import attrs
 
@@ -20,6 +18,7 @@ from coprolib.consent import (
     in_force,
 )
 from coprolib.enums import InsightStatus
+from coprolib.gc_pause import gc_paused
 from coprolib.planner.rendering import RedactionCache, insight_text_digest, render
 from coprolib.planner.world import World
 from coprolib.records import Insight, Share
@@ -59,19 +58,6 @@ def request_for(dest: Destination, insight: Insight | None, moment: dt.datetime)
         insight_id=insight.id if insight else None,
         insight_text_digest=insight_text_digest(insight) if insight else None,
     )
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many long-lived objects (nothing
-    here makes reference cycles); it otherwise rescans them over and over."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def route(
