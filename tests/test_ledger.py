@@ -236,7 +236,7 @@ def test_migration_2_backfills_story_access_from_existing_rows(ledger_target) ->
     # Put the ledger back to how schema version 1 left it, rows and all.
     ledger_target.raw("DROP TABLE story_access")
     ledger_target.raw("DROP INDEX records_kind_seq")
-    # (migration 4's audit_rows already lists seed()'s batched entries: keep them aside)
+    # (seed()'s batched entries keep their lists in migration 4's audit_rows: keep them aside)
     ledger_target.raw("ALTER TABLE audit_rows RENAME TO kept_audit_rows")
     ledger_target.raw("DELETE FROM coprolib_migrations WHERE version >= 2")
     ledger_target.raw("UPDATE coprolib_meta SET value = '1' WHERE key = 'schema_version'")

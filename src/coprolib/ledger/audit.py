@@ -8,15 +8,16 @@ so verification can recompute every current row against its latest entry.
 An entry's ``scope`` says what its digest is: ``"row"``, the digest of the one row named by
 ``ref``; ``"note"``, a digest of ids for an action that changed no row; ``"rows"``, for a run of
 two or more row changes with the same action written together (a bulk import, a batch of
-deliveries), the :func:`rows_digest` of the ``(ref, digest)`` pairs listed in ``audit_rows``
-under the entry's ``seq``. Every row change is still chained, one SHA-256 per entry instead of
-one per row, and editing, removing or adding a listed pair breaks that entry.
+deliveries), the SHA-256 of the JSON list of their ``[ref, digest]`` pairs (:func:`rows_list`),
+stored in ``audit_rows`` under the entry's ``seq``. Every row change is still chained, at one
+entry hash per batch instead of one per row, and any edit of the list breaks that entry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 from coprolib.ledger.codec import dumps, framed_digest
 
@@ -30,9 +31,19 @@ def entry_hash(
     return framed_digest(("audit", seq, at, actor, action, scope, ref, digest, prev_hash))
 
 
-def rows_digest(members: list[tuple[str, str]]) -> str:
-    """The digest of a ``"rows"`` entry: its ``(ref, digest)`` pairs, in order."""
-    return framed_digest(("audit_rows", *(v for pair in members for v in pair)))
+def rows_list(changes: list[tuple[str, str]]) -> str:
+    """The ``audit_rows`` text of a ``"rows"`` entry: its ``(ref, digest)`` pairs as JSON."""
+    return dumps(changes)
+
+
+def rows_digest(text: str) -> str:
+    """The digest a ``"rows"`` entry records for its :func:`rows_list` text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_rows_list(text: str) -> list[tuple[str, str]]:
+    """The ``(ref, digest)`` pairs of a :func:`rows_list` text."""
+    return [(str(ref), str(digest)) for ref, digest in json.loads(text)]
 
 
 def note_digest(*parts: str) -> str:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from coprolib.convert import StructureError, structure
-from coprolib.ledger.audit import GENESIS, entry_hash, now_text, rows_digest
+from coprolib.ledger.audit import GENESIS, entry_hash, now_text, rows_digest, rows_list
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import dumps, map_protected
 from coprolib.ledger.crypto import KEY_ENV, KeyRing
@@ -250,7 +250,7 @@ class LedgerCore:
         seq, prev = (0, GENESIS) if last is None else (int(last[0]), str(last[1]))
         at, actor = now_text(), self.actor
         rows = []
-        members: list[tuple[int, int, str, str]] = []
+        lists: list[tuple[int, str]] = []
         i, end = 0, len(buf)
         while i < end:
             action, scope, ref, digest = buf[i]
@@ -261,12 +261,12 @@ class LedgerCore:
             seq += 1
             if j - i > 1:
                 # A run of row changes with one action: one chained entry listing them all.
-                run = [(r[2], r[3]) for r in buf[i:j]]
-                members.extend((seq, n, r, d) for n, (r, d) in enumerate(run, 1))
+                text = rows_list([(r[2], r[3]) for r in buf[i:j]])
+                lists.append((seq, text))
                 scope, ref, digest = (
                     "rows",
-                    f"{len(run)} rows, {run[0][0]} to {run[-1][0]}",
-                    rows_digest(run),
+                    f"{j - i} rows, {ref} to {buf[j - 1][2]}",
+                    rows_digest(text),
                 )
             h = entry_hash(seq, at, actor, action, scope, ref, digest, prev)
             rows.append((seq, at, actor, action, scope, ref, digest, prev, h))
@@ -277,7 +277,7 @@ class LedgerCore:
             ("seq", "at", "actor", "action", "scope", "ref", "digest", "prev_hash", "hash"),
             rows,
         )
-        self._db.bulk_insert("audit_rows", ("seq", "n", "ref", "digest"), members)
+        self._db.bulk_insert("audit_rows", ("seq", "changes"), lists)
         self._set_meta("audit_head", f"{seq}:{prev}")
         self._audit_buf = []
 

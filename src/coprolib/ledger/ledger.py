@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from coprolib.convert import unstructure
-from coprolib.ledger.audit import note_digest
+from coprolib.ledger.audit import note_digest, parse_rows_list
 from coprolib.ledger.codec import KIND_ORDER, PROTECTED
 from coprolib.ledger.crypto import KeyRing
 from coprolib.ledger.erasure import (
@@ -57,7 +57,7 @@ class Ledger(OutboxStore):
                     digest=r[6],
                     prev_hash=r[7],
                     hash=r[8],
-                    rows=tuple(audit_rows(self._db, int(r[0]))) if r[4] == "rows" else (),
+                    rows=_listed(self._db, int(r[0])) if r[4] == "rows" else (),
                 )
             if len(rows) < 1000:
                 return
@@ -238,3 +238,8 @@ class Ledger(OutboxStore):
         """The schema version stored in the ledger."""
         value = self._get_meta("schema_version")
         return int(value) if value is not None else 0
+
+
+def _listed(db: Any, seq: int) -> tuple[tuple[str, str], ...]:
+    text = audit_rows(db, seq)
+    return () if text is None else tuple(parse_rows_list(text))

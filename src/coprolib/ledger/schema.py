@@ -110,11 +110,8 @@ def _access(without_rowid: str) -> tuple[str, ...]:
     )
 
 
-#: One row per row change inside a ``"rows"`` audit entry (see :mod:`coprolib.ledger.audit`).
-_AUDIT_ROWS = (
-    "CREATE TABLE audit_rows (seq INTEGER NOT NULL, n INTEGER NOT NULL, ref TEXT NOT NULL,"
-    " digest TEXT NOT NULL, PRIMARY KEY (seq, n))"
-)
+#: The list of row changes a ``"rows"`` audit entry covers (see :mod:`coprolib.ledger.audit`).
+_AUDIT_ROWS = "CREATE TABLE audit_rows (seq INTEGER PRIMARY KEY, changes TEXT NOT NULL)"
 
 #: Every migration, oldest first. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -138,8 +135,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         version=4,
-        name="audit_rows: the row changes a batched audit entry covers, one row each",
-        sqlite=(_AUDIT_ROWS + " WITHOUT ROWID",),
+        name="audit_rows: the list of row changes each batched audit entry covers",
+        sqlite=(_AUDIT_ROWS,),
         postgres=(_AUDIT_ROWS.replace("seq INTEGER", "seq BIGINT"),),
     ),
 )

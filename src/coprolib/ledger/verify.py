@@ -3,8 +3,8 @@
 Three checks, and the first failing entry (lowest sequence number) is reported:
 1. the chain: sequence numbers run 1, 2, 3…, each ``prev_hash`` is the previous entry's hash and
    each hash recomputes; the head stored in ``coprolib_meta`` matches the last entry (so removing
-   the newest entries is noticed); each ``"rows"`` entry's digest recomputes from the pairs it
-   lists in ``audit_rows``;
+   the newest entries is noticed); each ``"rows"`` entry's digest recomputes from the list of
+   changes it keeps in ``audit_rows``;
 2. rows: each row of ``records``, ``consent_events``, ``shares``, ``receipts`` and ``jobs`` has
    the digest that its latest "row" entry recorded (an edited row fails at that entry);
 3. no row is missing (a deleted row fails at its latest entry) and none is unaccounted for (a row
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from coprolib.ledger.audit import GENESIS, entry_hash, rows_digest
+from coprolib.ledger.audit import GENESIS, entry_hash, parse_rows_list, rows_digest
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.outbox import job_digest, receipt_digest, share_digest
 from coprolib.ledger.record_store import event_digest, record_digest
@@ -56,10 +56,10 @@ def _row_sources() -> list[tuple[str, str, Callable[[tuple[Any, ...]], tuple[str
     ]
 
 
-def audit_rows(db: Backend, seq: int) -> list[tuple[str, str]]:
-    """The ``(ref, digest)`` pairs a ``"rows"`` entry lists, in order."""
-    rows = db.query("SELECT ref, digest FROM audit_rows WHERE seq = ? ORDER BY n", (seq,))
-    return [(str(r[0]), str(r[1])) for r in rows]
+def audit_rows(db: Backend, seq: int) -> str | None:
+    """The list of changes a ``"rows"`` entry keeps in ``audit_rows`` (JSON text), if any."""
+    row = db.query_one("SELECT changes FROM audit_rows WHERE seq = ?", (seq,))
+    return None if row is None else str(row[0])
 
 
 def verify_chain(db: Backend) -> AuditVerification:
@@ -99,16 +99,24 @@ def verify_chain(db: Backend) -> AuditVerification:
             if scope == "row":
                 latest[ref] = (seq, digest, action)
             elif scope == "rows":
-                members = audit_rows(db, seq)
-                if rows_digest(members) != digest and not chain_broken:
-                    failures.append(
-                        (
-                            seq,
-                            0,
-                            f"audit entry {seq}: the rows it lists were changed after it was written",
+                text = audit_rows(db, seq)
+                if text is None or rows_digest(text) != digest:
+                    if not chain_broken:
+                        failures.append(
+                            (
+                                seq,
+                                0,
+                                f"audit entry {seq}: the rows it lists were changed after it "
+                                "was written",
+                            )
                         )
-                    )
-                    chain_broken = True
+                        chain_broken = True
+                # Even an altered list names the rows this entry changed, so earlier entries
+                # are not blamed for them; one that cannot be read names none.
+                try:
+                    members = parse_rows_list(text or "[]")
+                except (ValueError, TypeError):
+                    members = []
                 for member_ref, member_digest in members:
                     latest[member_ref] = (seq, member_digest, action)
         if len(rows) < _PAGE:
