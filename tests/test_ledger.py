@@ -350,6 +350,45 @@ def test_theme_purpose_index_agrees_with_the_direct_query(ledger, n: int) -> Non
     assert ledger.story_ids_for("trust", "training")
 
 
+def _access_table(ledger) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    return sorted(ledger._db.query("SELECT theme, purpose, story_id, expires FROM story_access"))
+
+
+def _access_by_sql(ledger) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    every = "SELECT id FROM records WHERE kind = 'story'"
+    return sorted(ledger._db.query(ledger_schema.ACCESS_ROWS.format(ids=every)))
+
+
+def test_index_rows_an_import_computes_match_the_sql_definition(ledger) -> None:
+    soon, later = dt.date(2031, 1, 1), dt.date(2032, 6, 1)
+    # An earlier transaction: a contributor whose consent covers all their stories.
+    ledger.add([contributor("p-old"), consent("c-old", "p-old", (), Purpose.RESEARCH)])
+    ledger.import_records(
+        [
+            contributor("p-1"),
+            contributor("p-2"),
+            story("s-1", ("p-1", "p-old"), ("trust", "housing", "trust")),
+            story("s-2", ("p-2",), ("trust",)),
+            story("s-3", ("p-old",), ("isolation",)),
+            story("s-4", ("p-2",), ()),
+            consent("c-1", "p-1", (), Purpose.TRAINING, expires=soon),
+            consent("c-2", "p-1", ("s-1",), Purpose.TRAINING, Purpose.RESEARCH, expires=later),
+            consent("c-3", "p-2", ("s-1", "s-2"), Purpose.TRAINING),
+            consent("c-4", "p-2", (), Purpose.COMMISSIONING, expires=soon),
+            consent("c-5", "p-2", ("s-2",), Purpose.COMMISSIONING, expires=later),
+        ]
+    )
+    assert _access_table(ledger) == _access_by_sql(ledger)
+    assert ("trust", "training", "s-1", None) in _access_table(ledger)
+    assert ("trust", "commissioning", "s-2", later.isoformat()) in _access_table(ledger)
+    # New consents for stories already in the ledger, and an event in the same transaction.
+    with ledger.transaction():
+        ledger.add([story("s-5", ("p-1",), ("housing",)), consent("c-6", "p-old", ("s-5",))])
+        ledger.add(consent("c-7", "p-1", ("s-2",), Purpose.RESEARCH))
+        ledger.append_consent_event("c-1", withdrawal(T0 + dt.timedelta(days=1)))
+    assert _access_table(ledger) == _access_by_sql(ledger)
+
+
 def test_a_row_edited_by_hand_into_an_invalid_record_is_named_when_listed(ledger) -> None:
     seed(ledger)
     ledger._db.execute(
