@@ -54,6 +54,9 @@ _ANALYZE_FROM = 6000
 #: More stories than this to re-index go through a temporary table in one pass.
 _ACCESS_BULK = 2000
 _PAGE = 500
+#: An import of more stories than this stops keeping them in memory for the access index
+#: (about 0.5 KB each) and leaves the index to SQL at commit, so memory stays bounded.
+_ACCESS_MODEL_MAX = 250_000
 
 _INSERT_EVENT = "INSERT INTO consent_events (consent_id, version, at, data) VALUES (?, ?, ?, ?)"
 
@@ -117,11 +120,23 @@ class _AccessModel:
     def add_story(
         self, story_id: str, themes: tuple[str, ...], contributors: tuple[str, ...]
     ) -> None:
+        if self.stale:
+            return
+        if len(self.stories) >= _ACCESS_MODEL_MAX:
+            self.drop()
+            return
         names = self._names
         unique = tuple(names.setdefault(t, t) for t in dict.fromkeys(themes))
         self.stories[story_id] = (unique, contributors)
 
+    def drop(self) -> None:
+        """Give up on the model (SQL computes every row) and free what it held."""
+        self.stale = True
+        self.stories, self.by_contributor, self.by_story = {}, {}, {}
+
     def add_consent(self, story_ids: tuple[str, ...], purposes: list[tuple[Any, ...]]) -> None:
+        if self.stale:
+            return
         for _cid, purpose, contributor_id, all_stories, expires in purposes:
             grant = (purpose, expires)
             if all_stories:
@@ -341,7 +356,7 @@ class RecordStore(LedgerCore):
         return out
 
     def _write_consent_state(self, consent: Consent) -> None:
-        self._access_model.stale = True
+        self._access_model.drop()
         state, purposes = _consent_state_rows(consent)
         self._db.execute("DELETE FROM consent_state WHERE consent_id = ?", (consent.id,))
         self._db.execute("DELETE FROM consent_purposes WHERE consent_id = ?", (consent.id,))
@@ -473,7 +488,7 @@ class RecordStore(LedgerCore):
             )
             if kind == "story":
                 self._access_dirty.add(record.id)
-                self._access_model.stale = True
+                self._access_model.drop()
             self._audit(
                 "replace",
                 f"{kind}:{record.id}",
