@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from coprolib.bundle import load_bundle, write_jsonl
 from coprolib.cli import build_cli
 from coprolib.ledger import SCHEMA_VERSION, KeyRing, open_ledger
+from coprolib.ledger.schema import MIGRATIONS
 from coprolib.records import Story
 from coprolib.testing.ledger_fixtures import drop_target, make_target
 from tests.conftest import EXAMPLE_BUNDLE
@@ -164,7 +165,7 @@ def test_init_generate_key_then_rekey(run, tmp_path: Path) -> None:
 
 
 def test_migrate_command(run) -> None:
-    every = ", ".join(str(v) for v in range(1, SCHEMA_VERSION + 1))
+    every = ", ".join(str(m.version) for m in MIGRATIONS)
     assert f"applied migration(s) {every}" in run("migrate", "--ledger", "sqlite:///m.db").output
     again = run("migrate", "--ledger", "sqlite:///m.db").output
     assert f"already at schema version {SCHEMA_VERSION}" in again

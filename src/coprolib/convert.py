@@ -130,6 +130,10 @@ def _tuple_hook_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], 
     elem = typing.get_args(t)[0]
     inner = conv.get_structure_hook(elem)
     detailed = conv.detailed_validation
+    if not detailed and elem is str:
+        return _str_tuple
+    if not detailed and elem in _ENUMS and all(type(m.value) is str for m in elem):
+        return _enum_tuple_hook(elem)
 
     def hook(value: Any, _: Any) -> tuple[Any, ...]:
         if type(value) is not list and type(value) is not tuple:
@@ -149,6 +153,31 @@ def _tuple_hook_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], 
         if errors:
             raise IterableValidationError("list items failed", errors, t)
         return tuple(out)
+
+    return hook
+
+
+# The fast converter's hooks only have to be right when the input is: on any error the
+# input is structured again by the detailed converter, which says what is wrong and where.
+
+
+def _str_tuple(value: Any, _: Any) -> tuple[str, ...]:
+    if type(value) is not list and type(value) is not tuple:
+        raise TypeError("expected a list")
+    for v in value:
+        if type(v) is not str:
+            raise TypeError("expected a string")
+    return tuple(value)
+
+
+def _enum_tuple_hook(cls: type[enum.Enum]) -> Callable[[Any, Any], tuple[Any, ...]]:
+    by_value = {m.value: m for m in cls}
+
+    def hook(value: Any, _: Any) -> tuple[Any, ...]:
+        if type(value) is not list and type(value) is not tuple:
+            raise TypeError("expected a list")
+        # Every value is a string, so a number, true/false or null is a KeyError here.
+        return tuple([by_value[v] for v in value])
 
     return hook
 

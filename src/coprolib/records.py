@@ -54,6 +54,8 @@ def _nonempty(instance: Any, attribute: attrs.Attribute[Any], value: str) -> Non
 
 
 def _unique(values: tuple[Any, ...], what: str, field: str) -> None:
+    if len(values) < 2 or len(set(values)) == len(values):
+        return
     seen: set[Any] = set()
     for i, v in enumerate(values):
         if v in seen:

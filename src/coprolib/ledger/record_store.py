@@ -54,6 +54,9 @@ _ANALYZE_FROM = 6000
 #: More stories than this to re-index go through a temporary table in one pass.
 _ACCESS_BULK = 2000
 _PAGE = 500
+#: An import of more stories than this stops keeping them in memory for the access index
+#: (about 0.5 KB each) and leaves the index to SQL at commit, so memory stays bounded.
+_ACCESS_MODEL_MAX = 250_000
 
 _INSERT_EVENT = "INSERT INTO consent_events (consent_id, version, at, data) VALUES (?, ?, ?, ?)"
 
@@ -95,8 +98,106 @@ def _consent_state_rows(
     return row, purposes
 
 
+#: (purpose, expires) that a consent's current terms allow.
+_Grant = tuple[str, str | None]
+
+
+class _AccessModel:
+    """What a transaction wrote that ``story_access`` depends on, so rows for the stories it
+    added can be computed without reading back what it has just written: each new story's
+    themes and contributors, and the grants of each new consent (by contributor when it
+    covers all their stories, else by story). Any other change to consent state or to a
+    new story's refs makes it ``stale`` and every story goes through SQL."""
+
+    def __init__(self) -> None:
+        self.stories: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self.by_contributor: dict[str, list[_Grant]] = {}
+        self.by_story: dict[str, list[_Grant]] = {}
+        self.stale = False
+        # Themes repeat across stories: keep one string object per theme.
+        self._names: dict[str, str] = {}
+
+    def add_story(
+        self, story_id: str, themes: tuple[str, ...], contributors: tuple[str, ...]
+    ) -> None:
+        if self.stale:
+            return
+        if len(self.stories) >= _ACCESS_MODEL_MAX:
+            self.drop()
+            return
+        names = self._names
+        unique = tuple(names.setdefault(t, t) for t in dict.fromkeys(themes))
+        self.stories[story_id] = (unique, contributors)
+
+    def drop(self) -> None:
+        """Give up on the model (SQL computes every row) and free what it held."""
+        self.stale = True
+        self.stories, self.by_contributor, self.by_story = {}, {}, {}
+
+    def add_consent(self, story_ids: tuple[str, ...], purposes: list[tuple[Any, ...]]) -> None:
+        if self.stale:
+            return
+        for _cid, purpose, contributor_id, all_stories, expires in purposes:
+            grant = (purpose, expires)
+            if all_stories:
+                self.by_contributor.setdefault(contributor_id, []).append(grant)
+            else:
+                for sid in story_ids:
+                    self.by_story.setdefault(sid, []).append(grant)
+
+    def rows(
+        self, story_ids: Iterable[str], earlier: dict[str, list[_Grant]]
+    ) -> Iterator[tuple[str, str, str, str | None]]:
+        """``story_access`` rows of these (new) stories; ``earlier``: grants by contributor
+        from the database, for contributors this transaction did not add. Same result as
+        ``ACCESS_ROWS``: one row per (theme, purpose), expiring at the latest expiry of the
+        grants for it, or never if any grant never expires."""
+        by_contributor = self.by_contributor
+        by_story = self.by_story
+        for sid in story_ids:
+            themes, contributors = self.stories[sid]
+            if not themes:
+                continue
+            allowed: dict[str, str | None] = {}
+            grants: list[_Grant] = list(by_story.get(sid, ()))
+            for c in contributors:
+                grants += by_contributor.get(c, ())
+                grants += earlier.get(c, ())
+            for purpose, expires in grants:
+                if purpose in allowed:
+                    have = allowed[purpose]
+                    if have is None or expires is None:
+                        allowed[purpose] = None
+                    elif expires > have:
+                        allowed[purpose] = expires
+                else:
+                    allowed[purpose] = expires
+            for theme in themes:
+                for purpose, expires in allowed.items():
+                    yield (theme, purpose, sid, expires)
+
+
 class RecordStore(LedgerCore):
     """The record half of the ledger API."""
+
+    # Per transaction (set by _reset_tx, which every transaction starts with).
+    _access_model: _AccessModel
+    _held: dict[str, bool]
+
+    def _reset_tx(self) -> None:
+        super()._reset_tx()
+        self._access_model = _AccessModel()
+        self._held = {}
+
+    def _held_before(self, kind: str) -> bool:
+        """Whether the ledger held records of ``kind`` when this transaction first wrote one:
+        if not, every id it could clash with is one this transaction wrote (``_tx_ids``), and
+        a concurrent writer's is caught by the unique key."""
+        held = self._held.get(kind)
+        if held is None:
+            row = self._db.query_one("SELECT 1 FROM records WHERE kind = ? LIMIT 1", (kind,))
+            held = self._held[kind] = row is not None
+        return held
 
     # --- writing ------------------------------------------------------------------------
 
@@ -175,7 +276,7 @@ class RecordStore(LedgerCore):
                 )
             seen.add(rec.id)
             fresh.append(rec.id)
-        clash = self._existing_ids(kind, fresh)
+        clash = self._existing_ids(kind, fresh) if self._held_before(kind) else set()
         if clash:
             first = next(r.id for r in recs if r.id in clash)
             raise LedgerError(
@@ -190,6 +291,7 @@ class RecordStore(LedgerCore):
         purpose_rows: list[tuple[Any, ...]] = []
         audit = self._audit
         encode = self._encode
+        model = self._access_model
         for rec in recs:
             rec_id = rec.id
             plain = unstructure(rec)
@@ -201,12 +303,15 @@ class RecordStore(LedgerCore):
             rows.append((kind, rec_id, data, status, domain, 0))
             audit("add", f"{kind}:{rec_id}", record_digest(kind, rec_id, data, status, domain, 0))
             ref_rows.extend(self._ref_rows(kind, rec))
+            if kind == "story":
+                model.add_story(rec_id, rec.themes, rec.contributor_ids)
             if events is not None:
                 for version, (ev, ev_data) in enumerate(zip(rec.events, events, strict=True), 1):
                     event_rows.append(self._event_row(rec_id, version, ev, ev_data))
                 state, purposes = _consent_state_rows(rec)
                 state_rows.append(state)
                 purpose_rows.extend(purposes)
+                model.add_consent(rec.story_ids, purposes)
         try:
             self._db.bulk_insert("records", _RECORD_COLUMNS, rows)
         except Exception as exc:
@@ -251,6 +356,7 @@ class RecordStore(LedgerCore):
         return out
 
     def _write_consent_state(self, consent: Consent) -> None:
+        self._access_model.drop()
         state, purposes = _consent_state_rows(consent)
         self._db.execute("DELETE FROM consent_state WHERE consent_id = ?", (consent.id,))
         self._db.execute("DELETE FROM consent_purposes WHERE consent_id = ?", (consent.id,))
@@ -260,7 +366,16 @@ class RecordStore(LedgerCore):
     def _covered_stories(self, consents: builtins.list[Consent]) -> set[str]:
         """Ids of the stories the consents cover (listed, or all their contributor's)."""
         out: set[str] = set()
-        everyone = sorted({c.contributor_id for c in consents if not c.story_ids})
+        # A contributor this transaction added has no stories but the ones it added, and
+        # those are marked already.
+        added = self._tx_ids.get("contributor", ())
+        everyone = sorted(
+            {
+                c.contributor_id
+                for c in consents
+                if not c.story_ids and c.contributor_id not in added
+            }
+        )
         for c in consents:
             out.update(c.story_ids)
         out |= self._first_column_in(
@@ -272,8 +387,48 @@ class RecordStore(LedgerCore):
         return out
 
     def _refresh_access(self, story_ids: builtins.list[str]) -> None:
-        """Recompute ``story_access`` rows for these stories (themes x allowed purposes):
-        in slices of ids for a few, in one set-based pass through a temporary table for many."""
+        """Recompute ``story_access`` rows for these stories (themes x allowed purposes).
+        Stories this transaction added have no rows yet; theirs are computed from what it
+        wrote (see :class:`_AccessModel`). The others go through SQL: in slices of ids for a
+        few, in one set-based pass through a temporary table for many."""
+        model = self._access_model
+        if not model.stale and model.stories:
+            new = [s for s in story_ids if s in model.stories]
+            if new:
+                self._insert_new_access(new)
+                if len(new) == len(story_ids):
+                    return
+                known = model.stories
+                story_ids = [s for s in story_ids if s not in known]
+        self._refresh_access_sql(story_ids)
+
+    def _insert_new_access(self, story_ids: builtins.list[str]) -> None:
+        model = self._access_model
+        added = self._tx_ids.get("contributor", set())
+        older = sorted({c for s in story_ids for c in model.stories[s][1] if c not in added})
+        earlier: dict[str, list[_Grant]] = {}
+        if older:
+            rows = self._db.query(
+                "SELECT contributor_id, purpose, expires FROM consent_purposes"
+                " WHERE all_stories = 1 AND contributor_id = ANY(?)"
+                if self._db.dialect == "postgres"
+                else "SELECT contributor_id, purpose, expires FROM consent_purposes"
+                " WHERE all_stories = 1 AND contributor_id IN (SELECT value FROM json_each(?))",
+                (older if self._db.dialect == "postgres" else json.dumps(older),),
+            )
+            for contributor_id, purpose, expires in rows:
+                earlier.setdefault(contributor_id, []).append((purpose, expires))
+        columns = ("theme", "purpose", "story_id", "expires")
+        it = model.rows(story_ids, earlier)
+        while True:
+            batch = list(itertools.islice(it, 5000))
+            if not batch:
+                break
+            self._db.bulk_insert("story_access", columns, batch)
+
+    def _refresh_access_sql(self, story_ids: builtins.list[str]) -> None:
+        if not story_ids:
+            return
         if len(story_ids) > _ACCESS_BULK:
             self._db.analyze()
             self._db.execute(
@@ -333,6 +488,7 @@ class RecordStore(LedgerCore):
             )
             if kind == "story":
                 self._access_dirty.add(record.id)
+                self._access_model.drop()
             self._audit(
                 "replace",
                 f"{kind}:{record.id}",

@@ -100,17 +100,15 @@ def verify_chain(db: Backend) -> AuditVerification:
                 latest[ref] = (seq, digest, action)
             elif scope == "rows":
                 text = audit_rows(db, seq)
-                if text is None or rows_digest(text) != digest:
-                    if not chain_broken:
-                        failures.append(
-                            (
-                                seq,
-                                0,
-                                f"audit entry {seq}: the rows it lists were changed after it "
-                                "was written",
-                            )
+                if not chain_broken and (text is None or rows_digest(text) != digest):
+                    failures.append(
+                        (
+                            seq,
+                            0,
+                            f"audit entry {seq}: the rows it lists were changed after it was written",
                         )
-                        chain_broken = True
+                    )
+                    chain_broken = True
                 # Even an altered list names the rows this entry changed, so earlier entries
                 # are not blamed for them; one that cannot be read names none.
                 try:
