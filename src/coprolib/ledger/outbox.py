@@ -8,10 +8,11 @@ with a lease so a crashed worker's jobs come back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from coprolib.convert import unstructure
+from coprolib.convert import converter, unstructure
 from coprolib.ledger.audit import from_utc_text, utc_text
 from coprolib.ledger.codec import row_digest
 from coprolib.ledger.errors import LedgerError
@@ -47,6 +48,15 @@ _IN_CHUNK = 500
 def _chunked(ids: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(ids), _IN_CHUNK):
         yield ids[start : start + _IN_CHUNK]
+
+
+@functools.cache
+def _share_hook() -> Callable[[Any, Any], Share]:
+    """The converter's structure function for shares, looked up once rather than per row."""
+    return converter.get_structure_hook(Share)
+
+
+_STATUSES = {s.value: s for s in ShareStatus}
 
 
 def _status(value: Any) -> ShareStatus:
@@ -126,7 +136,10 @@ class OutboxStore(RecordStore):
 
     def _share_from(self, share_id: str, data: str) -> Share:
         plain = self._plain("shares", "share", share_id, data)
-        share: Share = self._load(Share, "share", share_id, plain)
+        try:
+            share: Share = _share_hook()(plain, Share)
+        except Exception:  # names the share and the problem
+            share = self._load(Share, "share", share_id, plain)
         return share
 
     def get_share(self, share_id: str) -> tuple[Share, ShareStatus] | None:
@@ -145,7 +158,7 @@ class OutboxStore(RecordStore):
                 f"SELECT id, data, status FROM shares WHERE id IN ({_marks(chunk)})", chunk
             )
             for share_id, data, status in rows:
-                out[share_id] = (self._share_from(share_id, data), ShareStatus(status))
+                out[share_id] = (self._share_from(share_id, data), _STATUSES[status])
         return out
 
     def list_shares(
