@@ -307,11 +307,14 @@ class RecordStore(LedgerCore):
                 model.add_story(rec_id, rec.themes, rec.contributor_ids)
             if events is not None:
                 for version, (ev, ev_data) in enumerate(zip(rec.events, events, strict=True), 1):
-                    event_rows.append(self._event_row(rec_id, version, ev, ev_data))
+                    event_rows.append(_event_row(rec_id, version, ev, ev_data))
                 state, purposes = _consent_state_rows(rec)
                 state_rows.append(state)
                 purpose_rows.extend(purposes)
                 model.add_consent(rec.story_ids, purposes)
+        # After the records' entries, not between them: a run of one action is one audit entry.
+        for row in event_rows:
+            self._audit_event(row)
         try:
             self._db.bulk_insert("records", _RECORD_COLUMNS, rows)
         except Exception as exc:
@@ -329,18 +332,13 @@ class RecordStore(LedgerCore):
             self._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
             self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
 
-    def _event_row(
-        self, consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
-    ) -> tuple[Any, ...]:
-        """A ``consent_events`` row (audited); ``plain`` is ``ev`` already unstructured."""
-        data = dumps(unstructure(ev) if plain is None else plain)
-        at = utc_text(ev.at)
+    def _audit_event(self, row: tuple[Any, ...]) -> None:
+        consent_id, version, at, data = row
         self._audit(
             "consent_event",
             f"consent_event:{consent_id}:{version}",
             event_digest(consent_id, version, at, data),
         )
-        return (consent_id, version, at, data)
 
     def _ref_rows(self, kind: str, rec: Any) -> list[tuple[str, str, str, str]]:
         out: list[tuple[str, str, str, str]] = []
@@ -519,7 +517,9 @@ class RecordStore(LedgerCore):
                 raise LedgerError(
                     exc.message, record=where, field=f"events[{consent.version}].{exc.field}"
                 ) from None
-            self._db.execute(_INSERT_EVENT, self._event_row(consent_id, new.version, event))
+            row = _event_row(consent_id, new.version, event)
+            self._audit_event(row)
+            self._db.execute(_INSERT_EVENT, row)
             self._write_consent_state(new)
             self._access_dirty.update(self._covered_stories([new]))
             return new
@@ -689,6 +689,18 @@ class RecordStore(LedgerCore):
             "SELECT erased FROM records WHERE kind = ? AND id = ?", (_kind_of_cls(cls), record_id)
         )
         return bool(row and row[0])
+
+
+def _event_row(
+    consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
+) -> tuple[Any, ...]:
+    """A ``consent_events`` row; ``plain`` is ``ev`` already unstructured."""
+    return (
+        consent_id,
+        version,
+        utc_text(ev.at),
+        dumps(unstructure(ev) if plain is None else plain),
+    )
 
 
 def _json(text: str) -> Any:
