@@ -362,6 +362,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
     at = run.clock()
     receipts = [
         (
+            job,
             share,
             Receipt(
                 share_id=share.id,
@@ -376,17 +377,15 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
     ]
     # Receipts, statuses, job ends and the feedback they send marked sent: all or none.
     with ledger.transaction():
-        ledger.record_delivered(
-            [(job.id, receipt) for (job, _, _), (_, receipt) in zip(done, receipts, strict=True)]
-        )
-        for share, receipt in receipts:
+        ledger.record_delivered([(job.id, receipt) for job, _, receipt in receipts])
+        for _, share, receipt in receipts:
             if share.kind is ShareKind.FEEDBACK:
                 mark_feedback_sent(ledger, share, receipt)
     run.summary.delivered += len(done)
     if _implemented("after_delivery"):
         from coprolib.plugin_host import call_each
 
-        for share, receipt in receipts:
+        for _, share, receipt in receipts:
             call_each("after_delivery", share=share, destination=dest, receipt=receipt)
 
 

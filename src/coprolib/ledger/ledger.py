@@ -57,7 +57,9 @@ class Ledger(OutboxStore):
                     digest=r[6],
                     prev_hash=r[7],
                     hash=r[8],
-                    rows=_listed(self._db, int(r[0])) if r[4] == "rows" else (),
+                    rows=tuple(parse_rows_list(audit_rows(self._db, int(r[0])) or "[]"))
+                    if r[4] == "rows"
+                    else (),
                 )
             if len(rows) < 1000:
                 return
@@ -238,8 +240,3 @@ class Ledger(OutboxStore):
         """The schema version stored in the ledger."""
         value = self._get_meta("schema_version")
         return int(value) if value is not None else 0
-
-
-def _listed(db: Any, seq: int) -> tuple[tuple[str, str], ...]:
-    text = audit_rows(db, seq)
-    return () if text is None else tuple(parse_rows_list(text))

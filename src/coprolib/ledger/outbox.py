@@ -62,11 +62,11 @@ _STATUSES = {s.value: s for s in ShareStatus}
 def _status(value: Any) -> ShareStatus:
     if type(value) is ShareStatus:
         return value
-    try:
-        return ShareStatus(value)
-    except ValueError:
+    found = _STATUSES.get(value) if isinstance(value, str) else None
+    if found is None:
         choices = ", ".join(s.value for s in ShareStatus)
-        raise LedgerError(f"{value!r} is not a share status (one of: {choices})") from None
+        raise LedgerError(f"{value!r} is not a share status (one of: {choices})")
+    return found
 
 
 def _moment(value: dt.datetime | None, field: str) -> dt.datetime:
@@ -158,7 +158,7 @@ class OutboxStore(RecordStore):
                 f"SELECT id, data, status FROM shares WHERE id IN ({_marks(chunk)})", chunk
             )
             for share_id, data, status in rows:
-                out[share_id] = (self._share_from(share_id, data), _STATUSES[status])
+                out[share_id] = (self._share_from(share_id, data), _status(status))
         return out
 
     def list_shares(

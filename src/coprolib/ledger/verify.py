@@ -6,7 +6,7 @@ Three checks, and the first failing entry (lowest sequence number) is reported:
    the newest entries is noticed); each ``"rows"`` entry's digest recomputes from the list of
    changes it keeps in ``audit_rows``;
 2. rows: each row of ``records``, ``consent_events``, ``shares``, ``receipts`` and ``jobs`` has
-   the digest that its latest "row" entry recorded (an edited row fails at that entry);
+   the digest that the latest entry recording it gave (an edited row fails at that entry);
 3. no row is missing (a deleted row fails at its latest entry) and none is unaccounted for (a row
    added behind the ledger's back fails with no entry to name).
 """
