@@ -111,6 +111,7 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
         return [j for j in jobs_by_destination[destination] if j.share_id == share_id]
 
     with ledger.transaction():
+        to_enqueue = []
         for share in result.deliver:
             prior = ledger.get_share(share.id)
             if prior is not None and prior[1] is ShareStatus.RETRACT_PLANNED:
@@ -133,6 +134,9 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
                     share, idempotency_key=f"{share.idempotency_key}-{result.moment:%Y%m%dT%H%M%S}"
                 )
             ledger.put_share(share, status=ShareStatus.PLANNED)
+            to_enqueue.append(share)
+        # Queued after every share is put, so each kind of write is one batched audit entry.
+        for share in to_enqueue:
             ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
         for r in result.retractions:
             found = ledger.get_share(r.share_id)
