@@ -36,7 +36,6 @@ from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.enums import ShareKind
 from coprolib.feedback_owed import mark_feedback_sent
-from coprolib.gc_pause import gc_paused
 from coprolib.records import Receipt, Share
 
 log = logging.getLogger("coprolib.delivery")
@@ -531,8 +530,7 @@ def sync(
                 lease_seconds=lease_seconds,
             )
             if jobs:
-                with gc_paused():  # a batch builds thousands of objects and no cycles
-                    _process(run, jobs)
+                _process(run, jobs)
                 continue
             wait = _next_due(ledger, destination, run, clock())
             if wait is None or time.monotonic() + wait > deadline:

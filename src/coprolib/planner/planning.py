@@ -143,14 +143,15 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
             if found is None:
                 continue
             old, _status = found
-            in_flight = False
+            maybe_out = False
             if r.status == "planned":
                 for job in open_deliveries(r.share_id, r.destination):
                     if job.status == "pending":
                         ledger.finish_job(job.id, "cancelled", error=f"retracted: {r.reason}")
-                    elif job.status == "claimed":
-                        in_flight = True
-                if not in_flight:
+                    # Claimed (being sent now) or tried before (the reply may have been lost):
+                    # it may be at the destination, so it is retracted there.
+                    maybe_out = maybe_out or job.status == "claimed" or job.attempts > 0
+                if not maybe_out:
                     ledger.set_share_status(r.share_id, ShareStatus.CANCELLED)
                     continue
             ledger.set_share_status(r.share_id, ShareStatus.RETRACT_PLANNED)
