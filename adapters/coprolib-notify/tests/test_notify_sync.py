@@ -73,11 +73,7 @@ def test_feedback_is_sent_once_forgeries_refused_and_retraction_compensated(
 
             first = sync(ledger, config)
             assert first.delivered == 2 and first.cancelled == 1, first
-            assert (
-                sorted(notify.references())
-                == sorted(s.idempotency_key.replace("coprolib-", "cl-") for s in planned)
-                or len(notify.notifications) == 2
-            )
+            assert len(notify.notifications) == 2
             assert {ledger.get(Feedback, f.id).status for f in owed} == {FeedbackStatus.SENT}
             assert sync(ledger, config).delivered == 0
 
