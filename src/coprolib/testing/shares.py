@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 from coprolib import convert
@@ -232,13 +233,14 @@ def outbox_shares(count: int, destination: str, prefix: str = "share") -> list[S
 def plan_into(ledger: Any, shares: list[Share]) -> None:
     """Record the shares as planned, with the insights they render, and enqueue a delivery job
     for each, in one transaction (the ledger needs :func:`seed_consent` first)."""
+    made: dict[str, int] = {}  # prefix -> how many outbox_insights made
+    for share in shares:
+        found = re.fullmatch(r"insight-(.+)-(\d+)", share.subject_id)
+        if found:
+            made[found[1]] = max(made.get(found[1], 0), int(found[2]) + 1)
     wanted = {s.subject_id for s in shares}
-    prefixes = {i.rsplit("-", 1)[0].removeprefix("insight-") for i in wanted}
     with ledger.transaction():
-        for prefix in sorted(prefixes):
-            count = 1 + max(
-                int(i.rsplit("-", 1)[1]) for i in wanted if i.startswith(f"insight-{prefix}-")
-            )
+        for prefix, count in sorted(made.items()):
             missing = [
                 i
                 for i in outbox_insights(count, prefix)
