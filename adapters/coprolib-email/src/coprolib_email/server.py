@@ -25,6 +25,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 KEY_HEADER = "X-Coprolib-Key"
 
@@ -72,7 +73,8 @@ class Mailbox:
     def keys(self) -> list[str]:
         """The coprolib key of each message held (one per Message-ID)."""
         with self._lock:
-            return [str(m[KEY_HEADER]) for m in self.messages.values()]
+            # A long header arrives folded: unfold, then undo the adapter's percent-encoding.
+            return [unquote(str(m[KEY_HEADER]).strip()) for m in self.messages.values()]
 
 
 def free_port() -> int:
