@@ -241,7 +241,8 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if self.command != "HEAD":  # a HEAD reply has the headers of a GET, no body
+                    self.wfile.write(reply.body)
                 self.wfile.flush()
 
         def _reset(self) -> None:
@@ -253,7 +254,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             with contextlib.suppress(OSError):
                 self.connection.close()
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     return Handler
 
