@@ -19,7 +19,7 @@ and the Python client's documented errors (https://docs.notifications.service.go
 * ``reference``: optional; when given it must be a string (``400 ValidationError "reference …
   is not of type string"``) and, as the Python client documentation says ("An identifier you
   can create if necessary … It must not contain any personal information such as name or postal
-  address", https://docs.notifications.service.gov.uk/python.html#reference-optional), must not
+  address", https://docs.notifications.service.gov.uk/python.html), must not
   look like personal data: a reference holding an ``@``, or nine or more digits in a row (or a
   run of nine or more digits, spaces and hyphens from digit to digit, as a phone number is
   written) is refused with ``400 BadRequestError``. The exact rule is not published; this one is what production refused
