@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from coprolib.config import Config
 from coprolib.planner._records import evolve, utc_now
 from coprolib.planner.reconciliation import LIVE, Plan, reconcile
+from coprolib.planner.rendering import redelivery_key
 from coprolib.planner.routing import route
 from coprolib.planner.world import World, load_world, merge_worlds, world_for_insight
 from coprolib.records import Feedback, Insight, Share
@@ -131,7 +132,7 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
                 # Delivered again after a retraction: a fresh key so the destination cannot
                 # answer from a cache of the retracted record.
                 share = evolve(
-                    share, idempotency_key=f"{share.idempotency_key}-{result.moment:%Y%m%dT%H%M%S}"
+                    share, idempotency_key=redelivery_key(share.idempotency_key, result.moment)
                 )
             ledger.put_share(share, status=ShareStatus.PLANNED)
             to_enqueue.append(share)
