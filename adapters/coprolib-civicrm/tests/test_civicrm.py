@@ -377,3 +377,21 @@ def test_doctor_reports_a_refused_key(
     assert finding.severity is Severity.ERROR
     assert "refused the credentials" in finding.message
     assert key[:-1] not in finding.message + (finding.fix or "")
+
+
+def test_readme_settings_build_the_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in readme.split("```toml\n")[1:]]
+    settings_ = tomllib.loads(blocks[0])["destinations"]["partner-crm"]["settings"]
+    monkeypatch.setenv("PARTNER_CIVICRM_API_KEY", "T0PS3CR3T6ateeUXgTOJ9e3PpXvDZF9Al55WAmBsNQI")
+    made = CiviCRMAdapter(settings_, destination="partner-crm")
+    assert made.config.entity == "Activity" and made.fields == {
+        "title": "subject",
+        "body": "details",
+    }
+    other = CiviCRMAdapter({**settings_, **tomllib.loads(blocks[1])}, destination="partner-crm")
+    assert other.config.entity == "Eck_Insight" and other.values == {
+        "subtype:name": "Lived_experience"
+    }

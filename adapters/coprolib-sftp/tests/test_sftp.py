@@ -434,3 +434,16 @@ def test_doctor(tmp_path: Path, sshd: LocalSshd, monkeypatch: pytest.MonkeyPatch
     assert good.severity is Severity.OK and "matches" in good.message, good.message
     assert bad.severity is Severity.ERROR and "not pinned" in bad.message
     assert names(sshd.drop) == []  # the probe file was removed
+
+
+def test_readme_settings_build_the_adapter(tmp_path: Path) -> None:
+    import tomllib
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    settings_ = tomllib.loads(block)["destinations"]["case-system"]["settings"]
+    private, _ = new_key()
+    key_file = tmp_path / "sftp_ed25519"
+    key_file.write_text(private)
+    made = SftpAdapter({**settings_, "private_key_file": str(key_file)}, destination="case-system")
+    assert made.describe()["settings"]["directory"] == "/exchange/coprolib/inbox"
