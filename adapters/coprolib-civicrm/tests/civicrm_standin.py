@@ -30,6 +30,7 @@ import json
 import secrets
 import string
 import threading
+import unicodedata
 import urllib.parse
 from typing import Any
 
@@ -269,16 +270,18 @@ class LocalCiviCRM:
         return out
 
     def _matches(self, record: dict[str, Any], where: list[Any]) -> bool:
+        """SQL comparison under MySQL's default ``utf8mb4_unicode_ci`` collation: case and
+        accents are ignored, as are trailing spaces."""
         fields = self._fields()
         for clause in where:
             name, op, *rest = clause
             if name not in fields:
                 raise CiviError(f"Invalid field '{name}' in where clause", status=500)
-            value = record.get(name)
+            value = _collate(record.get(name))
             target = rest[0] if rest else None
-            if op == "=" and value != target:
+            if op == "=" and value != _collate(target):
                 return False
-            if op == "IN" and value not in (target or []):
+            if op == "IN" and value not in [_collate(t) for t in target or []]:
                 return False
             if op == "IS EMPTY" and value not in (None, ""):
                 return False
@@ -317,9 +320,10 @@ class LocalCiviCRM:
                         "Mandatory values missing from Api4 Activity::save: " + ", ".join(missing),
                         code="mandatory_missing",
                     )
-            subject = record.get("subject")
-            if isinstance(subject, str) and len(subject) > 255:
-                raise CiviError("DB Error: unknown error")  # MySQL strict: data too long
+            for column in ("subject", MATCH_FIELD):  # both varchar(255)
+                text = record.get(column)
+                if isinstance(text, str) and len(text) > 255:
+                    raise CiviError("DB Error: unknown error")  # MySQL strict: data too long
             if "id" in record:
                 self.records[record["id"]].update(record)
             else:
@@ -361,6 +365,14 @@ class LocalCiviCRM:
 
 
 _HTML = {"Content-Type": "text/html; charset=UTF-8"}
+
+
+def _collate(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    decomposed = unicodedata.normalize("NFKD", value)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.casefold().rstrip(" ")
 
 
 def _text401(message: str) -> Reply:

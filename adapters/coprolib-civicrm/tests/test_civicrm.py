@@ -229,6 +229,17 @@ def test_any_key_round_trips(adapter: CiviCRMAdapter, civicrm: LocalCiviCRM, key
     assert key_text not in civicrm.external_ids()
 
 
+def test_keys_differing_only_in_case_are_one_record_in_civicrm(
+    adapter: CiviCRMAdapter, civicrm: LocalCiviCRM
+) -> None:
+    # MySQL's default collation ignores case: coprolib's lowercase-hex keys never meet this.
+    upper = attrs.evolve(make_share("u"), idempotency_key="COPROLIB-ABC")
+    lower = attrs.evolve(make_share("l"), idempotency_key="coprolib-abc")
+    first, second = adapter.deliver([upper]) + adapter.deliver([lower])
+    assert first.remote_id == second.remote_id
+    assert civicrm.external_ids() == ["coprolib-abc"]
+
+
 # --- refusals ------------------------------------------------------------------------------------
 
 
@@ -340,12 +351,19 @@ def _doctor(tmp_path: Path, url: str, key: str) -> list[Any]:
 
 
 def test_doctor_passes_on_a_set_up_site(
-    tmp_path: Path, civicrm_server: FaultServer, key: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    civicrm: LocalCiviCRM,
+    civicrm_server: FaultServer,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CIVICRM_API_KEY", key)
+    civicrm.records[48000] = {"id": 48000, MATCH_FIELD: "coprolib-" + "0" * 40}
     (finding,) = _doctor(tmp_path, civicrm_server.url, key)
     assert finding.severity is Severity.OK, finding.message
     assert "Coprolib.External_ID" in finding.message
+    assert [c[1] for c in civicrm.calls] == ["getFields", "checkAccess", "delete"]
+    assert list(civicrm.records) == [48000]  # the delete probe matched nothing
 
 
 @pytest.mark.parametrize("missing", ["custom field", "activity type"])

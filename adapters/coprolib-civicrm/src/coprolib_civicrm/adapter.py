@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -323,13 +324,22 @@ class CiviCRMAdapter(Adapter[CiviCRMConfig]):
             names = {o.get("name") for o in options or () if isinstance(o, dict)}
             if suffix == "name" and isinstance(options, list) and value not in names:
                 raise PermanentError(_missing_option(entity, base, value))
-        for action in ("create", "delete"):
-            access = self.call("checkAccess", {"action": action, "values": {}})
-            if not (access and isinstance(access[0], dict) and access[0].get("access")):
-                raise AuthError(
-                    f"the API key's contact may not {action} {entity} records: "
-                    f"{_permission_hint(entity, action)}"
-                )
+        access = self.call("checkAccess", {"action": "create", "values": dict(self.values)})
+        if not (access and isinstance(access[0], dict) and access[0].get("access")):
+            raise AuthError(
+                f"the API key's contact may not create {entity} records: "
+                f"{_permission_hint(entity, 'create')}"
+            )
+        # A delete that matches nothing proves the permission a retraction needs, and changes
+        # nothing (checkAccess for delete would need an existing record's id).
+        probe = f"coprolib-check-{secrets.token_hex(20)}"
+        try:
+            self.call("delete", {"where": [[self.config.match_field, "=", probe]]})
+        except AuthError:
+            raise AuthError(
+                f"the API key's contact may not delete {entity} records: "
+                f"{_permission_hint(entity, 'delete')}"
+            ) from None
         return (
             f"API key accepted; {entity} has {self.config.match_field}; create and delete allowed"
         )
