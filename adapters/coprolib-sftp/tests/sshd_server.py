@@ -92,7 +92,7 @@ class LocalSshd:
                     "UsePAM no",
                     f"AllowUsers {self.user}",
                     "Subsystem sftp internal-sftp",
-                    "LogLevel ERROR",
+                    "LogLevel VERBOSE",
                     f"Match LocalPort {self.read_only_port}",
                     "    ForceCommand internal-sftp -R",
                     "",

@@ -20,6 +20,8 @@ class FaultProxy:
     def __init__(self, target: int) -> None:
         self.target = target
         self.cut_after: int | None = None
+        #: Per new connection, in order, a ``cut_after`` to use (then ``cut_after`` again).
+        self.plan: list[int | None] = []
         self.stall = False
         self.cuts = 0
         self._server = socket.socket()
@@ -42,14 +44,17 @@ class FaultProxy:
             upstream = socket.create_connection(("127.0.0.1", self.target))
             self._sockets += [client, upstream]
             sent = [0]
+            cut = self.plan.pop(0) if self.plan else self.cut_after
             threading.Thread(
-                target=self._pump, args=(client, upstream, sent, True), daemon=True
+                target=self._pump, args=(client, upstream, sent, True, cut), daemon=True
             ).start()
             threading.Thread(
-                target=self._pump, args=(upstream, client, sent, False), daemon=True
+                target=self._pump, args=(upstream, client, sent, False, None), daemon=True
             ).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, sent: list[int], up: bool) -> None:
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, sent: list[int], up: bool, cut: int | None
+    ) -> None:
         while True:
             try:
                 data = src.recv(4096)
@@ -61,7 +66,7 @@ class FaultProxy:
                 threading.Event().wait(0.05)
             if up:
                 sent[0] += len(data)
-                if self.cut_after is not None and sent[0] > self.cut_after:
+                if cut is not None and sent[0] > cut:
                     self.cuts += 1
                     self._reset(src, dst)
                     return

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import random
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +237,12 @@ def test_unknown_host_key_is_refused_before_logging_in(sshd: LocalSshd) -> None:
     assert _fingerprint(served) in (result.message or "")  # says which key it saw
     assert not checked.ok and checked.status is Status.AUTH
     assert names(sshd.drop) == []
+    # The key was refused before any credential went to the server...
+    assert "publickey" not in sshd.log.read_text()
+    with SftpAdapter(_settings(sshd), destination="t") as good:
+        assert good.check().ok
+    # ...which sshd does log when one does.
+    assert "Accepted publickey" in sshd.log.read_text()
 
 
 def test_fingerprint_pin_and_rotation_list(sshd: LocalSshd) -> None:
@@ -316,6 +325,35 @@ def test_server_down_then_back(adapter: SftpAdapter, sshd: LocalSshd) -> None:
     assert failed_deliver.status is Status.RETRYABLE
     assert "cannot connect" in (failed_deliver.message or "")
     assert retracted.ok and manifests(sshd.drop) == {}
+
+
+def test_connection_closed_while_idle_is_reopened(adapter: SftpAdapter, sshd: LocalSshd) -> None:
+    assert adapter.deliver([_keyed(make_share("before"))])[0].ok
+    sessions = sshd.children()
+    assert sessions, "the adapter keeps its connection open between batches"
+    for pid in sessions:  # the server (or a firewall) drops the idle connection
+        os.kill(pid, signal.SIGKILL)
+    result = adapter.deliver([_keyed(make_share("after"))])[0]
+    assert result.ok, result.message
+    assert set(manifests(sshd.drop)) == {production_key("before"), production_key("after")}
+
+
+def test_random_cuts_never_crash_and_leave_whole_files(sshd: LocalSshd) -> None:
+    rng = random.Random(7)
+    shares = [_keyed(s) for s in canonical_shares()] * 2
+    with FaultProxy(sshd.port) as proxy:
+        proxy.plan = [rng.choice([None, 2_500, 6_000, 12_000, 40_000]) for _ in range(40)]
+        with SftpAdapter(_settings(sshd, port=proxy.port), destination="t") as adapter:
+            first = adapter.deliver(shares)
+            refs = [_ref(r) for r in first if r.ok][:3]
+            retracted = adapter.retract(refs)
+        assert proxy.cuts >= 3
+    assert {r.status for r in first + retracted} <= {Status.OK, Status.RETRYABLE}
+    assert any(r.status is Status.RETRYABLE for r in first)
+    held = manifests(sshd.drop)
+    for key, manifest in held.items():  # every manifest's document is whole
+        document = (sshd.drop / manifest["document"]["file"]).read_bytes()
+        assert hashlib.sha256(document).hexdigest() == manifest["document"]["sha256"], key
 
 
 def test_connection_cut_mid_transfer_leaves_no_partial_file(

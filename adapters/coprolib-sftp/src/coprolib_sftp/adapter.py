@@ -26,9 +26,9 @@ import re
 import secrets
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import paramiko
@@ -53,6 +53,8 @@ from coprolib.adapters import (
 from coprolib.adapters.errors import AdapterError
 from coprolib.enums import ShareKind
 from coprolib.records import Share
+
+T = TypeVar("T")
 
 SCHEMA = "coprolib.sftp/1"
 DOCUMENT_SUFFIX = ".txt"
@@ -322,28 +324,37 @@ class SftpAdapter(Adapter[SftpConfig]):
             "changed, add it to host_keys; otherwise someone may be intercepting the connection"
         )
 
-    @contextlib.contextmanager
-    def _sftp(self) -> Iterator[_Session]:
-        """The open session (connecting if needed); dropped after a transport failure."""
-        if self._session is None or not self._session.transport.is_active():
-            self._drop()
-            self._session = self._connect()
-        try:
-            yield self._session
-        except AdapterError:
-            raise
-        except (TimeoutError, paramiko.SSHException, EOFError, ConnectionError) as exc:
-            self._drop()
-            raise RetryableError(
-                f"the connection to {self.server} failed ({type(exc).__name__})"
-            ) from None
-        except OSError as exc:
-            if not self._session or not self._session.transport.is_active():
+    def _run(self, op: Callable[[_Session], T]) -> T:
+        """``op`` on the open session (connecting if needed). A kept-open connection that the
+        server or a firewall closed while idle fails on first use: then ``op`` runs once more on
+        a new connection (every operation here is safe to repeat). Transport failures come out
+        as :class:`RetryableError`, file errors classified."""
+        reused = self._session is not None and self._session.transport.is_active()
+        while True:
+            if self._session is None or not self._session.transport.is_active():
                 self._drop()
-                raise RetryableError(
-                    f"the connection to {self.server} failed ({type(exc).__name__})"
-                ) from None
-            raise self._file_error(exc) from None
+                self._session = self._connect()
+            session = self._session
+            try:
+                return op(session)
+            except AdapterError:
+                raise
+            except OSError as exc:
+                lost = not session.transport.is_active() or isinstance(
+                    exc, TimeoutError | ConnectionError
+                )
+                if not lost:
+                    raise self._file_error(exc) from None
+                failure: BaseException = exc
+            except (paramiko.SSHException, EOFError) as exc:
+                failure = exc
+            self._drop()
+            if reused and not isinstance(failure, TimeoutError):
+                reused = False
+                continue
+            raise RetryableError(
+                f"the connection to {self.server} failed ({type(failure).__name__})"
+            ) from None
 
     def _drop(self) -> None:
         if self._session is not None:
@@ -463,10 +474,14 @@ class SftpAdapter(Adapter[SftpConfig]):
         manifest left by an earlier retraction of the same key is removed last."""
         stem = file_stem(share.idempotency_key)
         document = self.document(share)
-        with self._sftp() as session:
+        manifest = self.manifest(share, stem, document)
+
+        def write(session: _Session) -> None:
             self._put(session, stem + DOCUMENT_SUFFIX, document)
-            self._put(session, stem + MANIFEST_SUFFIX, self.manifest(share, stem, document))
+            self._put(session, stem + MANIFEST_SUFFIX, manifest)
             self._remove(session, stem + RETRACTION_SUFFIX)
+
+        self._run(write)
         return DeliveryResult(
             share_id=share.id,
             idempotency_key=share.idempotency_key,
@@ -478,12 +493,13 @@ class SftpAdapter(Adapter[SftpConfig]):
         """Write the retraction manifest, then remove the document and manifest if still there.
         Retracting again, or what was never delivered, is done too."""
         stem = file_stem(ref.idempotency_key)
-        with self._sftp() as session:
-            self._put(session, stem + RETRACTION_SUFFIX, self.retraction(ref, stem))
-            removed = [
-                self._remove(session, stem + suffix)
-                for suffix in (MANIFEST_SUFFIX, DOCUMENT_SUFFIX)
-            ]
+        notice = self.retraction(ref, stem)
+
+        def write(session: _Session) -> list[bool]:
+            self._put(session, stem + RETRACTION_SUFFIX, notice)
+            return [self._remove(session, stem + s) for s in (MANIFEST_SUFFIX, DOCUMENT_SUFFIX)]
+
+        removed = self._run(write)
         note = None if any(removed) else "no document was in the drop (already retracted or taken)"
         return self.retracted(ref, note)
 
@@ -491,17 +507,18 @@ class SftpAdapter(Adapter[SftpConfig]):
         """Connect (host key checked, key accepted), then write, rename and remove a probe file
         in the drop folder."""
         probe = f".coprolib-check-{secrets.token_hex(6)}"
+
+        def probe_folder(session: _Session) -> tuple[str, paramiko.PKey]:
+            mode = session.sftp.stat(self.config.directory).st_mode or 0
+            if not stat.S_ISDIR(mode):
+                raise PermanentError(f"{self.config.directory} on {self.server} is not a folder")
+            self._put(session, probe, b"coprolib check\r\n")
+            self._remove(session, probe)
+            rename = "atomic posix-rename" if session.posix_rename else "rename (not atomic)"
+            return rename, session.transport.get_remote_server_key()
+
         try:
-            with self._sftp() as session:
-                mode = session.sftp.stat(self.config.directory).st_mode or 0
-                if not stat.S_ISDIR(mode):
-                    raise PermanentError(
-                        f"{self.config.directory} on {self.server} is not a folder"
-                    )
-                self._put(session, probe, b"coprolib check\r\n")
-                self._remove(session, probe)
-                rename = "atomic posix-rename" if session.posix_rename else "rename (not atomic)"
-                key = session.transport.get_remote_server_key()
+            rename, key = self._run(probe_folder)
         except Exception as exc:  # reported as the check result
             status, _, message = self.classify(exc)
             return CheckResult(ok=False, status=status, message=message)
