@@ -294,6 +294,19 @@ def test_missing_mandatory_value_is_permanent_when_civicrm_says_so(
     assert "activity_type_id" in (result.message or "")
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_unknown_entity_is_permanent_only_when_civicrm_says_why(
+    civicrm: LocalCiviCRM, civicrm_server: FaultServer, debug: bool
+) -> None:
+    perms = PERMISSIONS | ({"view debug output"} if debug else set())
+    key = civicrm.add_contact(20422, perms)
+    settings_ = _settings(civicrm_server.url, key, entity="Eck_Insight", fields={"title": "title"})
+    with CiviCRMAdapter(settings_, destination="t") as adapter:
+        result = adapter.deliver([_keyed(make_share("eck"))])[0]
+    assert result.status is (Status.PERMANENT if debug else Status.RETRYABLE)
+    assert ("does not exist" in (result.message or "")) is debug
+
+
 def test_connection_refused_is_retryable() -> None:
     with CiviCRMAdapter(
         {"url": f"{refused_url()}/civicrm/ajax/api4", "api_key": Secret("k" * 43)}

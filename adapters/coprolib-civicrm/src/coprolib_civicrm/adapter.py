@@ -77,8 +77,8 @@ _ENTITY_NAME = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
 #: "view debug output"; otherwise CiviCRM hides the reason and a retry is the safe guess).
 _PERMANENT_CODES = frozenset({"mandatory_missing"})
 _PERMANENT_MESSAGE = re.compile(
-    r"^(Api \S+ does not exist|Invalid field|Mandatory values missing|DB Error: (data too long|"
-    r"constraint violation))",
+    r"^(API? .* does not exist|Invalid field|Mandatory values missing|"
+    r"DB Error: constraint violation)",
     re.IGNORECASE,
 )
 _MAX_DETAIL = 300
