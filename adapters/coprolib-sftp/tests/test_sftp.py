@@ -144,6 +144,7 @@ def test_redelivery_replaces_the_same_files_atomically(
     # A rename puts a new inode in place: the old file was never rewritten in place.
     assert all(before[n] != after[n] for n in before)
     assert "Revised wording." in (sshd.drop / f"{stem}.txt").read_text(encoding="utf-8")
+    assert {(sshd.drop / n).stat().st_mode & 0o777 for n in after} == {0o640}
     assert manifests(sshd.drop)[stem]["digest"] == new.digest != old.digest
 
 
@@ -416,9 +417,17 @@ def test_key_file_with_passphrase(sshd: LocalSshd, tmp_path: Path) -> None:
         assert adapter.check().ok
 
 
+def test_file_mode_is_set(sshd: LocalSshd) -> None:
+    with SftpAdapter(_settings(sshd, file_mode="0600"), destination="t") as adapter:
+        assert adapter.deliver([_keyed(make_share("private"))])[0].ok
+    assert {p.stat().st_mode & 0o777 for p in sshd.drop.iterdir()} == {0o600}
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
+        ({"file_mode": "0644"}, "file_mode"),
+        ({"file_mode": "rw-r-----"}, "file_mode"),
         ({"host_keys": []}, "host_keys"),
         ({"host_keys": ["ssh-ed25519 not-base64!"]}, "host_keys[0]"),
         ({"host_keys": ["SHA256:short"]}, "host_keys[0]"),

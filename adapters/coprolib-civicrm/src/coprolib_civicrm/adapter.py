@@ -40,7 +40,7 @@ from coprolib.adapters import (
     Secret,
     Status,
 )
-from coprolib.adapters.columns import FIELDS, check_mapping, mapped_values
+from coprolib.adapters.columns import FIELDS, check_mapping, fit, mapped_values
 from coprolib.adapters.errors import AdapterError, error_for
 from coprolib.adapters.http import (
     HttpClient,
@@ -242,13 +242,12 @@ class CiviCRMAdapter(Adapter[CiviCRMConfig]):
     def record(self, share: Share) -> dict[str, Any]:
         """The record ``save`` writes for a share: fixed values, mapped fields and the key."""
         record: dict[str, Any] = dict(self.values)
-        mapped = mapped_values(share, self.fields, {}, _date)
-        for column, value in mapped.items():
+        plain = {k: v for k, v in self.max_lengths.items() if k not in self.html_fields}
+        for column, value in mapped_values(share, self.fields, plain, _date).items():
             if isinstance(value, str) and column in self.html_fields:
                 value = _as_html(value)
-            limit = self.max_lengths.get(column)
-            if isinstance(value, str) and limit is not None and len(value) > limit:
-                value = value[: max(0, limit - 1)] + "…"
+                if column in self.max_lengths:  # the limit is on what CiviCRM stores
+                    value = fit(value, self.max_lengths[column])
             record[column] = value
         record[self.config.match_field] = share.idempotency_key
         return record

@@ -148,6 +148,8 @@ class SftpConfig:
     key text, or ``private_key_file``: the path of the key file; ``passphrase``: ``$env:NAME``
     if the key is encrypted. ``directory``: the drop folder on the server.
     ``connect_timeout``/``timeout``: seconds to connect and log in, and for each file operation.
+    ``file_mode``: the permissions every file gets before anything is written to it (octal;
+    others never get access).
     """
 
     host: str
@@ -160,8 +162,14 @@ class SftpConfig:
     passphrase: Secret | None = None
     connect_timeout: float = 10.0
     timeout: float = 30.0
+    file_mode: str = "0640"
 
     def __attrs_post_init__(self) -> None:
+        if not re.fullmatch(r"0?[0-7]{3}", self.file_mode) or int(self.file_mode, 8) & 0o007:
+            raise ValueError(
+                f'file_mode: {self.file_mode!r} must be an octal mode such as "0640" or "0600", '
+                "with no access for others"
+            )
         if (self.private_key is None) == (self.private_key_file is None):
             raise ValueError(
                 'private_key: set either private_key = "$env:NAME" or private_key_file = '
@@ -246,6 +254,7 @@ class SftpAdapter(Adapter[SftpConfig]):
             self.key = load_private_key(data, passphrase, f"{where}.private_key_file")
         self._session: _Session | None = None
         self.server = f"{cfg.host}:{cfg.port}"
+        self.file_mode = int(cfg.file_mode, 8)
 
     # --- connection -------------------------------------------------------------------------
 
@@ -384,7 +393,13 @@ class SftpAdapter(Adapter[SftpConfig]):
         temp = self.path(f".{name}.{secrets.token_hex(6)}.tmp")
         final = self.path(name)
         try:
-            session.sftp.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
+            with session.sftp.open(temp, "wb") as handle:
+                handle.chmod(self.file_mode)  # before any content: never readable more widely
+                handle.set_pipelined(True)
+                handle.write(data)
+            size = session.sftp.stat(temp).st_size
+            if size != len(data):
+                raise RetryableError(f"{self.server} holds {size} of {len(data)} bytes written")
             self._rename(session, temp, final)
         except BaseException:
             with contextlib.suppress(Exception):
