@@ -240,6 +240,17 @@ def test_keys_differing_only_in_case_are_one_record_in_civicrm(
     assert civicrm.external_ids() == ["coprolib-abc"]
 
 
+def test_a_key_longer_than_the_field_is_refused_alone(
+    adapter: CiviCRMAdapter, civicrm: LocalCiviCRM
+) -> None:
+    long_key = attrs.evolve(make_share("long"), idempotency_key="coprolib-" + "a" * 250)
+    fine = _keyed(make_share("fine"))
+    results = adapter.deliver([long_key, fine])
+    assert [r.status for r in results] == [Status.PERMANENT, Status.OK]
+    assert "255 characters" in (results[0].message or "")
+    assert civicrm.external_ids() == [fine.idempotency_key]
+
+
 # --- refusals ------------------------------------------------------------------------------------
 
 

@@ -71,6 +71,10 @@ ACTIVITY_MAX_LENGTHS: Mapping[str, int] = {"subject": 255}
 #: Activity "details" is rich text shown as HTML in CiviCRM: plain text is escaped into it.
 ACTIVITY_HTML_FIELDS: tuple[str, ...] = ("details",)
 
+#: An Alphanumeric custom field holds 255 characters unless its "Database field length" is
+#: raised (then list it in ``max_lengths``).
+KEY_LENGTH = 255
+
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?(:[a-z]+)?$")
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
 #: Errors CiviCRM reports with a 500 that no retry can fix (seen when the API contact has
@@ -253,24 +257,32 @@ class CiviCRMAdapter(Adapter[CiviCRMConfig]):
         return record
 
     def _save(self, shares: Sequence[Share]) -> list[DeliveryResult]:
-        params = {
-            "records": [self.record(share) for share in shares],
-            "match": [self.config.match_field],
-        }
-        saved = self.call("save", params)
-        if not isinstance(saved, list) or len(saved) != len(shares):
-            raise RetryableError(
-                "CiviCRM's reply to save did not list one record per share; sending again is safe"
-            )
-        return [
-            DeliveryResult(
-                share_id=share.id,
-                idempotency_key=share.idempotency_key,
-                status=Status.OK,
-                remote_id=str(row.get("id")) if isinstance(row, dict) else None,
-            )
-            for share, row in zip(shares, saved, strict=True)
-        ]
+        limit = self.max_lengths.get(self.config.match_field, KEY_LENGTH)
+        fitting = [s for s in shares if len(s.idempotency_key) <= limit]
+        results: dict[str, DeliveryResult] = {}
+        if fitting:
+            params = {
+                "records": [self.record(share) for share in fitting],
+                "match": [self.config.match_field],
+            }
+            saved = self.call("save", params)
+            if not isinstance(saved, list) or len(saved) != len(fitting):
+                raise RetryableError(
+                    "CiviCRM's reply to save did not list one record per share; sending again "
+                    "is safe"
+                )
+            for share, row in zip(fitting, saved, strict=True):
+                results[share.id] = DeliveryResult(
+                    share_id=share.id,
+                    idempotency_key=share.idempotency_key,
+                    status=Status.OK,
+                    remote_id=str(row.get("id")) if isinstance(row, dict) else None,
+                )
+        too_long = PermanentError(
+            f"the share's reference is longer than {self.config.match_field} holds ({limit} "
+            "characters): lengthen the field in CiviCRM and set max_lengths"
+        )
+        return [results.get(s.id) or self.failed_delivery(s, too_long) for s in shares]
 
     def _delete(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
         keys = sorted({ref.idempotency_key for ref in refs})
