@@ -285,7 +285,8 @@ def test_resolve_ledger_url(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("COPROLIB_LEDGER", raising=False)
     assert resolve_ledger_url(None) == "sqlite:///coprolib.db"
     (tmp_path / "coprolib.toml").write_text('ledger = "sqlite:///from-toml.db"\n')
-    assert resolve_ledger_url(None) == "sqlite:///from-toml.db"
+    # A relative path in a configuration file is read against the file's folder.
+    assert resolve_ledger_url(None) == f"sqlite:///{tmp_path.resolve() / 'from-toml.db'}"
     monkeypatch.setenv("COPROLIB_LEDGER", "sqlite:///from-env.db")
     assert resolve_ledger_url(None) == "sqlite:///from-env.db"
     assert resolve_ledger_url("sqlite:///cli.db") == "sqlite:///cli.db"

@@ -38,23 +38,28 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     return invoke
 
 
+def _key(output: str) -> str:
+    return next(x.split("=", 1)[1] for x in output.split() if x.startswith("COPROLIB_KEY="))
+
+
 def test_init_import_export_round_trips(run, tmp_path: Path) -> None:
     out = run("init").output
-    assert "ledger ready at sqlite:///coprolib.db" in out
+    assert "ledger ready at sqlite:///coprolib.db (encrypted, key id" in out
+    env = {"COPROLIB_KEY": _key(out)}
     config = (tmp_path / "coprolib.toml").read_text()
     assert 'ledger = "sqlite:///coprolib.db"' in config
     assert "# [destinations.local-files]" in config and 'adapter = "file"' in config
     run("init", code=1)  # refuses to overwrite
-    assert "imported 10 contributors" in run("import", str(EXAMPLE_BUNDLE)).output
-    exported = json.loads(run("export").output)
+    assert "imported 10 contributors" in run("import", str(EXAMPLE_BUNDLE), env=env).output
+    exported = json.loads(run("export", env=env).output)
     assert exported == json.loads(EXAMPLE_BUNDLE.read_text())
-    lines = run("export", "--format", "jsonl", "--type", "story").output.splitlines()
+    lines = run("export", "--format", "jsonl", "--type", "story", env=env).output.splitlines()
     assert len(lines) == 12 and all(json.loads(x)["type"] == "story" for x in lines)
-    run("export", "--type", "unicorn", code=2)
+    run("export", "--type", "unicorn", env=env, code=2)
 
 
 def test_audit_verify_exits_1_after_a_row_is_edited_by_hand(run, tmp_path: Path) -> None:
-    run("init")
+    run("init", "--no-encryption")
     run("import", str(EXAMPLE_BUNDLE))
     assert "audit chain verified" in run("audit", "verify").output
     conn = sqlite3.connect(tmp_path / "coprolib.db")
@@ -149,7 +154,7 @@ def test_erase_command(run, tmp_path: Path) -> None:
 def test_init_generate_key_then_rekey(run, tmp_path: Path) -> None:
     out = run("init", "--generate-key", "--ledger", "sqlite:///enc.db").output
     key = next(x.split("=", 1)[1] for x in out.split() if x.startswith("COPROLIB_KEY="))
-    assert "secrets store" in out and "(encrypted)" in out
+    assert "secrets store" in out and "(encrypted, key id" in out
     run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), code=1)
     env = {"COPROLIB_KEY": key}
     run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), env=env)
@@ -164,9 +169,17 @@ def test_init_generate_key_then_rekey(run, tmp_path: Path) -> None:
     assert exported == json.loads(EXAMPLE_BUNDLE.read_text())
 
 
-def test_migrate_command(run) -> None:
-    every = ", ".join(str(m.version) for m in MIGRATIONS)
-    assert f"applied migration(s) {every}" in run("migrate", "--ledger", "sqlite:///m.db").output
+def test_migrate_command(run, tmp_path: Path) -> None:
+    from coprolib.ledger import migrate
+    from coprolib.ledger.opening import connect
+
+    assert "there is no ledger at" in run("migrate", "--ledger", "sqlite:///m.db", code=2).output
+    assert not (tmp_path / "m.db").exists()
+    db = connect("sqlite:///m.db")
+    migrate(db, MIGRATIONS[:1])
+    db.close()
+    rest = ", ".join(str(m.version) for m in MIGRATIONS[1:])
+    assert f"applied migration(s) {rest}" in run("migrate", "--ledger", "sqlite:///m.db").output
     again = run("migrate", "--ledger", "sqlite:///m.db").output
     assert f"already at schema version {SCHEMA_VERSION}" in again
 

@@ -7,38 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
+from coprolib.cli_session import config_option as _config_option
+from coprolib.cli_session import ledger_option as _ledger_option
+from coprolib.cli_session import session as _session
 from coprolib.hookspecs import hookimpl
-
-
-@contextmanager
-def _session(
-    ledger_opt: str | None, config_opt: str | None, *, need_destinations: bool = False
-) -> Iterator[tuple[Any, Any]]:
-    from coprolib.config import ConfigError, load_config
-    from coprolib.ledger import LedgerError, open_ledger, resolve_ledger_url
-
-    try:
-        config = load_config(config_opt)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    if need_destinations and not config.destinations:
-        raise click.ClickException(
-            "no destinations configured: add [destinations.NAME] to coprolib.toml "
-            "(or point --config / $COPROLIB_CONFIG at one)"
-        )
-    try:
-        url = resolve_ledger_url(ledger_opt, config.path)
-        ledger = open_ledger(url, actor="cli")
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from None
-    with ledger:
-        yield ledger, config
 
 
 def _moment(at: str | None) -> dt.datetime | None:
@@ -49,14 +25,6 @@ def _moment(at: str | None) -> dt.datetime | None:
     except ValueError:
         raise click.BadParameter(f"{at!r} is not a date/time (use 2026-11-27T12:00:00Z)") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-_ledger_option = click.option(
-    "--ledger", "ledger_opt", metavar="URL", help="Ledger URL (default: config, $COPROLIB_LEDGER)."
-)
-_config_option = click.option(
-    "--config", "config_opt", metavar="PATH", help="coprolib.toml (default: $COPROLIB_CONFIG, ./)."
-)
 
 
 def _plan_command(cli: click.Group) -> None:
@@ -92,6 +60,11 @@ def _plan_command(cli: click.Group) -> None:
             from coprolib.planner import load_world
 
             world = load_world(ledger)
+            if explain and explain not in world.insights and explain not in world.stories:
+                raise click.ClickException(
+                    f"--explain {explain}: there is no story or insight with this id in the "
+                    f"ledger at {ledger.url}"
+                )
             try:
                 result = plan(
                     ledger,
