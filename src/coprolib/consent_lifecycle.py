@@ -13,7 +13,7 @@ live in :func:`coprolib.planner.withdraw`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
@@ -209,24 +209,25 @@ def renew_consent(
     consent_id: str,
     terms: ConsentTerms | None = None,
     *,
+    changes: Mapping[str, Any] | None = None,
     moment: dt.datetime | None = None,
     recorded_by: str | None = None,
     reason: str | None = None,
 ) -> Consent:
-    """Record that the contributor agreed again (``renewed``), on ``terms`` or, when None, on
-    the terms last agreed. Renewing a withdrawn or expired consent is the person agreeing
-    afresh, so it needs ``terms`` spelled out."""
+    """Record that the contributor agreed again (``renewed``): on ``terms``, or on the terms
+    last agreed with ``changes`` applied (see :func:`terms_with`). Renewing a withdrawn or
+    expired consent is the person agreeing afresh, so it needs the purposes and audiences."""
     moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
         state = consent.state_at(moment)
         if terms is None:
-            if state.terms is None:
+            if state.terms is None and not changes:
                 raise LifecycleError(
                     f"consent {consent_id} is {state.status}: say what they agree to now "
                     "(--purpose and --audience)"
                 )
-            terms = state.terms
+            terms = terms_with(state.terms, **(changes or {}))
         return _append(
             ledger,
             consent,
@@ -241,28 +242,32 @@ def renew_consent(
 def correct_consent(
     ledger: Ledger,
     consent_id: str,
-    terms: ConsentTerms,
     reason: str,
     *,
+    changes: Mapping[str, Any],
     moment: dt.datetime | None = None,
     recorded_by: str | None = None,
 ) -> Consent:
     """Correct the terms recorded for a consent that is in force (they were written down
-    wrongly): a ``renewed`` event whose reason starts ``correction:``. The history keeps what
-    was recorded before. A correction never revives a withdrawn, refused or expired consent."""
+    wrongly): the terms in force with ``changes`` applied (see :func:`terms_with`), as a
+    ``renewed`` event whose reason starts ``correction:``. The history keeps what was recorded
+    before. A correction never revives a withdrawn, refused or expired consent."""
     if not reason.strip():
         raise LifecycleError(f"consent {consent_id}: a correction must say what was wrong")
     moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
         state = consent.state_at(moment)
-        if not state.active:
+        if state.terms is None:
             raise LifecycleError(
                 f"consent {consent_id} is {state.status}; a correction cannot bring it back "
                 "(if they agree again, record it with `coprolib consent renew` or `give`)"
             )
+        terms = terms_with(state.terms, **changes)
         if state.terms == terms:
-            raise LifecycleError(f"consent {consent_id}: the corrected terms are the same")
+            raise LifecycleError(
+                f"consent {consent_id}: the corrected terms are the ones recorded already"
+            )
         return _append(
             ledger,
             consent,

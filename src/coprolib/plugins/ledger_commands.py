@@ -239,6 +239,7 @@ def register_commands(cli: click.Group) -> None:
         With --update, a record whose id is already held replaces it (a consent gains the
         events it did not have); each is audited, and the shares the next `coprolib plan`
         would re-render or retract because of it are listed."""
+        from coprolib.ledger import LedgerError
         from coprolib.ledger.importing import import_files, update_files
 
         show = sys.stderr.isatty() if progress is None else progress
@@ -266,6 +267,13 @@ def register_commands(cli: click.Group) -> None:
                         progress=report if show else None,
                         create_contributors=create_contributors,
                     )
+                except LedgerError as exc:
+                    if exc.field == "id" and "already used" in exc.reason:
+                        raise click.ClickException(
+                            f"{exc}; to import a corrected version of it, use "
+                            "`coprolib import --update`"
+                        ) from None
+                    raise
                 finally:
                     if show:
                         click.echo("", err=True)
