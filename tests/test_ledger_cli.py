@@ -139,7 +139,38 @@ def test_bad_csv_names_line_and_column_and_imports_nothing(
     (tmp_path / "bad.csv").write_text(csv_text)
     result = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=1)
     assert message in result.output
-    assert json.loads(run("export").output)["stories"] == []
+    assert not (tmp_path / "coprolib.db").exists()  # the ledger it would have made is gone
+    run("import", str(EXAMPLE_BUNDLE))
+    result = run("import", "bad.csv", code=1)
+    stories = json.loads(run("export").output)["stories"]
+    assert stories == json.loads(EXAMPLE_BUNDLE.read_text())["stories"]  # nothing added
+
+
+def test_csv_problems_are_all_listed_by_import_and_validate(run, tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text(
+        "id,contributor_ids,text,source,collected_on,disclosure\n"
+        "s-1,p-amber,x,podcast,2025-01-01,no\n"
+        "s-2,p-amber,y,survey,01/02/2025,maybe\n"
+        "s-3,p-amber,z,survey,2025-01-03,no\n"
+        "s-3,p-amber,z,survey,2025-01-03,no\n"
+    )
+    expected = [
+        "bad.csv line 2 column source: 'podcast' is not a story source (one of: interview,",
+        "bad.csv line 3 column disclosure: 'maybe' is not yes or no",
+        "bad.csv line 3 column collected_on: '01/02/2025' is not a date (use YYYY-MM-DD)",
+        "bad.csv line 5 column id: 's-3' is already the id of the story on line 4",
+    ]
+    out = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=1).output
+    assert "4 problems:" in out and all(e in out for e in expected), out
+    out = run("validate", "bad.csv", str(EXAMPLE_BUNDLE), code=1).output
+    assert all(e in out for e in expected) and "not valid JSON" not in out
+    assert f"{EXAMPLE_BUNDLE}: ok" in out
+    data = json.loads(run("validate", "--json", "bad.csv", code=1).output)
+    assert data[0]["file"] == "bad.csv" and len(data[0]["problems"]) == 4
+    (tmp_path / "good.csv").write_text(
+        "id,contributor_ids,text,source,collected_on\ns-9,p-amber,words,survey,2025-01-01\n"
+    )
+    assert json.loads(run("validate", "--json", "good.csv").output)[0]["ok"] is True
 
 
 def test_erase_command(run, tmp_path: Path) -> None:
@@ -214,3 +245,12 @@ def test_init_never_writes_a_password_into_the_config(run, tmp_path: Path) -> No
     assert without_password("sqlite:///a.db") == ("sqlite:///a.db", False)
     run("init", "--ledger", "sqlite:///plain.db")
     assert 'ledger = "sqlite:///plain.db"' in (tmp_path / "coprolib.toml").read_text()
+
+
+def test_enum_errors_list_the_valid_values(run, tmp_path: Path) -> None:
+    (tmp_path / "s.jsonl").write_text(
+        '{"type": "story", "id": "s-1", "contributor_ids": ["p-1"], "text": "x", '
+        '"source": "survey", "collected_on": "2025-01-01", "abuse_types": ["nasty"]}\n'
+    )
+    out = run("validate", "s.jsonl", code=1).output
+    assert "'nasty' is not an abuse type (one of: physical, sexual, psychological," in out

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from coprolib.ledger import Ledger
 
 __all__ = [
+    "ConsentLifecycleError",
     "ConsentTimeline",
-    "LifecycleError",
     "PlanEffects",
     "approve_insight",
     "consent_timeline",
@@ -64,7 +64,7 @@ _make_terms = cast(Callable[..., ConsentTerms], ConsentTerms)
 CORRECTION = "correction: "
 
 
-class LifecycleError(ValueError):
+class ConsentLifecycleError(ValueError):
     """A lifecycle step that cannot be taken, in one line naming the record and why."""
 
 
@@ -75,7 +75,7 @@ def terms_with(base: ConsentTerms | None, **changes: Any) -> ConsentTerms:
     """``base`` with ``changes`` applied (``None`` values are left as they were); a new set of
     terms when ``base`` is None, which then needs ``purposes`` and ``audiences``.
 
-    Values may be the enums or their strings; a wrong one raises :class:`LifecycleError` listing
+    Values may be the enums or their strings; a wrong one raises :class:`ConsentLifecycleError` listing
     the valid values."""
     given = {k: v for k, v in changes.items() if v is not None}
     for key, cls in (("purposes", Purpose), ("audiences", Audience)):
@@ -89,14 +89,14 @@ def terms_with(base: ConsentTerms | None, **changes: Any) -> ConsentTerms:
         if base is None:
             missing = [k for k in ("purposes", "audiences") if not given.get(k)]
             if missing:
-                raise LifecycleError(
+                raise ConsentLifecycleError(
                     f"say what they agree to: {' and '.join(missing)} "
                     "(--purpose and --audience, repeatable)"
                 )
             return _make_terms(**given)
         return cast(ConsentTerms, attrs.evolve(cast(Any, base), **given))
     except RecordError as exc:
-        raise LifecycleError(f"terms: {exc.field}: {exc.message}") from None
+        raise ConsentLifecycleError(f"terms: {exc.field}: {exc.message}") from None
 
 
 def _enum(cls: type[Any], value: Any, field: str) -> Any:
@@ -104,7 +104,7 @@ def _enum(cls: type[Any], value: Any, field: str) -> Any:
         return cls(value)
     except ValueError:
         valid = ", ".join(m.value for m in cls)
-        raise LifecycleError(f"{field}: {value!r} is not one of: {valid}") from None
+        raise ConsentLifecycleError(f"{field}: {value!r} is not one of: {valid}") from None
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ def _now() -> dt.datetime:
 def _held(ledger: Ledger, consent_id: str) -> Consent:
     consent = ledger.get(Consent, consent_id)
     if consent is None:
-        raise LifecycleError(f"consent {consent_id!r} is not in the ledger")
+        raise ConsentLifecycleError(f"consent {consent_id!r} is not in the ledger")
     return consent
 
 
@@ -128,7 +128,7 @@ def _append(ledger: Ledger, consent: Consent, **fields: Any) -> Consent:
     at: dt.datetime = fields["at"]
     last = consent.events[-1].at
     if at < last:
-        raise LifecycleError(
+        raise ConsentLifecycleError(
             f"consent {consent.id}: its last event is at {last.isoformat()}; events are "
             f"append-only, so this one cannot be dated {at.isoformat()} (use a later --at)"
         )
@@ -136,9 +136,9 @@ def _append(ledger: Ledger, consent: Consent, **fields: Any) -> Consent:
         event = _make_event(**fields)
         return ledger.append_consent_event(consent.id, event)
     except RecordError as exc:
-        raise LifecycleError(f"consent {consent.id}: {exc.field}: {exc.message}") from None
+        raise ConsentLifecycleError(f"consent {consent.id}: {exc.field}: {exc.message}") from None
     except LedgerError as exc:
-        raise LifecycleError(str(exc)) from None
+        raise ConsentLifecycleError(str(exc)) from None
 
 
 def give_consent(
@@ -165,11 +165,11 @@ def give_consent(
     stories = tuple(story_ids)
     with ledger.transaction():
         if ledger.get(Contributor, contributor_id) is None:
-            raise LifecycleError(f"contributor {contributor_id!r} is not in the ledger")
+            raise ConsentLifecycleError(f"contributor {contributor_id!r} is not in the ledger")
         for sid in stories:
             story = ledger.get(Story, sid)
             if story is None or contributor_id not in story.contributor_ids:
-                raise LifecycleError(
+                raise ConsentLifecycleError(
                     f"story {sid!r} is not a story told by contributor {contributor_id!r}"
                 )
         if consent_id is None:
@@ -198,9 +198,11 @@ def give_consent(
             )
             ledger.add(consent)
         except RecordError as exc:
-            raise LifecycleError(f"consent {consent_id}: {exc.field}: {exc.message}") from None
+            raise ConsentLifecycleError(
+                f"consent {consent_id}: {exc.field}: {exc.message}"
+            ) from None
         except LedgerError as exc:
-            raise LifecycleError(str(exc)) from None
+            raise ConsentLifecycleError(str(exc)) from None
     return consent
 
 
@@ -223,7 +225,7 @@ def renew_consent(
         state = consent.state_at(moment)
         if terms is None:
             if state.terms is None and not changes:
-                raise LifecycleError(
+                raise ConsentLifecycleError(
                     f"consent {consent_id} is {state.status}: say what they agree to now "
                     "(--purpose and --audience)"
                 )
@@ -253,19 +255,19 @@ def correct_consent(
     ``renewed`` event whose reason starts ``correction:``. The history keeps what was recorded
     before. A correction never revives a withdrawn, refused or expired consent."""
     if not reason.strip():
-        raise LifecycleError(f"consent {consent_id}: a correction must say what was wrong")
+        raise ConsentLifecycleError(f"consent {consent_id}: a correction must say what was wrong")
     moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
         state = consent.state_at(moment)
         if state.terms is None:
-            raise LifecycleError(
+            raise ConsentLifecycleError(
                 f"consent {consent_id} is {state.status}; a correction cannot bring it back "
                 "(if they agree again, record it with `coprolib consent renew` or `give`)"
             )
         terms = terms_with(state.terms, **changes)
         if state.terms == terms:
-            raise LifecycleError(
+            raise ConsentLifecycleError(
                 f"consent {consent_id}: the corrected terms are the ones recorded already"
             )
         return _append(
@@ -298,20 +300,20 @@ def approve_insight(
         consent = _held(ledger, consent_id)
         insight = ledger.get(Insight, insight_id)
         if insight is None:
-            raise LifecycleError(f"insight {insight_id!r} is not in the ledger")
+            raise ConsentLifecycleError(f"insight {insight_id!r} is not in the ledger")
         theirs = [
             sid
             for sid in insight.story_ids
             if consent.covers(sid) and _told(ledger, sid, consent.contributor_id)
         ]
         if not theirs:
-            raise LifecycleError(
+            raise ConsentLifecycleError(
                 f"insight {insight_id} cites no story of {consent.contributor_id} that consent "
                 f"{consent_id} covers: there is nothing of theirs in it to approve"
             )
         state = consent.state_at(moment)
         if not state.active:
-            raise LifecycleError(
+            raise ConsentLifecycleError(
                 f"consent {consent_id} is {state.status}: nothing of theirs is shared, so "
                 "there is nothing to approve"
             )
@@ -344,12 +346,14 @@ def record_override(
     may go beyond internal audiences. ``reason`` and ``approver`` are required; the planner
     audits every override it relies on. Only a ``best_interests`` consent takes one."""
     if not reason.strip() or not approver.strip():
-        raise LifecycleError(f"consent {consent_id}: an override needs a reason and an approver")
+        raise ConsentLifecycleError(
+            f"consent {consent_id}: an override needs a reason and an approver"
+        )
     moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
         if consent.basis is not DecisionBasis.BEST_INTERESTS:
-            raise LifecycleError(
+            raise ConsentLifecycleError(
                 f"consent {consent_id} is {consent.basis}, not a best-interests decision: "
                 "only those need an override"
             )

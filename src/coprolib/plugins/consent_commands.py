@@ -411,11 +411,11 @@ def _show_consent(consent: Any, as_json: bool, said: str) -> None:
 
 
 def _lifecycle(call: Any) -> Any:
-    from coprolib.consent_lifecycle import LifecycleError
+    from coprolib.consent_lifecycle import ConsentLifecycleError
 
     try:
         return call()
-    except LifecycleError as exc:
+    except ConsentLifecycleError as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -249,34 +249,45 @@ def register_commands(cli: click.Group) -> None:
             pct = f" ({100 * read // max(sizes[path], 1)}%)" if read else ""
             click.echo(f"\r{path.name}: {n} records{pct}", nl=False, err=True)
 
+        from coprolib.cli_session import load, locate
         from coprolib.consent_lifecycle import next_plan_effects
 
-        effects = None
-        with session(ledger_opt, config_opt, create=True) as (ledger, config):
-            if update:
-                result = update_files(ledger, files, create_contributors=create_contributors)
-                counts = result.added
-                effects = next_plan_effects(
-                    ledger, config, stories=result.stories, insights=result.insights
-                )
-            else:
-                try:
-                    counts = import_files(
-                        ledger,
-                        files,
-                        progress=report if show else None,
-                        create_contributors=create_contributors,
+        new_file = locate(ledger_opt, load(config_opt)).sqlite_path
+        if new_file is not None and new_file.exists():
+            new_file = None
+        try:
+            effects = None
+            with session(ledger_opt, config_opt, create=True) as (ledger, config):
+                if update:
+                    result = update_files(ledger, files, create_contributors=create_contributors)
+                    counts = result.added
+                    effects = next_plan_effects(
+                        ledger, config, stories=result.stories, insights=result.insights
                     )
-                except LedgerError as exc:
-                    if exc.field == "id" and "already used" in exc.reason:
-                        raise click.ClickException(
-                            f"{exc}; to import a corrected version of it, use "
-                            "`coprolib import --update`"
-                        ) from None
-                    raise
-                finally:
-                    if show:
-                        click.echo("", err=True)
+                else:
+                    try:
+                        counts = import_files(
+                            ledger,
+                            files,
+                            progress=report if show else None,
+                            create_contributors=create_contributors,
+                        )
+                    except LedgerError as exc:
+                        if exc.field == "id" and "already used" in exc.reason:
+                            raise click.ClickException(
+                                f"{exc}; to import a corrected version of it, use "
+                                "`coprolib import --update`"
+                            ) from None
+                        raise
+                    finally:
+                        if show:
+                            click.echo("", err=True)
+        except BaseException:
+            # A ledger this import created is removed again: a failed import leaves nothing.
+            if new_file is not None:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{new_file}{suffix}").unlink(missing_ok=True)
+            raise
         imported = {k: n for k, n in counts.items() if n}
         if as_json:
             data: dict[str, Any] = {"imported": imported}
