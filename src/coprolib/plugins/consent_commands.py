@@ -245,10 +245,11 @@ def _feedback_commands(cli: click.Group) -> None:
     @group.command(name="done")
     @click.argument("feedback_id")
     @click.option("--note", required=True, metavar="TEXT", help="What they were told.")
+    @_json_option
     @_ledger_option
     @_config_option
     def done_command(
-        feedback_id: str, note: str, ledger_opt: str | None, config_opt: str | None
+        feedback_id: str, note: str, as_json: bool, ledger_opt: str | None, config_opt: str | None
     ) -> None:
         """Mark a feedback obligation as met."""
         from coprolib.feedback_owed import FeedbackNotFound, feedback_done
@@ -258,6 +259,11 @@ def _feedback_commands(cli: click.Group) -> None:
                 f = feedback_done(ledger, feedback_id, note)
             except (FeedbackNotFound, ValueError) as exc:
                 raise click.ClickException(str(exc)) from None
+        if as_json:
+            from coprolib.convert import unstructure
+
+            click.echo(json.dumps(unstructure(f), indent=2))
+            return
         click.echo(f"{f.id}: done on {f.sent_on}")
 
 

@@ -141,13 +141,20 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--kind", required=True, type=click.Choice([k.value for k in OutcomeKind]))
     @click.option("--depth", required=True, type=click.Choice([d.value for d in ChangeDepth]))
     @click.option(
-        "--insight", "insights", multiple=True, required=True, help="Insight id (repeatable)."
+        "--insight",
+        "insights",
+        multiple=True,
+        required=True,
+        metavar="ID",
+        help="Insight id (repeatable).",
     )
-    @click.option("--owner", required=True, help="Who is responsible for the change.")
+    @click.option(
+        "--owner", required=True, metavar="NAME", help="Who is responsible for the change."
+    )
     @click.option("--on", type=_DATE, help="Date proposed (default: today).")
     @click.option("--due", type=_DATE, help="When the change should be delivered.")
     @click.option("--description")
-    @click.option("--by", help="Who recorded it.")
+    @click.option("--by", metavar="NAME", help="Who recorded it.")
     @click.option(
         "--due-days",
         type=click.IntRange(min=0),
@@ -202,7 +209,7 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--status", required=True, type=click.Choice([s.value for s in OutcomeStatus]))
     @click.option("--on", type=_DATE, help="Date of the change (default: today).")
     @click.option("--note", help="What happened; for not_adopted, the reason (required).")
-    @click.option("--by", help="Who recorded it.")
+    @click.option("--by", metavar="NAME", help="Who recorded it.")
     @click.option("--evidence", multiple=True, help="Evidence reference (repeatable).")
     @click.option(
         "--due-days",

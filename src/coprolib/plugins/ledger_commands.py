@@ -438,7 +438,8 @@ def register_commands(cli: click.Group) -> None:
 
     @cli.command(name="migrate")
     @ledger_options
-    def migrate_command(ledger_opt: str | None, config_opt: str | None) -> None:
+    @json_option
+    def migrate_command(ledger_opt: str | None, config_opt: str | None, as_json: bool) -> None:
         """Bring the ledger's schema up to this coprolib's version."""
         from coprolib.cli_session import failure, load, locate
         from coprolib.ledger import SCHEMA_VERSION, LedgerError, migrate
@@ -454,7 +455,9 @@ def register_commands(cli: click.Group) -> None:
                 db.close()
         except LedgerError as exc:
             raise failure(exc) from None
-        if applied:
+        if as_json:
+            click.echo(json.dumps({"applied": applied, "schema_version": SCHEMA_VERSION}))
+        elif applied:
             click.echo(
                 f"applied migration(s) {', '.join(map(str, applied))}; "
                 f"schema version {SCHEMA_VERSION}"
