@@ -259,3 +259,10 @@ def test_migrate_and_feedback_done_print_json(run, tmp_path: Path) -> None:  # t
         run("feedback", "done", owed[0]["id"], "--note", "Told by phone", "--json").output
     )
     assert done["id"] == owed[0]["id"] and done["status"] == "done"
+
+
+def test_init_never_puts_a_new_key_on_an_encrypted_ledger(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("init")
+    (tmp_path / "coprolib.toml").unlink()
+    out = run("init", code=1).output
+    assert "is already encrypted (key id" in out and "COPROLIB_KEY=" not in out

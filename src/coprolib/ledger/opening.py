@@ -329,6 +329,19 @@ class NewLedger:
     key: str | None = attrs.field(default=None, repr=False)
 
 
+def _refuse_new_key_for_encrypted(url: str) -> None:
+    """A ledger that is encrypted already keeps its key: a new one could never open it."""
+    try:
+        with open_ledger(url, key="", create=False, migrate_schema=False) as ledger:
+            kid = ledger.key_id
+    except LedgerError:
+        return  # missing, or not openable as it is: opening it for real says why
+    if kid is not None:
+        raise LedgerError(
+            f"{ledger.url} is already encrypted (key id {kid}): set {KEY_ENV} to its key"
+        )
+
+
 def write_key_file(path: Path, key: str) -> None:
     """Write ``key`` to a new file only its owner can read (its folder made if needed, also
     owner-only). An existing file is never overwritten."""
@@ -360,6 +373,7 @@ def create_ledger(
                 raise LedgerError(f"{KEY_ENV} is set and will be used: leave out the key file")
             source = "environment"
         else:
+            _refuse_new_key_for_encrypted(url)
             key, source = generate_key(), "generated"
     # The key is safe on disk before anything is encrypted with it.
     if key is not None and key_file is not None:

@@ -59,7 +59,12 @@ def _plan_command(cli: click.Group) -> None:
         from coprolib.planner import explain as explain_lines
         from coprolib.planner import plan
 
-        with _session(ledger_opt, config_opt, need_destinations=True) as (ledger, config):
+        recording = not (dry_run or explain)
+        # A dry run writes nothing, not even a schema migration.
+        with _session(ledger_opt, config_opt, need_destinations=True, migrate_schema=recording) as (
+            ledger,
+            config,
+        ):
             from coprolib.planner import load_world
 
             world = load_world(ledger)
