@@ -251,6 +251,13 @@ def test_enum_errors_list_the_valid_values(run, tmp_path: Path) -> None:
     (tmp_path / "s.jsonl").write_text(
         '{"type": "story", "id": "s-1", "contributor_ids": ["p-1"], "text": "x", '
         '"source": "survey", "collected_on": "2025-01-01", "abuse_types": ["nasty"]}\n'
+        "not json\n"
+        '{"type": "contributor", "id": "p-1", "feedback_channel": "pigeon"}\n'
     )
     out = run("validate", "s.jsonl", code=1).output
-    assert "'nasty' is not an abuse type (one of: physical, sexual, psychological," in out
+    # Every line's problems, not only the first line's.
+    assert "line 1.abuse_types[0]: 'nasty' is not an abuse type (one of: physical," in out
+    assert "line 2: not valid JSON" in out
+    assert "line 3.feedback_channel: 'pigeon' is not a feedback channel (one of: email," in out
+    out = run("import", "s.jsonl", code=1).output
+    assert "3 problem(s)" in out and not (tmp_path / "coprolib.db").exists()
