@@ -278,11 +278,11 @@ def _consent_commands(cli: click.Group) -> None:
 
         @cli.group(name="consent")
         def consent_group() -> None:
-            """Consent records and receipts."""
+            """Consent: give, renew, correct, approve, override, show; receipts."""
 
         group = consent_group
 
-    @group.command(name="receipt")
+    @group.command(name="receipt", short_help="Print a consent receipt.")
     @click.argument("consent_id")
     @click.option("--easy-read", is_flag=True, help="Short sentences, one idea a line.")
     @click.option("--json", "as_json", is_flag=True, help="ISO/IEC TS 27560-shaped JSON.")
@@ -349,15 +349,28 @@ def _terms_options(f: Any) -> Any:
                 metavar="LEVEL",
                 help="How identifiable they may be: anonymous, pseudonymous or named.",
             ),
-            click.option("--quotes/--no-quotes", "quotes_allowed", default=None),
+            click.option(
+                "--quotes/--no-quotes",
+                "quotes_allowed",
+                default=None,
+                help="Whether their words may be quoted.",
+            ),
             click.option(
                 "--review/--no-review",
                 "review_before_sharing",
                 default=None,
                 help="They review the words of each insight before it is shared.",
             ),
-            click.option("--not-before", "share_not_before", type=_DATE, metavar="DATE"),
-            click.option("--expires", type=_DATE, metavar="DATE"),
+            click.option(
+                "--not-before",
+                "share_not_before",
+                type=_DATE,
+                metavar="DATE",
+                help="Nothing is shared before this day (YYYY-MM-DD).",
+            ),
+            click.option(
+                "--expires", type=_DATE, metavar="DATE", help="The last day it holds (YYYY-MM-DD)."
+            ),
             click.option(
                 "--deny-destination",
                 "denied_destinations",
@@ -434,8 +447,10 @@ def _lifecycle_commands(group: click.Group) -> None:
     """consent give, renew, correct, approve, override and show (see
     :mod:`coprolib.consent_lifecycle`)."""
 
-    @group.command(name="give")
-    @click.option("--contributor", "contributor_id", required=True, metavar="ID")
+    @group.command(name="give", short_help="Record a new consent.")
+    @click.option(
+        "--contributor", "contributor_id", required=True, metavar="ID", help="Whose consent."
+    )
     @click.option(
         "--story",
         "story_ids",
@@ -460,7 +475,7 @@ def _lifecycle_commands(group: click.Group) -> None:
         metavar="WHO",
         help="Who supported them: " + ", ".join(x.value for x in Support) + ".",
     )
-    @click.option("--supported-by", metavar="NAME")
+    @click.option("--supported-by", metavar="NAME", help="The name of who supported them.")
     @click.option(
         "--method",
         type=click.Choice([m.value for m in ConsentMethod]),
@@ -500,7 +515,7 @@ def _lifecycle_commands(group: click.Group) -> None:
             consent, kw["as_json"], f"given: consent {consent.id} of {consent.contributor_id}"
         )
 
-    @group.command(name="renew")
+    @group.command(name="renew", short_help="Record that they agreed again.")
     @click.argument("consent_id")
     @click.option("--reason", metavar="TEXT", help="Why, or what they said (optional).")
     @_terms_options
@@ -526,7 +541,7 @@ def _lifecycle_commands(group: click.Group) -> None:
             )
         _show_consent(consent, kw["as_json"], f"renewed: consent {consent.id}")
 
-    @group.command(name="correct")
+    @group.command(name="correct", short_help="Correct the terms recorded for a consent.")
     @click.argument("consent_id")
     @click.option("--reason", required=True, metavar="TEXT", help="What was recorded wrongly.")
     @_terms_options
@@ -553,7 +568,7 @@ def _lifecycle_commands(group: click.Group) -> None:
             )
         _show_consent(consent, kw["as_json"], f"corrected: consent {consent.id}")
 
-    @group.command(name="approve")
+    @group.command(name="approve", short_help="Record the teller's approval of an insight.")
     @click.argument("consent_id")
     @click.option(
         "--insight", "insight_id", required=True, metavar="ID", help="The insight they approved."
@@ -586,7 +601,7 @@ def _lifecycle_commands(group: click.Group) -> None:
             f"{consent.id} of {consent.contributor_id}",
         )
 
-    @group.command(name="override")
+    @group.command(name="override", short_help="Record a best-interests override.")
     @click.argument("consent_id")
     @click.option(
         "--reason", required=True, metavar="TEXT", help="Why it is in their best interests."
@@ -617,7 +632,7 @@ def _lifecycle_commands(group: click.Group) -> None:
             f"override recorded on consent {consent.id}, approved by {kw['approver']}",
         )
 
-    @group.command(name="show")
+    @group.command(name="show", short_help="Show a consent's timeline.")
     @click.argument("consent_id")
     @click.option("--at", metavar="WHEN", help="Its state as of this moment (default: now).")
     @_json_option
