@@ -211,3 +211,25 @@ def test_give_and_renew_on_the_command_line(council) -> None:  # type: ignore[no
 def test_plan_explain_of_an_unknown_id_exits_1(council) -> None:  # type: ignore[no-untyped-def]
     out = council("plan", "--explain", "nope", code=1).output
     assert "--explain nope: there is no story or insight with this id" in out
+
+
+def test_consent_events_imported_with_update_are_appended_and_their_effect_listed(
+    council, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    run = council
+    shared = {d["insight_id"]: d["share_id"] for d in _plan(run)["deliver"]}
+    lines = run("export", "--type", "consent", "--format", "jsonl").output.splitlines()
+    c08 = next(c for c in map(json.loads, lines) if c["id"] == "c-08")
+    c08["events"].append(
+        {"type": "withdrawn", "at": "2026-02-01T09:00:00Z", "reason": "Recorded on paper"}
+    )
+    (tmp_path / "c08.jsonl").write_text(json.dumps(c08) + "\n")
+    out = run("import", "--update", "c08.jsonl").output
+    assert "updated 1 record(s): consent c-08" in out
+    # s-08 supports i-01 (and i-02): without it i-01 is re-rendered from the others.
+    assert "re-render i-01 -> board-pack" in out and f"replaces {shared['i-01']}" in out
+    shown = json.loads(run("consent", "show", "c-08", "--json").output)
+    assert [e["type"] for e in shown["consent"]["events"]] == ["given", "withdrawn"]
+    assert shown["status"] == "withdrawn"
+    after = _plan(run)
+    assert shared["i-01"] in {r["share_id"] for r in after["retract"]}
