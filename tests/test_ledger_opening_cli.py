@@ -266,3 +266,13 @@ def test_init_never_puts_a_new_key_on_an_encrypted_ledger(run, tmp_path: Path) -
     (tmp_path / "coprolib.toml").unlink()
     out = run("init", code=1).output
     assert "is already encrypted (key id" in out and "COPROLIB_KEY=" not in out
+
+
+def test_init_writing_a_config_elsewhere_points_it_at_the_ledger_it_made(
+    run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "etc").mkdir()
+    run("init", "--no-encryption", "--config", "etc/coprolib.toml", "--ledger", "sqlite:///l.db")
+    assert (tmp_path / "l.db").is_file()
+    out = json.loads(run("audit", "verify", "--json", "--config", "etc/coprolib.toml").output)
+    assert out["ok"] and out["ledger"] == f"sqlite:///{tmp_path.resolve() / 'l.db'}"
