@@ -212,8 +212,10 @@ def write_jsonl(records: Iterable[Any], fh: IO[str]) -> int:
 
 
 def iter_jsonl(lines: Iterable[str], source: str | None = None) -> Iterator[Any]:
-    """Yield records from JSONL lines, streaming. Raises :class:`BundleError` at the first bad
-    line, naming its line number and field path."""
+    """Yield records from JSONL lines, streaming. Bad lines are skipped and the rest still read;
+    at the end :class:`BundleError` lists every problem, each naming its line number and field
+    path (so a caller importing in one transaction writes nothing)."""
+    problems: list[Problem] = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -221,21 +223,28 @@ def iter_jsonl(lines: Iterable[str], source: str | None = None) -> Iterator[Any]
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise BundleError([Problem(where, f"not valid JSON: {exc.msg}")], source) from None
+            problems.append(Problem(where, f"not valid JSON: {exc.msg}"))
+            continue
         if not isinstance(data, dict) or "type" not in data:
-            raise BundleError([Problem(where, 'each line needs a "type" field')], source)
+            problems.append(Problem(where, 'each line needs a "type" field'))
+            continue
         name = data.pop("type")
         cls = _TYPE_BY_NAME.get(name)
         if cls is None:
             known = ", ".join(_TYPE_BY_NAME)
-            raise BundleError(
-                [Problem(f"{where}.type", f"{name!r} is not a record type (one of: {known})")],
-                source,
+            problems.append(
+                Problem(f"{where}.type", f"{name!r} is not a record type (one of: {known})")
             )
+            continue
         try:
-            yield structure(data, cls, where)
+            record = structure(data, cls, where)
         except StructureError as exc:
-            raise BundleError(exc.problems, source) from None
+            problems.extend(exc.problems)
+            continue
+        if not problems:
+            yield record
+    if problems:
+        raise BundleError(problems, source)
 
 
 def bundle_from_records(records: Iterable[Any], source: str | None = None) -> Bundle:

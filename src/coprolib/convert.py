@@ -93,6 +93,7 @@ def _unstructure_datetime(value: dt.datetime) -> str:
 def _enum_hook_factory(cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
     by_value = {m.value: m for m in cls}
     word = _enum_word(cls)
+    article = "an" if word[:1] in "aeiou" else "a"
     choices = ", ".join(str(m.value) for m in cls)
 
     def hook(value: Any, _: Any) -> Any:
@@ -101,7 +102,7 @@ def _enum_hook_factory(cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
                 return by_value[value]
             except (KeyError, TypeError):
                 pass
-        raise ValueError(f"{_describe(value)} is not a {word} (one of: {choices})")
+        raise ValueError(f"{_describe(value)} is not {article} {word} (one of: {choices})")
 
     return hook
 
