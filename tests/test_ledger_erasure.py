@@ -57,7 +57,17 @@ def test_erased_text_is_gone_from_the_sqlite_files(tmp_path: Path, key: str) -> 
         if not key:
             assert b"Marigold-s-1" in _files(path)
         counts = ledger.erase_contributor("p-1")
-        assert counts == {"contributors": 1, "stories": 2, "feedback": 1, "shares": 2}
+        assert counts == {
+            "contributors": 1,
+            "stories": 2,
+            "consents": 0,
+            "consent_events": 0,
+            "feedback": 1,
+            "shares": 2,
+            "jobs": 0,
+        }
+        again = ledger.erase_contributor("p-1")  # idempotent: nothing left to change
+        assert set(again.values()) == {0}
         data = _files(path)
         for secret in PERSONAL:
             assert secret.encode() not in data, secret

@@ -42,6 +42,9 @@ class LedgerCore:
         self._access_dirty: set[str] = set()
         self._compact_after = False
         self._key_id: str | None = None
+        #: Set while writes that must pass on a plaintext ledger opened with a key run
+        #: (turning encryption on, rekey, the migration note).
+        self._key_setup = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -95,6 +98,7 @@ class LedgerCore:
         self._depth = 1
         self._reset_tx()
         try:
+            self._check_key_id()
             yield
             if self._doomed:
                 raise LedgerError("part of this transaction failed, so none of it was written")
@@ -113,6 +117,30 @@ class LedgerCore:
         if self._compact_after:
             self._compact_after = False
             self._db.compact()
+
+    def _check_key_id(self) -> None:
+        """Read the stored key id inside this write transaction (locked against a concurrent
+        ``rekey``), so a handle opened before a rekey never writes with the old key."""
+        stored = self._get_meta("key_id", lock=True)
+        if stored != self._key_id:
+            if stored is not None and self._keys is not None and stored in self._keys.ids:
+                self._key_id = stored  # rekeyed by another process to a key we hold
+            elif stored is not None:
+                raise LedgerError(
+                    f"the ledger was re-keyed to key id {stored} after this handle opened it, "
+                    f"and {KEY_ENV} does not hold that key: set {KEY_ENV} to the new key and "
+                    "open the ledger again"
+                )
+            else:
+                raise LedgerError(
+                    "the ledger's key id was removed after this handle opened it; "
+                    "run `coprolib audit verify`"
+                )
+        if self._key_id is None and self._keys is not None and not self._key_setup:
+            raise LedgerError(
+                f"{KEY_ENV} is set but this ledger is not encrypted: run `coprolib rekey` to "
+                f"encrypt it, or unset {KEY_ENV}"
+            )
 
     def _compact_when_committed(self) -> None:
         """Compact the storage now, or right after the enclosing transaction commits."""
@@ -206,8 +234,21 @@ class LedgerCore:
         if self._key_id is not None:
             ring = self._ring(f"{kind} {rec_id!r}")
             prefix = f"{table}:{kind}:{rec_id}:"
-            map_protected(kind, data, lambda path, v: ring.encrypt(v, prefix + path))
+            kid = self._key_id
+            map_protected(kind, data, lambda path, v: ring.encrypt(v, prefix + path, kid))
         return dumps(data)
+
+    def _seal(self, context: str, text: str | None) -> str | None:
+        """A protected column's value as stored (encrypted when the ledger has a key)."""
+        if text is None or self._key_id is None:
+            return text
+        return self._ring(context).encrypt(text, context, self._key_id)
+
+    def _unseal(self, context: str, stored: str | None) -> str | None:
+        """A protected column's stored value, decrypted."""
+        if stored is None or self._key_id is None:
+            return stored
+        return self._ring(context).decrypt(stored, context, context)
 
     def _plain(self, table: str, kind: str, rec_id: str, text: str) -> dict[str, Any]:
         """A stored row's data with protected fields decrypted."""
@@ -283,8 +324,9 @@ class LedgerCore:
 
     # --- meta ---------------------------------------------------------------------------
 
-    def _get_meta(self, key: str) -> str | None:
-        row = self._db.query_one("SELECT value FROM coprolib_meta WHERE key = ?", (key,))
+    def _get_meta(self, key: str, lock: bool = False) -> str | None:
+        share = " FOR SHARE" if lock and self._db.dialect == "postgres" else ""
+        row = self._db.query_one(f"SELECT value FROM coprolib_meta WHERE key = ?{share}", (key,))
         return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> None:
