@@ -286,11 +286,47 @@ def test_check_endpoint_accepts_https_and_loopback_http(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://crm.example.org/api", "ftp://127.0.0.1/", "https://", "crm.example.org"]
+    "url",
+    [
+        "http://crm.example.org/api",
+        "ftp://127.0.0.1/",
+        "https://",
+        "crm.example.org",
+        # names that look like loopback addresses: anyone can point them anywhere
+        "http://127.evil.example/",
+        "http://127.0.0.1.evil.example/hooks",
+        "http://localhost.evil.example/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://0.0.0.0/",
+    ],
 )
 def test_check_endpoint_refuses_plain_http_across_a_network(url: str) -> None:
     with pytest.raises(ValueError, match=r"^url: .* must be an https:// URL"):
         check_endpoint(url, "url")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/x", "http://127.8.9.10/", "http://[::1]:9/", "http://LOCALHOST/"]
+)
+def test_check_endpoint_loopback_is_what_ipaddress_calls_loopback(url: str) -> None:
+    check_endpoint(url, "url")
+
+
+def test_error_reply_body_is_kept_cut_short_and_without_secrets() -> None:
+    secret = "Xk3vQ9-fictional-token-Zr7"
+    echo = f"rejected: token {secret} and " + "Pellucid-Harrowgate " * 40
+
+    def app(request: Request) -> Reply:
+        return Reply(status=400, body=echo.encode())
+
+    with FaultServer(app) as server:
+        client = HttpClient(base_url=server.url, redact=lambda t: t.replace(secret, "***"))
+        with pytest.raises(PermanentError) as caught:
+            client.request("POST", "/records", data=b"{}")
+        client.close()
+    message = caught.value.message
+    assert message.startswith("HTTP 400 Bad Request: rejected: token *** and Pellucid-Harrowgate")
+    assert len(message) < 200 and secret not in message
 
 
 def test_check_endpoint_can_hide_a_secret_url() -> None:

@@ -280,17 +280,45 @@ def register_commands(cli: click.Group) -> None:
         metavar="ID",
         help="The contributor to erase.",
     )
+    @click.option(
+        "--config",
+        "config_opt",
+        metavar="PATH",
+        default=None,
+        help="coprolib.toml naming the destinations to retract from "
+        "(default: $COPROLIB_CONFIG, ./coprolib.toml).",
+    )
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    def erase_command(ledger_url: str | None, contributor_id: str, yes: bool) -> None:
-        """Erase a contributor for good (right to erasure): their details, their stories' words
-        and quotes; ids stay as tombstones. Not the same as withdrawing consent."""
+    def erase_command(
+        ledger_url: str | None, contributor_id: str, config_opt: str | None, yes: bool
+    ) -> None:
+        """Erase a contributor for good (right to erasure): withdraw their consents, queue the
+        retraction of every share citing their stories (sent by `coprolib sync`), then scrub
+        every record holding their data; ids stay as tombstones. Runs over
+        coprolib.erase.erase_person."""
+        from coprolib.config import ConfigError, load_config
+        from coprolib.erase import erase_person
+        from coprolib.ledger import LedgerError, resolve_ledger_url
+        from coprolib.planner.withdrawal import WithdrawalError
+
+        try:
+            config = load_config(config_opt)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
         if not yes:
             click.confirm(
                 f"Erase contributor {contributor_id!r} for good? This cannot be undone", abort=True
             )
-        with opened(ledger_url) as ledger:
-            counts = ledger.erase_contributor(contributor_id)
-        click.echo("erased " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        try:
+            url = resolve_ledger_url(ledger_url, config.path)
+        except LedgerError as exc:
+            raise click.ClickException(str(exc)) from None
+        with opened(url) as ledger:
+            try:
+                report = erase_person(ledger, contributor_id, config)
+            except (ConfigError, WithdrawalError) as exc:
+                raise click.ClickException(str(exc)) from None
+        click.echo("\n".join(report.lines()))
 
     @cli.command(name="migrate")
     @ledger_option
