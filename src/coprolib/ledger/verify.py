@@ -8,7 +8,9 @@ Three checks, and the first failing entry (lowest sequence number) is reported:
 2. rows: each row of ``records``, ``consent_events``, ``shares``, ``receipts`` and ``jobs`` has
    the digest that the latest entry recording it gave (an edited row fails at that entry);
 3. no row is missing (a deleted row fails at its latest entry) and none is unaccounted for (a row
-   added behind the ledger's back fails with no entry to name).
+   added behind the ledger's back fails with no entry to name);
+4. the derived tables, migrations and meta rows match what the chained rows and this code say
+   (:mod:`coprolib.ledger.derived`), named by table.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from coprolib.ledger.audit import GENESIS, entry_hash, parse_rows_list, rows_digest
 from coprolib.ledger.backends import Backend
+from coprolib.ledger.derived import check_derived
 from coprolib.ledger.outbox import job_digest, receipt_digest, share_digest
 from coprolib.ledger.record_store import event_digest, record_digest
 from coprolib.ledger.types import AuditVerification
@@ -161,4 +164,7 @@ def verify_chain(db: Backend) -> AuditVerification:
         return AuditVerification(ok=False, checked=checked, first_bad=seq, reason=reason)
     if unaccounted is not None:
         return AuditVerification(ok=False, checked=checked, first_bad=None, reason=unaccounted)
+    derived = check_derived(db)
+    if derived is not None:
+        return AuditVerification(ok=False, checked=checked, first_bad=None, reason=derived)
     return AuditVerification(ok=True, checked=checked)
