@@ -33,6 +33,7 @@ from coprolib.adapters.http import (
     classify_status,
     parse_retry_after,
 )
+from coprolib.adapters.secrets import LOG_FILTER, protect_logging
 from coprolib.records import Share
 from coprolib.testing.fault_server import FaultServer, Reply, Request
 from coprolib.testing.shares import make_share
@@ -265,11 +266,50 @@ def test_secret_in_a_url_path_is_masked_in_urllib3_logs(
     client = HttpClient(
         base_url=fault_server.url, redact=lambda text: text.replace("s3cr3t-incoming-token", "***")
     )
-    with caplog.at_level(logging.DEBUG, logger="urllib3"):
-        client.request("POST", secret_path, json={})
+    undo = protect_logging(caplog.handler)  # as a host does where it sets up logging
+    try:
+        with caplog.at_level(logging.DEBUG, logger="urllib3"):
+            client.request("POST", secret_path, json={})
+    finally:
+        undo()
     assert "/hooks/***" in caplog.text
     assert "s3cr3t-incoming-token" not in caplog.text
     client.close()
+
+
+def test_importing_coprolib_leaves_other_libraries_loggers_alone() -> None:
+    import coprolib.adapters.http  # noqa: F401
+
+    for name in ("urllib3.connectionpool", "urllib3", "requests", ""):
+        assert LOG_FILTER not in logging.getLogger(name).filters, name
+    assert LOG_FILTER in logging.getLogger("coprolib.delivery").filters  # our own logger
+
+
+def test_one_filter_masks_urls_paths_and_headers(caplog: pytest.LogCaptureFixture) -> None:
+    sig = "Qm9vdHN0cmFwLWZpY3Rpb25hbC1zaWduYXR1cmU"
+    teams = (
+        "https://prod-12.uksouth.logic.azure.com:443/workflows/0f1e2d3c/triggers/manual/paths/"
+        f"invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}"
+    )
+    token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fictional.payload"
+    log = logging.getLogger("urllib3.connectionpool")
+    undo = protect_logging("urllib3.connectionpool")
+    try:
+        with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+            log.debug('"POST %s HTTP/1.1" 202 0', teams)
+            log.debug("headers: %s", {"Authorization": f"Bearer {token}", "api-key": "k-9f8e7d"})
+            log.debug("proxy https://svc:pa55w0rd-fictional@proxy.example.org:3128")
+            try:
+                raise RuntimeError(f"failed calling {teams}")
+            except RuntimeError:
+                log.exception("request failed")
+    finally:
+        undo()
+    text = caplog.text
+    for secret in (sig, token, "k-9f8e7d", "pa55w0rd-fictional"):
+        assert secret not in text, secret
+    assert "sig=***" in text and "api-version=2016-06-01" in text
+    assert LOG_FILTER not in log.filters  # undone
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,9 @@ Typical use inside an adapter::
 from __future__ import annotations
 
 import ipaddress
-import logging
 import threading
 import time
 import urllib.parse
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -34,7 +32,7 @@ from coprolib.adapters.errors import (
     error_for,
 )
 from coprolib.adapters.results import Status
-from coprolib.adapters.secrets import Secret
+from coprolib.adapters.secrets import LOG_FILTER, Secret
 
 USER_AGENT = "coprolib"
 
@@ -277,28 +275,6 @@ class ClientCredentials:
         self._expires = self.clock() + max(0.0, lifetime - self.skew)
 
 
-class _RedactUrllib3(logging.Filter):
-    """Masks every live client's secrets in urllib3's debug lines (they show request paths,
-    which for some services, such as incoming-webhook URLs, are themselves secrets)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clients: weakref.WeakSet[HttpClient] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        clients = list(self.clients)
-        if clients:
-            text = record.getMessage()
-            for client in clients:
-                text = client.redact(text)
-            record.msg, record.args = text, ()
-        return True
-
-
-_URLLIB3_FILTER = _RedactUrllib3()
-logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_FILTER)
-
-
 class HttpClient:
     """One pooled session for one destination, with timeouts, auth and classified errors.
 
@@ -333,7 +309,7 @@ class HttpClient:
         self.session.verify = self.options.ca_bundle or True
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers.update(headers or {})
-        _URLLIB3_FILTER.clients.add(self)
+        LOG_FILTER.register(self)
 
     @property
     def timeout(self) -> tuple[float, float]:
