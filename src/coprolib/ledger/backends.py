@@ -292,8 +292,9 @@ class PostgresBackend(Backend):
         return {r[0] for r in rows}
 
     def compact(self) -> None:
-        """VACUUM FULL the tables that hold protected content."""
-        for table in ("records", "shares"):
+        """VACUUM FULL the tables that hold personal content, so no dead row version keeps
+        it in the table files (the server's WAL archive and backups age out on their own)."""
+        for table in ("records", "consent_events", "shares", "receipts", "jobs"):
             self.execute(f"VACUUM FULL {table}")
 
     def close(self) -> None:
