@@ -90,12 +90,11 @@ def _bytes(path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
 
 
-def test_key_set_on_a_plaintext_ledger_refuses_writes_until_rekey(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    with open_ledger(url, key="") as plain:
+def test_key_set_on_a_plaintext_ledger_refuses_writes_until_rekey(ledger_target) -> None:  # type: ignore[no-untyped-def]
+    with ledger_target.open(key="") as plain:
         plain.add(contributor("p-1"))
     key = generate_key()
-    with open_ledger(url, key=key) as keyed:
+    with ledger_target.open(key=key) as keyed:
         assert keyed.get(Contributor, "p-1") is not None  # reads still work
         with pytest.raises(LedgerError) as caught:
             keyed.add(contributor("p-2"))
@@ -104,28 +103,27 @@ def test_key_set_on_a_plaintext_ledger_refuses_writes_until_rekey(tmp_path: Path
         assert keyed.get(Contributor, "p-2") is None
         keyed.rekey(keyed._keys)
         keyed.add(contributor("p-2"))
-    with open_ledger(url, key=key) as again:
+    with ledger_target.open(key=key) as again:
         assert again.encrypted and again.get(Contributor, "p-2") is not None
 
 
-def test_a_handle_opened_before_rekey_never_writes_with_the_old_key(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
+def test_a_handle_opened_before_rekey_never_writes_with_the_old_key(ledger_target) -> None:  # type: ignore[no-untyped-def]
     old, new = generate_key(), generate_key()
-    stale = open_ledger(url, key=old, actor="stale")
+    stale = ledger_target.open(key=old, actor="stale")
     stale.add(contributor("p-1"))
-    with open_ledger(url, key=f"{new},{old}", actor="rotator") as rotator:
+    with ledger_target.open(key=f"{new},{old}", actor="rotator") as rotator:
         rotator.rekey(rotator._keys)
     # The stale handle holds only the old key: it refuses to write instead of undoing the rekey.
     with pytest.raises(LedgerError, match=r"re-keyed to key id .* set COPROLIB_KEY"):
         stale.add(contributor("p-2"))
     stale.close()
     # A stale handle that holds both keys writes with the new one.
-    both = open_ledger(url, key=f"{old},{new}", actor="both")
-    with open_ledger(url, key=f"{new},{old}") as rotator:
+    both = ledger_target.open(key=f"{old},{new}", actor="both")
+    with ledger_target.open(key=f"{new},{old}") as rotator:
         rotator.rekey(rotator._keys)  # rekey again, to the same new key
     both.add(contributor("p-3"))
     both.close()
-    with open_ledger(url, key=new) as only_new:  # the old key dropped: everything reads
+    with ledger_target.open(key=new) as only_new:  # the old key dropped: everything reads
         assert [c.id for c in only_new.list(Contributor)] == ["p-1", "p-3"]
         assert only_new.verify_audit().ok
 
@@ -147,3 +145,30 @@ def test_job_error_is_encrypted_and_erased(tmp_path: Path) -> None:
         counts = ledger.erase_contributor("p-1")
         assert counts["jobs"] == 1 and ledger.list_jobs()[0].last_error == ERASED
         assert ledger.verify_audit().ok
+
+
+def test_rekey_waits_for_a_write_in_flight_and_covers_it(ledger_target) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    old, new = generate_key(), generate_key()
+    writer = ledger_target.open(key=old, actor="writer")
+    writer.add(contributor("p-1"))
+    done: list[int] = []
+
+    def rotate() -> None:
+        with ledger_target.open(key=f"{new},{old}", actor="rotator") as rotator:
+            done.append(rotator.rekey(rotator._keys))
+
+    with writer.transaction():
+        writer.add(contributor("p-2"))  # encrypted with the old key, not yet committed
+        thread = threading.Thread(target=rotate)
+        thread.start()
+        time.sleep(0.5)
+        assert not done  # the rekey waits for this transaction
+    thread.join(timeout=30)
+    assert done and done[0] >= 2
+    writer.close()
+    with ledger_target.open(key=new) as only_new:  # nothing was left under the old key
+        assert [c.id for c in only_new.list(Contributor)] == ["p-1", "p-2"]
+        assert only_new.verify_audit().ok

@@ -121,7 +121,19 @@ class LedgerCore:
     def _check_key_id(self) -> None:
         """Read the stored key id inside this write transaction (locked against a concurrent
         ``rekey``), so a handle opened before a rekey never writes with the old key."""
-        stored = self._get_meta("key_id", lock=True)
+        if self._db.dialect == "postgres":
+            # A share lock on the marker row (always there) and the key id row: `rekey` takes
+            # the marker row for update first, so it waits for writers in flight and they
+            # wait for it, whether or not the ledger was encrypted before.
+            rows = dict(
+                self._db.query(
+                    "SELECT key, value FROM coprolib_meta WHERE key IN ('ledger', 'key_id')"
+                    " FOR SHARE"
+                )
+            )
+            stored = rows.get("key_id")
+        else:  # BEGIN IMMEDIATE already holds SQLite's only write lock
+            stored = self._get_meta("key_id")
         if stored != self._key_id:
             if stored is not None and self._keys is not None and stored in self._keys.ids:
                 self._key_id = stored  # rekeyed by another process to a key we hold
@@ -324,9 +336,14 @@ class LedgerCore:
 
     # --- meta ---------------------------------------------------------------------------
 
-    def _get_meta(self, key: str, lock: bool = False) -> str | None:
-        share = " FOR SHARE" if lock and self._db.dialect == "postgres" else ""
-        row = self._db.query_one(f"SELECT value FROM coprolib_meta WHERE key = ?{share}", (key,))
+    def _lock_for_rekey(self) -> None:
+        """Inside a transaction: wait for every write transaction in flight and hold off new
+        ones until commit (PostgreSQL; SQLite's write lock already does)."""
+        if self._db.dialect == "postgres":
+            self._db.execute("SELECT 1 FROM coprolib_meta WHERE key = 'ledger' FOR UPDATE")
+
+    def _get_meta(self, key: str) -> str | None:
+        row = self._db.query_one("SELECT value FROM coprolib_meta WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> None:

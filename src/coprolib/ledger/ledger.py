@@ -298,6 +298,8 @@ class Ledger(OutboxStore):
         self._key_setup = True
         try:
             with self.transaction():
+                self._lock_for_rekey()
+                self._set_meta("key_id", new_keys.current_id)
                 kinds = [k for k in PROTECTED if k not in ("share", "consent_event")]
                 for kind in kinds:
                     for rec_id, text, status, domain, erased in self._db.query(
@@ -350,7 +352,6 @@ class Ledger(OutboxStore):
                     )
                     self._audit("rekey", f"job:{row[0]}", job_digest((*row[:8], sealed, *row[9:])))
                     rewritten += 1
-                self._set_meta("key_id", new_keys.current_id)
                 self._audit(
                     "rekey",
                     f"ledger:key:{new_keys.current_id}",
