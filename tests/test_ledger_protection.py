@@ -172,3 +172,26 @@ def test_rekey_waits_for_a_write_in_flight_and_covers_it(ledger_target) -> None:
     with ledger_target.open(key=new) as only_new:  # nothing was left under the old key
         assert [c.id for c in only_new.list(Contributor)] == ["p-1", "p-2"]
         assert only_new.verify_audit().ok
+
+
+def test_an_encrypted_ledger_from_before_a_field_was_protected_is_fixed_by_rekey(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coprolib.ledger import codec
+    from tests.ledger_data import feedback
+
+    path = tmp_path / "l.db"
+    key = generate_key()
+    with monkeypatch.context() as older:  # as an older coprolib wrote it: message in clear
+        older.setitem(codec.PROTECTED, "feedback", ())
+        with open_ledger(f"sqlite:///{path}", key=key) as ledger:
+            ledger.add(contributor("p-1"))
+            ledger.add(feedback("f-1", "p-1", message="Halvergate-fictional message"))
+    with open_ledger(f"sqlite:///{path}", key=key) as ledger:
+        with pytest.raises(LedgerError, match=r"feedback 'f-1'.*run `coprolib rekey`"):
+            ledger.get(Feedback, "f-1")
+        ledger.rekey(ledger._keys)
+        fb = ledger.get(Feedback, "f-1")
+        assert fb is not None and fb.message == "Halvergate-fictional message"
+        assert ledger.verify_audit().ok
+    assert b"Halvergate" not in _bytes(path)

@@ -16,7 +16,7 @@ from coprolib.convert import StructureError, structure
 from coprolib.ledger.audit import GENESIS, entry_hash, now_text, rows_digest, rows_list
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import dumps, map_protected
-from coprolib.ledger.crypto import KEY_ENV, KeyRing
+from coprolib.ledger.crypto import KEY_ENV, PREFIX, KeyRing
 from coprolib.ledger.errors import LedgerError
 
 #: Buffered audit entries written early (inside the transaction) once this many pile up.
@@ -256,23 +256,31 @@ class LedgerCore:
             return text
         return self._ring(context).encrypt(text, context, self._key_id)
 
-    def _unseal(self, context: str, stored: str | None) -> str | None:
-        """A protected column's stored value, decrypted."""
+    def _unseal(self, context: str, stored: str | None, lenient: bool = False) -> str | None:
+        """A protected column's stored value, decrypted (``lenient``: see :meth:`_plain`)."""
         if stored is None or self._key_id is None:
+            return stored
+        if lenient and not stored.startswith(PREFIX):
             return stored
         return self._ring(context).decrypt(stored, context, context)
 
-    def _plain(self, table: str, kind: str, rec_id: str, text: str) -> dict[str, Any]:
-        """A stored row's data with protected fields decrypted."""
+    def _plain(
+        self, table: str, kind: str, rec_id: str, text: str, lenient: bool = False
+    ) -> dict[str, Any]:
+        """A stored row's data with protected fields decrypted. ``lenient`` (for ``rekey``)
+        passes values that are not encrypted yet through: a field an older coprolib did not
+        protect, in a ledger written by it."""
         data: dict[str, Any] = json.loads(text)
         if self._key_id is not None:
             ring = self._ring(f"{kind} {rec_id!r}")
             prefix = f"{table}:{kind}:{rec_id}:"
-            map_protected(
-                kind,
-                data,
-                lambda path, v: ring.decrypt(v, prefix + path, f"{kind} {rec_id!r} field {path}"),
-            )
+
+            def reveal(path: str, v: str) -> str:
+                if lenient and not v.startswith(PREFIX):
+                    return v
+                return ring.decrypt(v, prefix + path, f"{kind} {rec_id!r} field {path}")
+
+            map_protected(kind, data, reveal)
         return data
 
     def _load(self, cls: type[Any], kind: str, rec_id: str, data: dict[str, Any]) -> Any:

@@ -291,7 +291,7 @@ class Ledger(OutboxStore):
 
         def recode(table: str, kind: str, rec_id: str, text: str) -> str:
             self._keys, self._key_id = readable, old_id
-            plain = self._plain(table, kind, rec_id, text)
+            plain = self._plain(table, kind, rec_id, text, lenient=True)
             self._keys, self._key_id = new_keys, new_keys.current_id
             return self._encode(table, kind, rec_id, plain)
 
@@ -344,7 +344,7 @@ class Ledger(OutboxStore):
                 ):
                     context = f"jobs:job:{row[0]}:last_error"
                     self._keys, self._key_id = readable, old_id
-                    plain = self._unseal(context, row[8])
+                    plain = self._unseal(context, row[8], lenient=True)
                     self._keys, self._key_id = new_keys, new_keys.current_id
                     sealed = self._seal(context, plain)
                     self._db.execute(
@@ -358,6 +358,8 @@ class Ledger(OutboxStore):
                     note_digest(old_id or "none", new_keys.current_id),
                     scope="note",
                 )
+                # The old ciphertext (or plaintext) must not stay in free pages or the WAL.
+                self._compact_when_committed()
         except BaseException:
             self._keys, self._key_id = old_keys, old_id
             raise
