@@ -116,3 +116,26 @@ def test_erasure_inside_a_larger_transaction_compacts_after_commit(tmp_path: Pat
         assert b"Marigold-s-1" not in _files(path)
         assert ledger.get(Contributor, "p-3") is not None
         assert ledger.verify_audit().ok
+
+
+def test_redacted_quotes_are_found_by_reference_not_by_text(ledger) -> None:  # type: ignore[no-untyped-def]
+    import attrs
+
+    from coprolib.records import SharedQuote
+
+    _fill(ledger)
+    # Below "named" a quote is labelled "story N" (the N-th of the share's stories), and its
+    # words are redacted, so they no longer occur in the story's text.
+    labelled = attrs.evolve(
+        share("sh-9", stories=("s-2", "s-1")),
+        quotes=(
+            SharedQuote(text="[PERSON] said the night team never rang", story_ref="story 2"),
+            SharedQuote(text="the other person's words", story_ref="story 1"),
+        ),
+    )
+    ledger.put_share(labelled)
+    ledger.erase_contributor("p-1", compact=False)
+    after, _ = ledger.get_share("sh-9")
+    assert [q.text for q in after.quotes] == [ERASED, "the other person's words"]
+    assert [q.story_ref for q in after.quotes] == ["story 2", "story 1"]
+    assert ledger.verify_audit().ok
