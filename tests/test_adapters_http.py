@@ -11,6 +11,8 @@ from typing import Any
 import attrs
 import pytest
 import requests
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from coprolib.adapters import (
     Adapter,
@@ -373,3 +375,19 @@ def test_check_endpoint_can_hide_a_secret_url() -> None:
     with pytest.raises(ValueError) as err:
         check_endpoint("http://hooks.example.org/secret-token", "webhook_url", shown="$env:HOOK")
     assert "secret-token" not in str(err.value) and "$env:HOOK" in str(err.value)
+
+
+@given(st.ip_addresses())
+def test_loopback_is_exactly_what_ipaddress_says(address: Any) -> None:
+    from coprolib.adapters.http import is_loopback
+
+    host = f"[{address}]" if address.version == 6 else str(address)
+    assert is_loopback(host) is address.is_loopback
+
+
+@given(st.from_regex(r"127(\.[a-z0-9-]{1,10}){1,4}", fullmatch=True))
+def test_names_that_start_like_loopback_are_not_loopback(host: str) -> None:
+    from coprolib.adapters.http import is_loopback
+
+    assume(not all(part.isdigit() for part in host.split(".")))
+    assert not is_loopback(host)

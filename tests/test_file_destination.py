@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
 from coprolib.plugins.file_destination import FileAdapter
@@ -162,3 +164,13 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, start: s
     assert adapter.rows()[0]["title"] == "'" + payload
     text = adapter.path.read_text(encoding="utf-8")
     assert f",{start}HYPERLINK" not in text and f"\n{start}" not in text
+
+
+@given(st.text(max_size=40))
+def test_neutralised_cells_never_start_a_formula_and_stay_stable(value: str) -> None:
+    from coprolib.plugins.file_destination import FORMULA_START, neutralise_cell
+
+    once = neutralise_cell(value)
+    assert not once.startswith(FORMULA_START)
+    assert neutralise_cell(once) == once
+    assert once in (value, "'" + value)
