@@ -223,7 +223,9 @@ def test_migrations_apply_forward_once(ledger_target, monkeypatch) -> None:
     )
     from coprolib.ledger import opening
 
+    known = [m.version for m in ledger_schema.MIGRATIONS]
     monkeypatch.setattr(opening, "MIGRATIONS", (*ledger_schema.MIGRATIONS, extra))
+    monkeypatch.setattr(ledger_schema, "MIGRATIONS", (*ledger_schema.MIGRATIONS, extra))
     monkeypatch.setattr(opening, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(LedgerError, match="run `coprolib migrate`"):
         ledger_target.open(migrate_schema=False)
@@ -231,7 +233,6 @@ def test_migrations_apply_forward_once(ledger_target, monkeypatch) -> None:
         assert b.schema_version == SCHEMA_VERSION + 1
         assert b.count(Story) == 3
     versions = ledger_target.raw("SELECT version FROM coprolib_migrations ORDER BY version")
-    known = [m.version for m in ledger_schema.MIGRATIONS]
     assert [v[0] for v in versions] == [*known, SCHEMA_VERSION + 1]
     with ledger_target.open() as c:  # applying again is a no-op
         assert c.verify_audit().ok

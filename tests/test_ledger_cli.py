@@ -177,8 +177,11 @@ def test_erase_command(run, tmp_path: Path) -> None:
     run("import", str(EXAMPLE_BUNDLE))
     run("erase", "--contributor", "p-amber", input="n\n", code=1)
     out = run("erase", "--contributor", "p-amber", "--yes").output
-    assert "erased 1 contributors, 2 stories" in out
+    assert "withdrew 1 consent(s): c-01" in out
+    assert "scrubbed 1 contributors, 2 stories" in out
     assert "audit chain verified" in run("audit", "verify").output
+    again = run("erase", "--contributor", "p-amber", "--yes").output
+    assert "withdrew 0 consent(s)" in again and "scrubbed 0 contributors, 0 stories" in again
     run("erase", "--contributor", "p-nobody", "--yes", code=1)
 
 

@@ -29,6 +29,10 @@ def build_cli() -> click.Group:
 
 def main() -> None:
     """Console-script entry point."""
+    from coprolib.adapters.secrets import protect_logging
+
+    # The command line is the host program: it may mask secrets in the HTTP libraries' logs.
+    protect_logging()
     try:
         build_cli()
     except Exception as exc:

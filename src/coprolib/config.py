@@ -384,6 +384,14 @@ class _Reader:
 
     def destination(self, name: str, raw: Any, feedback: FeedbackPolicy) -> Destination:
         key = f"destinations.{name}"
+        # The name becomes a file name, a job column and a log field: letters, digits, - and _
+        # only, so it can never climb out of a folder or carry markup.
+        if not DESTINATION_NAME.fullmatch(name):
+            raise self.fail(
+                f"destinations.{name!r}",
+                "a destination name is 1 to 64 letters, digits, '-' or '_', starting with a "
+                "letter or digit",
+            )
         table = self.table(raw, key)
         self.check_keys(table, _DEST_KEYS, key)
         carries = table.get("carries", CARRIES_INSIGHT)
@@ -533,6 +541,10 @@ def parse_config(text: str, path: str | None = None) -> Config:
     return Config(
         ledger=ledger, destinations=destinations, feedback=feedback, plugins=plugins, path=path
     )
+
+
+#: What a destination name may be (checked when the configuration is loaded).
+DESTINATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:

@@ -253,13 +253,17 @@ def open_ledger(
         ledger = Ledger(db, actor=actor, keys=keys)
         _setup_keys(ledger, keys, fresh=version is None)
         if applied:
-            with ledger.transaction():
-                ledger._audit(
-                    "migrate",
-                    f"schema:{applied[-1]}",
-                    note_digest(*(str(v) for v in applied)),
-                    scope="note",
-                )
+            ledger._key_setup = True
+            try:
+                with ledger.transaction():
+                    ledger._audit(
+                        "migrate",
+                        f"schema:{applied[-1]}",
+                        migration_digest(db, applied),
+                        scope="note",
+                    )
+            finally:
+                ledger._key_setup = False
         return ledger
     except BaseException:
         db.close()
@@ -300,18 +304,39 @@ def _setup_keys(ledger: Ledger, keys: KeyRing | None, fresh: bool) -> None:
     if keys is None:
         return
     if not fresh and _holds_protected(ledger):
-        # Opened with a key but nothing is encrypted yet: stay readable, and let `rekey`
-        # encrypt what is there. New rows stay unencrypted until then.
+        # Opened with a key but nothing is encrypted yet: reads work, writes are refused
+        # (LedgerCore._check_key_id) until `coprolib rekey` encrypts what is there.
         return
-    with ledger.transaction():
-        ledger._set_meta("key_id", keys.current_id)
-        ledger._audit("encryption_on", "ledger:key", note_digest(keys.current_id), scope="note")
+    ledger._key_setup = True
+    try:
+        with ledger.transaction():
+            ledger._set_meta("key_id", keys.current_id)
+            ledger._audit(
+                "encryption_on",
+                f"ledger:key:{keys.current_id}",
+                note_digest(keys.current_id),
+                scope="note",
+            )
+    finally:
+        ledger._key_setup = False
     ledger._key_id = keys.current_id
+
+
+def migration_digest(db: Backend, versions: list[int]) -> str:
+    """The digest a ``migrate`` audit entry records: the ``coprolib_migrations`` rows it added
+    (version, name, when), so ``audit verify`` notices an edited or removed row."""
+    marks = ",".join("?" * len(versions))
+    rows = db.query(
+        "SELECT version, name, applied_at FROM coprolib_migrations"
+        f" WHERE version IN ({marks}) ORDER BY version",
+        versions,
+    )
+    return note_digest(*(f"{v}\x1f{n}\x1f{a}" for v, n, a in rows))
 
 
 def _holds_protected(ledger: Ledger) -> bool:
     db: Any = ledger._db
-    row = db.query_one("SELECT 1 FROM records WHERE kind IN ('contributor', 'story') LIMIT 1")
+    row = db.query_one("SELECT 1 FROM records LIMIT 1")
     row2 = db.query_one("SELECT 1 FROM shares LIMIT 1")
     return row is not None or row2 is not None
 

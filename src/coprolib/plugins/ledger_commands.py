@@ -423,18 +423,37 @@ def register_commands(cli: click.Group) -> None:
         yes: bool,
         as_json: bool,
     ) -> None:
-        """Erase a contributor for good (right to erasure): their details, their stories' words
-        and quotes; ids stay as tombstones. Not the same as withdrawing consent."""
+        """Erase a contributor for good (right to erasure): withdraw their consents, queue the
+        retraction of every share citing their stories (sent by `coprolib sync`), then scrub
+        every record holding their data; ids stay as tombstones. Runs over
+        coprolib.erase.erase_person."""
+        from coprolib.erase import erase_person
+        from coprolib.planner.withdrawal import WithdrawalError
+
         if not yes:
             click.confirm(
                 f"Erase contributor {contributor_id!r} for good? This cannot be undone", abort=True
             )
-        with opened(ledger_opt, config_opt) as ledger:
-            counts = ledger.erase_contributor(contributor_id)
+        with session(ledger_opt, config_opt) as (ledger, config):
+            try:
+                report = erase_person(ledger, contributor_id, config)
+            except WithdrawalError as exc:
+                raise click.ClickException(str(exc)) from None
         if as_json:
-            click.echo(json.dumps({"contributor_id": contributor_id, "erased": counts}, indent=2))
+            click.echo(
+                json.dumps(
+                    {
+                        "contributor_id": contributor_id,
+                        "withdrawn": list(report.withdrawn),
+                        "retractions": [list(r) for r in report.retractions],
+                        "unreachable": [list(r) for r in report.unreachable],
+                        "scrubbed": report.scrubbed,
+                    },
+                    indent=2,
+                )
+            )
             return
-        click.echo("erased " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        click.echo("\n".join(report.lines()))
 
     @cli.command(name="migrate")
     @ledger_options
