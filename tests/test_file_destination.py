@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -156,21 +157,25 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, start: s
     adapter = FileAdapter({"directory": str(tmp_path), "format": "csv"}, destination="board")
     share = attrs.evolve(make_share("f1", title=payload, body=payload), recommendation="-1+2")
     assert adapter.deliver([share])[0].status is Status.OK
+    with open(adapter.path, encoding="utf-8", newline="") as handle:
+        raw = next(csv.DictReader(handle))
+    assert (raw["title"], raw["body"], raw["recommendation"]) == ("'" + payload,) * 2 + ("'-1+2",)
+    # Read back, the cells are what was sent; a second write (the rows are read back and
+    # rewritten) does not stack the prefix.
     row = adapter.records()[0]
-    assert row["title"] == "'" + payload and row["body"] == "'" + payload
-    assert row["recommendation"] == "'-1+2"
-    # A second write (the rows are read back and rewritten) does not stack the prefix.
+    assert (row["title"], row["body"], row["recommendation"]) == (payload, payload, "-1+2")
     adapter.deliver([make_share("f2")])
-    assert adapter.rows()[0]["title"] == "'" + payload
+    assert adapter.rows()[0]["title"] == payload
     text = adapter.path.read_text(encoding="utf-8")
     assert f",{start}HYPERLINK" not in text and f"\n{start}" not in text
+    assert "''" + start not in text
 
 
 @given(st.text(max_size=40))
 def test_neutralised_cells_never_start_a_formula_and_stay_stable(value: str) -> None:
-    from coprolib.plugins.file_destination import FORMULA_START, neutralise_cell
+    from coprolib.plugins.file_destination import FORMULA_START, neutralise_cell, restore_cell
 
     once = neutralise_cell(value)
     assert not once.startswith(FORMULA_START)
-    assert neutralise_cell(once) == once
+    assert restore_cell(once) == value
     assert once in (value, "'" + value)

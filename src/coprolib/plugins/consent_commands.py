@@ -56,8 +56,8 @@ def _plan_command(cli: click.Group) -> None:
         for every refusal, why (nothing is recorded).
         """
         from coprolib.config import ConfigError
-        from coprolib.planner import explain as explain_lines
         from coprolib.planner import plan
+        from coprolib.planner._records import utc_now
 
         recording = not (dry_run or explain)
         # A dry run writes nothing, not even a schema migration.
@@ -65,21 +65,35 @@ def _plan_command(cli: click.Group) -> None:
             ledger,
             config,
         ):
+            if explain:
+                from coprolib.planner.explanation import explain_in_ledger
+
+                dests = (
+                    {destination: config.destination(destination)}
+                    if destination
+                    else config.insight_destinations()
+                )
+                lines = explain_in_ledger(ledger, explain, dests, _moment(at) or utc_now())
+                if lines is None:
+                    raise click.ClickException(
+                        f"--explain {explain}: there is no story or insight with this id in the "
+                        f"ledger at {ledger.url}"
+                    )
+                if as_json:
+                    click.echo(json.dumps({"id": explain, "explanation": lines}, indent=2))
+                else:
+                    click.echo("\n".join(lines))
+                return
             from coprolib.planner import load_world
 
             world = load_world(ledger)
-            if explain and explain not in world.insights and explain not in world.stories:
-                raise click.ClickException(
-                    f"--explain {explain}: there is no story or insight with this id in the "
-                    f"ledger at {ledger.url}"
-                )
             try:
                 result = plan(
                     ledger,
                     config,
                     destination=destination,
                     moment=_moment(at),
-                    apply=not (dry_run or explain),
+                    apply=not dry_run,
                     world=world,
                 )
                 from coprolib.feedback_owed import plan_feedback
@@ -89,22 +103,10 @@ def _plan_command(cli: click.Group) -> None:
                     config,
                     result.moment,
                     destination=destination,
-                    apply=not (dry_run or explain),
+                    apply=not dry_run,
                 )
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
-            if explain:
-                dests = (
-                    {destination: config.destination(destination)}
-                    if destination
-                    else config.insight_destinations()
-                )
-                lines = explain_lines(explain, result.routed, world, dests, result.moment)
-                if as_json:
-                    click.echo(json.dumps({"id": explain, "explanation": lines}, indent=2))
-                else:
-                    click.echo("\n".join(lines))
-                return
         if as_json:
             data = result.to_json()
             data["recorded"] = not dry_run

@@ -74,10 +74,16 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def neutralise_cell(value: Any) -> Any:
     """A CSV cell that a spreadsheet will show as text: a cell starting with ``= + - @``, a tab
-    or a carriage return gets a leading ``'``, as OWASP's CSV injection advice says."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    or a carriage return gets a leading ``'``, as OWASP's CSV injection advice says. A cell that
+    already starts with ``'`` gets one more, so :func:`restore_cell` can undo it exactly."""
+    if isinstance(value, str) and value.startswith((*FORMULA_START, "'")):
         return "'" + value
     return value
+
+
+def restore_cell(value: str) -> str:
+    """The cell as it was before :func:`neutralise_cell` (for reading the file back)."""
+    return value[1:] if value.startswith("'") else value
 
 
 def _probability(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
@@ -156,7 +162,10 @@ class FileAdapter(Adapter[FileConfig]):
         with open(self.path, encoding="utf-8", newline="") as handle:
             text = handle.read()
         if self.config.format == "csv":
-            return list(csv.DictReader(io.StringIO(text, newline="")))
+            return [
+                {k: restore_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in csv.DictReader(io.StringIO(text, newline=""))
+            ]
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def records(self) -> list[dict[str, Any]]:
