@@ -436,7 +436,7 @@ def test_impact_command_reads_a_bundle(tmp_path: Path) -> None:
 
     pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
     missing = runner.invoke(cli, ["impact", "--ledger", f"sqlite:///{tmp_path / 'none.db'}"])
-    assert missing.exit_code == 1 and "no ledger" in missing.output
+    assert missing.exit_code == 2 and "no ledger" in missing.output
 
 
 def test_loop_closure_looks_for_feedback_after_the_period_story() -> None:

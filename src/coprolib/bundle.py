@@ -15,6 +15,7 @@ from typing import IO, Any
 import attrs
 
 from coprolib.convert import Problem, StructureError, structure, unstructure
+from coprolib.errors import CoprolibError
 from coprolib.records import (
     BUNDLE_TYPES,
     RECORD_NAMES,
@@ -56,7 +57,7 @@ class Bundle:
         return {key: len(getattr(self, key)) for key in BUNDLE_TYPES}
 
 
-class BundleError(ValueError):
+class BundleError(CoprolibError, ValueError):
     """A bundle or JSONL file with problems; ``problems`` lists each with its path."""
 
     def __init__(self, problems: list[Problem], source: str | None = None) -> None:

@@ -47,6 +47,7 @@ from typing import Any
 import attrs
 
 from coprolib.enums import Audience, FeedbackChannel, IdentityLevel, Purpose
+from coprolib.errors import CoprolibError
 
 #: The environment variable naming the configuration file.
 CONFIG_ENV = "COPROLIB_CONFIG"
@@ -65,7 +66,7 @@ SENDABLE_CHANNELS = (FeedbackChannel.EMAIL, FeedbackChannel.SMS, FeedbackChannel
 _SECRET_WORDS = ("secret", "password", "passwd", "token", "api_key", "apikey", "private_key")
 
 
-class ConfigError(ValueError):
+class ConfigError(CoprolibError, ValueError):
     """A problem in the configuration, naming the file, the line and the key."""
 
     def __init__(self, key: str, message: str, *, path: str | None = None, line: int | None = None):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from coprolib.enums import FeedbackChannel, FeedbackKind, FeedbackStatus, IdentityLevel, ShareKind
+from coprolib.errors import CoprolibError
 from coprolib.records import Consent, Contributor, Feedback, Receipt, Recipient, Share
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ _make_share = cast(Callable[..., Share], Share)
 _make_recipient = cast(Callable[..., Recipient], Recipient)
 
 
-class FeedbackNotFound(LookupError):
+class FeedbackNotFound(CoprolibError, LookupError):
     """No feedback obligation has this id."""
 
 

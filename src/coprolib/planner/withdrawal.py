@@ -12,6 +12,7 @@ import attrs
 from coprolib.config import Config
 from coprolib.consent import pick_consent
 from coprolib.enums import Audience, ConsentEventType, FeedbackKind, FeedbackStatus, Purpose
+from coprolib.errors import CoprolibError
 from coprolib.planner._records import evolve, make_consent, make_event, make_feedback, utc_now
 from coprolib.records import Consent, Contributor, Feedback, Story
 
@@ -32,7 +33,7 @@ class Withdrawal:
     confirmation: str | None = None
 
 
-class WithdrawalError(ValueError):
+class WithdrawalError(CoprolibError, ValueError):
     """A withdrawal that names nothing to withdraw."""
 
 
