@@ -267,7 +267,8 @@ def test_outcome_commands_record_the_change_and_the_feedback_owed(tmp_path: Path
     moved = _cli("outcome", "update", "o-1", "--status", "agreed", "--on", "2026-02-01",
                  "--ledger", url)  # fmt: skip
     assert moved.exit_code == 0, moved.output
-    assert "feedback owed: 2 new obligations" in moved.output
+    # Recorded the same day as the outcome was added: added to the same two messages.
+    assert "feedback owed: 2 obligations new or added to" in moved.output
 
     skipped = _cli("outcome", "update", "o-1", "--status", "evidenced", "--ledger", url)
     assert skipped.exit_code == 2
@@ -283,7 +284,7 @@ def test_outcome_commands_record_the_change_and_the_feedback_owed(tmp_path: Path
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.output)
     assert [e["status"] for e in data["outcome"]["timeline"]] == ["proposed", "agreed"]
-    assert len(data["feedback"]) == 4
+    assert len(data["feedback"]) == 2
 
     with open_ledger(url, actor="test") as ledger:
         stored = ledger.get(Outcome, "o-1")
@@ -293,6 +294,7 @@ def test_outcome_commands_record_the_change_and_the_feedback_owed(tmp_path: Path
     assert all(
         f.status is FeedbackStatus.OWED and f.kind is FeedbackKind.CHANGE_UPDATE for f in owed
     )
+    assert all(f.message and f.message.count("Your story helped") == 2 for f in owed)
 
     dup = _cli(
         "outcome", "add", "o-1", "--title", "again", "--kind", "training", "--depth", "practice",

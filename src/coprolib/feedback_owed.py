@@ -5,6 +5,13 @@ The planner creates the obligations (``scheduled`` before a share goes, ``shared
 ``coprolib feedback done`` call. :func:`plan_feedback` (run by ``coprolib plan``) turns owed
 feedback into feedback shares for the destinations that carry feedback, and the delivery engine
 marks each one sent (:func:`mark_feedback_sent`) when its receipt is recorded.
+
+So that what a person hears makes sense to them: new obligations are recorded through
+:func:`owe_feedback`, which keeps one withdrawal confirmation however often they withdraw and
+folds the outcome changes about one contributor on one day into one message;
+:func:`cancel_owed_feedback` cancels everything still owed to a person (erasure calls it); and a
+``scheduled`` message is worded from the share as it is when the message is sent
+(:func:`scheduled_message`), not from a share since re-rendered.
 """
 
 from __future__ import annotations
@@ -29,11 +36,14 @@ __all__ = [
     "FeedbackNotFound",
     "FeedbackPlan",
     "ForAPerson",
+    "cancel_owed_feedback",
     "feedback_done",
     "feedback_due",
     "feedback_refusal",
     "mark_feedback_sent",
+    "owe_feedback",
     "plan_feedback",
+    "scheduled_message",
 ]
 
 #: Channels where a person gives the feedback (a call, a visit, through a supporter).
@@ -54,8 +64,12 @@ _TITLES = {
     FeedbackKind.WITHDRAWAL_CONFIRMED: "We have recorded your withdrawal",
 }
 
+#: Kinds told about an outcome's change; those to one contributor on one day are one message.
+_OUTCOME_KINDS = (FeedbackKind.CHANGE_UPDATE, FeedbackKind.NOT_DONE)
+
 _make_share = cast(Callable[..., Share], Share)
 _make_recipient = cast(Callable[..., Recipient], Recipient)
+_evolve = cast(Callable[..., Any], attrs.evolve)
 
 
 class FeedbackNotFound(CoprolibError, LookupError):
@@ -91,6 +105,140 @@ def feedback_done(
         )
         ledger.replace(done)
     return done
+
+
+# --- recording and cancelling obligations ------------------------------------------------------
+
+
+def owe_feedback(ledger: Ledger, owed: Iterable[Feedback]) -> tuple[Feedback, ...]:
+    """Record new feedback obligations so that a person is told each thing once; returns the
+    obligation that stands for each one given (new, merged into one owed already, or the one
+    already recorded), in order. Joins the caller's transaction.
+
+    - An obligation whose id is recorded already is left as it is (recording is idempotent).
+    - A ``withdrawal_confirmed`` whose stories and words an earlier confirmation to the same
+      contributor already covers (owed, sent or done) is not owed again: withdrawing twice owes
+      one confirmation. One still owed for other stories takes in the new ones instead.
+    - A ``change_update`` or ``not_done`` to a contributor who is already owed one of the same
+      kind recorded the same day is folded into it: one message with each change in turn.
+    """
+    stood: list[Feedback] = []
+    with ledger.transaction():
+        for fb in owed:
+            recorded = ledger.get(Feedback, fb.id)
+            if recorded is not None:
+                stood.append(recorded)
+                continue
+            earlier = [
+                f
+                for f in ledger.list(Feedback, contributor=fb.contributor_id)
+                if f.contributor_id == fb.contributor_id
+                and f.kind is fb.kind
+                and f.status is not FeedbackStatus.CANCELLED
+            ]
+            into = _fold_into(fb, earlier)
+            if into is None:
+                ledger.add(fb)
+                stood.append(fb)
+            elif into is fb:
+                stood.append(fb)
+            else:
+                if into != ledger.get(Feedback, into.id):
+                    ledger.replace(into)
+                stood.append(into)
+    return tuple(stood)
+
+
+def _fold_into(fb: Feedback, earlier: list[Feedback]) -> Feedback | None:
+    """The obligation ``fb`` becomes part of (updated), or None when it stands alone."""
+    owed = [f for f in earlier if f.status is FeedbackStatus.OWED]
+    if fb.kind is FeedbackKind.WITHDRAWAL_CONFIRMED:
+        new = set(fb.story_ids)
+        for f in earlier:
+            if new <= set(f.story_ids) and f.message == fb.message:
+                return f
+        if not owed:
+            return None
+        into = owed[0]
+        covers = new >= set(into.story_ids)
+        message = fb.message if covers else _join(into.message, fb.message)
+        return _merged(into, fb, message)
+    if fb.kind in _OUTCOME_KINDS:
+        day = _day(fb)
+        for into in owed:
+            if _day(into) != day:
+                continue
+            if fb.message and into.message and fb.message in into.message:
+                return into
+            return _merged(into, fb, _join(into.message, fb.message))
+    return None
+
+
+def _day(fb: Feedback) -> dt.date | None:
+    return fb.created_at.date() if fb.created_at is not None else fb.due
+
+
+def _join(first: str | None, second: str | None) -> str | None:
+    parts = [m.strip() for m in (first, second) if m and m.strip()]
+    return "\n\n".join(parts) or None
+
+
+def _merged(into: Feedback, fb: Feedback, message: str | None) -> Feedback:
+    stories = tuple(dict.fromkeys((*into.story_ids, *fb.story_ids)))
+    due = min((d for d in (into.due, fb.due) if d is not None), default=None)
+    note = _join(into.note, fb.note) if fb.note != into.note else into.note
+    merged: Feedback = _evolve(into, story_ids=stories, message=message, due=due, note=note)
+    return merged
+
+
+def cancel_owed_feedback(
+    ledger: Ledger, contributor_id: str, *, reason: str = "erased", on: dt.date | None = None
+) -> tuple[str, ...]:
+    """Cancel every feedback obligation still owed to ``contributor_id`` (for example when they
+    are erased: nothing more is said to someone whose data is gone); returns the ids cancelled.
+
+    ``reason`` is kept as the obligation's note with the date, so it must hold no personal data.
+    Obligations already sent or done are left as they are. A feedback share already queued for
+    one of them is refused at the send boundary (see :func:`feedback_refusal`), so nothing more
+    reaches the person. Joins the caller's transaction; calling it again cancels nothing more.
+    """
+    day = (on or dt.datetime.now(dt.UTC).date()).isoformat()
+    cancelled: list[str] = []
+    with ledger.transaction():
+        for fb in list(ledger.list(Feedback, contributor=contributor_id)):
+            if fb.contributor_id != contributor_id or fb.status is not FeedbackStatus.OWED:
+                continue
+            ledger.replace(_evolve(fb, status=FeedbackStatus.CANCELLED, note=f"{reason} on {day}"))
+            cancelled.append(fb.id)
+    return tuple(cancelled)
+
+
+def scheduled_message(share: Share, destination: Destination, on: dt.date) -> str:
+    """The words of a ``scheduled`` obligation: what from their story goes where, from ``on``,
+    as ``share`` (the share as it is now) has it."""
+    what = "without quotes" if not share.quotes else f"with {len(share.quotes)} quote(s)"
+    return (
+        f"From {on.isoformat()} what we learned from your story, "
+        f'"{share.title}", will be shared with {destination.name} '
+        f"(audience: {destination.audience}), {share.identity_level}, {what}."
+    )
+
+
+def _current_share(ledger: Ledger, fb: Feedback) -> Share | None:
+    """The live share (planned or delivered) of ``fb``'s insight at its destination: the one
+    the words must describe when the message goes, whichever share the obligation began with."""
+    from coprolib.ledger import ShareStatus
+
+    if fb.insight_id is None or fb.destination is None:
+        return None
+    live = [
+        share
+        for share, status in ledger.list_shares(
+            destination=fb.destination, subject_id=fb.insight_id
+        )
+        if status in (ShareStatus.PLANNED, ShareStatus.DELIVERED)
+    ]
+    return live[-1] if live else None
 
 
 # --- sending owed feedback ---------------------------------------------------------------------
@@ -253,6 +401,7 @@ def plan_feedback(
     deliver: list[Share] = []
     by_hand: list[ForAPerson] = []
     waiting: list[tuple[str, str]] = []
+    reworded: list[Feedback] = []
     people: dict[str, Contributor | None] = {}
     for fb in feedback_due(ledger, today=moment.date()):
         if not fb.message or not fb.message.strip():
@@ -310,6 +459,18 @@ def plan_feedback(
                 # a person's own words, so it is never sent as written.
                 person_must("write what happened and how it was received, then record it done")
             continue
+        about = config.destinations.get(fb.destination or "")
+        if fb.kind is FeedbackKind.SCHEDULED and about is not None:
+            current = _current_share(ledger, fb)
+            if current is None:
+                waiting.append(
+                    (fb.id, f"nothing of insight {fb.insight_id} is to go to {fb.destination} now")
+                )
+                continue
+            words = scheduled_message(current, about, current.planned_at.date())
+            if (words, current.id) != (fb.message, fb.share_id):
+                fb = _evolve(fb, message=words, share_id=current.id)
+                reworded.append(fb)
         share = render_feedback(fb, person, dest, moment)
         if share is None:
             _, words = _NEEDS[fb.channel]
@@ -319,7 +480,11 @@ def plan_feedback(
     if apply and deliver:
         from coprolib.ledger import ShareStatus
 
+        sent = {s.subject_id for s in deliver}
         with ledger.transaction():
+            for fb in reworded:  # what is recorded as owed says what is sent
+                if fb.id in sent:
+                    ledger.replace(fb)
             for share in deliver:
                 ledger.put_share(share, status=ShareStatus.PLANNED)
                 ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
@@ -337,8 +502,6 @@ def mark_feedback_sent(ledger: Ledger, share: Share, receipt: Receipt) -> Feedba
     found = ledger.get(Feedback, share.subject_id)
     if found is None or found.status is not FeedbackStatus.OWED:
         return None
-    sent: Feedback = cast(Callable[..., Any], attrs.evolve)(
-        found, status=FeedbackStatus.SENT, sent_on=receipt.at.date()
-    )
+    sent: Feedback = _evolve(found, status=FeedbackStatus.SENT, sent_on=receipt.at.date())
     ledger.replace(sent)
     return sent

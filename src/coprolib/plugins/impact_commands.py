@@ -362,7 +362,10 @@ def _print_change(change: Any, as_json: bool) -> None:
         return
     click.echo(_outcome_text(change.outcome))
     n = len(change.feedback)
-    click.echo(f"feedback owed: {n} new obligation{'s' if n != 1 else ''}")
+    click.echo(
+        f"feedback owed: {n} obligation{'s' if n != 1 else ''} new or added to "
+        "(one message per contributor a day)"
+    )
     for f in change.feedback:
         click.echo(
             f"  {f.id}: {f.kind.value} to {f.contributor_id} by {f.due.isoformat() if f.due else '-'}"
