@@ -516,6 +516,8 @@ def parse_config(text: str, path: str | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(syntax)", str(exc), path=path) from None
+    except RecursionError:
+        raise ConfigError("(syntax)", "nested too deeply to read", path=path) from None
     reader = _Reader(text, path)
     reader.check_keys(data, _TOP_KEYS, "")
     ledger = data.get("ledger")
@@ -556,5 +558,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         text = found.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("(file)", f"cannot read: {exc.strerror}", path=str(found)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "(file)", f"not UTF-8 text (byte {exc.start}); save it as UTF-8", path=str(found)
+        ) from None
     _line_cache.pop(str(found), None)
     return parse_config(text, str(found))

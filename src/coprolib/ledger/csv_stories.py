@@ -60,6 +60,18 @@ def iter_story_csv(path: str | Path) -> Iterator[Story]:
     """Yield a :class:`Story` per row of a CSV file (see the module docstring for columns).
     Raises :class:`LedgerError` naming the file, line and column of the first problem."""
     p = Path(path)
+    try:
+        yield from _iter_rows(p)
+    except UnicodeDecodeError as exc:
+        raise LedgerError(
+            f"{p.name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV"
+        ) from None
+    except csv.Error as exc:
+        # The limit is process-wide (csv.field_size_limit): a library must not raise it.
+        raise LedgerError(f"{p.name}: not a CSV file coprolib can read: {exc}") from None
+
+
+def _iter_rows(p: Path) -> Iterator[Story]:
     with p.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
