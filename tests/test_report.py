@@ -34,7 +34,14 @@ from coprolib.testing.strategies import bundles, dates
 from coprolib.testing.synthetic import SyntheticWorld, synthetic_world
 from tests.chromium_cdp import Chromium, find_chromium
 
-CHART_IDS = ("chart-funnel", "chart-loop", "chart-depth", "chart-ladder", "chart-themes")
+CHART_IDS = (
+    "chart-funnel",
+    "chart-trend",
+    "chart-loop",
+    "chart-depth",
+    "chart-ladder",
+    "chart-themes",
+)
 SECRET_NAME = "Zebedee Fictionalperson"
 SECRET_TEXT = "UNIQUE-STORY-WORDS-7f3a"
 

@@ -145,6 +145,8 @@ class Config:
     """A loaded ``coprolib.toml``."""
 
     ledger: str | None = None
+    #: The organisation's name, shown on the board report.
+    organisation: str | None = None
     destinations: Mapping[str, Destination] = attrs.field(factory=dict)
     feedback: FeedbackPolicy = attrs.field(factory=FeedbackPolicy)
     plugins: Mapping[str, Any] = attrs.field(factory=dict)
@@ -173,6 +175,7 @@ class Config:
         return {
             "path": self.path,
             "ledger": _mask_url(self.ledger) if self.ledger else None,
+            "organisation": self.organisation,
             "feedback": attrs.asdict(self.feedback),
             "destinations": {
                 name: {
@@ -339,7 +342,7 @@ _DEST_KEYS = {
     "channels",
 }
 _INSIGHT_ONLY_KEYS = ("audience", "purposes", "max_identity", "quotes", "min_contributors")
-_TOP_KEYS = {"ledger", "destinations", "feedback", "plugins"}
+_TOP_KEYS = {"ledger", "organisation", "destinations", "feedback", "plugins"}
 _FEEDBACK_KEYS = {"scheduled_days", "shared_days"}
 
 
@@ -523,6 +526,9 @@ def parse_config(text: str, path: str | None = None) -> Config:
     ledger = data.get("ledger")
     if ledger is not None and (not isinstance(ledger, str) or not ledger.strip()):
         raise reader.fail("ledger", "must be a ledger URL such as sqlite:///coprolib.db")
+    organisation = data.get("organisation")
+    if organisation is not None and (not isinstance(organisation, str) or not organisation.strip()):
+        raise reader.fail("organisation", "must be the organisation's name, as text")
     feedback = (
         reader.feedback(data["feedback"], "feedback", FeedbackPolicy())
         if "feedback" in data
@@ -534,7 +540,12 @@ def parse_config(text: str, path: str | None = None) -> Config:
     }
     plugins = reader.table(data.get("plugins", {}), "plugins")
     return Config(
-        ledger=ledger, destinations=destinations, feedback=feedback, plugins=plugins, path=path
+        ledger=ledger,
+        organisation=organisation,
+        destinations=destinations,
+        feedback=feedback,
+        plugins=plugins,
+        path=path,
     )
 
 

@@ -330,7 +330,11 @@ def register_commands(cli: click.Group) -> None:
     )
     @click.option("--json", "as_json", is_flag=True, help="Also print the measures as JSON.")
     @click.option("--title", default=None, help="The report's title.")
-    @click.option("--organisation", default=None, help="Shown above the title.")
+    @click.option(
+        "--organisation",
+        default=None,
+        help="Shown above the title (default: organisation in coprolib.toml).",
+    )
     @_source_options
     def report_command(
         html_path: str,
@@ -340,6 +344,7 @@ def register_commands(cli: click.Group) -> None:
         **source: Any,
     ) -> None:
         """Write the board report: one HTML file with charts, tables and no network needs."""
+        from coprolib.config import load_config
         from coprolib.report import DEFAULT_TITLE, write_report
 
         impact = _measure(**source)
@@ -347,7 +352,7 @@ def register_commands(cli: click.Group) -> None:
             impact,
             html_path,
             title=title or DEFAULT_TITLE,
-            organisation=organisation,
+            organisation=organisation or load_config().organisation,
             generated_at=dt.datetime.now(dt.UTC),
         )
         if as_json:
