@@ -252,11 +252,11 @@ def _section(section: ReportSection, impact: Impact, max_rows: int) -> dict[str,
 
 def _summary(impact: Impact) -> str:
     stories = impact.stage("stories")
-    delivered = impact.stage("delivered")
+    delivered = sum(r.delivered for r in impact.change_depth)
     loop = impact.loop_closure
     figures = (
         ("Stories collected", str(stories.count)),
-        ("Changes implemented or evidenced", str(delivered.count)),
+        ("Changes implemented or evidenced", str(delivered)),
         (f"Heard back within {loop.within_days} days", _pct(loop.rate)),
         ("Median days to first feedback", _days(impact.feedback_timing.median_days)),
         ("Feedback overdue", str(len(impact.overdue_feedback))),
