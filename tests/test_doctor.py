@@ -132,6 +132,14 @@ def test_unreachable_postgres_ledger_exits_1(tmp_path: Path) -> None:
     assert "cannot connect to the ledger" in result.output
 
 
+def test_the_ledger_named_by_the_environment_is_the_one_checked(tmp_path: Path) -> None:
+    host_port = refused_url().removeprefix("http://")
+    path = write(tmp_path, "")
+    env = {"COPROLIB_LEDGER": f"postgresql://postgres@{host_port}/test"}
+    [problem] = problems(run_checks(path, environ=env, remote=False))
+    assert problem.where == "$COPROLIB_LEDGER" and "cannot connect" in problem.message
+
+
 def test_postgres_ledger_without_psycopg_is_a_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -142,13 +142,18 @@ def _load(config: Config | str | os.PathLike[str] | None, findings: list[Finding
 
 
 def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) -> list[Finding]:
-    """The findings for the configuration's ledger: reachable, schema version, encrypted or not,
-    and the key present when it is encrypted. Reads only: never creates or migrates a ledger."""
+    """The findings for the ledger commands would use ($COPROLIB_LEDGER, else the
+    configuration's): reachable, schema version, encrypted or not, and the key present when it
+    is encrypted. Reads only: never creates or migrates a ledger."""
     from coprolib.ledger import KEY_ENV, SCHEMA_VERSION, KeyRing, LedgerError
-    from coprolib.ledger.opening import connect
+    from coprolib.ledger.opening import LEDGER_ENV, connect
 
     env = os.environ if environ is None else environ
     where = f"{config.path or 'coprolib.toml'}: ledger"
+    if env.get(LEDGER_ENV):
+        # Every command takes $COPROLIB_LEDGER over the file's ledger, so check that one.
+        config = attrs.evolve(config, ledger=env[LEDGER_ENV], path=None)
+        where = f"${LEDGER_ENV}"
     if not config.ledger:
         return [
             Finding(
