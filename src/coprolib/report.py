@@ -64,7 +64,7 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,  # the templates ship with the package: no need to stat them
     )
-    env.globals["table"] = table
+    env.globals["table"] = _table
     return env
 
 
@@ -193,16 +193,25 @@ def table(
     rows: Sequence[Sequence[Any]],
     numeric_from: int = 1,
     row_headers: bool = True,
-) -> Markup:
-    """An HTML table with a caption, column headers and (by default) row headers."""
-    return render_template(
-        "table.html.j2",
-        caption=caption,
-        headers=headers,
-        rows=rows,
-        numeric_from=numeric_from,
-        row_headers=row_headers,
+) -> str:
+    """An HTML table with a caption, column headers and (by default) row headers.
+
+    Plain text (``str``), so ``"<p>…</p>" + table(...)`` in a plugin's section stays HTML."""
+    return str(
+        _table(
+            caption=caption,
+            headers=headers,
+            rows=rows,
+            numeric_from=numeric_from,
+            row_headers=row_headers,
+        )
     )
+
+
+def _table(**context: Any) -> Markup:
+    context.setdefault("numeric_from", 1)
+    context.setdefault("row_headers", True)
+    return render_template("table.html.j2", **context)
 
 
 def _stories(n: int) -> str:
@@ -564,8 +573,13 @@ def render_html(
 def builtin_sections() -> tuple[ReportSection, ...]:
     """The sections coprolib's own report plugin registers, in order."""
 
+    # Plain str out (not Markup), so a plugin adding text around a built-in section's HTML
+    # keeps both as HTML.
     def fixed(fn: Callable[[Impact], str]) -> Callable[[Impact, int], str]:
-        return lambda impact, _max_rows: fn(impact)
+        return lambda impact, _max_rows: str(fn(impact))
+
+    def limited(fn: Callable[[Impact, int], str]) -> Callable[[Impact, int], str]:
+        return lambda impact, max_rows: str(fn(impact, max_rows))
 
     return (
         ReportSection(key="summary", title="Summary", render=fixed(_summary)),
@@ -580,9 +594,9 @@ def builtin_sections() -> tuple[ReportSection, ...]:
             title="Safeguarding Adult Review learning domains",
             render=fixed(_domains),
         ),
-        ReportSection(key="soaked", title="Stories with no insight yet", render=_soaked),
-        ReportSection(key="overdue", title="Feedback overdue", render=_overdue),
-        ReportSection(key="warnings", title="Warnings", render=_warnings),
+        ReportSection(key="soaked", title="Stories with no insight yet", render=limited(_soaked)),
+        ReportSection(key="overdue", title="Feedback overdue", render=limited(_overdue)),
+        ReportSection(key="warnings", title="Warnings", render=limited(_warnings)),
     )
 
 
