@@ -243,6 +243,20 @@ def test_outcome_changes_on_one_day_are_one_message(ledger: Any) -> None:
         (message,) = owed_to(ledger, pid, FeedbackKind.CHANGE_UPDATE)
         assert message.message is not None
         assert message.message.count("Your story helped bring about a change") == 3
+    # Another outcome changed the same day joins the same message, and says so for staff.
+    other = Outcome(
+        id="o-rota",
+        title="Visit rota shared with families",
+        kind=OutcomeKind.SERVICE_DESIGN,
+        depth=ChangeDepth.SERVICE,
+        insight_ids=("i-calls",),
+        owner="Fictional service manager",
+        timeline=(OutcomeEvent(status=OutcomeStatus.PROPOSED, on=day.date()),),
+    )
+    add_outcome(ledger, other, now=day + dt.timedelta(hours=5))
+    (message,) = owed_to(ledger, "rowan", FeedbackKind.CHANGE_UPDATE)
+    assert message.message is not None and "Visit rota shared with families" in message.message
+    assert message.note is not None and "also about outcome o-rota" in message.note
     # The next day's change is a message of its own.
     update_outcome(
         ledger,

@@ -187,6 +187,11 @@ def _merged(into: Feedback, fb: Feedback, message: str | None) -> Feedback:
     stories = tuple(dict.fromkeys((*into.story_ids, *fb.story_ids)))
     due = min((d for d in (into.due, fb.due) if d is not None), default=None)
     note = _join(into.note, fb.note) if fb.note != into.note else into.note
+    if fb.outcome_id is not None and fb.outcome_id != into.outcome_id:
+        # One message about several outcomes: the note keeps which, for `outcome show`.
+        also = f"also about outcome {fb.outcome_id}"
+        if also not in (note or ""):
+            note = _join(note, also)
     merged: Feedback = _evolve(into, story_ids=stories, message=message, due=due, note=note)
     return merged
 
