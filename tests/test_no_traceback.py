@@ -328,3 +328,23 @@ def test_generated_garbage_never_gives_a_traceback(
         check(path, command, Case(root, ledger, config, file))
     finally:
         os.chdir(cwd)
+
+
+@pytest.mark.parametrize("command", [("sync",), ("outbox",), ("plan",)])
+def test_sync_and_outbox_name_the_file_behind_a_config_or_ledger_error(
+    command: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ledger = _write(tmp_path / "garbage.db", os.urandom(2048))
+    config = tmp_path / "coprolib.toml"
+    config.write_bytes('ledger = "sqlite:///caf\xe9.db"\n'.encode("latin-1"))
+    bad_config = run([*command, "--config", str(config)], Case(tmp_path, ledger, config, config))
+    assert bad_config.exit_code == 2
+    [line] = bad_config.output.strip().splitlines()
+    assert line.startswith("Error: ") and str(config) in line and "UTF-8" in line
+
+    good = _good_config(tmp_path, ledger)
+    bad_ledger = run([*command, "--config", str(good)], Case(tmp_path, ledger, good, good))
+    assert bad_ledger.exit_code == 2
+    [line] = bad_ledger.output.strip().splitlines()
+    assert "garbage.db is not a coprolib ledger" in line
