@@ -28,6 +28,7 @@ from coprolib.enums import (
 from coprolib.feedback_owed import (
     cancel_owed_feedback,
     feedback_due,
+    is_about_outcome,
     owe_feedback,
     plan_feedback,
     scheduled_message,
@@ -257,6 +258,8 @@ def test_outcome_changes_on_one_day_are_one_message(ledger: Any) -> None:
     (message,) = owed_to(ledger, "rowan", FeedbackKind.CHANGE_UPDATE)
     assert message.message is not None and "Visit rota shared with families" in message.message
     assert message.note is not None and "also about outcome o-rota" in message.note
+    assert is_about_outcome(message, "o-rota") and is_about_outcome(message, "o-calls")
+    assert not is_about_outcome(message, "o-elsewhere")
     # The next day's change is a message of its own.
     update_outcome(
         ledger,

@@ -40,6 +40,7 @@ __all__ = [
     "feedback_done",
     "feedback_due",
     "feedback_refusal",
+    "is_about_outcome",
     "mark_feedback_sent",
     "owe_feedback",
     "plan_feedback",
@@ -183,13 +184,23 @@ def _join(first: str | None, second: str | None) -> str | None:
     return "\n\n".join(parts) or None
 
 
+def _also_about(outcome_id: str) -> str:
+    return f"also about outcome {outcome_id}"
+
+
+def is_about_outcome(feedback: Feedback, outcome_id: str) -> bool:
+    """Whether ``feedback`` tells its contributor about ``outcome_id``: its own outcome, or one
+    folded into the same message (see :func:`owe_feedback`)."""
+    return feedback.outcome_id == outcome_id or _also_about(outcome_id) in (feedback.note or "")
+
+
 def _merged(into: Feedback, fb: Feedback, message: str | None) -> Feedback:
     stories = tuple(dict.fromkeys((*into.story_ids, *fb.story_ids)))
     due = min((d for d in (into.due, fb.due) if d is not None), default=None)
     note = _join(into.note, fb.note) if fb.note != into.note else into.note
     if fb.outcome_id is not None and fb.outcome_id != into.outcome_id:
         # One message about several outcomes: the note keeps which, for `outcome show`.
-        also = f"also about outcome {fb.outcome_id}"
+        also = _also_about(fb.outcome_id)
         if also not in (note or ""):
             note = _join(note, also)
     merged: Feedback = _evolve(into, story_ids=stories, message=message, due=due, note=note)

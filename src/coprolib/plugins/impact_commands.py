@@ -277,13 +277,14 @@ def register_commands(cli: click.Group) -> None:
     def outcome_show(outcome_id: str, as_json: bool, ledger_url: str | None) -> None:
         """Show OUTCOME_ID's timeline and the feedback it has created."""
         from coprolib.convert import unstructure
+        from coprolib.feedback_owed import is_about_outcome
         from coprolib.records import Feedback, Outcome
 
         with _open(ledger_url, must_exist=True) as ledger:
             outcome = ledger.get(Outcome, outcome_id)
             if outcome is None:
                 raise click.ClickException(f"there is no outcome {outcome_id!r} in the ledger")
-            feedback = [f for f in ledger.list(Feedback) if f.outcome_id == outcome_id]
+            feedback = [f for f in ledger.list(Feedback) if is_about_outcome(f, outcome_id)]
         if as_json:
             data = {
                 "outcome": unstructure(outcome),
