@@ -176,6 +176,8 @@ def test_ledger_encryption_and_key(tmp_path: Path) -> None:
     [wrong] = problems(ledger_findings(path, other))
     assert "encrypted with key id" in wrong.message
     assert key not in wrong.message + (wrong.fix or "")
+    [garbled] = problems(ledger_findings(path, "not-a-coprolib-key"))
+    assert "not a coprolib key" in garbled.message and "--generate" in (garbled.fix or "")
 
 
 def test_plain_ledger_is_a_warning_and_a_newer_schema_a_problem(tmp_path: Path) -> None:

@@ -199,6 +199,17 @@ def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) ->
         url = f"sqlite:///{file}"
     try:
         keys = KeyRing.from_text(env.get(KEY_ENV))
+    except LedgerError as exc:
+        return [
+            Finding(
+                severity=Severity.ERROR,
+                where=where,
+                message=_one_line(exc),
+                fix=f"set {KEY_ENV} to the key `coprolib init --generate-key` or "
+                "`coprolib rekey --generate` printed, exactly as printed",
+            )
+        ]
+    try:
         db = connect(url)
     except LedgerError as exc:
         fix = (
