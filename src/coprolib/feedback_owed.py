@@ -9,8 +9,8 @@ marks each one sent (:func:`mark_feedback_sent`) when its receipt is recorded.
 So that what a person hears makes sense to them: new obligations are recorded through
 :func:`owe_feedback`, which keeps one withdrawal confirmation however often they withdraw and
 folds the outcome changes about one contributor on one day into one message;
-:func:`cancel_owed_feedback` cancels everything still owed to a person (erasure calls it); and a
-``scheduled`` message is worded from the share as it is when the message is sent
+:func:`cancel_owed_feedback` cancels everything still owed to a person (for erasure to call);
+and a ``scheduled`` message is worded from the share as it is when the message is sent
 (:func:`scheduled_message`), not from a share since re-rendered.
 """
 
