@@ -304,3 +304,34 @@ def test_scheduled_message_is_worded_from_the_share_as_it_is_when_sent(ledger: A
     assert "Cancelled visits need a call" not in share.body
     stored = ledger.get(Feedback, scheduled.id)
     assert stored.message == share.body and stored.share_id == live[-1].id
+
+
+def test_a_queued_scheduled_message_is_refused_once_its_share_is_re_rendered(
+    ledger: Any,
+) -> None:
+    seed(ledger, people=("rowan",))
+    plan(ledger, CONFIG, moment=T0)
+    (first,) = plan_feedback(ledger, CONFIG, T0 + dt.timedelta(hours=1)).deliver
+    dest = CONFIG.destination("contributors-email")
+    assert consent_reason(ledger, first, dest, T0 + dt.timedelta(hours=1)) is None
+    # Before it is sent, the insight is reworded and planned again.
+    old = ledger.get(Insight, "i-calls")
+    ledger.replace(
+        Insight(
+            **{
+                **{a.name: getattr(old, a.name) for a in Insight.__attrs_attrs__},
+                "title": "Every cancelled visit gets a phone call",
+            }
+        )
+    )
+    later = T0 + dt.timedelta(days=1)
+    plan(ledger, CONFIG, moment=later)
+    (second,) = plan_feedback(ledger, CONFIG, later + dt.timedelta(hours=1)).deliver
+    assert second.id != first.id and "Every cancelled visit" in second.body
+    # At the send boundary the message worded from the old share is refused; the new one goes.
+    now = later + dt.timedelta(hours=2)
+    stale = consent_reason(ledger, first, dest, now)
+    assert stale is not None and "re-rendered" in stale
+    assert consent_reason(ledger, second, dest, now) is None
+    # Planning again plans nothing more.
+    assert plan_feedback(ledger, CONFIG, now, apply=False).deliver == ()

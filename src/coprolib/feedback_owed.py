@@ -240,6 +240,19 @@ def scheduled_message(share: Share, destination: Destination, on: dt.date) -> st
     )
 
 
+def _planned_before(ledger: Ledger, fb: Feedback, destination: str) -> str:
+    """The id of ``fb``'s feedback share at ``destination``: for a ``scheduled`` message, the
+    one describing its share as it is; one queued under the identity without the share (before
+    messages named it) still counts when it says the same."""
+    share_id, _ = feedback_share_identity(fb.id, destination, _describes(fb))
+    if _describes(fb) is not None and ledger.get_share(share_id) is None:
+        legacy, _ = feedback_share_identity(fb.id, destination)
+        found = ledger.get_share(legacy)
+        if found is not None and found[0].body == fb.message:
+            return legacy
+    return share_id
+
+
 def _current_share(ledger: Ledger, fb: Feedback) -> Share | None:
     """The live share (planned or delivered) of ``fb``'s insight at its destination: the one
     the words must describe when the message goes, whichever share the obligation began with."""
@@ -293,15 +306,31 @@ class FeedbackPlan:
         return out
 
 
-def feedback_share_identity(feedback_id: str, destination: str) -> tuple[str, str]:
+def feedback_share_identity(
+    feedback_id: str, destination: str, describes: str | None = None
+) -> tuple[str, str]:
     """The ``(share id, idempotency key)`` of a feedback obligation sent to a destination: fixed
-    by the two alone, so planning again never sends it twice, whatever the wording."""
-    base = hashlib.sha256(f"feedback\x1f{feedback_id}\x1f{destination}".encode()).hexdigest()
+    by the two alone, so planning again never sends it twice, whatever the wording. A
+    ``scheduled`` message also names the share it ``describes``: when that share is re-rendered
+    the message is a new one, and the old one, if still queued, is refused at sending."""
+    parts = (
+        [feedback_id, destination] if describes is None else [feedback_id, destination, describes]
+    )
+    base = hashlib.sha256("\x1f".join(["feedback", *parts]).encode()).hexdigest()
     return f"sh-{base[:20]}", f"coprolib-{base[:40]}"
 
 
+def _describes(feedback: Feedback) -> str | None:
+    return feedback.share_id if feedback.kind is FeedbackKind.SCHEDULED else None
+
+
 def feedback_refusal(
-    ledger: Ledger, feedback: Feedback, now: dt.datetime, consents: Iterable[Consent] | None = None
+    ledger: Ledger,
+    feedback: Feedback,
+    now: dt.datetime,
+    consents: Iterable[Consent] | None = None,
+    *,
+    share: Share | None = None,
 ) -> str | None:
     """Why ``feedback`` must not be sent now, or None.
 
@@ -309,9 +338,20 @@ def feedback_refusal(
     sharing consent. But once they have withdrawn consent for a story it is about, only the
     confirmation of that withdrawal may still reach them (they asked to stop; that message is the
     proof it stopped). Feedback no longer owed (done by hand, cancelled) is not sent either.
+    Given the feedback ``share`` about to go, a ``scheduled`` message worded from a share that
+    has been re-rendered since is refused: the next plan words it from the share as it is.
     """
     if feedback.status is not FeedbackStatus.OWED:
         return f"feedback {feedback.id} is {feedback.status}, not owed"
+    if (
+        share is not None
+        and feedback.kind is FeedbackKind.SCHEDULED
+        and share.body != feedback.message
+    ):
+        return (
+            f"feedback {feedback.id} was worded from a share since re-rendered; "
+            "the next plan words it again"
+        )
     if feedback.kind is FeedbackKind.WITHDRAWAL_CONFIRMED:
         return None
     from coprolib.consent import pick_consent
@@ -365,7 +405,7 @@ def render_feedback(
         "recipient": attrs.asdict(recipient),
     }
     data = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    share_id, key = feedback_share_identity(feedback.id, dest.name)
+    share_id, key = feedback_share_identity(feedback.id, dest.name, _describes(feedback))
     return _make_share(
         id=share_id,
         kind=ShareKind.FEEDBACK,
@@ -449,7 +489,19 @@ def plan_feedback(
                 person_must(f'no destination with carries = "feedback" reaches {fb.channel}')
             continue
         dest = reaching[0]
-        share_id, _ = feedback_share_identity(fb.id, dest.name)
+        about = config.destinations.get(fb.destination or "")
+        if fb.kind is FeedbackKind.SCHEDULED and about is not None:
+            current = _current_share(ledger, fb)
+            if current is None:
+                waiting.append(
+                    (fb.id, f"nothing of insight {fb.insight_id} is to go to {fb.destination} now")
+                )
+                continue
+            words = scheduled_message(current, about, current.planned_at.date())
+            if (words, current.id) != (fb.message, fb.share_id):
+                fb = _evolve(fb, message=words, share_id=current.id)
+                reworded.append(fb)
+        share_id = _planned_before(ledger, fb, dest.name)
         prior = ledger.get_share(share_id)
         if prior is not None:  # planned before: the outbox (or its receipt) has it
             if str(prior[1]) in ("cancelled", "dead"):
@@ -475,18 +527,6 @@ def plan_feedback(
                 # a person's own words, so it is never sent as written.
                 person_must("write what happened and how it was received, then record it done")
             continue
-        about = config.destinations.get(fb.destination or "")
-        if fb.kind is FeedbackKind.SCHEDULED and about is not None:
-            current = _current_share(ledger, fb)
-            if current is None:
-                waiting.append(
-                    (fb.id, f"nothing of insight {fb.insight_id} is to go to {fb.destination} now")
-                )
-                continue
-            words = scheduled_message(current, about, current.planned_at.date())
-            if (words, current.id) != (fb.message, fb.share_id):
-                fb = _evolve(fb, message=words, share_id=current.id)
-                reworded.append(fb)
         share = render_feedback(fb, person, dest, moment)
         if share is None:
             _, words = _NEEDS[fb.channel]

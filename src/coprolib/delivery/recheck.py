@@ -87,7 +87,7 @@ def _feedback_reason(ledger: Any, share: Share, now: dt.datetime) -> str | None:
     feedback = ledger.get(Feedback, share.subject_id)
     if feedback is None:  # a feedback share not planned from an obligation (put there by hand)
         return None
-    return feedback_refusal(ledger, feedback, now)
+    return feedback_refusal(ledger, feedback, now, share=share)
 
 
 def _evaluate_again(ledger: Any, share: Share, destination: Any, now: dt.datetime) -> str | None:
