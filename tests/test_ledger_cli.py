@@ -49,7 +49,7 @@ def test_init_import_export_round_trips(run, tmp_path: Path) -> None:
     config = (tmp_path / "coprolib.toml").read_text()
     assert 'ledger = "sqlite:///coprolib.db"' in config
     assert "# [destinations.local-files]" in config and 'adapter = "file"' in config
-    run("init", code=1)  # refuses to overwrite
+    run("init", code=2)  # refuses to overwrite
     assert "imported 10 contributors" in run("import", str(EXAMPLE_BUNDLE), env=env).output
     exported = json.loads(run("export", env=env).output)
     assert exported == json.loads(EXAMPLE_BUNDLE.read_text())
@@ -137,7 +137,7 @@ def test_bad_csv_names_line_and_column_and_imports_nothing(
     run, tmp_path, csv_text, message
 ) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "bad.csv").write_text(csv_text)
-    result = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=1)
+    result = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=2)
     assert message in result.output
     assert not (tmp_path / "coprolib.db").exists()  # the ledger it would have made is gone
     run("import", str(EXAMPLE_BUNDLE))
@@ -182,21 +182,21 @@ def test_erase_command(run, tmp_path: Path) -> None:
     assert "audit chain verified" in run("audit", "verify").output
     again = run("erase", "--contributor", "p-amber", "--yes").output
     assert "withdrew 0 consent(s)" in again and "scrubbed 0 contributors, 0 stories" in again
-    run("erase", "--contributor", "p-nobody", "--yes", code=1)
+    run("erase", "--contributor", "p-nobody", "--yes", code=2)
 
 
 def test_init_generate_key_then_rekey(run, tmp_path: Path) -> None:
     out = run("init", "--generate-key", "--ledger", "sqlite:///enc.db").output
     key = next(x.split("=", 1)[1] for x in out.split() if x.startswith("COPROLIB_KEY="))
     assert "secrets store" in out and "(encrypted, key id" in out
-    run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), code=1)
+    run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), code=2)
     env = {"COPROLIB_KEY": key}
     run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), env=env)
     out = run("rekey", "--ledger", "sqlite:///enc.db", "--generate", env=env).output
     new = next(x.split("=", 1)[1] for x in out.split() if x.startswith("COPROLIB_KEY="))
     new_id = KeyRing.from_text(new).current_id  # type: ignore[union-attr]
     assert f"with key id {new_id}" in out
-    run("export", "--ledger", "sqlite:///enc.db", env=env, code=1)  # old key alone: refused
+    run("export", "--ledger", "sqlite:///enc.db", env=env, code=2)  # old key alone: refused
     exported = json.loads(
         run("export", "--ledger", "sqlite:///enc.db", env={"COPROLIB_KEY": new}).output
     )

@@ -15,6 +15,7 @@ from typing import IO, Any
 import attrs
 
 from coprolib.convert import Problem, StructureError, structure, unstructure
+from coprolib.errors import CoprolibError
 from coprolib.records import (
     BUNDLE_TYPES,
     RECORD_NAMES,
@@ -56,7 +57,7 @@ class Bundle:
         return {key: len(getattr(self, key)) for key in BUNDLE_TYPES}
 
 
-class BundleError(ValueError):
+class BundleError(CoprolibError, ValueError):
     """A bundle or JSONL file with problems; ``problems`` lists each with its path."""
 
     def __init__(self, problems: list[Problem], source: str | None = None) -> None:
@@ -173,16 +174,22 @@ def loads_bundle(text: str, source: str | None = None) -> Bundle:
             [Problem(f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}")],
             source,
         ) from None
+    except RecursionError:
+        raise BundleError([Problem("$", "nested too deeply to read")], source) from None
     return bundle_from_data(data, source)
 
 
 def load_bundle(path: str | Path) -> Bundle:
     """Read a bundle from a ``.json`` file (or a ``.jsonl`` file of typed records)."""
     p = Path(path)
-    if p.suffix == ".jsonl":
-        with p.open(encoding="utf-8") as fh:
-            return bundle_from_records(iter_jsonl(fh, source=str(p)), source=str(p))
-    return loads_bundle(p.read_text(encoding="utf-8"), source=str(p))
+    try:
+        if p.suffix == ".jsonl":
+            with p.open(encoding="utf-8") as fh:
+                return bundle_from_records(iter_jsonl(fh, source=str(p)), source=str(p))
+        return loads_bundle(p.read_text(encoding="utf-8"), source=str(p))
+    except UnicodeDecodeError as exc:
+        problem = Problem(f"byte {exc.start}", "not UTF-8 text; save the file as UTF-8")
+        raise BundleError([problem], str(p)) from None
 
 
 def dumps_bundle(bundle: Bundle, indent: int | None = 2) -> str:

@@ -24,6 +24,7 @@ from cattrs.errors import (
 )
 
 from coprolib import enums
+from coprolib.errors import CoprolibError
 from coprolib.records import RecordError
 
 T = TypeVar("T")
@@ -279,7 +280,7 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-class StructureError(ValueError):
+class StructureError(CoprolibError, ValueError):
     """Input that could not become records; ``problems`` lists each with its path."""
 
     def __init__(self, problems: list[Problem]) -> None:

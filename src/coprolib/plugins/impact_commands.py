@@ -261,13 +261,14 @@ def register_commands(cli: click.Group) -> None:
     ) -> None:
         """Show OUTCOME_ID's timeline and the feedback it has created."""
         from coprolib.convert import unstructure
+        from coprolib.feedback_owed import is_about_outcome
         from coprolib.records import Feedback, Outcome
 
         with _open(ledger_opt, config_opt) as ledger:
             outcome = ledger.get(Outcome, outcome_id)
             if outcome is None:
                 raise click.ClickException(f"there is no outcome {outcome_id!r} in the ledger")
-            feedback = [f for f in ledger.list(Feedback) if f.outcome_id == outcome_id]
+            feedback = [f for f in ledger.list(Feedback) if is_about_outcome(f, outcome_id)]
         if as_json:
             data = {
                 "outcome": unstructure(outcome),
@@ -314,7 +315,11 @@ def register_commands(cli: click.Group) -> None:
     )
     @click.option("--json", "as_json", is_flag=True, help="Also print the measures as JSON.")
     @click.option("--title", default=None, help="The report's title.")
-    @click.option("--organisation", default=None, help="Shown above the title.")
+    @click.option(
+        "--organisation",
+        default=None,
+        help="Shown above the title (default: organisation in coprolib.toml).",
+    )
     @_source_options
     def report_command(
         html_path: str,
@@ -324,6 +329,7 @@ def register_commands(cli: click.Group) -> None:
         **source: Any,
     ) -> None:
         """Write the board report: one HTML file with charts, tables and no network needs."""
+        from coprolib.config import load_config
         from coprolib.report import DEFAULT_TITLE, write_report
 
         impact = _measure(**source)
@@ -331,7 +337,7 @@ def register_commands(cli: click.Group) -> None:
             impact,
             html_path,
             title=title or DEFAULT_TITLE,
-            organisation=organisation,
+            organisation=organisation or load_config().organisation,
             generated_at=dt.datetime.now(dt.UTC),
         )
         if as_json:
@@ -346,7 +352,10 @@ def _print_change(change: Any, as_json: bool) -> None:
         return
     click.echo(_outcome_text(change.outcome))
     n = len(change.feedback)
-    click.echo(f"feedback owed: {n} new obligation{'s' if n != 1 else ''}")
+    click.echo(
+        f"feedback owed: {n} obligation{'s' if n != 1 else ''} new or added to "
+        "(one message per contributor a day)"
+    )
     for f in change.feedback:
         click.echo(
             f"  {f.id}: {f.kind.value} to {f.contributor_id} by {f.due.isoformat() if f.due else '-'}"
