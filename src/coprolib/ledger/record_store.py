@@ -687,6 +687,39 @@ class RecordStore(LedgerCore):
         )
         return [r[0] for r in rows]
 
+    def get_many(self, cls: type[T], record_ids: Iterable[str]) -> dict[str, T]:
+        """The records of type ``cls`` with these ids, by id (ids not found are left out): one
+        query per 500 ids."""
+        kind = _kind_of_cls(cls)
+        ids = sorted(set(record_ids))
+        out: dict[str, T] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT id, data FROM records WHERE kind = ? AND id IN ({marks})", (kind, *chunk)
+            )
+            for record in self._rows_to_records(cls, kind, [(r[0], r[1]) for r in rows]):
+                out[record.id] = record
+        return out
+
+    def consents_of(self, contributor_ids: Iterable[str]) -> builtins.list[Consent]:
+        """Every consent of these contributors, in the order they were added."""
+        ids = sorted(set(contributor_ids))
+        found: list[tuple[int, Consent]] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                "SELECT r.seq, r.id, r.data FROM records r WHERE r.kind = 'consent' AND r.id IN"
+                " (SELECT x.id FROM record_refs x WHERE x.kind = 'consent'"
+                f" AND x.ref_kind = 'contributor' AND x.ref_id IN ({marks}))",
+                chunk,
+            )
+            records = self._rows_to_records(Consent, "consent", [(r[1], r[2]) for r in rows])
+            found.extend(zip((r[0] for r in rows), records, strict=True))
+        return [c for _, c in sorted(found, key=lambda pair: pair[0])]
+
     def consents_for_story(self, story_id: str) -> builtins.list[Consent]:
         """Every consent that covers the story: those listing it, and those of any of its
         contributors that cover all their stories."""
