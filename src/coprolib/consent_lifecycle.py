@@ -27,6 +27,7 @@ from coprolib.enums import (
     Purpose,
     Support,
 )
+from coprolib.errors import CoprolibError
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -64,7 +65,7 @@ _make_terms = cast(Callable[..., ConsentTerms], ConsentTerms)
 CORRECTION = "correction: "
 
 
-class ConsentLifecycleError(ValueError):
+class ConsentLifecycleError(CoprolibError, ValueError):
     """A lifecycle step that cannot be taken, in one line naming the record and why."""
 
 
