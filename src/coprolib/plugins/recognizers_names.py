@@ -73,7 +73,10 @@ _CUE_RE = re.compile(
     r"\bknown as|\bnamed as|\bI'm|\bI am|\bthis is|\bsaid to|\bspoke to|\bspoke with|\btold|"
     r"\basked|\bmet|\bvisited|\baction:|\bactions:|\bdear|\bhi|\bhiya|\bhello|\bhey|\bit's|"
     r"\bits|\bthanks|\bcheers|\bregards|\blove|\bsaw|\bseen|\bhelped|\bhit|\bhurt|\bphoned|"
-    r"\brang|\bcontacted|\bemailed|\btexted|\bthanked|\bblamed|\btrusted|\bknew|\bleft)"
+    r"\brang|\bcontacted|\bemailed|\btexted|\bthanked|\bblamed|\btrusted|\bknew|\bleft"
+    # Sign-offs and what people say they are called.
+    r"|\bbest wishes|\bwarm wishes|\bspeak soon|\btake care|\bbest|\bsincerely|\bthank you"
+    r"|\bcalls? me|\bcalled me|\bgo(?:es)? by|\bwent by)"
     r"[,:]?\s+$",
     re.IGNORECASE,
 )
@@ -86,7 +89,7 @@ _CUE_LAST = _words(
     lodger flatmate child baby boy girl colleague manager nurse gp called named is name's as i'm
     am told asked met visited to with action actions dear hi hiya hello hey it's its thanks
     cheers regards love saw seen helped hit hurt phoned rang contacted emailed texted thanked
-    blamed trusted knew left
+    blamed trusted knew left wishes soon care best sincerely you me by
     """
 )
 
@@ -103,6 +106,28 @@ def _cue_before(text: str, start: int) -> bool:
     if text[cut:end].rstrip(",:").casefold() not in _CUE_LAST:
         return False
     return _CUE_RE.search(text, begin, start) is not None
+
+
+#: An action given to someone in minutes or notes: "Sam to call GP", "- Priya to chase".
+_ACTION_AFTER_RE = re.compile(
+    r"[ \t]+to[ \t]+(?:call|ring|phone|chase|send|book|contact|arrange|speak|check|follow|email"
+    r"|visit|update|share|review|confirm|complete|liaise|refer|write|circulate|draft|meet|discuss"
+    r"|ask|find|raise|seek|provide|invite|report|escalate|agree|explore|organise|organize|attend"
+    r"|request|prepare|sort|link|forward|make|take|give|add|amend|feed|source|identify|obtain"
+    r"|text|bring|collect|contact|tell|inform|notify|present|lead|chair|complete|pass|progress)\b"
+)
+#: Where an action line starts: a line or sentence start, then perhaps a bullet or number.
+_ACTION_START_RE = re.compile(r"(?:^|[\n.!?;:])[ \t]*(?:(?:[-*•–]|\d{1,2}[.)])[ \t]*)?$")
+#: "St." or "Saint" just before a name makes it a place or a building ("St. Mary's Hospital").
+_SAINT_BEFORE_RE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+$")
+
+
+def _action(text: str, start: int, end: int) -> bool:
+    """Whether the word at ``start:end`` is given an action ("Sam to call GP")."""
+    return (
+        _ACTION_AFTER_RE.match(text, end) is not None
+        and _ACTION_START_RE.search(text, max(0, start - 12), start) is not None
+    )
 
 
 _VERB_AFTER_RE = re.compile(
@@ -175,6 +200,7 @@ AMBIGUOUS = _words(
     porter parker miller baker fisher price rice stone wood brook brooke river sky storm rain
     love lovely treasure blessing gift unity verity hero rocky buddy sonny sunshine sage ash
     ashley bailey dean lee ross rory max
+    jan feb mar apr jun jul aug sep sept oct nov dec
     """
 ) | _words(
     # UK towns, cities and counties that are also in the first-name list.
@@ -246,7 +272,8 @@ _FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i"
 _WEAK_CUE_RE = re.compile(
     r"(?:\b(?:by|with|concerning|regarding|about|cc)"
     r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
-    r"|author|written by|signed|contact|carer|referrer|subject)\s*:)\s+$",
+    r"|author|written by|signed|contact|carer|referrer|subject|worker|practitioner|officer"
+    r"|allocated to|name|from|to)\s*:)\s+$",
     re.IGNORECASE,
 )
 _LIST_LINES = ("Present", "Apologies", "Attendees", "In attendance", "Attending")
@@ -295,9 +322,9 @@ class PersonRecognizer:
             nxt = _clean(next_token)
             if nxt.replace("'", "") in self.last and nxt not in ORG_WORDS:
                 return True
-            if nxt not in STOP_WORDS and self._weak_cue(text, start):
+            if (nxt not in STOP_WORDS or nxt in SURNAME_PLACES) and self._weak_cue(text, start):
                 return True
-        if _cue_before(text, start):
+        if _cue_before(text, start) or _action(text, start, end):
             return True
         if not _VERB_AFTER_RE.match(text, end, end + 14):
             return False
@@ -314,10 +341,14 @@ class PersonRecognizer:
             return True
         return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
 
-    def _cued(self, text: str, key: str, start: int, nxt: tuple[int, int, str] | None) -> bool:
+    def _cued(
+        self, text: str, key: str, start: int, end: int, nxt: tuple[int, int, str] | None
+    ) -> bool:
         """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
         next word are unusual words with a cue before them or a speech verb after them."""
         if _cue_before(text, start):
+            return True
+        if key not in COMMON_WORDS and _action(text, start, end):
             return True
         if nxt is None:
             return False
@@ -362,10 +393,12 @@ class PersonRecognizer:
                 if ambiguous and not self._supported(text, key, start, end, nxt):
                     continue
             elif key in STOP_WORDS or not self._cued(
-                text, key, start, tokens[i] if i < n else None
+                text, key, start, end, tokens[i] if i < n else None
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
+                continue
+            if i == 1 and _SAINT_BEFORE_RE.search(text, max(0, start - 7), start):
                 continue
             end_i = i
             while end_i < n and end_i - i < 3:
@@ -375,7 +408,10 @@ class PersonRecognizer:
                     if (
                         end_i == i
                         and (end_i == n - 1 or keys[end_i + 1] in TITLES)
-                        and self._surname_too(k, ambiguous)
+                        and (
+                            self._surname_too(k, ambiguous)
+                            or (k in SURNAME_PLACES and self._weak_cue(text, start))
+                        )
                     ):
                         end_i += 1
                     break
@@ -400,7 +436,9 @@ class PersonRecognizer:
             if " " not in run and "\t" not in run:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
-                if key not in first and (key in stop or not _cue_before(text, start)):
+                if key not in first and (
+                    key in stop or not (_cue_before(text, start) or _action(text, start, m.end()))
+                ):
                     singles.append((start, m.end(), run))
                     continue
             tokens = [
