@@ -269,6 +269,8 @@ COMMON_WORDS = _words(
     """
 )
 _FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i")
+# "Dr St. Mary's" is a doctor and a saint's name, not a doctor called St.
+_NOT_AFTER_TITLE = _FUNCTION_WORDS | {"st", "saint"}
 _WEAK_CUE_RE = re.compile(
     r"(?:\b(?:by|with|concerning|regarding|about|cc)"
     r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
@@ -307,6 +309,8 @@ class PersonRecognizer:
 
     name = "person_names"
     labels = ("PERSON",)
+    #: Decides from cues around a word, so it reads the text with other identifiers replaced.
+    reads_context = True
 
     def __init__(self, first: frozenset[str] | None = None, last: frozenset[str] | None = None):
         if first is None or last is None:
@@ -375,7 +379,7 @@ class PersonRecognizer:
         while i < n:
             key = keys[i]
             start, end, word = tokens[i]
-            if key in TITLES and i + 1 < n and keys[i + 1] not in _FUNCTION_WORDS:
+            if key in TITLES and i + 1 < n and keys[i + 1] not in _NOT_AFTER_TITLE:
                 end_i = i + 2
                 while end_i < n and end_i < i + 5 and keys[end_i] not in STOP_WORDS:
                     end_i += 1
@@ -423,12 +427,36 @@ class PersonRecognizer:
             i = end_i
         return hits
 
+    @staticmethod
+    def _remember(
+        tokens: list[tuple[int, int, str]], start: int, end: int, words: set[str]
+    ) -> None:
+        """Add the words of the name at ``start:end`` that other mentions are found by."""
+        position = 0
+        for s, _e, w in tokens:
+            if s < start or s >= end:
+                continue
+            key = _clean(w)
+            if key in TITLES:
+                continue
+            # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
+            if len(key) > 2 and key not in STOP_WORDS and (position or key not in AMBIGUOUS):
+                words.add(w)
+            position += 1
+
     def find(self, text: str) -> Iterable[Span]:
-        """Yield every name found, then every other mention of the words of those names."""
+        """Yield every name found, then every other mention of the words of those names.
+
+        Once the names found are placeholders, the words left of a run on either side of them
+        are runs of their own ("Lane Will" in "Ruth Baker Lane Will" once "Ruth" and "Baker"
+        are masked); those are decided again as such until nothing new is found, so redacting
+        the redacted text finds nothing new.
+        """
         found: list[Span] = []
         words: set[str] = set()
         singles: list[tuple[int, int, str]] = []
         runs: list[list[tuple[int, int, str]]] = []
+        covered: set[int] = set()
         first, stop = self.first, STOP_WORDS
         for m in RUN_RE.finditer(text):
             run = m.group()
@@ -447,22 +475,39 @@ class PersonRecognizer:
             runs.append(tokens)
             for start, end in self._people_in_run(text, tokens):
                 found.append(Span(start, end, "PERSON", 0.85))
-                position = 0
-                for s, _e, w in tokens:
-                    if s < start or s >= end:
-                        continue
-                    key = _clean(w)
-                    if key in TITLES:
-                        continue
-                    # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
-                    if len(key) > 2 and key not in stop and (position or key not in AMBIGUOUS):
-                        words.add(w)
-                    position += 1
-        if words:
-            found.extend(Span(s, e, "PERSON", 0.8) for s, e, w in singles if w in words)
+                self._remember(tokens, start, end, words)
+                covered.update(s for s, _e, _w in tokens if start <= s < end)
+        if not found:
+            return found
+        decided = {tuple(s for s, _e, _w in tokens) for tokens in runs}
+        while True:
+            new: list[Span] = []
+            for s, e, w in singles:
+                if w in words and s not in covered:
+                    new.append(Span(s, e, "PERSON", 0.8))
+                    covered.add(s)
             for tokens in runs:
-                found.extend(Span(s, e, "PERSON", 0.8) for s, e, w in tokens if w in words)
-        return found
+                for s, e, w in tokens:
+                    if w in words and s not in covered:
+                        new.append(Span(s, e, "PERSON", 0.8))
+                        covered.add(s)
+            for tokens in runs:
+                part: list[tuple[int, int, str]] = []
+                for token in (*tokens, None):
+                    if token is not None and token[0] not in covered:
+                        part.append(token)
+                        continue
+                    seen = tuple(s for s, _e, _w in part)
+                    if part and seen not in decided:
+                        decided.add(seen)
+                        for start, end in self._people_in_run(text, part):
+                            new.append(Span(start, end, "PERSON", 0.85))
+                            self._remember(part, start, end, words)
+                            covered.update(s for s, _e, _w in part if start <= s < end)
+                    part = []
+            if not new:
+                return found
+            found.extend(new)
 
 
 @hookimpl
