@@ -56,16 +56,22 @@ def coprolib_tool() -> tuple[Tool, set[str]]:
 
 
 def presidio_tool() -> tuple[Tool, set[str]]:
-    """Presidio's pattern recognisers, as the coprolib-presidio plugin registers them."""
-    from coprolib_presidio import presidio_recognizers
+    """Presidio's pattern recognisers through the coprolib-presidio plugin: its default
+    entities plus DATE_TIME, scored as dates of birth (Presidio has no date-of-birth notion).
+    EMAIL_ADDRESS and URL are left out: their check downloads the Public Suffix List."""
+    from coprolib_presidio import DEFAULT_ENTITIES, presidio_recognizers
 
     from coprolib.redact import find_spans
 
-    recognizers = presidio_recognizers()
-    labels = {label for r in recognizers for label in r.labels}
+    recognizers = presidio_recognizers([*DEFAULT_ENTITIES, "DATE_TIME"])
+    rename = {"DATE": "DATE_OF_BIRTH"}
+    labels = {rename.get(label, label) for r in recognizers for label in r.labels}
 
     def run(text: str) -> Predicted:
-        return [(s.start, s.end, s.label) for s in find_spans(text, recognizers=recognizers)]
+        return [
+            (s.start, s.end, rename.get(s.label, s.label))
+            for s in find_spans(text, recognizers=recognizers)
+        ]
 
     return run, labels
 
