@@ -257,8 +257,18 @@ def _placeholder_ranges(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in PLACEHOLDER_RE.finditer(text)]
 
 
-def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:
-    return any(span.start < end and start < span.end for start, end in ranges)
+def _outside(spans: list[Span], ranges: list[tuple[int, int]]) -> list[Span]:
+    """The ``spans`` that overlap none of the sorted, disjoint ``ranges``."""
+    starts = [start for start, _end in ranges]
+    kept = []
+    for span in spans:
+        i = bisect_right(starts, span.start) - 1
+        if i >= 0 and ranges[i][1] > span.start:
+            continue
+        if i + 1 < len(ranges) and ranges[i + 1][0] < span.end:
+            continue
+        kept.append(span)
+    return kept
 
 
 def _better(a: Span, b: Span) -> Span:
@@ -316,7 +326,7 @@ def _run(recognizers: Sequence[Recognizer], text: str, claimed: list[Span]) -> l
     found = [s for s in found if s.end <= len(view)]
     ranges = _placeholder_ranges(view)
     if ranges:
-        found = [s for s in found if not _overlaps_any(s, ranges)]
+        found = _outside(found, ranges)
     if not claimed:
         return found
     mapped = []
@@ -353,7 +363,7 @@ def find_spans(
         known = list(KnownIdentifierRecognizer(identifiers=identifiers).find(text))
         existing = _placeholder_ranges(text)
         if existing:
-            known = [s for s in known if not _overlaps_any(s, existing)]
+            known = _outside(known, existing)
         claimed = merge_spans(known)
     plain = [r for r in recognizers if not getattr(r, "reads_context", False)]
     contextual = [r for r in recognizers if getattr(r, "reads_context", False)]

@@ -479,31 +479,30 @@ class PersonRecognizer:
                 covered.update(s for s, _e, _w in tokens if start <= s < end)
         if not found:
             return found
-        decided = {tuple(s for s, _e, _w in tokens) for tokens in runs}
+        # A part of a run is known by the starts of its first and last words.
+        decided: set[tuple[int, int]] = set()
+        split = [tokens for tokens in runs if len(tokens) > 1]
+        mentions = [*singles, *(token for tokens in runs for token in tokens)]
         while True:
             new: list[Span] = []
-            for s, e, w in singles:
+            for s, e, w in mentions:
                 if w in words and s not in covered:
                     new.append(Span(s, e, "PERSON", 0.8))
                     covered.add(s)
-            for tokens in runs:
-                for s, e, w in tokens:
-                    if w in words and s not in covered:
-                        new.append(Span(s, e, "PERSON", 0.8))
-                        covered.add(s)
-            for tokens in runs:
+            for tokens in split:
                 part: list[tuple[int, int, str]] = []
                 for token in (*tokens, None):
                     if token is not None and token[0] not in covered:
                         part.append(token)
                         continue
-                    seen = tuple(s for s, _e, _w in part)
-                    if part and seen not in decided:
-                        decided.add(seen)
-                        for start, end in self._people_in_run(text, part):
-                            new.append(Span(start, end, "PERSON", 0.85))
-                            self._remember(part, start, end, words)
-                            covered.update(s for s, _e, _w in part if start <= s < end)
+                    if part and len(part) < len(tokens):
+                        seen = (part[0][0], part[-1][0])
+                        if seen not in decided:
+                            decided.add(seen)
+                            for start, end in self._people_in_run(text, part):
+                                new.append(Span(start, end, "PERSON", 0.85))
+                                self._remember(part, start, end, words)
+                                covered.update(t for t, _e, _w in part if start <= t < end)
                     part = []
             if not new:
                 return found

@@ -132,6 +132,21 @@ class _Girobank:
                 yield Span(m.start(), m.end(), "UK_POSTCODE", 1.0)
 
 
+class _Url:
+    """Web addresses: ``http(s)://`` or ``www.``, looked for only where one of those occurs."""
+
+    name = "url"
+    labels = ("URL",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield every URL."""
+        lowered = text.lower() if not text.islower() else text
+        if "://" not in text and "www." not in lowered:
+            return
+        for m in URL_RE.finditer(text):
+            yield Span(m.start(), m.end(), "URL", 0.95)
+
+
 class _Email:
     """Email addresses, found from each "@"."""
 
@@ -217,7 +232,10 @@ _FLAT_ONLY = re.compile(
 )
 
 
-_HOUSE_HINTS = ("Cottage", "Farm", "Lodge", "Barn", "Villa", "Bungalow", "Manor", "Grange", "House")
+# Where a named house or a flat without a street can be: found quickly, then the full pattern is
+# tried around them (scanning every word for the full patterns costs more than all else here).
+_HOUSE_HINT = re.compile(rf"{_HOUSE_NAME},?\s+[A-Z]")
+_FLAT_HINT = re.compile(r"[FfAaUuSs](?<![\w][FfAaUuSs])(?:lat|partment|nit|tudio)\s+\d")
 
 
 class _StreetAddress:
@@ -234,11 +252,16 @@ class _StreetAddress:
             if before is not None:
                 start = before.start()
             yield Span(start, m.end(), "STREET_ADDRESS", 0.95)
-        if any(h in text for h in _HOUSE_HINTS):
-            for m in _NAMED_HOUSE.finditer(text):
-                yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
-        if "lat" in text or "nit" in text or "tudio" in text or "partment" in text:
-            for m in _FLAT_ONLY.finditer(text):
+        done = -1
+        for hint in _HOUSE_HINT.finditer(text):
+            # The house name is at most two words of letters before the hint.
+            for m in _NAMED_HOUSE.finditer(text, max(0, hint.start() - 48), hint.end() + 160):
+                if m.start() <= hint.start() < m.end() and m.start() > done:
+                    done = m.start()
+                    yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
+        for hint in _FLAT_HINT.finditer(text):
+            m = _FLAT_ONLY.match(text, hint.start())
+            if m is not None:
                 yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
 
 
@@ -291,7 +314,7 @@ RECOGNIZERS = (
         name="uk_phone", label="UK_PHONE", pattern=PHONE_RE, check=_phone_ok, score=0.9
     ),
     _Email(),
-    PatternRecognizer(name="url", label="URL", pattern=URL_RE, score=0.95),
+    _Url(),
     _DateOfBirth(),
     _StreetAddress(),
 )
