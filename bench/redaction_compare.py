@@ -1,6 +1,6 @@
 """coprolib, scrubadub and Presidio (pattern recognisers) side by side on the hard set.
 
-    pip install -r bench/requirements.txt -e adapters/coprolib-presidio
+    pip install -r bench/requirements.txt        # from the repository root
     python bench/redaction_compare.py [--docs 800] [--seed 17] [--part both] [--families]
 
 The set is ``bench/redaction_hardset.py``: a tuning part and a held-out part, reported apart.

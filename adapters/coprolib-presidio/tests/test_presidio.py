@@ -134,3 +134,23 @@ def test_the_wrapper_is_a_coprolib_recognizer() -> None:
     assert [(s.start, s.end, s.label) for s in wrapped.find("see SAR-2023-014")] == [
         (4, 16, "CASE_REF")
     ]
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    expected = re.findall(r"^# (.*)$", block, flags=re.M)[-1]
+    result = subprocess.run(
+        [sys.executable, "-c", block],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

@@ -260,9 +260,9 @@ class _StreetAddress:
                     done = m.start()
                     yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
         for hint in _FLAT_HINT.finditer(text):
-            m = _FLAT_ONLY.match(text, hint.start())
-            if m is not None:
-                yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
+            flat = _FLAT_ONLY.match(text, hint.start())
+            if flat is not None:
+                yield Span(flat.start(), flat.end(), "STREET_ADDRESS", 0.95)
 
 
 class _DateOfBirth:
