@@ -358,3 +358,12 @@ def test_hard_set_recall_and_look_alikes(part: str) -> None:
     assert min(recall.values()) >= 0.95, recall
     assert result["precision_all"] >= 0.97  # type: ignore[operator]
     assert result["lookalikes"]["all"][0] <= 0.03  # type: ignore[index]
+
+
+def test_pseudonymous_parts_share_the_number_of_their_identifier() -> None:
+    text = "Amira Haddad said amira's sister and Haddad's car. Ziggy came."
+    out = redact(text, "pseudonymous", ["Amira Haddad", "Ziggy"]).text
+    assert out == (
+        "[KNOWN_IDENTIFIER 1] said [KNOWN_IDENTIFIER 1]'s sister and [KNOWN_IDENTIFIER 1]'s car. "
+        "[KNOWN_IDENTIFIER 2] came."
+    )

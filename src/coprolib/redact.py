@@ -395,10 +395,15 @@ def _name_tokens(surface: str) -> frozenset[str]:
     return frozenset(_POSSESSIVE_RE.sub("", w).casefold() for w in plain.split())
 
 
+#: Labels whose later, shorter mentions ("Ruth", "Mrs Baker") reuse an earlier full one's number.
+_NAMED_LABELS = frozenset({"PERSON", KNOWN_IDENTIFIER})
+
+
 class _Pseudonyms:
     """Numbers placeholders per label so the same identifier gets the same number in a document.
 
-    For people, a later "Ruth" or "Mrs Baker" reuses the number of an earlier "Ruth Baker".
+    For people and known identifiers, a later "Ruth" or "Mrs Baker" reuses the number of an
+    earlier "Ruth Baker".
     """
 
     def __init__(self) -> None:
@@ -408,10 +413,10 @@ class _Pseudonyms:
         tokens = _name_tokens(surface)
         seen = self._numbers.setdefault(label, [])
         for known, number in seen:
-            if tokens == known or (label == "PERSON" and tokens and tokens <= known):
+            if tokens == known or (label in _NAMED_LABELS and tokens and tokens <= known):
                 return f"[{label} {number}]"
         for known, number in seen:
-            if label == "PERSON" and known and known <= tokens:
+            if label in _NAMED_LABELS and known and known <= tokens:
                 return f"[{label} {number}]"
         number = len({n for _, n in seen}) + 1
         seen.append((tokens, number))
