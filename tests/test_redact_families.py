@@ -104,6 +104,8 @@ def test_look_alikes_with_spacing_stay(text: str) -> None:
         "Flat 2, 40 King's Cres.",
         "9 O'Leary-Gill St",
         "61 St. James’s Terr.",
+        "Flat 2, Wren Buildings, 4 Oak Road",
+        "Flat 3a, 22 Rosewood Court",
     ],
 )
 def test_street_names_with_punctuation(address: str) -> None:

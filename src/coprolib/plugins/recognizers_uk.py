@@ -210,7 +210,19 @@ _NAME_WORD = (
     r"(?:[A-Z](?:['’][A-Z])?[a-z]+(?:[A-Z][a-z]+)?(?:['’]s|s['’])?(?:-[A-Z][a-z]+(?:['’]s)?)*"
     r"|St\.?|de|la|upon)"
 )
-_BUILDING = r"(?:House|Court|Lodge|Mansions|Tower|Block|Heights|Point|Hall|Buildings)"
+_BUILDING_WORDS = (
+    "House",
+    "Court",
+    "Lodge",
+    "Mansions",
+    "Tower",
+    "Block",
+    "Heights",
+    "Point",
+    "Hall",
+    "Buildings",
+)
+_BUILDING = rf"(?:{'|'.join(_BUILDING_WORDS)})"
 STREET_RE = re.compile(
     r"[0-9](?<![\w£$.,:/-][0-9])\d{0,3}[A-Za-z]?(?:\s?[-–]\s?\d{1,4}[A-Za-z]?)?,?\s+"
     # The suffix may be joined by a hyphen: "Bishop's-Walk".
@@ -248,9 +260,17 @@ class _StreetAddress:
         """Yield "12 Mill Lane", "Flat 3, 22 Rosewood Court", "Flat 4, Hunt House"."""
         for m in STREET_RE.finditer(text):
             start = m.start()
-            before = _FLAT_BEFORE.search(text, max(0, start - 60), start)
-            if before is not None:
-                start = before.start()
+            # A flat or building before the number ends in a digit ("Flat 3,", "Flat 3a") or
+            # a building word ("Hunt House,"): look for one only then.
+            prev = text[max(0, start - 60) : start].rstrip().rstrip(",")
+            if prev and (
+                prev[-1].isdigit()
+                or (len(prev) > 1 and prev[-2].isdigit())
+                or prev.endswith(_BUILDING_WORDS)
+            ):
+                before = _FLAT_BEFORE.search(text, max(0, start - 60), start)
+                if before is not None:
+                    start = before.start()
             yield Span(start, m.end(), "STREET_ADDRESS", 0.95)
         done = -1
         for hint in _HOUSE_HINT.finditer(text):
