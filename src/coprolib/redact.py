@@ -147,7 +147,7 @@ def identifier_terms(identifiers: Iterable[str]) -> tuple[str, ...]:
     """What is searched for, given a contributor's identifiers (and display name).
 
     Each identifier whole, then each of its parts: every word of letters ("Amira", "Haddad"),
-    and each side of a hyphenated word ("Baker-Jones" gives "Baker" and "Jones"), with a
+    and each side of a hyphenated word ("Okafor-Jones" gives "Okafor" and "Jones"), with a
     trailing possessive dropped; parts of one letter, parts with digits (house numbers, parts of
     NHS numbers or postcodes) and parts in :func:`common_words` ("Lane", "Will") are left out.
     Matching is by whole word, in any case, with any spacing, plural or possessive.
