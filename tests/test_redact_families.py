@@ -187,6 +187,10 @@ def test_single_names_in_sign_offs_actions_and_naming(text: str, name: str) -> N
         "Bill to be paid by the end of May.",
         "Kind regards,\nDuty Team\n",
         "Grace period of 28 days applies.",
+        "Transport to arrange pick-up.",
+        "Action: Legal to advise.",
+        "Nobody to contact her.",
+        "Cheers Mate",
     ],
 )
 def test_single_name_look_alikes_stay(text: str) -> None:

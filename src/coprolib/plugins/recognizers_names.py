@@ -26,7 +26,7 @@ from functools import lru_cache
 from importlib import resources
 
 from coprolib.hookspecs import hookimpl
-from coprolib.redact import Span
+from coprolib.redact import Span, common_words
 
 
 def _words(text: str) -> frozenset[str]:
@@ -319,6 +319,9 @@ class PersonRecognizer:
             last = default_last if last is None else last
         self.first = first
         self.last = last
+        # Everyday words ("Transport", "Legal", "Mate") are never an unlisted name, even after a
+        # cue ("Action: Legal to advise", "Cheers Mate").
+        self.ordinary = COMMON_WORDS | ORG_WORDS | common_words()
 
     def _supported(self, text: str, key: str, start: int, end: int, next_token: str | None) -> bool:
         """Whether an ambiguous first name ("Will", "Mark") is used as a name here."""
@@ -350,9 +353,9 @@ class PersonRecognizer:
     ) -> bool:
         """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
         next word are unusual words with a cue before them or a speech verb after them."""
-        if _cue_before(text, start):
-            return True
-        if key not in COMMON_WORDS and _action(text, start, end):
+        if key in self.ordinary:
+            return False
+        if _cue_before(text, start) or _action(text, start, end):
             return True
         if nxt is None:
             return False
@@ -465,7 +468,9 @@ class PersonRecognizer:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
                 if key not in first and (
-                    key in stop or not (_cue_before(text, start) or _action(text, start, m.end()))
+                    key in stop
+                    or key in self.ordinary
+                    or not (_cue_before(text, start) or _action(text, start, m.end()))
                 ):
                     singles.append((start, m.end(), run))
                     continue
