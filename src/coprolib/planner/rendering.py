@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -54,8 +55,12 @@ class RedactionCache:
                 continue
             for cid in story.contributor_ids:
                 person = world.contributors.get(cid)
-                if person is not None and person.known_identifiers:
-                    known[cid] = person.known_identifiers
+                if person is None:
+                    continue
+                # The display name counts as an identifier too (redact() adds the parts).
+                ids = (*person.known_identifiers, *filter(None, (person.display_name,)))
+                if ids:
+                    known[cid] = ids
         found = (known, tuple(sorted({i for ids in known.values() for i in ids})))
         self._known[insight.id] = found
         return found
@@ -77,9 +82,8 @@ class _Found:
 
 
 @lru_cache(maxsize=65536)
-def _first_word(identifier: str) -> str:
-    words = identifier.split()
-    return words[0].lower() if words else ""
+def _words(identifier: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"[^\W_]+", identifier.lower()))
 
 
 def redact_for_share(
@@ -102,18 +106,18 @@ def redact_for_share(
         return hit
     from coprolib.redact import find_spans, redact
 
-    # Only identifiers whose first word occurs in the text can match (redact() matches whole
-    # words in any case and spacing); passing just those keeps redaction fast.
+    # Only identifiers one of whose words occurs in the text can match (redact() matches them
+    # and their parts as whole words in any case); passing just those keeps redaction fast.
     lowered = text.lower()
     if level is IdentityLevel.NAMED:
-        withheld = tuple(i for i in withheld if _first_word(i) in lowered)
+        withheld = tuple(i for i in withheld if any(w in lowered for w in _words(i)))
         out = (
             redact(text, IdentityLevel.PSEUDONYMOUS, withheld, recognizers=()).text
             if withheld
             else text
         )
     else:
-        present = tuple(i for i in identifiers if _first_word(i) in lowered)
+        present = tuple(i for i in identifiers if any(w in lowered for w in _words(i)))
         spans = cache.spans.get((text, present))
         if spans is None:
             spans = tuple(find_spans(text, present))
