@@ -229,7 +229,7 @@ def _withdraw_command(group: click.Group, name: str = "withdraw", *, narrow: boo
                 )
             )
             return
-        what = "narrowed" if w.narrowing or story else "withdrawn"
+        what = "narrowed" if w.narrowing else "withdrawn"
         click.echo(
             f"{what}: consent {', '.join(w.consent_ids)} of {w.contributor_id} "
             f"(stories: {', '.join(w.story_ids) or 'none'})"
