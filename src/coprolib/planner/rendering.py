@@ -40,6 +40,19 @@ class RedactionCache:
         self.spans: dict[tuple[str, tuple[str, ...]], tuple[Any, ...]] = {}
         self.texts: dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str] = {}
         self._known: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {}
+        self._present: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+    def present_in(self, text: str, identifiers: tuple[str, ...]) -> tuple[str, ...]:
+        """The identifiers one of whose words occurs in ``text`` (only those can match:
+        redact() matches them and their parts as whole words in any case), found once per
+        text and list."""
+        key = (text, identifiers)
+        found = self._present.get(key)
+        if found is None:
+            lowered = text.lower()
+            found = tuple(i for i in identifiers if any(w in lowered for w in _words(i)))
+            self._present[key] = found
+        return found
 
     def identifiers(
         self, insight: Insight, world: World
@@ -108,16 +121,15 @@ def redact_for_share(
 
     # Only identifiers one of whose words occurs in the text can match (redact() matches them
     # and their parts as whole words in any case); passing just those keeps redaction fast.
-    lowered = text.lower()
     if level is IdentityLevel.NAMED:
-        withheld = tuple(i for i in withheld if any(w in lowered for w in _words(i)))
+        withheld = cache.present_in(text, withheld)
         out = (
             redact(text, IdentityLevel.PSEUDONYMOUS, withheld, recognizers=()).text
             if withheld
             else text
         )
     else:
-        present = tuple(i for i in identifiers if any(w in lowered for w in _words(i)))
+        present = cache.present_in(text, identifiers)
         spans = cache.spans.get((text, present))
         if spans is None:
             spans = tuple(find_spans(text, present))
