@@ -31,9 +31,21 @@ ADAPTER_PACKAGES: Mapping[str, str] = {
     "sharepoint": "coprolib-sharepoint",
     "sharepoint-list": "coprolib-sharepoint",
     "teams": "coprolib-teams",
+    "salesforce": "coprolib-salesforce",
+    "servicenow": "coprolib-servicenow",
+    "graph-mail": "coprolib-graphmail",
 }
 
-_HOST_KEYS = ("url", "base_url", "environment_url", "site_url", "webhook_url", "host")
+_HOST_KEYS = (
+    "url",
+    "base_url",
+    "environment_url",
+    "instance_url",
+    "site_url",
+    "webhook_url",
+    "graph_url",
+    "host",
+)
 
 
 class Severity(enum.StrEnum):
