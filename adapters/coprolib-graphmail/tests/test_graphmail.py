@@ -234,3 +234,37 @@ def test_registered_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "fictional-graph-secret-value" not in json.dumps(made.describe())
     assert type(made).capabilities.can_retract is False
     assert type(made).capabilities.can_upsert is False
+
+
+def test_doctor_reports_sign_in_and_names_admin_consent(
+    graph: Graph,
+    entra: RolesEntra,
+    settings_for: Callable[..., dict[str, Any]],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coprolib.doctor import Severity, run_checks
+
+    _, server = graph
+    settings = settings_for(server.url)
+    secret = settings["client_secret"].reveal()
+    monkeypatch.setenv("GRAPH_MAIL_SECRET", secret)
+    config = tmp_path / "coprolib.toml"
+    config.write_text(
+        f'ledger = "sqlite:///{tmp_path}/coprolib.db"\n'
+        "[destinations.feedback-email]\n"
+        'adapter = "graph-mail"\ncarries = "feedback"\nchannels = ["email"]\n'
+        "[destinations.feedback-email.settings]\n"
+        f'tenant_id = "{settings["tenant_id"]}"\nclient_id = "{settings["client_id"]}"\n'
+        f'client_secret = "$env:GRAPH_MAIL_SECRET"\nmailbox = "{settings["mailbox"]}"\n'
+        f'graph_url = "{settings["graph_url"]}"\nauthority_host = "{entra.authority_host}"\n'
+        f'instance_discovery = false\nhttp = {{ ca_bundle = "{entra.ca_path}" }}\n',
+        encoding="utf-8",
+    )
+    [found] = [f for f in run_checks(config) if f.where == "destinations.feedback-email"]
+    assert found.severity is Severity.OK, found.message
+    assert "Test-ApplicationAccessPolicy" in found.message
+    entra.roles[settings["client_id"]] = []
+    [found] = [f for f in run_checks(config) if f.where == "destinations.feedback-email"]
+    assert found.problem and "grant admin consent" in found.message
+    assert secret not in found.message + (found.fix or "")

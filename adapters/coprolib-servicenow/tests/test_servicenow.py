@@ -333,3 +333,32 @@ def test_any_key_is_delivered_once_and_retracted(
     assert result.ok and result.retracted, result.message
     assert local.keys().count(key) == 0
     adapter.close()
+
+
+def test_doctor_reports_the_instance_and_names_the_fix(
+    instance: Instance,
+    settings_for: Callable[..., dict[str, Any]],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coprolib.doctor import Severity, run_checks
+
+    local, server = instance
+    secret = settings_for(server.url)["client_secret"].reveal()
+    monkeypatch.setenv("SERVICENOW_CLIENT_SECRET", secret)
+    config = tmp_path / "coprolib.toml"
+    config.write_text(
+        f'ledger = "sqlite:///{tmp_path}/coprolib.db"\n'
+        "[destinations.council-itsm]\n"
+        'adapter = "servicenow"\naudience = "partners"\npurposes = ["service_improvement"]\n'
+        "[destinations.council-itsm.settings]\n"
+        f'instance_url = "{server.url}"\nclient_id = "{local.client_id}"\n'
+        'client_secret = "$env:SERVICENOW_CLIENT_SECRET"\n',
+        encoding="utf-8",
+    )
+    [found] = [f for f in run_checks(config) if f.where == "destinations.council-itsm"]
+    assert found.severity is Severity.OK, found.message
+    local.coalesce = False
+    [found] = [f for f in run_checks(config) if f.where == "destinations.council-itsm"]
+    assert found.problem and "tick Coalesce" in found.message
+    assert secret not in found.message + (found.fix or "")
