@@ -268,3 +268,17 @@ def test_doctor_reports_sign_in_and_names_admin_consent(
     [found] = [f for f in run_checks(config) if f.where == "destinations.feedback-email"]
     assert found.problem and "grant admin consent" in found.message
     assert secret not in found.message + (found.fix or "")
+
+
+def test_exchange_rbac_mode_refuses_a_tenant_wide_mail_send(
+    graph: Graph, entra: RolesEntra, settings_for: Callable[..., dict[str, Any]]
+) -> None:
+    _, server = graph
+    with GraphMailAdapter(settings_for(server.url, access_control="exchange-rbac")) as adapter:
+        checked = adapter.check()
+        assert not checked.ok and checked.status is Status.AUTH
+        assert "remove that permission" in checked.message
+        entra.roles[next(iter(entra.roles))] = []
+        adapter.credentials.token(refresh=True)
+        checked = adapter.check()
+    assert checked.ok and "Test-ServicePrincipalAuthorization" in checked.message

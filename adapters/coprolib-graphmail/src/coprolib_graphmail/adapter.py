@@ -80,12 +80,19 @@ class GraphMailConfig:
     """Settings of a ``graph-mail`` destination (see the README's configuration reference).
 
     ``mailbox``: the sending mailbox's address (its user principal name); messages come from it.
+    ``access_control``: how the app is kept to that mailbox: ``access-policy`` (Entra ID grants
+    ``Mail.Send``, an application access policy narrows it) or ``exchange-rbac`` (Exchange
+    Online's RBAC for Applications grants "Application Mail.Send" on a management scope, and
+    Entra ID grants nothing).
     """
 
     tenant_id: str = attrs.field(validator=_guid)
     client_id: str = attrs.field(validator=_guid)
     client_secret: Secret
     mailbox: str
+    access_control: str = attrs.field(
+        default="access-policy", validator=attrs.validators.in_(("access-policy", "exchange-rbac"))
+    )
     from_name: str | None = None
     reply_to: str | None = None
     organisation: str | None = None
@@ -258,6 +265,8 @@ class GraphMailAdapter(Adapter[GraphMailConfig]):
             status, _, message = self.classify(exc)
             return CheckResult(ok=False, status=status, message=message)
         roles = token_roles(token)
+        if cfg.access_control == "exchange-rbac":
+            return self._rbac_check(roles)
         policy = (
             f"to confirm the application access policy allows {cfg.mailbox}, run "
             f"Test-ApplicationAccessPolicy -Identity {cfg.mailbox} -AppId {cfg.client_id}"
@@ -277,6 +286,23 @@ class GraphMailAdapter(Adapter[GraphMailConfig]):
                 "permissions > Mail.Send and grant admin consent",
             )
         return CheckResult(ok=True, status=Status.OK, message=f"signed in with Mail.Send; {policy}")
+
+    def _rbac_check(self, roles: list[str] | None) -> CheckResult:
+        cfg = self.config
+        if roles is not None and MAIL_SEND in roles:
+            return CheckResult(
+                ok=False,
+                status=Status.AUTH,
+                message="the app holds Mail.Send in Entra ID, which lets it send as every "
+                "mailbox whatever Exchange RBAC says: remove that permission (or its admin "
+                "consent) from the app registration",
+            )
+        return CheckResult(
+            ok=True,
+            status=Status.OK,
+            message=f"signed in; to confirm Exchange RBAC lets the app send as {cfg.mailbox}, run "
+            f"Test-ServicePrincipalAuthorization -Identity {cfg.client_id} -Resource {cfg.mailbox}",
+        )
 
     def close(self) -> None:
         """Close pooled connections."""
