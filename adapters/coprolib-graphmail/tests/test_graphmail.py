@@ -15,6 +15,8 @@ import pytest
 from coprolib_graphmail import GraphMailAdapter
 from coprolib_graphmail.adapter import token_roles
 from coprolib_graphmail.testing import LocalGraphMail, RolesEntra
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
 from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
@@ -282,3 +284,40 @@ def test_exchange_rbac_mode_refuses_a_tenant_wide_mail_send(
         adapter.credentials.token(refresh=True)
         checked = adapter.check()
     assert checked.ok and "Test-ServicePrincipalAuthorization" in checked.message
+
+
+_KEYS = st.text(
+    alphabet=st.one_of(
+        st.characters(blacklist_categories=("Cs", "Cc")),
+        st.sampled_from(list("/.%?#&+:'\"\\ ^=<>")),
+    ),
+    min_size=1,
+    max_size=255,
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(key=_KEYS)
+def test_any_key_is_sent_and_compensated(graph: Graph, adapter: GraphMailAdapter, key: str) -> None:
+    local, _ = graph
+    share = attrs.evolve(feedback("p"), idempotency_key=key)
+    result = adapter.deliver([share])[0]
+    assert result.ok, result.message
+    assert local.sent[-1].key == key
+    retracted = adapter.retract([RetractRef(share_id="p", idempotency_key=key)])[0]
+    assert retracted.ok and retracted.compensating_action
+
+
+def test_a_line_break_in_a_header_is_permanent_not_retried(adapter: GraphMailAdapter) -> None:
+    results = adapter.deliver(
+        [
+            attrs.evolve(
+                feedback("k"), idempotency_key="coprolib-key\nBcc: someone@example.invalid"
+            ),
+            feedback("t", title="Title\r\nBcc: someone@example.invalid"),
+        ]
+    )
+    assert [r.status for r in results] == [Status.PERMANENT, Status.PERMANENT]
+    assert "could not be built" in (results[0].message or "")

@@ -215,8 +215,11 @@ class GraphMailAdapter(Adapter[GraphMailConfig]):
     def deliver_one(self, share: Share) -> DeliveryResult:
         """Send one feedback email; the remote id is its Message-ID."""
         to = self.recipient_address(share)
-        msg = build_message(share, to, self.sender, now=self.now())
-        mime = base64.b64encode(msg.as_bytes())
+        try:
+            msg = build_message(share, to, self.sender, now=self.now())
+            mime = base64.b64encode(msg.as_bytes())
+        except ValueError as exc:  # a header value with a line break: never sendable
+            raise PermanentError(f"the email could not be built: {exc}") from None
         self.service.send(
             "POST",
             self.send_url,
