@@ -421,3 +421,17 @@ def test_doctor_reports_the_org_and_names_the_fix(
     [found] = [f for f in run_checks(config) if f.where == "destinations.council-crm"]
     assert found.problem and "Unique and case sensitive" in found.message
     assert secret not in found.message + (found.fix or "")
+
+
+def test_unknown_object_is_never_read_as_already_deleted(
+    org: Org, make_adapter: Callable[..., SalesforceAdapter]
+) -> None:
+    """Salesforce answers NOT_FOUND both for a missing record and for a wrong object name."""
+    adapter = make_adapter(sobject="Coprolib_Shares__c")
+    result = adapter.retract([RetractRef(share_id="x", idempotency_key=production_key("x"))])[0]
+    assert result.status is Status.PERMANENT and not result.retracted
+    assert "no object Coprolib_Shares__c" in (result.message or "")
+    right = make_adapter()
+    gone = [RetractRef(share_id=f"g{i}", idempotency_key=production_key(f"g{i}")) for i in range(3)]
+    assert all(r.retracted for r in right.retract(gone))
+    assert org[0].requests["describe"] == 1, "confirmed once for three deletes"

@@ -199,6 +199,7 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
         #: HTTP requests sent to the REST API (token requests not counted), for benchmarks.
         self.requests_sent = 0
         self._paused_until = 0.0
+        self._object_confirmed = False
         self._lock = threading.Lock()
 
     # --- one request ----------------------------------------------------------------------
@@ -358,6 +359,7 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
             try:
                 self.call("DELETE", self.record_path(key), what="delete").close()
             except RecordMissingError:
+                self._confirm_object()
                 return self.retracted(ref, "already deleted at Salesforce")
             return self.retracted(ref)
         ids = self.record_ids(key)
@@ -369,6 +371,23 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
             except RecordMissingError:
                 continue
         return self.retracted(ref, None if ids else "already deleted at Salesforce")
+
+    def _confirm_object(self) -> None:
+        """Make sure the object exists before a ``NOT_FOUND`` is read as "already deleted".
+
+        Salesforce gives the same ``NOT_FOUND`` for an unknown object as for a missing record;
+        a withdrawal must never be recorded as done because ``sobject`` is wrong. Asked once.
+        """
+        if self._object_confirmed:
+            return
+        try:
+            self.call("GET", f"sobjects/{self.config.sobject}/describe", what="describe").close()
+        except RecordMissingError:
+            raise PermanentError(
+                f"delete: Salesforce has no object {self.config.sobject} (check sobject); the "
+                "record was not confirmed deleted"
+            ) from None
+        self._object_confirmed = True
 
     def record_ids(self, key: str) -> list[str]:
         """The Ids of the records whose External ID is ``key`` (a SOQL query)."""
