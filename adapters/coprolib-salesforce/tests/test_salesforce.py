@@ -433,5 +433,47 @@ def test_unknown_object_is_never_read_as_already_deleted(
     assert "no object Coprolib_Shares__c" in (result.message or "")
     right = make_adapter()
     gone = [RetractRef(share_id=f"g{i}", idempotency_key=production_key(f"g{i}")) for i in range(3)]
-    assert all(r.retracted for r in right.retract(gone))
+    assert all(right.retract([g])[0].retracted for g in gone)
     assert org[0].requests["describe"] == 1, "confirmed once for three deletes"
+
+
+def test_a_batch_retraction_is_a_query_and_a_collection_delete(
+    org: Org, make_adapter: Callable[..., SalesforceAdapter]
+) -> None:
+    local, _ = org
+    adapter = make_adapter()
+    shares = [keyed(make_share(f"d{i}"), production_key(f"d{i}")) for i in range(201)]
+    delivered = adapter.deliver(shares)
+    sent = adapter.requests_sent
+    refs = [ref(r) for r in delivered[:150]] + [
+        RetractRef(share_id=f"n{i}", idempotency_key=production_key(f"never{i}")) for i in range(51)
+    ]
+    results = adapter.retract(refs)
+    assert [r.share_id for r in results] == [r.share_id for r in refs]
+    assert all(r.ok and r.retracted for r in results), {r.message for r in results}
+    assert [r.message for r in results].count("already deleted at Salesforce") == 51
+    assert sorted(local.keys()) == sorted(s.idempotency_key for s in shares[150:])
+    # Groups of 200 and 1: the second holds only a never-delivered key, so nothing to delete.
+    assert local.requests["collection delete"] == 1 and local.collection_sizes[-1] == 150
+    queries = local.requests["query"]
+    assert queries <= 3, "IN lists of keys, cut only to keep each URI short"
+    assert adapter.requests_sent - sent == queries + 1, "instead of 201 deletes"
+    again = adapter.retract(refs)
+    assert all(r.retracted and r.message == "already deleted at Salesforce" for r in again)
+
+
+def test_long_hostile_keys_are_queried_in_chunks_under_the_uri_limit(
+    org: Org, make_adapter: Callable[..., SalesforceAdapter]
+) -> None:
+    local, _ = org
+    adapter = make_adapter()
+    keys = [f"{i:02d}/" + "é'\\" * 84 for i in range(30)]  # 255 characters, 3x-6x when encoded
+    shares = [keyed(make_share(f"u{i}"), k) for i, k in enumerate(keys)]
+    assert all(len(k) == 255 for k in keys)
+    assert all(r.ok for r in adapter.deliver(shares))
+    results = adapter.retract(
+        [RetractRef(share_id=s.id, idempotency_key=s.idempotency_key) for s in shares]
+    )
+    assert all(r.retracted for r in results), {r.message for r in results}
+    assert local.keys() == []
+    assert local.requests["query"] > 1, "split into several queries"

@@ -53,6 +53,10 @@ from coprolib_salesforce.errors import RecordMissingError, classify, classify_co
 MAX_COLLECTION = 200
 #: The most characters a Text External ID field holds.
 MAX_EXTERNAL_ID = 255
+#: The most bytes of URL-encoded keys in one SOQL ``IN`` list: Salesforce takes at most 16,384
+#: bytes of URI and headers (414 URI Too Long past that), so a query stays well under it
+#: (https://help.salesforce.com/s/articleView?id=000386264).
+MAX_IN = 8000
 
 #: Default mapping for the custom object the README describes (``Coprolib_Share__c``).
 DEFAULT_FIELDS: Mapping[str, str] = {
@@ -390,17 +394,95 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
         self._object_confirmed = True
 
     def record_ids(self, key: str) -> list[str]:
-        """The Ids of the records whose External ID is ``key`` (a SOQL query)."""
+        """The Ids of the records whose External ID is exactly ``key``."""
+        return self.ids_by_key([key]).get(key, [])
+
+    def ids_by_key(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        """External ID -> Ids of its records, for ``keys`` (SOQL ``IN`` queries short enough for
+        a request URL; the match is made exact here)."""
         cfg = self.config
-        soql = f"SELECT Id FROM {cfg.sobject} WHERE {cfg.external_id_field} = {soql_literal(key)}"
-        response = self.call("GET", "query", what="query", params={"q": soql})
-        try:
-            records = response.json().get("records") or []
-        except (ValueError, AttributeError):
-            raise RetryableError("Salesforce sent an unreadable query reply") from None
-        finally:
-            response.close()
-        return [str(r["Id"]) for r in records if isinstance(r, dict) and r.get("Id")]
+        found: dict[str, list[str]] = {}
+        chunk: list[str] = []
+        size = 0
+        for key in [*keys, None]:
+            literal = soql_literal(key) if key is not None else ""
+            encoded = len(urllib.parse.quote(literal, safe="")) + 3  # and the comma, as %2C
+            if chunk and (key is None or size + encoded > MAX_IN):
+                soql = (
+                    f"SELECT Id, {cfg.external_id_field} FROM {cfg.sobject} "
+                    f"WHERE {cfg.external_id_field} IN ({','.join(chunk)})"
+                )
+                response = self.call("GET", "query", what="query", params={"q": soql})
+                try:
+                    records = response.json().get("records") or []
+                except (ValueError, AttributeError):
+                    raise RetryableError("Salesforce sent an unreadable query reply") from None
+                finally:
+                    response.close()
+                for record in records:
+                    if isinstance(record, dict) and record.get("Id"):
+                        value = str(record.get(cfg.external_id_field))
+                        found.setdefault(value, []).append(str(record["Id"]))
+                chunk, size = [], 0
+            if key is not None:
+                chunk.append(literal)
+                size += encoded
+        wanted = set(keys)
+        return {k: v for k, v in found.items() if k in wanted}
+
+    def retract(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
+        """Retract ``batch_size`` at a time: one query for the records' Ids, one sObject
+        Collections delete; one result per ref."""
+        if len(refs) <= 1 or self.config.batch_size == 1:
+            return super().retract(refs)
+        return self.retract_in_groups(refs, self.config.batch_size, self._retract_group)
+
+    def _retract_group(self, refs: Sequence[RetractRef]) -> list[RetractResult]:
+        ids = self.ids_by_key([ref.idempotency_key for ref in refs])
+        everyone = [i for ref in refs for i in ids.get(ref.idempotency_key, [])]
+        outcome: dict[str, AdapterError | None] = {}
+        if everyone:
+            response = self.call(
+                "DELETE",
+                "composite/sobjects",
+                what="collection delete",
+                params={"ids": ",".join(everyone), "allOrNone": "false"},
+            )
+            try:
+                items = response.json()
+            except ValueError:
+                raise RetryableError("Salesforce sent an unreadable Collections reply") from None
+            finally:
+                response.close()
+            for n, record_id in enumerate(everyone):
+                item = items[n] if isinstance(items, list) and n < len(items) else None
+                outcome[record_id] = self._deleted_item(item)
+        results = []
+        for ref in refs:
+            errors = [outcome[i] for i in ids.get(ref.idempotency_key, []) if outcome[i]]
+            if errors:
+                results.append(self.failed_retraction(ref, errors[0]))  # type: ignore[arg-type]
+            elif ids.get(ref.idempotency_key):
+                results.append(self.retracted(ref))
+            else:
+                results.append(self.retracted(ref, "already deleted at Salesforce"))
+        return results
+
+    def _deleted_item(self, item: Any) -> AdapterError | None:
+        """None when the record is gone (deleted now or before); else the item's error."""
+        if not isinstance(item, dict):
+            return RetryableError("Salesforce gave no result for this record")
+        if item.get("success"):
+            return None
+        code, message, fields = error_parts(item.get("errors") or [])
+        error = classify_code(
+            code or "UNKNOWN_EXCEPTION",
+            message,
+            fields,
+            what="delete",
+            limit_pause=self.config.limit_pause,
+        )
+        return None if isinstance(error, RecordMissingError) else self._noted(error)
 
     # --- check ----------------------------------------------------------------------------
 

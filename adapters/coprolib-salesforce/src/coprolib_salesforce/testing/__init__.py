@@ -28,8 +28,13 @@ What it implements, and the pages it follows:
   ``attributes.type``; 200 with one result per record in order; ``allOrNone: true`` rolls all
   back after one failure (``ALL_OR_NONE_OPERATION_ROLLED_BACK``); API 46.0 or later
   (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-upsert.html).
-* ``GET /services/data/vXX.X/query?q=SELECT Id FROM <object> WHERE <field> = '<value>'`` (that
-  one shape of SOQL, with backslash escapes) and ``GET .../sobjects/<object>/describe``.
+* ``GET /services/data/vXX.X/query?q=SELECT Id, <field> FROM <object> WHERE <field> IN
+  ('<value>', ...)`` (that one shape of SOQL, with backslash escapes) and ``GET
+  .../sobjects/<object>/describe``; ``DELETE /services/data/vXX.X/composite/sobjects?ids=...
+  &allOrNone=false``: at most 200 Ids, one ``{id, success, errors}`` each
+  (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_delete.htm).
+* A request whose URI and headers pass 16,384 bytes answers 414 URI Too Long or 431
+  (https://help.salesforce.com/s/articleView?id=000386264).
 * Limits: :meth:`LocalSalesforce.limit_after` makes every call past a count answer ``403
   [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]``
   (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm).
@@ -55,7 +60,10 @@ MAX_COLLECTION = 200
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
-_QUERY = re.compile(r"^SELECT Id FROM (\w+) WHERE (\w+) = '((?:[^'\\]|\\.)*)'$")
+_QUERY = re.compile(r"^SELECT Id, (\w+) FROM (\w+) WHERE (\w+) IN \((.*)\)$", re.DOTALL)
+_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'(?:,|$)", re.DOTALL)
+#: Salesforce reads at most this many bytes of URI and headers together.
+MAX_REQUEST_HEAD = 16_384
 _UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
 
 
@@ -153,6 +161,11 @@ class LocalSalesforce:
 
     def app(self, request: Request) -> Reply:
         """Answer one HTTP request (use as a FaultServer app)."""
+        head = len(request.path) + sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+        if len(request.path) > MAX_REQUEST_HEAD:
+            return Reply(status=414, body=b"URI Too Long")
+        if head > MAX_REQUEST_HEAD:
+            return Reply(status=431, body=b"Request Header Fields Too Large")
         split = urllib.parse.urlsplit(request.path)
         if split.path == "/services/oauth2/token" and request.method == "POST":
             return self._token(request.body)
@@ -240,6 +253,9 @@ class LocalSalesforce:
                         return _errors(404, "NOT_FOUND", "The requested resource does not exist")
                     return Reply.json(200, {"Id": found[0], **self.records[found[0]]})
                 return self._upsert_one(request.body, value)
+        if parts == ["composite", "sobjects"] and method == "DELETE":
+            self.requests["collection delete"] += 1
+            return self._delete_collection(query)
         if parts[:2] == ["composite", "sobjects"] and len(parts) == 4 and method == "PATCH":
             if version < 46:
                 return _errors(404, "NOT_FOUND", "The requested resource does not exist")
@@ -425,20 +441,25 @@ class LocalSalesforce:
             return _errors(
                 400, "MALFORMED_QUERY", "unexpected token: this stand-in reads one query shape"
             )
-        sobject, field_name, literal = match.groups()
+        selected, sobject, field_name, listed = match.groups()
         if sobject != self.sobject:
-            return _errors(
-                400,
-                "INVALID_TYPE",
-                f"sObject type '{sobject}' is not supported.",
-            )
-        field = self.fields.get(field_name.lower())
-        if field is None:
-            return _errors(
-                400, "INVALID_FIELD", f"No such column '{field_name}' on entity '{sobject}'."
-            )
-        value = re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), literal)
-        ids = self._find(value) if field.external_id else []
+            return _errors(400, "INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
+        for name in (selected, field_name):
+            if name.lower() not in self.fields:
+                return _errors(
+                    400, "INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'."
+                )
+        literals = _LITERAL.findall(listed)
+        if not literals:
+            return _errors(400, "MALFORMED_QUERY", "unexpected token: IN needs a list of values")
+        values = [
+            re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m.group(1), m.group(1)), literal)
+            for literal in literals
+        ]
+        field = self.fields[field_name.lower()]
+        shown = self.fields[selected.lower()].name
+        found = [i for v in values for i in self._find(v)] if field.external_id else []
+        ids = list(dict.fromkeys(found))
         records = [
             {
                 "attributes": {
@@ -446,10 +467,46 @@ class LocalSalesforce:
                     "url": f"/services/data/v62.0/sobjects/{self.sobject}/{i}",
                 },
                 "Id": i,
+                shown: self.records[i].get(shown),
             }
             for i in ids
         ]
         return Reply.json(200, {"totalSize": len(records), "done": True, "records": records})
+
+    def _delete_collection(self, query: str) -> Reply:
+        params = dict(urllib.parse.parse_qsl(query))
+        ids = [i for i in params.get("ids", "").split(",") if i]
+        if not ids:
+            return _errors(400, "MISSING_ARGUMENT", "ids parameter is required")
+        if len(ids) > MAX_COLLECTION:
+            return _errors(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {MAX_COLLECTION} records into "
+                "this call",
+            )
+        self.collection_sizes.append(len(ids))
+        results = []
+        for record_id in ids:
+            reply = self._delete_id(record_id)
+            if reply.status == 204:
+                results.append({"id": record_id, "success": True, "errors": []})
+            else:
+                error = json.loads(reply.body)[0]
+                results.append(
+                    {
+                        "id": record_id,
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": error["errorCode"],
+                                "message": error["message"],
+                                "fields": [],
+                            }
+                        ],
+                    }
+                )
+        return Reply.json(200, results)
 
     def _describe(self) -> dict[str, Any]:
         return {
