@@ -324,3 +324,18 @@ def test_a_line_break_in_a_header_is_permanent_not_retried(adapter: GraphMailAda
     )
     assert [r.status for r in results] == [Status.PERMANENT, Status.PERMANENT]
     assert "could not be built" in (results[0].message or "")
+
+
+def test_replies_are_classified_in_graph_terms() -> None:
+    from coprolib_graphmail.adapter import classify
+
+    def body(code: str) -> bytes:
+        return json.dumps({"error": {"code": code, "message": "m"}}).encode()
+
+    assert classify(403, {}, body("ErrorSendAsDenied"), what="s").status is Status.AUTH
+    assert "mailbox setting" in classify(403, {}, body("ErrorSendAsDenied"), what="s").message
+    assert classify(404, {}, body("ErrorInvalidUser"), what="s").status is Status.AUTH
+    assert classify(400, {}, body("ErrorInvalidRecipients"), what="s").status is Status.PERMANENT
+    assert classify(503, {"Retry-After": "4"}, b"", what="s").retry_after == 4
+    throttled = classify(429, {}, body("ApplicationThrottled"), what="s")
+    assert throttled.status is Status.THROTTLED and throttled.retry_after == 30

@@ -130,6 +130,10 @@ def classify(
         )
     if status == 401:
         return AuthError(f"{what}: token refused ({detail}); check the app registration")
+    if code == "ErrorSendAsDenied":
+        return AuthError(
+            f"{what}: refused ({detail}); the message must come from the mailbox setting"
+        )
     if code == "ErrorAccessDenied" or status == 403:
         return AuthError(
             f"{what}: refused ({detail}); the app needs the Mail.Send application permission "
