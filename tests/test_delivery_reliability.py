@@ -24,7 +24,7 @@ from coprolib.delivery import RetryPolicy, sync
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.testing.fault_server import FaultServer
 from coprolib.testing.ledger_fixtures import require_postgres
-from coprolib.testing.shares import outbox_shares, plan_into, seed_consent
+from coprolib.testing.shares import outbox_config, outbox_shares, plan_into, seed_consent
 
 coprolib_webhook = pytest.importorskip(
     "coprolib_webhook", reason="install it: pip install -e 'adapters/coprolib-webhook[test]'"
@@ -34,6 +34,7 @@ from coprolib_webhook.receiver import Receiver  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"reliability-fictional-signing-k").decode()
 DEST = "hooks"
+CONFIG = outbox_config(DEST)
 
 
 def _assert_exactly_once(ledger: Any, receiver: Receiver, keys: set[str]) -> None:
@@ -69,7 +70,7 @@ def test_receiver_failing_30_percent_at_random(tmp_path: Path, receiver: Receive
             destination=DEST,
         )
         policy = RetryPolicy(max_attempts=40, base=0.01, cap=0.2)
-        summary = sync(ledger, adapters={DEST: adapter}, policy=policy, max_wait=60)
+        summary = sync(ledger, CONFIG, adapters={DEST: adapter}, policy=policy, max_wait=60)
         assert summary.ok, summary.lines()
         assert summary.retried > 0
         served = server.faults_served

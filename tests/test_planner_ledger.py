@@ -71,12 +71,14 @@ def test_withdraw_then_plan_retracts_and_rerenders(loaded: Any) -> None:
     assert w.confirmation is not None
     confirm = loaded.get(Feedback, w.confirmation)
     assert confirm.kind is FeedbackKind.WITHDRAWAL_CONFIRMED
-    # c-01 also covers s-10: only s-01 is withdrawn, through a consent for s-01 alone.
-    (cid,) = w.consent_ids
-    derived = loaded.get(Consent, cid)
-    assert derived.story_ids == ("s-01",)
-    assert derived.events[-1].type is ConsentEventType.WITHDRAWN
-    assert loaded.get(Consent, "c-01").version == 1
+    # c-01 also covers s-10: only s-01 is withdrawn, by an event on c-01 naming it.
+    assert w.consent_ids == ("c-01",)
+    c01 = loaded.get(Consent, "c-01")
+    assert c01.version == 2
+    assert c01.events[-1].type is ConsentEventType.WITHDRAWN
+    assert c01.events[-1].story_ids == ("s-01",)
+    assert c01.state_at(T2, "s-01").status == "withdrawn"
+    assert c01.state_at(T2, "s-10").status == "active"
     second = plan(loaded, config, moment=T3, stories=["s-01"])
     carried = {s.id for s in first.deliver if "s-01" in s.story_ids}
     assert {r.share_id for r in second.retractions} == carried

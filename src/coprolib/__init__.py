@@ -82,8 +82,10 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "coprolib.consent": (
         "Decision",
+        "DecisionCache",
         "InForce",
         "ShareRequest",
+        "decide",
         "evaluate",
     ),
     "coprolib.consent_receipts": (
@@ -153,7 +155,14 @@ if TYPE_CHECKING:
     from coprolib.adapters import Adapter, Capabilities, Secret, Status
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.config import Config, ConfigError, Destination, FeedbackPolicy, load_config
-    from coprolib.consent import Decision, InForce, ShareRequest, evaluate
+    from coprolib.consent import (
+        Decision,
+        DecisionCache,
+        InForce,
+        ShareRequest,
+        decide,
+        evaluate,
+    )
     from coprolib.consent_receipts import consent_receipt, consent_receipt_json
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.delivery import RetryPolicy, SyncSummary, sync
@@ -201,6 +210,7 @@ __all__ = [
     "Contributor",
     "Decision",
     "DecisionBasis",
+    "DecisionCache",
     "DecisionHolder",
     "Destination",
     "EvidenceRef",
@@ -256,6 +266,7 @@ __all__ = [
     "change_feedback",
     "consent_receipt",
     "consent_receipt_json",
+    "decide",
     "dump_bundle",
     "evaluate",
     "feedback_done",

@@ -149,7 +149,7 @@ def feedback_refusal(
         return f"feedback {feedback.id} is {feedback.status}, not owed"
     if feedback.kind is FeedbackKind.WITHDRAWAL_CONFIRMED:
         return None
-    from coprolib.consent import pick_consent
+    from coprolib.consent import teller_state
 
     cid = feedback.contributor_id
     theirs = [
@@ -159,8 +159,8 @@ def feedback_refusal(
     ]
     if feedback.story_ids:
         for sid in feedback.story_ids:
-            governing = pick_consent(cid, sid, theirs)
-            if governing is not None and governing.state_at(now).status == "withdrawn":
+            state = teller_state(cid, sid, theirs, now).state
+            if state is not None and state.status == "withdrawn":
                 return f"contributor {cid} withdrew consent for story {sid}"
     elif theirs and all(c.state_at(now).status == "withdrawn" for c in theirs):
         return f"contributor {cid} withdrew consent"
@@ -216,6 +216,39 @@ def render_feedback(
         channel=feedback.channel,
         recipient=recipient,
     )
+
+
+def feedback_send_refusal(
+    ledger: Ledger, share: Share, dest: Destination, now: dt.datetime
+) -> str | None:
+    """Why feedback ``share`` must not be sent to ``dest`` now, or None if it may go.
+
+    It may go only as what :func:`render_feedback` makes now for the recorded feedback it
+    answers: still owed (:func:`feedback_refusal`), to that contributor's current contact
+    detail for its channel, through a destination that reaches the channel, and of a kind that
+    is sent as written. A feedback share written into the ledger by hand answers nothing and is
+    refused.
+    """
+    feedback = ledger.get(Feedback, share.subject_id)
+    if feedback is None:
+        return f"no feedback obligation {share.subject_id!r} is recorded for share {share.id}"
+    if not dest.carries_feedback or feedback.channel not in dest.channels:
+        return f"destination '{dest.name}' does not carry {feedback.channel} feedback"
+    if feedback.kind is FeedbackKind.SHARED or feedback.channel in BY_HAND:
+        return f"feedback {feedback.id} is given by a person, not sent as written"
+    refused = feedback_refusal(ledger, feedback, now)
+    if refused:
+        return refused
+    person = ledger.get(Contributor, feedback.contributor_id)
+    if person is None or not person.wants_feedback:
+        return f"contributor {feedback.contributor_id} does not want feedback"
+    expected = render_feedback(feedback, person, dest, now)
+    if expected is None or attrs.evolve(expected, planned_at=share.planned_at) != share:
+        return (
+            f"share {share.id} is not the message feedback {feedback.id} renders now "
+            f"(its words, channel or recipient changed); plan again"
+        )
+    return None
 
 
 def plan_feedback(

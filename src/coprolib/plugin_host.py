@@ -29,14 +29,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.recognizers_uk",
     "coprolib.plugins.recognizers_names",
     "coprolib.plugins.redact_commands",
-    # The built-in consent rules (``consent_veto``), in the order their reasons are listed.
+    # The built-in consent rules (``consent_veto``): vetoes on top of the terms a teller agreed,
+    # which coprolib.consent.decide checks itself.
     "coprolib.plugins.rule_disclosure",
     "coprolib.plugins.rule_active_consent",
     "coprolib.plugins.rule_tellers",
     "coprolib.plugins.rule_withdrawn",
     "coprolib.plugins.rule_dates",
-    "coprolib.plugins.rule_scope",
-    "coprolib.plugins.rule_destination",
     "coprolib.plugins.rule_best_interests",
     "coprolib.plugins.rule_review",
     "coprolib.plugins.consent_commands",

@@ -36,7 +36,6 @@ from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.enums import ShareKind
 from coprolib.feedback_owed import mark_feedback_sent
-from coprolib.gc_pause import gc_paused
 from coprolib.records import Receipt, Share
 
 log = logging.getLogger("coprolib.delivery")
@@ -398,20 +397,19 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
     by_key: dict[str, Any] = {}
     for job in jobs:
         receipts = [r for r in ledger.receipts_for(job.share_id) if r.destination == dest]
-        delivered = [r for r in receipts if r.action == DELIVER]
-        if any(r.action == RETRACT for r in receipts) or not delivered:
-            with ledger.transaction():  # nothing (more) at the remote to remove
+        delivered = [(r.idempotency_key, r.remote_id) for r in receipts if r.action == DELIVER]
+        if any(r.action == RETRACT for r in receipts):
+            with ledger.transaction():  # retracted already: nothing more at the remote
                 ledger.set_share_status(job.share_id, ShareStatus.RETRACTED)
                 ledger.finish_job(job.id, "done")
             run.summary.retracted += 1
             continue
-        for receipt in delivered:
-            key = receipt.idempotency_key
+        # No receipt: it was sent and never confirmed, or may have been (a reply lost). In
+        # doubt means live: retract it by the key it was sent with (not there counts as done).
+        for key, remote_id in delivered or [(job.idempotency_key, None)]:
             if key in by_key:
                 continue
-            refs.append(
-                RetractRef(share_id=job.share_id, idempotency_key=key, remote_id=receipt.remote_id)
-            )
+            refs.append(RetractRef(share_id=job.share_id, idempotency_key=key, remote_id=remote_id))
             by_key[key] = job
     results = retract_checked(adapter, refs)
     outcome: dict[int, list[RetractResult]] = defaultdict(list)
@@ -531,8 +529,7 @@ def sync(
                 lease_seconds=lease_seconds,
             )
             if jobs:
-                with gc_paused():  # a batch builds thousands of objects and no cycles
-                    _process(run, jobs)
+                _process(run, jobs)
                 continue
             wait = _next_due(ledger, destination, run, clock())
             if wait is None or time.monotonic() + wait > deadline:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from coprolib.config import Destination
-from coprolib.consent import consent_rules, evaluate, in_force
+from coprolib.consent import decide, in_force
 from coprolib.enums import InsightStatus
 from coprolib.planner.routing import Routed, request_for
 from coprolib.planner.world import World
@@ -61,12 +61,11 @@ def explain(
             lines.extend(f"  {x}" for x in d.reasons)
     if not citing:
         lines.append(f"story {target_id}: no agreed insight uses it")
-        rules = consent_rules()
         tellers = in_force(story, world.consents_for(story), moment)
         for dest in destinations.values():
             if dest.carries_feedback:  # feedback destinations never receive a story
                 continue
-            d = evaluate(story, (), request_for(dest, None, moment), rules=rules, tellers=tellers)
+            d = decide(story, (), request_for(dest, None, moment), tellers=tellers)
             verdict = "would be allowed" if d.allowed else "refused"
             lines.append(f"story {target_id} -> {dest.name}: {verdict}")
             lines.extend(f"  {x}" for x in d.reasons)

@@ -312,20 +312,30 @@ def _consent_commands(cli: click.Group) -> None:
     ) -> None:
         """Print a consent receipt: what was agreed, who will see it, how to withdraw."""
         from coprolib.consent_receipts import consent_receipt, consent_receipt_json
-        from coprolib.records import Consent, Contributor
+        from coprolib.records import Consent, Contributor, Story
 
         with _session(ledger_opt, config_opt) as (ledger, config):
             consent = ledger.get(Consent, consent_id)
             if consent is None:
                 raise click.ClickException(f"consent {consent_id!r} is not in the ledger")
             person = ledger.get(Contributor, consent.contributor_id)
+            stories = [
+                s
+                for s in ledger.list(Story, contributor=consent.contributor_id)
+                if consent.covers(s.id)
+            ]
         dests = list(config.destinations.values())
         if as_json:
-            data = consent_receipt_json(consent, person, destinations=dests, controller=controller)
+            data = consent_receipt_json(
+                consent, person, destinations=dests, controller=controller, stories=stories
+            )
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             click.echo(
-                consent_receipt(consent, person, destinations=dests, easy_read=easy_read), nl=False
+                consent_receipt(
+                    consent, person, destinations=dests, easy_read=easy_read, stories=stories
+                ),
+                nl=False,
             )
 
 
