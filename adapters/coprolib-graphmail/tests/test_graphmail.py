@@ -306,24 +306,26 @@ def test_any_key_is_sent_and_compensated(graph: Graph, adapter: GraphMailAdapter
     share = attrs.evolve(feedback("p"), idempotency_key=key)
     result = adapter.deliver([share])[0]
     assert result.ok, result.message
-    # The Message-ID is made from the whole key; the X-Coprolib-Key header is informational
-    # (a header may lose outer white space).
     assert local.sent[-1].message_id == result.remote_id == message_id(key, "exampleshire.gov.uk")
+    assert local.sent[-1].key == key
     retracted = adapter.retract([RetractRef(share_id="p", idempotency_key=key)])[0]
     assert retracted.ok and retracted.compensating_action
 
 
-def test_a_line_break_in_a_header_is_permanent_not_retried(adapter: GraphMailAdapter) -> None:
+def test_a_line_break_in_a_header_is_permanent_not_retried(
+    graph: Graph, adapter: GraphMailAdapter
+) -> None:
+    key = "coprolib-key\nBcc: someone@example.invalid"
     results = adapter.deliver(
         [
-            attrs.evolve(
-                feedback("k"), idempotency_key="coprolib-key\nBcc: someone@example.invalid"
-            ),
+            attrs.evolve(feedback("k"), idempotency_key=key),
             feedback("t", title="Title\r\nBcc: someone@example.invalid"),
         ]
     )
-    assert [r.status for r in results] == [Status.PERMANENT, Status.PERMANENT]
-    assert "could not be built" in (results[0].message or "")
+    assert [r.status for r in results] == [Status.OK, Status.PERMANENT]
+    assert "could not be built" in (results[1].message or "")
+    [sent] = graph[0].sent
+    assert sent.key == key and sent.to == [TO.email], "the key header is encoded, not injected"
 
 
 def test_replies_are_classified_in_graph_terms() -> None:

@@ -195,7 +195,7 @@ class LocalGraphMail(LocalService):
                 SentMessage(
                     mailbox=mailbox,
                     message_id=str(msg.get("Message-ID", "")).strip(),
-                    key=str(msg.get("X-Coprolib-Key", "")),
+                    key=urllib.parse.unquote(str(msg.get("X-Coprolib-Key", "")).strip()),
                     to=to,
                     subject=str(msg.get("Subject", "")),
                     mime=raw,
