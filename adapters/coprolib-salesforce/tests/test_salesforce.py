@@ -477,3 +477,15 @@ def test_long_hostile_keys_are_queried_in_chunks_under_the_uri_limit(
     assert all(r.retracted for r in results), {r.message for r in results}
     assert local.keys() == []
     assert local.requests["query"] > 1, "split into several queries"
+
+
+def test_check_reports_the_api_requests_left(
+    org: Org, make_adapter: Callable[..., SalesforceAdapter]
+) -> None:
+    local, _ = org
+    checked = make_adapter().check()
+    assert checked.ok and "API requests left in the last 24 hours" in checked.message
+    local.daily_allowance = 2  # the describe and the limits calls use it up
+    checked = make_adapter().check()
+    assert not checked.ok and checked.status is Status.THROTTLED
+    assert "0 of 2 API requests left" in checked.message

@@ -118,7 +118,7 @@ class SalesforceConfig:
     api_version: str = "v62.0"
     batch_size: int = attrs.field(default=MAX_COLLECTION, validator=_batch_size)
     token_url: str | None = None
-    limit_pause: float = 900.0
+    limit_pause: float = 3600.0
     http: HttpOptions = attrs.field(factory=HttpOptions)
 
     def __attrs_post_init__(self) -> None:
@@ -487,7 +487,8 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
     # --- check ----------------------------------------------------------------------------
 
     def check(self) -> CheckResult:
-        """Sign in, describe the object, and confirm the External ID field and mapped fields."""
+        """Sign in, describe the object, confirm the External ID field and mapped fields, and say
+        how much of the org's daily API request allowance is left (when the user may read it)."""
         cfg = self.config
         try:
             response = self.call("GET", f"sobjects/{cfg.sobject}/describe", what="describe")
@@ -503,12 +504,35 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
             return CheckResult(ok=False, status=status, message=message)
         if problem:
             return CheckResult(ok=False, status=Status.PERMANENT, message=problem)
-        return CheckResult(
-            ok=True,
-            status=Status.OK,
-            message=f"signed in; {cfg.sobject} can be created, edited and deleted, and "
-            f"{cfg.external_id_field} is a unique, case-sensitive External ID",
+        message = (
+            f"signed in; {cfg.sobject} can be created, edited and deleted, and "
+            f"{cfg.external_id_field} is a unique, case-sensitive External ID"
         )
+        allowance = self.daily_api_requests()
+        if allowance is None:
+            return CheckResult(ok=True, status=Status.OK, message=message)
+        remaining, most = allowance
+        message += f"; {remaining} of {most} API requests left in the last 24 hours"
+        if remaining <= 0:
+            return CheckResult(
+                ok=False,
+                status=Status.THROTTLED,
+                message=message + ": the org's limit is used up, so nothing can be sent now",
+            )
+        return CheckResult(ok=True, status=Status.OK, message=message)
+
+    def daily_api_requests(self) -> tuple[int, int] | None:
+        """``(remaining, max)`` of the org's rolling 24-hour API request allowance
+        (``GET /limits``, ``DailyApiRequests``), or None when it cannot be read."""
+        try:
+            response = self.call("GET", "limits", what="read limits")
+            try:
+                daily = response.json()["DailyApiRequests"]
+                return int(daily["Remaining"]), int(daily["Max"])
+            finally:
+                response.close()
+        except (AdapterError, ValueError, KeyError, TypeError):
+            return None
 
     def close(self) -> None:
         """Close pooled connections."""

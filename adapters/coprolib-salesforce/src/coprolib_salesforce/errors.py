@@ -78,7 +78,7 @@ def classify_code(
     what: str,
     status: int | None = None,
     retry_after: float | None = None,
-    limit_pause: float = 900.0,
+    limit_pause: float = 3600.0,
 ) -> AdapterError:
     """The coprolib error for a Salesforce error code (from a whole reply or one item)."""
     detail = _detail(status, code, message, fields)
@@ -109,7 +109,7 @@ def classify(
     body: bytes | str | None,
     *,
     what: str,
-    limit_pause: float = 900.0,
+    limit_pause: float = 3600.0,
 ) -> AdapterError:
     """The coprolib error for a non-2xx Salesforce reply to ``what`` (e.g. "upsert")."""
     code, message, fields = error_parts(body)

@@ -35,6 +35,8 @@ What it implements, and the pages it follows:
   (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_delete.htm).
 * A request whose URI and headers pass 16,384 bytes answers 414 URI Too Long or 431
   (https://help.salesforce.com/s/articleView?id=000386264).
+* ``GET /services/data/vXX.X/limits``: ``{"DailyApiRequests": {"Max", "Remaining"}}``
+  (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm).
 * Limits: :meth:`LocalSalesforce.limit_after` makes every call past a count answer ``403
   [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]``
   (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm).
@@ -129,6 +131,8 @@ class LocalSalesforce:
         self.collection_sizes: list[int] = []
         #: Object permissions of the integration user (describe's createable/updateable/deletable).
         self.object_rights = {"createable": True, "updateable": True, "deletable": True}
+        #: The org's rolling 24-hour API request allowance that ``/limits`` reports.
+        self.daily_allowance = 15_000
         self._limit: int | None = None
         self._calls = 0
         self._serial = 0
@@ -220,6 +224,12 @@ class LocalSalesforce:
 
     def _route(self, request: Request, version: int, parts: list[str], query: str) -> Reply:
         method = request.method
+        if parts == ["limits"] and method == "GET":
+            self.requests["limits"] += 1
+            remaining = max(0, self.daily_allowance - self._calls)
+            return Reply.json(
+                200, {"DailyApiRequests": {"Max": self.daily_allowance, "Remaining": remaining}}
+            )
         if parts == ["query"] and method == "GET":
             self.requests["query"] += 1
             return self._query(dict(urllib.parse.parse_qsl(query)).get("q", ""))
