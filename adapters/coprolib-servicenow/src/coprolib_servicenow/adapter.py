@@ -451,7 +451,10 @@ class ServiceNowAdapter(Adapter[ServiceNowConfig]):
                     f"{cfg.target_key_field} could not be confirmed: no read on "
                     "sys_transform_entry)",
                 )
-            entries = self._json(response, "transform map").get("result") or []
+            body = self._json(response, "transform map")
+            entries = body.get("result") if isinstance(body, dict) else None
+            if not isinstance(entries, list):
+                raise RetryableError("ServiceNow sent an unreadable transform map reply")
         except Exception as exc:  # reported as the check result
             status, _, message = self.classify(exc)
             return CheckResult(ok=False, status=status, message=message)
