@@ -218,7 +218,7 @@ def test_cli_withdraw_then_plan_lists_retractions(run) -> None:  # type: ignore[
     assert "p-amber withdrew consent" in out
     data = json.loads(run("plan", "--json", "--at=2026-11-28T10:05:00Z"))
     assert data["retract"] == [] and data["deliver"] == []
-    out = run("withdraw", "--contributor", "p-nobody", code=1)
+    out = run("withdraw", "--contributor", "p-nobody", code=2)
     assert "not in the ledger" in out
 
 
@@ -228,7 +228,7 @@ def test_cli_feedback_and_receipts(run) -> None:  # type: ignore[no-untyped-def]
     assert any(f["kind"] == "scheduled" for f in due)
     assert "f-02" in run("feedback", "due", "--overdue")
     assert "done" in run("feedback", "done", "f-02", "--note", "Told them")
-    assert "not in the ledger" in run("feedback", "done", "f-x", "--note", "x", code=1)
+    assert "not in the ledger" in run("feedback", "done", "f-x", "--note", "x", code=2)
     text = run("consent", "receipt", "c-02")
     assert "Consent receipt c-02" in text and "How to withdraw" in text
     easy = run("consent", "receipt", "c-02", "--easy-read")
@@ -238,7 +238,7 @@ def test_cli_feedback_and_receipts(run) -> None:  # type: ignore[no-untyped-def]
     assert set(data) == {"header", "processing", "parties", "events"}
     assert [e["type"] for e in data["events"]] == ["given", "withdrawn"]
     assert data["events"][-1]["state"] == "withdrawn"
-    assert "not in the ledger" in run("consent", "receipt", "c-nope", code=1)
+    assert "not in the ledger" in run("consent", "receipt", "c-nope", code=2)
 
 
 def test_recheck_at_delivery_time(loaded: Any) -> None:

@@ -32,6 +32,7 @@ from coprolib.enums import (
     StorySource,
     Support,
 )
+from coprolib.errors import CoprolibError
 from coprolib.hookspecs import hookimpl
 from coprolib.records import (
     Accessibility,
@@ -208,6 +209,7 @@ __all__ = [
     "ConsentTerms",
     "ContactDetails",
     "Contributor",
+    "CoprolibError",
     "Decision",
     "DecisionBasis",
     "DecisionCache",

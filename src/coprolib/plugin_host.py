@@ -19,6 +19,7 @@ import attrs
 import pluggy
 
 from coprolib import hookspecs
+from coprolib.errors import CoprolibError
 
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -48,7 +49,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 ENTRY_POINT_GROUP = "coprolib"
 
 
-class PluginLoadError(RuntimeError):
+class PluginLoadError(CoprolibError, RuntimeError):
     """A third-party plugin failed to load while ``COPROLIB_STRICT_PLUGINS=1``."""
 
 

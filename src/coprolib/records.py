@@ -37,9 +37,10 @@ from coprolib.enums import (
     StorySource,
     Support,
 )
+from coprolib.errors import CoprolibError
 
 
-class RecordError(ValueError):
+class RecordError(CoprolibError, ValueError):
     """A record failed validation. ``field`` names the offending field (may be dotted/indexed)."""
 
     def __init__(self, field: str, message: str) -> None:

@@ -55,7 +55,7 @@ def test_feedback_is_sent_once_forgeries_refused_and_retraction_compensated(
                 message=f"On {n} March your story will be shared with the board.",
                 created_at=now,
             )
-            for n in (2, 4)
+            for n in (2, 3)  # fb-...3 makes a key with nine digits in a row
         ]
         with open_ledger(config.ledger, actor="test") as ledger:
             ledger.add([person, *owed])

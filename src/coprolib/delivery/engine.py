@@ -338,6 +338,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
         sendable.append((job, share))
     by_share = {share.id: (job, share) for job, share in sendable}
     consents = ConsentCache(ledger, run.clock())  # read once per batch, just before sending
+    consents.preload(share for _, share in sendable)
     vetoes = _implemented("before_delivery")
 
     def recheck(share: Share) -> str | None:

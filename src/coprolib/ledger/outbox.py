@@ -12,6 +12,8 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+import attrs
+
 from coprolib.convert import converter, unstructure
 from coprolib.ledger.audit import from_utc_text, utc_text
 from coprolib.ledger.codec import row_digest
@@ -79,6 +81,18 @@ def _moment(value: dt.datetime | None, field: str) -> dt.datetime:
 
 def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
+
+
+#: A job's ``last_error`` is kept to this many characters: enough to diagnose, and a remote
+#: error reply that echoes a share cannot copy the whole share into the ledger.
+ERROR_MAX = 300
+
+
+def cut_error(error: str | None) -> str | None:
+    """An error message as a job keeps it: at most :data:`ERROR_MAX` characters."""
+    if error is None or len(error) <= ERROR_MAX:
+        return error
+    return error[: ERROR_MAX - 1] + "\u2026"
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -377,7 +391,7 @@ class OutboxStore(RecordStore):
                 )
             if inserted:
                 self._audit("enqueue", f"job:{row[0]}", job_digest(row))
-            return _job(row)
+            return self._job_of(row)
 
     def claim_jobs(
         self,
@@ -417,7 +431,7 @@ class OutboxStore(RecordStore):
                 [r[0] for r in claimed],
             )
             self._audit_job_rows("claim", claimed)
-            return [_job(row) for row in claimed]
+            return [self._job_of(row) for row in claimed]
 
     def finish_job(
         self,
@@ -453,29 +467,30 @@ class OutboxStore(RecordStore):
             for job_id in ids:
                 if job_id not in found:
                     raise LedgerError("there is no job with this id", record=f"job {job_id}")
+            errors = self._job_errors(ids, error)
+            sealed = self._key_id is not None and error is not None
             if status == "pending":
                 when = utc_text(_moment(next_attempt_at, "next_attempt_at"))
                 rows = [
-                    (*r[:5], "pending", int(r[6]) + 1, when, error, None, None)
+                    (*r[:5], "pending", int(r[6]) + 1, when, errors[int(r[0])], None, None)
                     for r in (found[i] for i in ids)
                 ]
-                self._update_in(
+                sql = (
                     "UPDATE jobs SET status = 'pending', attempts = attempts + 1,"
-                    " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL",
-                    (when, error),
-                    "id",
-                    ids,
+                    " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL"
                 )
+                params: tuple[Any, ...] = (when,)
             else:
                 rows = [
-                    (*r[:5], status, *r[6:8], error, r[9], None) for r in (found[i] for i in ids)
+                    (*r[:5], status, *r[6:8], errors[int(r[0])], r[9], None)
+                    for r in (found[i] for i in ids)
                 ]
-                self._update_in(
-                    "UPDATE jobs SET status = ?, last_error = ?, lease_until = NULL",
-                    (status, error),
-                    "id",
-                    ids,
-                )
+                sql = "UPDATE jobs SET status = ?, last_error = ?, lease_until = NULL"
+                params = (status,)
+            if sealed:  # one value per job
+                self._db.executemany(f"{sql} WHERE id = ?", [(*params, errors[i], i) for i in ids])
+            else:
+                self._update_in(sql, (*params, cut_error(error)), "id", ids)
             self._audit_job_rows(f"job_{status}", rows)
 
     def list_jobs(self, status: str | None = None, destination: str | None = None) -> list[Job]:
@@ -491,4 +506,19 @@ class OutboxStore(RecordStore):
         rows = self._db.query(
             f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params
         )
-        return [_job(r) for r in rows]
+        return [self._job_of(r) for r in rows]
+
+    def _job_of(self, row: tuple[Any, ...]) -> Job:
+        """A job from its row, ``last_error`` decrypted when the ledger has a key."""
+        job = _job(row)
+        if job.last_error is None or self._key_id is None:
+            return job
+        return attrs.evolve(
+            job, last_error=self._unseal(f"jobs:job:{job.id}:last_error", job.last_error)
+        )
+
+    def _job_errors(self, ids: Sequence[int], error: str | None) -> dict[int, str | None]:
+        """Each job's ``last_error`` as stored: cut short, encrypted when the ledger has a key
+        (bound to the job, so each job's value differs)."""
+        error = cut_error(error)
+        return {i: self._seal(f"jobs:job:{i}:last_error", error) for i in ids}

@@ -17,7 +17,8 @@ The work is split so each part can be used and tested on its own, one module eac
 - ``planning``: :func:`plan` reads the ledger, runs both and, with :func:`apply_plan`, writes the
   result in one transaction (shares, outbox jobs, feedback obligations, audit of overrides used);
 - ``withdrawal``: :func:`withdraw` appends a withdrawal event; the next :func:`plan` retracts;
-- ``explanation``: :func:`explain`, plain-words reasons for a story or an insight;
+- ``explanation``: :func:`explain` (and :func:`explain_in_ledger`, reading only what one id
+  needs), plain-words reasons for a story or an insight;
 - ``checking``: :class:`SendCheck` and :func:`recheck`, a share checked exactly as it will be
   sent, just before sending (the send boundary).
 """
@@ -25,7 +26,7 @@ The work is split so each part can be used and tested on its own, one module eac
 from __future__ import annotations
 
 from coprolib.planner.checking import Recheck, SendCheck, recheck
-from coprolib.planner.explanation import explain
+from coprolib.planner.explanation import explain, explain_in_ledger
 from coprolib.planner.planning import apply_plan, plan
 from coprolib.planner.reconciliation import Plan, Retraction, reconcile
 from coprolib.planner.rendering import insight_text_digest, share_identity
@@ -44,6 +45,7 @@ __all__ = [
     "World",
     "apply_plan",
     "explain",
+    "explain_in_ledger",
     "insight_text_digest",
     "load_world",
     "plan",

@@ -13,6 +13,7 @@ share may go only if it is what the feedback obligation it answers renders now (
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -23,7 +24,7 @@ from coprolib.enums import InsightStatus, ShareKind
 from coprolib.planner._records import utc_now
 from coprolib.planner.rendering import RedactionCache
 from coprolib.planner.routing import route
-from coprolib.planner.world import World, world_for_insight
+from coprolib.planner.world import World, world_for_insights
 from coprolib.records import Share
 
 if TYPE_CHECKING:
@@ -52,13 +53,25 @@ class SendCheck:
         self.redactions = RedactionCache()
         self._worlds: dict[str, World] = {}
 
+    def preload(self, shares: Iterable[Share]) -> None:
+        """Read, in a few queries, the records every insight share in ``shares`` needs."""
+        wanted = {
+            s.subject_id
+            for s in shares
+            if s.kind is ShareKind.INSIGHT and s.subject_id not in self._worlds
+        }
+        if wanted and self.ledger is not None:
+            world = world_for_insights(self.ledger, wanted)
+            for insight_id in wanted:
+                self._worlds[insight_id] = world
+
     def world(self, insight_id: str) -> World:
         """The records insight ``insight_id`` needs (read from the ledger once)."""
         world = self._worlds.get(insight_id)
         if world is None:
             if self.ledger is None:
                 raise ValueError("a share check needs a ledger or a world")
-            world = world_for_insight(self.ledger, insight_id)
+            world = world_for_insights(self.ledger, [insight_id])
             self._worlds[insight_id] = world
         return world
 

@@ -12,6 +12,7 @@ import attrs
 
 from coprolib.config import Destination
 from coprolib.enums import FeedbackKind
+from coprolib.feedback_owed import scheduled_message
 from coprolib.planner._records import make_feedback
 from coprolib.planner.routing import Routed
 from coprolib.planner.world import World
@@ -113,15 +114,12 @@ def _obligations(
         for cid in world.stories[sid].contributor_ids:
             people.setdefault(cid, []).append(sid)
     today = moment.date()
-    what = "without quotes" if not share.quotes else f"with {len(share.quotes)} quote(s)"
     kinds = (
         (
             FeedbackKind.SCHEDULED,
             "scheduled",
             today + dt.timedelta(days=dest.feedback.scheduled_days),
-            f"From {today.isoformat()} what we learned from your story, "
-            f'"{share.title}", will be shared with {dest.name} (audience: {dest.audience}), '
-            f"{share.identity_level}, {what}.",
+            scheduled_message(share, dest, today),
         ),
         (
             FeedbackKind.SHARED,

@@ -12,6 +12,8 @@ import attrs
 from coprolib.config import Config
 from coprolib.consent import pick_consent
 from coprolib.enums import Audience, ConsentEventType, FeedbackKind, FeedbackStatus, Purpose
+from coprolib.errors import CoprolibError
+from coprolib.feedback_owed import owe_feedback
 from coprolib.planner._records import evolve, make_event, make_feedback, utc_now
 from coprolib.records import Consent, Contributor, Feedback, Story
 
@@ -32,7 +34,7 @@ class Withdrawal:
     confirmation: str | None = None
 
 
-class WithdrawalError(ValueError):
+class WithdrawalError(CoprolibError, ValueError):
     """A withdrawal that names nothing to withdraw."""
 
 
@@ -133,19 +135,22 @@ def withdraw(
                 + (f" for {narrowed}" if narrowed else "")
                 + ". Anything already shared will be taken back, and we will confirm when it is."
             )
-            ledger.add(
-                make_feedback(
-                    id=fid,
-                    contributor_id=contributor_id,
-                    kind=FeedbackKind.WITHDRAWAL_CONFIRMED,
-                    channel=person.feedback_channel,
-                    due=moment.date() + dt.timedelta(days=days),
-                    story_ids=affected,
-                    message=msg,
-                    created_at=moment,
-                )
+            (owed,) = owe_feedback(
+                ledger,
+                [
+                    make_feedback(
+                        id=fid,
+                        contributor_id=contributor_id,
+                        kind=FeedbackKind.WITHDRAWAL_CONFIRMED,
+                        channel=person.feedback_channel,
+                        due=moment.date() + dt.timedelta(days=days),
+                        story_ids=affected,
+                        message=msg,
+                        created_at=moment,
+                    )
+                ],
             )
-            confirmation = fid
+            confirmation = owed.id  # withdrawing twice owes one confirmation
     return Withdrawal(
         contributor_id=contributor_id,
         consent_ids=tuple(ids),
