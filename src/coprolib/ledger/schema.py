@@ -172,6 +172,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_lean_indexes(sqlite=True),
         postgres=_lean_indexes(sqlite=False),
     ),
+    Migration(
+        version=6,
+        name="per-story withdrawals become events on the consent they narrow (data, not tables:"
+        " see coprolib.ledger.upgrades)",
+        sqlite=(),
+        postgres=(),
+    ),
 )
 
 #: The schema version this code writes.
