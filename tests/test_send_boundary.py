@@ -292,3 +292,42 @@ def test_consent_narrow_and_withdraw_commands(
     assert out.startswith("withdrawn: consent c-01")
     receipt = run("consent", "receipt", "c-01")
     assert "you withdrew s-10; your other stories are unchanged" in receipt
+
+
+def test_a_share_allowed_again_after_its_retraction_is_sent_with_a_fresh_key(
+    planned_ledger: tuple[Any, Any], tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from coprolib.enums import ConsentEventType
+    from coprolib.planner import withdraw
+    from coprolib.records import Consent, ConsentEvent
+
+    ledger, config = planned_ledger
+    out = tmp_path / "out"
+    adapters = {
+        name: FileAdapter({"directory": str(out)}, destination=name)
+        for name in ("board-pack", "strict", "letters")
+    }
+    first = sync(ledger, config, adapters=adapters)
+    assert first.delivered > 0 and not first.cancel_reasons, first.lines()
+    carried = {s.id for s, st in ledger.list_shares() if "s-01" in s.story_ids}
+    assert carried
+    withdraw(ledger, "p-amber", story_id="s-01")
+    plan(ledger, config)
+    sync(ledger, config, adapters=adapters)
+    assert {st for s, st in ledger.list_shares() if s.id in carried} == {ShareStatus.RETRACTED}
+    terms = ledger.get(Consent, "c-01").events[0].terms
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    ledger.append_consent_event(
+        "c-01", ConsentEvent(type=ConsentEventType.RENEWED, at=later, terms=terms)
+    )
+    again = plan(ledger, config, moment=later + dt.timedelta(seconds=1))
+    back = [s for s in again.deliver if s.id in carried]
+    assert back, "the same content is planned again"
+    resent = sync(ledger, config, adapters=adapters, clock=lambda: later + dt.timedelta(seconds=2))
+    assert not resent.cancel_reasons, resent.lines()
+    for share in back:
+        stored, status = ledger.get_share(share.id)
+        assert status is ShareStatus.DELIVERED
+        assert stored.idempotency_key != share.idempotency_key  # a fresh key, not the old one

@@ -125,8 +125,10 @@ class SendCheck:
 
 
 def _as_sent(share: Share) -> Share:
-    """The share without what does not leave as content (when it was planned, consent refs)."""
-    return attrs.evolve(share, planned_at=_EPOCH, consent_refs=())
+    """The share without what is not its content: when it was planned, the consent versions it
+    relied on, and its idempotency key (a share delivered again after a retraction gets a fresh
+    key, see :func:`coprolib.planner.rendering.redelivery_key`)."""
+    return attrs.evolve(share, planned_at=_EPOCH, consent_refs=(), idempotency_key="")
 
 
 def _no(share: Share, reason: str) -> Recheck:
