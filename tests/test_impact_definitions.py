@@ -423,3 +423,34 @@ def test_report_names_the_organisation_from_the_config(tmp_path: Path) -> None:
         env={"COPROLIB_CONFIG": str(config)},
     )
     assert again.exit_code == 0 and '<p class="meta">Override</p>' in out.read_text()
+
+
+def test_shared_counts_a_story_withdrawn_on_its_own_as_not_consented() -> None:
+    # One consent covers s-1 and s-2; a withdrawal naming s-1 leaves s-2 in force.
+    stories = [story("s-1", "c-1", 200), story("s-2", "c-1", 200)]
+    insights = [insight("i-1", "s-1"), insight("i-2", "s-2")]
+    given = _consent("c-1")
+    both = Consent(
+        id="k-c-1",
+        contributor_id="c-1",
+        story_ids=("s-1", "s-2"),
+        events=(
+            *given.events,
+            ConsentEvent(
+                type=ConsentEventType.WITHDRAWN,
+                at=dt.datetime.combine(day(20), dt.time(9), tzinfo=dt.UTC),
+                story_ids=("s-1",),
+            ),
+        ),
+    )
+    impact = measure(
+        stories=stories,
+        insights=insights,
+        shares=[
+            (_relying("i-1", "k-c-1"), "delivered"),
+            (_relying("i-2", "k-c-1"), "delivered"),
+        ],
+        consents=[both],
+        today=TODAY,
+    )
+    assert impact.stage("shared").count == 1

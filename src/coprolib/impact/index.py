@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from coprolib.consent.folding import teller_state
 from coprolib.enums import FeedbackKind, FeedbackStatus, OutcomeStatus, ShareKind
 from coprolib.impact.result import OverdueFeedback
 from coprolib.records import Consent, Feedback, Insight, Outcome, Share, Story
@@ -77,11 +78,23 @@ class Index:
         self.insights = list(insights)
         self.insight_stories = {i.id: i.story_ids for i in self.insights}
         end_of_today = dt.datetime.combine(self.today, dt.time.max, tzinfo=dt.UTC)
-        withdrawn = {c.id for c in consents if c.state_at(end_of_today).status == "withdrawn"}
+        by_person: dict[str, list[Consent]] = defaultdict(list)
+        for c in consents:
+            by_person[c.contributor_id].append(c)
+
+        def withdrawn(story_id: str) -> bool:
+            # Each teller's consent folded for this story (a withdrawal can name one story).
+            return any(
+                (t := teller_state(cid, story_id, by_person[cid], end_of_today).state) is not None
+                and t.status == "withdrawn"
+                for cid in self.story_people.get(story_id, ())
+            )
+
         for share, status in share_pairs(shares):
             if share.kind is not ShareKind.INSIGHT or status not in SHARED_STATES:
                 continue
-            if any(ref.consent_id in withdrawn for ref in share.consent_refs):
+            cited = share.story_ids or self.insight_stories.get(share.subject_id, ())
+            if any(withdrawn(sid) for sid in cited):
                 continue
             day = share.planned_at.date()
             if share.subject_id not in self.shared_on or day < self.shared_on[share.subject_id]:
