@@ -3,7 +3,7 @@
 Recognisers come from plugins through the ``register_recognizers(register)`` hook (the built-in
 UK and name recognisers included) and are cached after first use; :func:`reset_recognizers`
 rebuilds the cache. :func:`redact` is what every share below the "named" identity level goes
-through (DESIGN.md invariant 5): it always honours a contributor's known identifiers.
+through (docs/architecture.md, promise 5): it always honours a contributor's known identifiers.
 
 Placeholders look like ``[PERSON]`` (anonymous) or ``[PERSON 2]`` (pseudonymous). Text inside a
 placeholder is never detected again, so redacting redacted text changes nothing.

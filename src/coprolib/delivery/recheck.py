@@ -1,7 +1,7 @@
 """The check made immediately before sending: :func:`consent_reason`, one share at a time.
 
 It asks :class:`coprolib.planner.SendCheck`, which checks the share exactly as it will be sent
-(DESIGN invariant 1): every cited story's current consent decision for that destination, the
+(docs/architecture.md, promise 1): every cited story's current consent decision for that destination, the
 identity level, quotes and number of people that the destination and every cited consent allow
 now, and for feedback a recorded, still-owed obligation to that recipient on a channel the
 destination reaches. Anything else, whoever queued it, is refused with the reason.

@@ -1,5 +1,5 @@
 """The send boundary: a share is checked, exactly as it will be sent, just before an adapter is
-called, whoever queued it (DESIGN invariant 1).
+called, whoever queued it (docs/architecture.md, promise 1).
 
 An insight share may go only if planning now, for its destination, renders exactly this share:
 the same insight text, the stories that may go now (each by :func:`coprolib.consent.decide`),
