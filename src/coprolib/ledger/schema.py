@@ -140,6 +140,23 @@ def _lean_indexes(sqlite: bool) -> tuple[str, ...]:
     )
 
 
+def _delivery_control(serial: str) -> tuple[str, ...]:
+    # Fencing tokens, the "may have arrived" flag and the in-flight mark on jobs; each job's
+    # history; destination-wide pauses every worker honours; an index for expired leases.
+    return (
+        "ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN sending_at TEXT",
+        "CREATE INDEX jobs_lease ON jobs (status, lease_until)",
+        f"CREATE TABLE job_events (seq {serial}, job_id INTEGER NOT NULL, at TEXT NOT NULL,"
+        " event TEXT NOT NULL, worker TEXT, detail TEXT)",
+        "CREATE INDEX job_events_job ON job_events (job_id, seq)",
+        "CREATE TABLE delivery_destinations (destination TEXT PRIMARY KEY, paused_until TEXT,"
+        " pause_reason TEXT, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+        " last_error_at TEXT)",
+    )
+
+
 #: Every migration, oldest first. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -171,6 +188,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="leaner write path: partial status/domain indexes; SQLite record_refs keyed",
         sqlite=_lean_indexes(sqlite=True),
         postgres=_lean_indexes(sqlite=False),
+    ),
+    Migration(
+        version=6,
+        name="delivery control: fencing tokens, job history, destination pauses",
+        sqlite=_delivery_control("INTEGER PRIMARY KEY"),
+        postgres=_delivery_control("BIGSERIAL PRIMARY KEY"),
     ),
 )
 
