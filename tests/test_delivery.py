@@ -128,7 +128,8 @@ def test_too_many_attempts_is_dead_lettered(ledger: Any, tmp_path: Path) -> None
     assert len(summary.dead) == 1
     assert summary.dead[0].reason.startswith("gave up after 3 attempts")
     [job] = ledger.list_jobs()
-    assert (job.status, job.attempts) == ("dead", 2)
+    assert (job.status, job.attempts, job.in_doubt) == ("dead", 3, True)
+    assert not summary.ok
 
 
 def test_throttling_pauses_the_destination(ledger: Any, tmp_path: Path) -> None:
@@ -140,6 +141,10 @@ def test_throttling_pauses_the_destination(ledger: Any, tmp_path: Path) -> None:
     assert len(pending) == 4
     soonest = min(job.next_attempt_at for job in pending)
     assert soonest > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=25)
+    assert [job.attempts for job in pending] == [0, 0, 0, 0], "throttling costs no attempt"
+    state = ledger.destination_states()["board"]
+    assert state.paused_until > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=25)
+    assert not summary.ok, "work this run should have done is left"
     # The pause holds across runs: nothing is tried again before Retry-After.
     again = sync(ledger, adapters={"board": _file(tmp_path)}, policy=FAST)
     assert (again.delivered, again.retried) == (0, 0)

@@ -576,12 +576,15 @@ class OutboxStore(RecordStore):
         count_attempt: bool = False,
         in_doubt: bool = False,
         event: str | None = None,
+        detail: str | None = None,
         worker: str | None = None,
     ) -> list[Job]:
         """End the current claim of ``jobs`` (fenced: only jobs whose claim token is still
         theirs): ``done``, ``dead`` or ``cancelled``, or back to ``pending`` due at
         ``next_attempt_at``. ``count_attempt`` adds one failed attempt (a request reached the
         destination and failed); ``in_doubt`` marks that it may have arrived all the same.
+        Going back to ``pending`` without an ``error`` keeps the last one. ``event`` and
+        ``detail`` name the step in each job's history (default: the status and the error).
         Returns the jobs that were no longer held and so were left as they are."""
         st = _job_status(status)
         if not jobs:
@@ -593,7 +596,7 @@ class OutboxStore(RecordStore):
             self._settle(held, rows, st, error, next_attempt_at, count_attempt, in_doubt)
             name = event or st.value
             self._job_events(
-                [(j.id, now_s, name, worker or j.claimed_by, error) for j in held]
+                [(j.id, now_s, name, worker or j.claimed_by, detail or error) for j in held]
                 + [
                     (j.id, now_s, "late_result", worker or j.claimed_by,
                      f"{name} after the claim (token {j.token}) was lost: not recorded")
@@ -620,10 +623,22 @@ class OutboxStore(RecordStore):
         if status is JobStatus.PENDING:
             when = utc_text(_moment(next_attempt_at, "next_attempt_at"))
             add = 1 if count_attempt else 0
-            audited = [(*r[:5], "pending", int(r[6]) + add, when, error, None, None) for r in found]
+            audited = [
+                (
+                    *r[:5],
+                    "pending",
+                    int(r[6]) + add,
+                    when,
+                    r[8] if error is None else error,
+                    None,
+                    None,
+                )
+                for r in found
+            ]
             self._update_in(
                 f"UPDATE jobs SET status = 'pending', attempts = attempts + {add},"
-                " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL,"
+                " next_attempt_at = ?, last_error = coalesce(?, last_error), claimed_by = NULL,"
+                " lease_until = NULL,"
                 f" sending_at = NULL{doubt}",
                 (when, error),
                 "id",
@@ -800,7 +815,9 @@ class OutboxStore(RecordStore):
                 " last_error = ?, last_error_at = ?",
                 (until_s, until_s, reason, reason, now_s),
             )
-            self._audit("destination_paused", f"destination:{destination}", _text_digest(reason))
+            self._audit(
+                "destination_paused", f"destination:{destination}", _text_digest(reason), "note"
+            )
 
     def note_destination_error(self, destination: str, error: str) -> None:
         """Remember the last error seen at a destination (shown by ``outbox status``)."""
