@@ -344,6 +344,13 @@ class _Run:
         self.paused_until: dict[str, dt.datetime] = {}
         self.failures: dict[str, int] = {}
         self.touched: set[int] = self.summary.put_back
+        self.errors: dict[str, str] = {}
+
+    def note_errors(self) -> None:
+        """Store the last error each destination gave in the batch just sent (one write)."""
+        for dest, error in self.errors.items():
+            self.ledger.note_destination_error(dest, error)
+        self.errors.clear()
 
     def refresh_pauses(self) -> None:
         """Read the destination pauses every worker shares from the ledger."""
@@ -433,6 +440,7 @@ class _Run:
         rep = self.summary.at(job.destination)
         rep.failed_attempts += 1
         rep.last_error = reason
+        self.errors[job.destination] = reason
         if attempts >= self.policy.max_attempts:
             self.dead(
                 job, f"gave up after {_count(attempts, 'attempt')}: {reason}", share,
@@ -516,9 +524,10 @@ class _Run:
         if status is Status.THROTTLED:
             # The destination asked everyone to slow down: a pause for the whole destination,
             # stored so every worker and the next run honour it; no attempt is counted.
-            pause = result.retry_after
-            if pause is None:
-                pause = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
+            # Never shorter than the destination asked; growing while it keeps refusing, so a
+            # "Retry-After: 0" that never lets up cannot keep a run spinning.
+            grown = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
+            pause = max(result.retry_after or 0.0, grown)
             rep.throttled += 1
             rep.last_error = f"throttled: {reason}"
             self.pause(dest, pause, f"throttled: {reason}")
@@ -535,6 +544,7 @@ class _Run:
         else:  # permanent, conflict, or a status this engine does not know: it was refused
             rep.failed_attempts += 1
             rep.last_error = f"{status}: {reason}"
+            self.errors[dest] = rep.last_error
             self.dead(job, f"{status}: {reason}", share, count_attempt=True)
 
 
@@ -609,6 +619,7 @@ def _process(run: _Run, jobs: list[Job]) -> None:
             finally:
                 if gate is not None:
                     gate.release()
+            run.note_errors()
             if run.progress is not None:
                 run.progress(len(batch))
 
@@ -875,6 +886,18 @@ def _work(run: _Run, destination: str | None, claim_size: int, max_wait: float) 
             now=run.clock(),
             lease_seconds=run.lease_seconds,
         )
+        if jobs and time.monotonic() > deadline and all(j.id in run.touched for j in jobs):
+            # Past the wait, only retries of this run's own failures are due: hand them back
+            # (unchanged) for the next run rather than spin on a destination that keeps failing.
+            by_dest: dict[str, list[Job]] = defaultdict(list)
+            for job in jobs:
+                by_dest[job.destination].append(job)
+            for group in by_dest.values():
+                run.ledger.settle_jobs(
+                    group, JobStatus.PENDING, event="released", detail="the run ended",
+                    worker=run.worker,
+                )  # fmt: skip
+            return
         if jobs:
             _process(run, jobs)
             continue

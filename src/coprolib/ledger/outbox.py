@@ -744,11 +744,12 @@ class OutboxStore(RecordStore):
         the earliest next attempt among them, and the latest lease among claimed jobs."""
         now_s = utc_text(_moment(now, "now"))
         rows = self._db.query(
-            "SELECT destination, status, CASE WHEN status = 'pending' AND next_attempt_at > ?"
-            " THEN 1 ELSE 0 END, count(*), min(next_attempt_at), max(lease_until),"
-            " sum(in_doubt) FROM jobs GROUP BY destination, status,"
-            " CASE WHEN status = 'pending' AND next_attempt_at > ? THEN 1 ELSE 0 END",
-            (now_s, now_s),
+            "SELECT destination, status, later, count(*), min(next_attempt_at),"
+            " max(lease_until), sum(in_doubt) FROM (SELECT destination, status,"
+            " CASE WHEN status = 'pending' AND next_attempt_at > ? THEN 1 ELSE 0 END AS later,"
+            " next_attempt_at, lease_until, in_doubt FROM jobs) AS j"
+            " GROUP BY destination, status, later",
+            (now_s,),
         )
         out: dict[str, dict[str, Any]] = {}
         for dest, status, later, count, first, lease, doubt in rows:
