@@ -235,20 +235,25 @@ def test_a_down_destination_is_named_with_its_last_error_and_next_attempt(
     run = runner.invoke(cli, ["sync", "--config", str(path)])
     assert run.exit_code == 1, run.output
     assert "delivered 2" in run.output
-    assert "case-system: 3 failed attempt(s)" in run.output
-    assert "last error: connection failed" in run.output
+    # Connection refused: the requests never left, so no share spends an attempt; the whole
+    # destination is paused (stored) and the run says until when and why.
+    assert "case-system: 0 failed attempt(s), throttled 0 time(s), unreachable" in run.output
+    assert "last error: unreachable: connection failed" in run.output
+    assert "case-system: paused until 20" in run.output
     assert "case-system: 3 job(s) waiting to retry, next attempt 20" in run.output
 
     as_json = runner.invoke(cli, ["sync", "--config", str(path), "--json"])
     assert as_json.exit_code == 0, as_json.output  # nothing was due: no work owed this run
-    assert json.loads(as_json.output)["destinations"]["case-system"]["waiting"] == 3
+    report = json.loads(as_json.output)["destinations"]["case-system"]
+    assert report["waiting"] == 3 and report["pause_reason"].startswith("unreachable")
 
     status = runner.invoke(cli, ["outbox", "status", "--json", "--config", str(path)])
     assert status.exit_code == 0, status.output
     rows = {row["destination"]: row for row in json.loads(status.output)["destinations"]}
     down = rows["case-system"]
-    assert down["last_error"].startswith("connection failed")
+    assert down["last_error"].startswith("unreachable: connection failed")
     assert down["pending"] == down["in_backoff"] == 3 and down["due"] == 0
+    assert down["paused_until"] == down["next_attempt_at"]
     assert dt.datetime.fromisoformat(down["next_attempt_at"]) > dt.datetime.now(dt.UTC)
     assert rows["board"]["done"] == 2 and rows["board"]["last_error"] is None
 
@@ -261,11 +266,12 @@ def test_a_down_destination_is_named_with_its_last_error_and_next_attempt(
         job_id = ledger.list_jobs(destination="case-system")[0].id
     show = runner.invoke(cli, ["outbox", "show", str(job_id), "--config", str(path)])
     assert show.exit_code == 0, show.output
-    assert "1 failed attempt" in show.output and "attempt 1 of 8: connection failed" in show.output
+    assert "0 failed attempts" in show.output and "released" in show.output
     shown = json.loads(
         runner.invoke(cli, ["outbox", "show", str(job_id), "--json", "--config", str(path)]).output
     )
-    assert [e["event"] for e in shown["history"]] == ["queued", "claimed", "failed"]
+    assert [e["event"] for e in shown["history"]] == ["queued", "claimed", "released"]
+    assert shown["job"]["attempts"] == 0 and not shown["job"]["may_have_arrived"]
 
 
 def test_refusals_before_sending_are_counted_per_destination(ledger: Any, tmp_path: Path) -> None:
@@ -309,3 +315,22 @@ def test_jobs_held_by_another_worker_are_named_and_the_run_is_not_ok(
     assert any("claimed by worker other-host:4242" in line for line in summary.lines())
     status = {s.destination: s for s in destination_status(ledger)}
     assert status["board"].claimed == 2
+
+
+def test_a_refused_connection_is_known_not_to_have_reached_the_destination() -> None:
+    import requests
+
+    from coprolib.adapters.http import HttpClient
+    from coprolib.testing.fault_server import FaultServer
+
+    client = HttpClient()
+    with pytest.raises(Exception) as refused:
+        client.request("POST", refused_url(), data=b"{}")
+    assert getattr(refused.value, "reached", None) is False
+    with FaultServer() as server:
+        server.force("reset")  # the request was read: it may have been acted on
+        with pytest.raises(Exception) as reset:
+            client.request("POST", server.url, data=b"{}")
+    assert getattr(reset.value, "reached", True) is None
+    assert not isinstance(reset.value, requests.RequestException)
+    client.close()

@@ -75,7 +75,8 @@ class DestinationReport:
     """One destination in a :func:`sync`: what happened there, and what is left at the end.
 
     ``failed_attempts`` counts requests that reached the destination (or may have) and failed;
-    ``throttled`` results and jobs handed back unsent cost no attempt. ``refused`` lists the
+    ``throttled`` results, ``unreachable`` ones (the request never left: connection refused)
+    and jobs handed back unsent cost no attempt. ``refused`` lists the
     shares cancelled just before sending, with the reason (consent re-check or a plugin veto).
     ``late`` counts results that came back after this worker's claim had passed to another
     (recorded in the job's history, never as a receipt). What is left: ``waiting`` jobs in
@@ -90,6 +91,7 @@ class DestinationReport:
     retracted: int = 0
     failed_attempts: int = 0
     throttled: int = 0
+    unreachable: int = 0
     refused: list[tuple[str, str]] = attrs.field(factory=list)
     dead: int = 0
     late: int = 0
@@ -117,6 +119,7 @@ class DestinationReport:
             "retracted": self.retracted,
             "failed_attempts": self.failed_attempts,
             "throttled": self.throttled,
+            "unreachable": self.unreachable,
             "refused": [{"share_id": s, "reason": r} for s, r in self.refused],
             "dead": self.dead,
             "late_results": self.late,
@@ -248,10 +251,11 @@ def _when(moment: dt.datetime | None) -> str:
 def _destination_lines(rep: DestinationReport) -> list[str]:
     name = rep.destination
     out: list[str] = []
-    if rep.failed_attempts or rep.throttled:
+    if rep.failed_attempts or rep.throttled or rep.unreachable:
         out.append(
             f"  {name}: {rep.failed_attempts} failed attempt(s), throttled {rep.throttled}"
-            f" time(s); last error: {rep.last_error or '-'}"
+            f" time(s), unreachable {rep.unreachable} time(s); last error: "
+            f"{rep.last_error or '-'}"
         )
     if rep.refused:
         out.append(f"  {name}: {len(rep.refused)} share(s) refused before sending")
@@ -538,6 +542,15 @@ class _Run:
             rep.last_error = why
             delay = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
             self.pause(dest, max(BLOCKED_RETRY_SECONDS, delay), why)
+            self.release([job], why)
+        elif status is Status.RETRYABLE and getattr(result, "reached", None) is False:
+            # The request never left (connection refused, connect timeout): the destination
+            # is down, not this share. Pause the destination for everyone; no attempt counted.
+            why = f"unreachable: {reason}"
+            rep.unreachable += 1
+            rep.last_error = why
+            grown = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
+            self.pause(dest, max(result.retry_after or 0.0, grown), why)
             self.release([job], why)
         elif status is Status.RETRYABLE:
             self.retry(job, reason, result.retry_after, share)
