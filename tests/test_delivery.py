@@ -103,7 +103,7 @@ def test_flaky_destination_ends_with_each_share_once(ledger: Any, tmp_path: Path
     out = _file(tmp_path, retry_prob=0.3, lost_reply_prob=0.2, seed=7)
     summary = sync(ledger, adapters={"board": out}, policy=FAST, max_wait=60)
     assert summary.ok and summary.delivered == 60
-    assert summary.retried > 0
+    assert summary.retried == 0 and summary.destinations["board"].failed_attempts > 0
     assert sorted(_keys(out)) == sorted(s.idempotency_key for s in shares)
     assert all(len(ledger.receipts_for(s.id)) == 1 for s in shares)
 

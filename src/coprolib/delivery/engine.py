@@ -148,6 +148,8 @@ class SyncSummary:
     refused, not configured) with the reason; their jobs stay in the outbox. ``destinations``
     holds a :class:`DestinationReport` for every destination the run touched or left work at.
     ``cancel_reasons`` lists ``(share id, reason)`` for every share cancelled before sending.
+    ``retried`` counts the jobs this run put back that are still waiting at its end (jobs, not
+    attempts).
     """
 
     dry_run: bool = False
@@ -980,6 +982,8 @@ def _report_left(
             rep.due += 1
         if rep.last_error is None:
             rep.last_error = job.last_error
+    # "To retry" counts jobs, not attempts: those this run put back that are still open.
+    summary.retried = sum(rep.left for rep in summary.destinations.values())
     for name, rep in summary.destinations.items():
         state = states.get(name)
         if state is None:
