@@ -334,3 +334,28 @@ def test_a_refused_connection_is_known_not_to_have_reached_the_destination() -> 
     assert getattr(reset.value, "reached", True) is None
     assert not isinstance(reset.value, requests.RequestException)
     client.close()
+
+
+def test_sync_workers_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("coprolib_webhook")
+    from coprolib.testing.fault_server import FaultServer
+
+    monkeypatch.setenv("CONTROL_SECRET", SECRET)
+    with FaultServer(latency=0.01) as server:
+        path = _config(tmp_path, server.url)
+        with open_ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+            seed_consent(ledger)
+            plan_into(ledger, outbox_shares(40, "case-system"))
+        result = CliRunner().invoke(
+            build_cli(),
+            ["sync", "--config", str(path), "--workers", "3", "--claim-size", "5", "--json"],
+        )
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert report["ok"] and report["delivered"] == 40
+        assert len(server.received) == 40
+    with open_ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        workers = {j.claimed_by for j in ledger.list_jobs()}
+    assert len(workers) >= 2, workers
