@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -39,6 +39,10 @@ from coprolib.enums import ShareKind
 from coprolib.feedback_owed import mark_feedback_sent
 from coprolib.ledger.types import Job, JobStatus, ShareStatus
 from coprolib.records import Receipt, Share
+
+if TYPE_CHECKING:
+    from coprolib.config import Config, Destination
+    from coprolib.ledger import Ledger
 
 log = logging.getLogger("coprolib.delivery")
 
@@ -322,8 +326,8 @@ class _Run:
 
     def __init__(
         self,
-        ledger: Any,
-        config: Any,
+        ledger: Ledger,
+        config: Config | None,
         *,
         dry_run: bool,
         policy: RetryPolicy,
@@ -369,10 +373,10 @@ class _Run:
 
     # --- destinations ---------------------------------------------------------------------
 
-    def destination(self, name: str) -> Any:
+    def destination(self, name: str) -> Destination | None:
         if self.config is None:
             return None
-        return getattr(self.config, "destinations", {}).get(name)
+        return self.config.destinations.get(name)
 
     def adapter(self, name: str) -> Adapter[Any] | None:
         if name in self.adapters:
@@ -563,7 +567,7 @@ class _Run:
             self.dead(job, f"{status}: {reason}", share, count_attempt=True)
 
 
-def _hook_failed(share: Share | None, job: Any, reason: str, *, final: bool) -> None:
+def _hook_failed(share: Share | None, job: Job, reason: str, *, final: bool) -> None:
     if share is None:
         return
     from coprolib.plugin_host import call_each
@@ -822,7 +826,9 @@ def _dry_run(run: _Run, destination: str | None) -> None:
     run.summary.not_due = [(d, len(ts), min(ts)) for d, ts in sorted(later.items())]
 
 
-def count_due(ledger: Any, destination: str | None = None, now: dt.datetime | None = None) -> int:
+def count_due(
+    ledger: Ledger, destination: str | None = None, now: dt.datetime | None = None
+) -> int:
     """How many pending jobs are due now (for progress bars)."""
     moment = now or _utcnow()
     return sum(
@@ -837,8 +843,8 @@ POLL_SECONDS = 0.25
 
 
 def sync(
-    ledger: Any,
-    config: Any = None,
+    ledger: Ledger,
+    config: Config | None = None,
     destination: str | None = None,
     dry_run: bool = False,
     *,
@@ -945,7 +951,7 @@ def _next_wake(run: _Run, destination: str | None) -> float | None:
 
 
 def _report_left(
-    ledger: Any,
+    ledger: Ledger,
     summary: SyncSummary,
     destination: str | None,
     touched: set[int],
@@ -995,8 +1001,8 @@ def _report_left(
 
 
 def sync_workers(
-    open_ledger: Callable[[], Any],
-    config: Any = None,
+    open_ledger: Callable[[], Ledger],
+    config: Config | None = None,
     workers: int = 2,
     *,
     per_destination: int | None = None,
@@ -1076,7 +1082,7 @@ def _merge(parts: list[SyncSummary]) -> SyncSummary:
     return out
 
 
-def delivered_receipt(ledger: Any, share_id: str) -> Receipt | None:
+def delivered_receipt(ledger: Ledger, share_id: str) -> Receipt | None:
     """The receipt that shows ``share_id`` reached its destination (and was not retracted
     since), or None: the precondition of the "shared" feedback owed for it."""
     receipts = ledger.receipts_for(share_id)
@@ -1086,7 +1092,7 @@ def delivered_receipt(ledger: Any, share_id: str) -> Receipt | None:
     return last
 
 
-def outbox_status(ledger: Any) -> dict[str, Counter[str]]:
+def outbox_status(ledger: Ledger) -> dict[str, Counter[str]]:
     """Job counts by destination and status."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for dest, entry in ledger.job_counts().items():
@@ -1141,7 +1147,7 @@ class DestinationStatus:
         return text
 
 
-def destination_status(ledger: Any, now: dt.datetime | None = None) -> list[DestinationStatus]:
+def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[DestinationStatus]:
     """Per destination: pending (due, in backoff until when), claimed, paused (why, until
     when), done, dead (and how many of those may have arrived), cancelled and the last error."""
     moment = now or _utcnow()
@@ -1181,12 +1187,12 @@ def destination_status(ledger: Any, now: dt.datetime | None = None) -> list[Dest
     return out
 
 
-def dead_letters(ledger: Any, destination: str | None = None) -> list[Job]:
+def dead_letters(ledger: Ledger, destination: str | None = None) -> list[Job]:
     """The dead-lettered jobs, with their reasons in ``last_error``."""
     return list(ledger.list_jobs(status="dead", destination=destination))
 
 
-def retry_dead(ledger: Any, job_id: int) -> Job:
+def retry_dead(ledger: Ledger, job_id: int) -> Job:
     """Put a dead-lettered job back in the outbox as a new job with the same idempotency key."""
     job = ledger.get_job(job_id)
     if job is None or job.status != JobStatus.DEAD:
