@@ -534,10 +534,11 @@ class _Run:
         if status is Status.THROTTLED:
             # The destination asked everyone to slow down: a pause for the whole destination,
             # stored so every worker and the next run honour it; no attempt is counted.
-            # Never shorter than the destination asked; growing while it keeps refusing, so a
-            # "Retry-After: 0" that never lets up cannot keep a run spinning.
-            grown = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
-            pause = max(result.retry_after or 0.0, grown)
+            # As long as the destination asked; without a usable Retry-After (none, or 0 that
+            # never lets up), a backoff that grows while it keeps refusing.
+            pause = result.retry_after or 0.0
+            if pause <= 0:
+                pause = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
             rep.throttled += 1
             rep.last_error = f"throttled: {reason}"
             self.pause(dest, pause, f"throttled: {reason}")
