@@ -2,7 +2,8 @@
 
 1. **Engine vs a plain loop.** ``--shares`` (default 2,000) signed webhook deliveries to a local
    receiver that answers after ``--latency`` (default 0.050 s): ``coprolib.delivery.sync``
-   (SQLite ledger, receipts, consent re-check, ``--concurrency`` requests in flight, default 32)
+   (SQLite ledger, receipts, consent re-check, ``--concurrency`` requests in flight, default 50:
+   the webhook adapter's batch size, so each batch goes out in one wave)
    against a plain loop of one ``requests.post`` per share over the first ``--naive`` shares
    (default 150), in the same run. Prints both rates and their ratio (target: at least 20x).
 2. **Scale-out on PostgreSQL.** The same job with ``sync_workers`` and 1, 2 and 4 workers
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shares", type=int, default=2000)
     parser.add_argument("--naive", type=int, default=150)
     parser.add_argument("--latency", type=float, default=0.050)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--worker-shares", type=int, default=600)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--fault-shares", type=int, default=1000)
