@@ -2,11 +2,15 @@
 
 100k stories, 5k agreed insights (3-30 supporting stories each), 6 destinations. Prints:
 
-- consent decisions per second through ``evaluate()`` (target >= 100k/s), against a baseline
-  measured in the same run (folding each consent's events, the least any gate must do);
+- consent decisions per second through ``decide()``, the one decision, with its rules
+  dispatched through pluggy (target >= 100k/s), against a baseline measured in the same run
+  (folding each consent's events, the least any gate must do), and the same questions asked
+  again through a ``DecisionCache`` (results cached, never rules);
 - the full plan time (route + reconcile, target < 10 s), and with ``--ledger`` the time to record
   it in a SQLite ledger;
-- the re-plan time after one withdrawal, touching only the affected insights (target < 100 ms).
+- the re-plan time after one withdrawal, touching only the affected insights (target < 100 ms);
+- with ``--ledger``: ``plan --explain`` for a story and an insight (``explain_in_ledger``, target
+  < 100 ms) and shares checked per second at the send boundary (``SendCheck``).
 
 Times are CPU time of this process (time.process_time), so other work on the machine does not
 skew them. Run: ``python bench/consent_plan.py [--stories N] [--insights N] [--ledger]``.
@@ -24,7 +28,7 @@ import time
 from pathlib import Path
 
 from coprolib.config import Config, Destination, FeedbackPolicy
-from coprolib.consent import ShareRequest, consent_rules, evaluate
+from coprolib.consent import DecisionCache, ShareRequest, decide
 from coprolib.enums import (
     Audience,
     ConsentEventType,
@@ -241,7 +245,6 @@ def main() -> int:
     )
 
     # --- decisions per second ---------------------------------------------------------------
-    rules = consent_rules()
     rng = random.Random(1)
     sample = [world.stories[f"s-{rng.randrange(args.stories)}"] for _ in range(50_000)]
     pairs = []
@@ -266,26 +269,29 @@ def main() -> int:
             for c in cs:
                 c.state_at(req.moment)
 
-    def decide() -> None:
+    def deciding() -> None:
         for s, cs, req in pairs:
-            evaluate(s, cs, req)
+            decide(s, cs, req)
 
-    def decide_rules() -> None:
+    cache = DecisionCache()
+
+    def cached() -> None:
         for s, cs, req in pairs:
-            evaluate(s, cs, req, rules=rules)
+            decide(s, cs, req, cache=cache)
 
     base = rate(baseline, n)
-    full = rate(decide, n)
-    with_rules = rate(decide_rules, n)
-    allowed = sum(evaluate(s, cs, r).allowed for s, cs, r in pairs)
+    full = rate(deciding, n)
+    again = rate(cached, n)
+    allowed = sum(decide(s, cs, r).allowed for s, cs, r in pairs)
     print(f"baseline (fold consent events only): {base:,.0f}/s")
     print(
-        f"decisions/s, evaluate(story, consents, request): {full:,.0f}/s "
-        f"(target 100,000: x{full / 100_000:.2f}; {full / base:.2f} of baseline)"
+        f"decisions/s, decide(story, consents, request), rules through pluggy: {full:,.0f}/s "
+        f"(target 100,000: x{full / 100_000:.2f}; {full / base:.2f} of baseline); "
+        f"{allowed / n:.0%} allowed"
     )
     print(
-        f"decisions/s, rules list passed in (as the planner does): {with_rules:,.0f}/s "
-        f"(x{with_rules / 100_000:.2f} of target); {allowed / n:.0%} allowed"
+        f"the same decisions asked again through a DecisionCache: {again:,.0f}/s "
+        f"(x{again / 100_000:.2f} of target)"
     )
 
     # --- full plan ----------------------------------------------------------------------------
@@ -334,7 +340,7 @@ def main() -> int:
         later = NOW + dt.timedelta(minutes=1)
         start = time.process_time()
         scope = w2.insights_citing([sid])
-        r2 = route(w2, DESTINATIONS, later, scope, rules=rules)
+        r2 = route(w2, DESTINATIONS, later, scope)
         rec = [p for i in scope for p in by_insight.get(i, ())]
         p2 = reconcile(r2, rec, w2, dests, later, scope=scope)
         times.append(time.process_time() - start)
@@ -395,6 +401,32 @@ def main() -> int:
                     f"re-plan after one withdrawal with the SQLite ledger (read, plan, record): "
                     f"median {statistics.median(times) * 1000:.0f} ms (wall clock; last one "
                     f"{len(p3.retractions)} retractions, {len(p3.deliver)} re-rendered)"
+                )
+                from coprolib.planner import SendCheck, explain_in_ledger
+
+                for what, target in (
+                    ("story", result.deliver[0].story_ids[0]),
+                    ("insight", result.deliver[0].subject_id),
+                ):
+                    times = []
+                    for _ in range(7):
+                        start = time.perf_counter()
+                        lines = explain_in_ledger(ledger, target, dests, NOW)
+                        times.append(time.perf_counter() - start)
+                    print(
+                        f"plan --explain for a {what} ({target}, {len(lines or [])} lines): "
+                        f"median {statistics.median(times) * 1000:.1f} ms (wall clock; "
+                        f"target 100 ms)"
+                    )
+                checker = SendCheck(ledger, NOW + dt.timedelta(hours=12))
+                sample = result.deliver[:2000]
+                start = time.process_time()
+                checker.preload(sample)  # one batch's reads, as sync does
+                ok = sum(checker.check(sh, dests[sh.destination]).allowed for sh in sample)
+                took = time.process_time() - start
+                print(
+                    f"send-boundary check: {len(sample) / took:,.0f} shares/s "
+                    f"({ok} of {len(sample)} still allowed after the withdrawals above)"
                 )
     return 0
 

@@ -50,7 +50,7 @@ from coprolib.adapters import Adapter, Capabilities, DeliveryResult, Secret, Sta
 from coprolib.delivery import sync
 from coprolib.ledger import open_ledger
 from coprolib.records import Share
-from coprolib.testing.shares import outbox_shares, plan_into, seed_consent
+from coprolib.testing.shares import outbox_config, outbox_shares, plan_into, seed_consent
 
 SECRET = "whsec_" + base64.b64encode(b"bench-signing-key-0123456789abcd").decode()
 
@@ -171,7 +171,7 @@ def bench_webhook(
             {"url": f"{url}/hook", "secrets": [Secret(SECRET)]}, destination="hooks"
         )
         started = time.perf_counter()
-        summary = sync(ledger, adapters={"hooks": adapter})
+        summary = sync(ledger, outbox_config("hooks"), adapters={"hooks": adapter})
         engine = time.perf_counter() - started
         adapter.close()
         ledger.close()
@@ -207,7 +207,12 @@ def bench_noop(count: int, folder: Path) -> float:
     ledger, shares = _ledger(folder, "noop.db", count, "noop")
     del shares  # a sync process holds none of them: do not make its collector rescan them
     started = time.perf_counter()
-    summary = sync(ledger, adapters={"noop": NoopAdapter({}, destination="noop")}, claim_size=1000)
+    summary = sync(
+        ledger,
+        outbox_config("noop"),
+        adapters={"noop": NoopAdapter({}, destination="noop")},
+        claim_size=1000,
+    )
     elapsed = time.perf_counter() - started
     ledger.close()
     assert summary.delivered == count, summary.lines()

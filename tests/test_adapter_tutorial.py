@@ -8,6 +8,7 @@ import sys
 import types
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -36,7 +37,7 @@ class FakeRemote:
         self.records: dict[str, Any] = {}
 
     def app(self, request: Request) -> Reply:
-        key = request.path.rsplit("/", 1)[-1]
+        key = unquote(urlsplit(request.path).path.rsplit("/", 1)[-1])
         if request.method == "PUT":
             self.records[key] = request.json()
             return Reply.json(200, {"id": key})

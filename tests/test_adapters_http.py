@@ -11,6 +11,8 @@ from typing import Any
 import attrs
 import pytest
 import requests
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from coprolib.adapters import (
     Adapter,
@@ -33,6 +35,7 @@ from coprolib.adapters.http import (
     classify_status,
     parse_retry_after,
 )
+from coprolib.adapters.secrets import LOG_FILTER, protect_logging
 from coprolib.records import Share
 from coprolib.testing.fault_server import FaultServer, Reply, Request
 from coprolib.testing.shares import make_share
@@ -265,11 +268,50 @@ def test_secret_in_a_url_path_is_masked_in_urllib3_logs(
     client = HttpClient(
         base_url=fault_server.url, redact=lambda text: text.replace("s3cr3t-incoming-token", "***")
     )
-    with caplog.at_level(logging.DEBUG, logger="urllib3"):
-        client.request("POST", secret_path, json={})
+    undo = protect_logging(caplog.handler)  # as a host does where it sets up logging
+    try:
+        with caplog.at_level(logging.DEBUG, logger="urllib3"):
+            client.request("POST", secret_path, json={})
+    finally:
+        undo()
     assert "/hooks/***" in caplog.text
     assert "s3cr3t-incoming-token" not in caplog.text
     client.close()
+
+
+def test_importing_coprolib_leaves_other_libraries_loggers_alone() -> None:
+    import coprolib.adapters.http  # noqa: F401
+
+    for name in ("urllib3.connectionpool", "urllib3", "requests", ""):
+        assert LOG_FILTER not in logging.getLogger(name).filters, name
+    assert LOG_FILTER in logging.getLogger("coprolib.delivery").filters  # our own logger
+
+
+def test_one_filter_masks_urls_paths_and_headers(caplog: pytest.LogCaptureFixture) -> None:
+    sig = "Qm9vdHN0cmFwLWZpY3Rpb25hbC1zaWduYXR1cmU"
+    teams = (
+        "https://prod-12.uksouth.logic.azure.com:443/workflows/0f1e2d3c/triggers/manual/paths/"
+        f"invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}"
+    )
+    token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fictional.payload"
+    log = logging.getLogger("urllib3.connectionpool")
+    undo = protect_logging("urllib3.connectionpool")
+    try:
+        with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+            log.debug('"POST %s HTTP/1.1" 202 0', teams)
+            log.debug("headers: %s", {"Authorization": f"Bearer {token}", "api-key": "k-9f8e7d"})
+            log.debug("proxy https://svc:pa55w0rd-fictional@proxy.example.org:3128")
+            try:
+                raise RuntimeError(f"failed calling {teams}")
+            except RuntimeError:
+                log.exception("request failed")
+    finally:
+        undo()
+    text = caplog.text
+    for secret in (sig, token, "k-9f8e7d", "pa55w0rd-fictional"):
+        assert secret not in text, secret
+    assert "sig=***" in text and "api-version=2016-06-01" in text
+    assert LOG_FILTER not in log.filters  # undone
 
 
 @pytest.mark.parametrize(
@@ -286,14 +328,66 @@ def test_check_endpoint_accepts_https_and_loopback_http(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://crm.example.org/api", "ftp://127.0.0.1/", "https://", "crm.example.org"]
+    "url",
+    [
+        "http://crm.example.org/api",
+        "ftp://127.0.0.1/",
+        "https://",
+        "crm.example.org",
+        # names that look like loopback addresses: anyone can point them anywhere
+        "http://127.evil.example/",
+        "http://127.0.0.1.evil.example/hooks",
+        "http://localhost.evil.example/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://0.0.0.0/",
+    ],
 )
 def test_check_endpoint_refuses_plain_http_across_a_network(url: str) -> None:
     with pytest.raises(ValueError, match=r"^url: .* must be an https:// URL"):
         check_endpoint(url, "url")
 
 
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/x", "http://127.8.9.10/", "http://[::1]:9/", "http://LOCALHOST/"]
+)
+def test_check_endpoint_loopback_is_what_ipaddress_calls_loopback(url: str) -> None:
+    check_endpoint(url, "url")
+
+
+def test_error_reply_body_is_kept_cut_short_and_without_secrets() -> None:
+    secret = "Xk3vQ9-fictional-token-Zr7"
+    echo = f"rejected: token {secret} and " + "Pellucid-Harrowgate " * 40
+
+    def app(request: Request) -> Reply:
+        return Reply(status=400, body=echo.encode())
+
+    with FaultServer(app) as server:
+        client = HttpClient(base_url=server.url, redact=lambda t: t.replace(secret, "***"))
+        with pytest.raises(PermanentError) as caught:
+            client.request("POST", "/records", data=b"{}")
+        client.close()
+    message = caught.value.message
+    assert message.startswith("HTTP 400 Bad Request: rejected: token *** and Pellucid-Harrowgate")
+    assert len(message) < 200 and secret not in message
+
+
 def test_check_endpoint_can_hide_a_secret_url() -> None:
     with pytest.raises(ValueError) as err:
         check_endpoint("http://hooks.example.org/secret-token", "webhook_url", shown="$env:HOOK")
     assert "secret-token" not in str(err.value) and "$env:HOOK" in str(err.value)
+
+
+@given(st.ip_addresses())
+def test_loopback_is_exactly_what_ipaddress_says(address: Any) -> None:
+    from coprolib.adapters.http import is_loopback
+
+    host = f"[{address}]" if address.version == 6 else str(address)
+    assert is_loopback(host) is address.is_loopback
+
+
+@given(st.from_regex(r"127(\.[a-z0-9-]{1,10}){1,4}", fullmatch=True))
+def test_names_that_start_like_loopback_are_not_loopback(host: str) -> None:
+    from coprolib.adapters.http import is_loopback
+
+    assume(not all(part.isdigit() for part in host.split(".")))
+    assert not is_loopback(host)

@@ -149,3 +149,22 @@ def test_settings_are_read_only() -> None:
         d.settings["nested"]["password"] = "x"  # type: ignore[index]
     resolved = d.resolved_settings({"COPRO_TEST_SECRET": "s", "COPRO_TEST_HEADER": "h"})
     assert isinstance(resolved["headers"], list) and isinstance(resolved["nested"], dict)
+
+
+@pytest.mark.parametrize("name", ["../../x", "a b", "x/y", "-lead", "files.csv", "é", "x" * 65])
+def test_destination_name_outside_the_safe_set_is_refused_naming_file_and_key(
+    tmp_path: Path, name: str
+) -> None:
+    from coprolib.config import ConfigError, load_config
+
+    path = tmp_path / "coprolib.toml"
+    path.write_text(
+        f'[destinations."{name}"]\nadapter = "file"\naudience = "internal"\n'
+        'purposes = ["training"]\nsettings = { directory = "out" }\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path) in message and repr(name) in message and "letters, digits" in message
+    assert "\n" not in message

@@ -65,6 +65,39 @@ class TestFaulty(AdapterConformance):
 
     def http_adapter(self, base_url, *, read_timeout):
         return HttpFaulty(Cfg(url=base_url), destination="test")
+
+
+class GoneIsAnError(Adapter[Cfg]):
+    """Upserts correctly, but a retraction of a record that is not there fails as permanent."""
+
+    name = "gone-is-an-error"
+    config_class = Cfg
+    capabilities = Capabilities(max_batch_size=10)
+
+    def __init__(self, config, *, destination=None):
+        super().__init__(config, destination=destination)
+        self.store = {}
+
+    def deliver_one(self, share):
+        self.store[share.idempotency_key] = share.id
+        return DeliveryResult(share_id=share.id, idempotency_key=share.idempotency_key,
+                              status=Status.OK)
+
+    def retract_one(self, ref):
+        if self.store.pop(ref.idempotency_key, None) is None:
+            return RetractResult(share_id=ref.share_id, idempotency_key=ref.idempotency_key,
+                                 status=Status.PERMANENT, message="no such record")
+        return RetractResult(share_id=ref.share_id, idempotency_key=ref.idempotency_key,
+                             status=Status.OK, retracted=True)
+
+
+class TestGoneIsAnError(AdapterConformance):
+    @pytest.fixture
+    def adapter(self):
+        return GoneIsAnError({}, destination="test")
+
+    def remote_keys(self, adapter):
+        return list(adapter.store)
 '''
 
 
@@ -78,6 +111,10 @@ def test_suite_fails_a_faulty_adapter(pytester: pytest.Pytester) -> None:
     assert "test_deliver_twice_leaves_one_record_each" in failed
     assert "test_retract_removes_or_compensates" in failed
     assert "a secret was written to the log" in result.stdout.str()
+    # A second retraction, or one of a record never delivered, must be success.
+    assert "TestGoneIsAnError::test_retract_twice_is_success" in failed
+    assert "TestGoneIsAnError::test_retract_of_a_share_never_delivered_is_success" in failed
+    assert "TestGoneIsAnError::test_deliver_twice_leaves_one_record_each" not in failed
     # Its deliver() lets transport errors escape instead of returning classified results.
     assert "test_transport_fault_is_classified[500" in failed
     assert "test_connection_refused_is_retryable" in failed

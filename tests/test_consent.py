@@ -319,11 +319,19 @@ def test_a_failing_rule_refuses_and_a_silent_rule_cannot_allow() -> None:
 
 def test_default_deny_holds_even_if_built_in_rules_are_removed() -> None:
     pm = get_plugin_manager()
-    names = ["coprolib.plugins.rule_scope", "coprolib.plugins.rule_dates"]
+    names = [
+        n
+        for n in (pm.get_name(impl.plugin) for impl in pm.hook.consent_veto.get_hookimpls())
+        if n and n.startswith("coprolib.plugins.rule_")
+    ]
     removed = [(n, pm.unregister(name=n)) for n in names]
     try:
-        c = consent(t=terms(audiences=(Audience.INTERNAL,), expires=dt.date(2026, 2, 1)))
-        refused(evaluate(story(), [c], request()), "do not allow this share")
+        assert not pm.hook.consent_veto.get_hookimpls()
+        c = consent(t=terms(audiences=(Audience.INTERNAL,)))
+        refused(evaluate(story(), [c], request()), "allows audience 'internal' only")
+        c = consent(t=terms(expires=dt.date(2025, 2, 1)))
+        refused(evaluate(story(), [c], request()), "expired on 2025-02-01")
+        refused(evaluate(story(), [], request()), "no consent in force")
     finally:
         for n, module in removed:
             pm.register(module, name=n)
@@ -468,19 +476,22 @@ def test_property_nothing_before_share_not_before_or_after_expiry(
     st.sampled_from(list(DecisionBasis)),
     st.booleans(),
 )
-def test_property_fast_path_agrees_with_every_built_in_rule(
+def test_property_cached_decisions_agree_with_deciding_afresh(
     t: ConsentTerms, r: ShareRequest, review: bool, basis: DecisionBasis, disclosure: bool
 ) -> None:
-    from coprolib.consent import BUILTIN_RULE_MODULES, _terms_allow, consent_rules, in_force
+    from coprolib.consent import DecisionCache, decide
 
     t = attrs.evolve(t, review_before_sharing=review)
     ev = ConsentEvent(type=ConsentEventType.GIVEN, at=dt.datetime(2024, 12, 1, tzinfo=UTC), terms=t)
     support = Support.ADVOCATE if basis is DecisionBasis.SUPPORTED_DECISION else Support.NONE
     c = Consent(id="c-1", contributor_id="p-1", basis=basis, support=support, events=(ev,))
     s = story(disclosure=disclosure)
-    tellers = in_force(s, [c], r.moment)
-    vetoes = [rule(s, tellers, r) for name, rule in consent_rules() if name in BUILTIN_RULE_MODULES]
-    if _terms_allow(s, tellers, r):
-        assert vetoes == [None] * len(vetoes)
-    else:
-        assert not evaluate(s, [c], r).allowed or all(v is None for v in vetoes)
+    cache = DecisionCache()
+    first = decide(s, [c], r, cache=cache)
+    assert decide(s, [c], r, cache=cache) == first == decide(s, [c], r)
+    assert cache.hits == 1
+    # A new event is a new consent version: never answered from the cache.
+    withdrawn = c.with_event(
+        ConsentEvent(type=ConsentEventType.WITHDRAWN, at=dt.datetime(2024, 12, 2, tzinfo=UTC))
+    )
+    assert not decide(s, [withdrawn], r, cache=cache).allowed

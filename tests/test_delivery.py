@@ -29,7 +29,16 @@ from coprolib.ledger import ShareStatus
 from coprolib.plugin_host import get_plugin_manager
 from coprolib.plugins.file_destination import FileAdapter
 from coprolib.records import ConsentEvent, Share
-from coprolib.testing.shares import CONSENT_ID, outbox_shares, plan_into, seed_consent
+from coprolib.testing.shares import (
+    CONSENT_ID,
+    outbox_config,
+    outbox_shares,
+    plan_into,
+    seed_consent,
+)
+
+#: The destination the tests deliver to, as a council would configure it.
+CONFIG = outbox_config("board")
 
 FAST = RetryPolicy(max_attempts=30, base=0.001, cap=0.01)
 
@@ -59,7 +68,7 @@ def _keys(adapter: FileAdapter) -> list[str]:
 def test_sync_delivers_records_receipts_and_finishes_jobs(ledger: Any, tmp_path: Path) -> None:
     shares = _planned(ledger, 7)
     out = _file(tmp_path)
-    summary = sync(ledger, adapters={"board": out})
+    summary = sync(ledger, CONFIG, adapters={"board": out})
     assert (summary.delivered, summary.ok) == (7, True)
     assert sorted(_keys(out)) == sorted(s.idempotency_key for s in shares)
     for share in shares:
@@ -77,8 +86,8 @@ def test_sync_delivers_records_receipts_and_finishes_jobs(ledger: Any, tmp_path:
 def test_second_sync_sends_nothing(ledger: Any, tmp_path: Path) -> None:
     _planned(ledger, 3)
     out = _file(tmp_path)
-    sync(ledger, adapters={"board": out})
-    again = sync(ledger, adapters={"board": out})
+    sync(ledger, CONFIG, adapters={"board": out})
+    again = sync(ledger, CONFIG, adapters={"board": out})
     assert again.delivered == 0
     assert len(out.rows()) == 3
 
@@ -90,7 +99,7 @@ def test_consent_withdrawn_after_planning_is_never_sent(ledger: Any, tmp_path: P
         ConsentEvent(type=ConsentEventType.WITHDRAWN, at=dt.datetime.now(dt.UTC)),
     )
     out = _file(tmp_path)
-    summary = sync(ledger, adapters={"board": out})
+    summary = sync(ledger, CONFIG, adapters={"board": out})
     assert summary.delivered == 0 and summary.cancelled == 3
     assert out.rows() == []
     assert {ledger.get_share(s.id)[1] for s in shares} == {ShareStatus.CANCELLED}
@@ -101,7 +110,7 @@ def test_consent_withdrawn_after_planning_is_never_sent(ledger: Any, tmp_path: P
 def test_flaky_destination_ends_with_each_share_once(ledger: Any, tmp_path: Path) -> None:
     shares = _planned(ledger, 60)
     out = _file(tmp_path, retry_prob=0.3, lost_reply_prob=0.2, seed=7)
-    summary = sync(ledger, adapters={"board": out}, policy=FAST, max_wait=60)
+    summary = sync(ledger, CONFIG, adapters={"board": out}, policy=FAST, max_wait=60)
     assert summary.ok and summary.delivered == 60
     assert summary.retried == 0 and summary.destinations["board"].failed_attempts > 0
     assert sorted(_keys(out)) == sorted(s.idempotency_key for s in shares)
@@ -110,7 +119,7 @@ def test_flaky_destination_ends_with_each_share_once(ledger: Any, tmp_path: Path
 
 def test_permanent_failure_is_dead_lettered_with_the_reason(ledger: Any, tmp_path: Path) -> None:
     _planned(ledger, 2)
-    summary = sync(ledger, adapters={"board": _file(tmp_path, fail_prob=1.0)})
+    summary = sync(ledger, CONFIG, adapters={"board": _file(tmp_path, fail_prob=1.0)})
     assert not summary.ok
     assert [d.reason for d in summary.dead] == [
         "permanent: injected permanent failure (fail_prob)"
@@ -123,7 +132,11 @@ def test_too_many_attempts_is_dead_lettered(ledger: Any, tmp_path: Path) -> None
     _planned(ledger, 1)
     policy = RetryPolicy(max_attempts=3, base=0.001, cap=0.001)
     summary = sync(
-        ledger, adapters={"board": _file(tmp_path, retry_prob=1.0)}, policy=policy, max_wait=5
+        ledger,
+        CONFIG,
+        adapters={"board": _file(tmp_path, retry_prob=1.0)},
+        policy=policy,
+        max_wait=5,
     )
     assert len(summary.dead) == 1
     assert summary.dead[0].reason.startswith("gave up after 3 attempts")
@@ -135,7 +148,7 @@ def test_too_many_attempts_is_dead_lettered(ledger: Any, tmp_path: Path) -> None
 def test_throttling_pauses_the_destination(ledger: Any, tmp_path: Path) -> None:
     _planned(ledger, 4)
     out = _file(tmp_path, throttle_prob=1.0, throttle_seconds=30)
-    summary = sync(ledger, adapters={"board": out}, policy=FAST)
+    summary = sync(ledger, CONFIG, adapters={"board": out}, policy=FAST)
     assert summary.delivered == 0 and summary.retried == 4
     pending = ledger.list_jobs(status="pending")
     assert len(pending) == 4
@@ -146,7 +159,7 @@ def test_throttling_pauses_the_destination(ledger: Any, tmp_path: Path) -> None:
     assert state.paused_until > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=25)
     assert not summary.ok, "work this run should have done is left"
     # The pause holds across runs: nothing is tried again before Retry-After.
-    again = sync(ledger, adapters={"board": _file(tmp_path)}, policy=FAST)
+    again = sync(ledger, CONFIG, adapters={"board": _file(tmp_path)}, policy=FAST)
     assert (again.delivered, again.retried) == (0, 0)
 
 
@@ -185,9 +198,9 @@ def _retract_all(ledger: Any, shares: Sequence[Share]) -> None:
 def test_retraction_removes_the_record(ledger: Any, tmp_path: Path) -> None:
     shares = _planned(ledger, 3)
     out = _file(tmp_path)
-    sync(ledger, adapters={"board": out})
+    sync(ledger, CONFIG, adapters={"board": out})
     _retract_all(ledger, shares[:2])
-    summary = sync(ledger, adapters={"board": out})
+    summary = sync(ledger, CONFIG, adapters={"board": out})
     assert summary.retracted == 2
     assert _keys(out) == [shares[2].idempotency_key]
     assert [row["status"] for row in out.rows()].count("retracted") == 2
@@ -201,7 +214,7 @@ def test_stale_delivery_job_leaves_a_retraction_alone(ledger: Any, tmp_path: Pat
     [share] = _planned(ledger, 1)
     ledger.set_share_status(share.id, ShareStatus.RETRACT_PLANNED)
     out = _file(tmp_path)
-    summary = sync(ledger, adapters={"board": out})
+    summary = sync(ledger, CONFIG, adapters={"board": out})
     assert (summary.delivered, summary.cancelled, out.rows()) == (0, 1, [])
     assert ledger.get_share(share.id)[1] is ShareStatus.RETRACT_PLANNED
 
@@ -209,9 +222,9 @@ def test_stale_delivery_job_leaves_a_retraction_alone(ledger: Any, tmp_path: Pat
 def test_destination_that_cannot_delete_records_the_compensation(ledger: Any) -> None:
     shares = _planned(ledger, 1)
     adapter = _NoDelete({}, destination="board")
-    sync(ledger, adapters={"board": adapter})
+    sync(ledger, CONFIG, adapters={"board": adapter})
     _retract_all(ledger, shares)
-    summary = sync(ledger, adapters={"board": adapter})
+    summary = sync(ledger, CONFIG, adapters={"board": adapter})
     assert [c.action for c in summary.compensations] == [
         f"ask the records team to delete case-{shares[0].id}"
     ]
@@ -223,7 +236,7 @@ def test_dry_run_changes_nothing(ledger: Any, tmp_path: Path) -> None:
     _planned(ledger, 3)
     out = _file(tmp_path)
     before = [(j.id, j.status, j.attempts) for j in ledger.list_jobs()]
-    summary = sync(ledger, adapters={"board": out}, dry_run=True)
+    summary = sync(ledger, CONFIG, adapters={"board": out}, dry_run=True)
     assert len(summary.would_send) == 3
     assert [(j.id, j.status, j.attempts) for j in ledger.list_jobs()] == before
     assert out.rows() == []
@@ -240,7 +253,7 @@ class _Broken(Adapter[Any]):
 
 def test_an_adapter_that_raises_never_crashes_the_sync(ledger: Any) -> None:
     _planned(ledger, 3)
-    summary = sync(ledger, adapters={"board": _Broken({}, destination="board")})
+    summary = sync(ledger, CONFIG, adapters={"board": _Broken({}, destination="board")})
     assert summary.retried == 3
     assert all("adapter bug" in (j.last_error or "") for j in ledger.list_jobs())
 
@@ -281,14 +294,14 @@ def test_backoff_grows_until_the_cap() -> None:
 class _Veto:
     @hookimpl
     def before_delivery(self, share: Share, destination: str) -> str | None:
-        return "not on Fridays" if share.id.endswith("-1") else None
+        return "not on Fridays" if share.subject_id.endswith("-1") else None
 
 
 def test_hook_before_delivery(ledger: Any, tmp_path: Path, fresh_plugins: None) -> None:
     get_plugin_manager().register(_Veto(), name="veto")
     shares = _planned(ledger, 3)
     out = _file(tmp_path)
-    summary = sync(ledger, adapters={"board": out})
+    summary = sync(ledger, CONFIG, adapters={"board": out})
     assert summary.cancelled == 1 and summary.delivered == 2
     assert shares[1].idempotency_key not in _keys(out)
     assert summary.cancel_reasons == [(shares[1].id, "vetoed by plugin veto: not on Fridays")]
@@ -307,7 +320,7 @@ def test_hook_after_delivery(ledger: Any, tmp_path: Path, fresh_plugins: None) -
     spy = _After()
     get_plugin_manager().register(spy, name="after")
     shares = _planned(ledger, 2)
-    sync(ledger, adapters={"board": _file(tmp_path)})
+    sync(ledger, CONFIG, adapters={"board": _file(tmp_path)})
     assert spy.seen == [(s.id, "board", s.idempotency_key) for s in shares]
 
 
@@ -325,7 +338,13 @@ def test_hook_delivery_failed(ledger: Any, tmp_path: Path, fresh_plugins: None) 
     get_plugin_manager().register(spy, name="failed")
     _planned(ledger, 1)
     policy = RetryPolicy(max_attempts=2, base=0.001, cap=0.001)
-    sync(ledger, adapters={"board": _file(tmp_path, retry_prob=1.0)}, policy=policy, max_wait=5)
+    sync(
+        ledger,
+        CONFIG,
+        adapters={"board": _file(tmp_path, retry_prob=1.0)},
+        policy=policy,
+        max_wait=5,
+    )
     assert spy.seen == [
         ("injected retryable failure (retry_prob)", False),
         ("gave up after 2 attempts: injected retryable failure (retry_prob)", True),

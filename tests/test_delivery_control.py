@@ -24,11 +24,18 @@ from coprolib.ledger import JobStatus, ShareStatus, open_ledger
 from coprolib.plugins.file_destination import FileAdapter
 from coprolib.records import ConsentEvent, ConsentEventType, Receipt, Share
 from coprolib.testing.fault_server import refused_url
-from coprolib.testing.shares import CONSENT_ID, outbox_shares, plan_into, seed_consent
+from coprolib.testing.shares import (
+    CONSENT_ID,
+    outbox_config,
+    outbox_shares,
+    plan_into,
+    seed_consent,
+)
 
 FAST = RetryPolicy(max_attempts=30, base=0.001, cap=0.01)
 SECRET = "whsec_" + base64.b64encode(b"control-fictional-signing-key-01").decode()
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+BOARD = outbox_config("board")
 
 
 @pytest.fixture
@@ -102,11 +109,11 @@ def test_a_lease_lapsing_while_sending_marks_the_job_in_doubt(ledger: Any) -> No
 def test_a_stored_pause_holds_for_every_worker(ledger: Any) -> None:
     _planned(ledger, 2)
     now = dt.datetime.now(dt.UTC)
-    ledger.pause_destination("board", now + dt.timedelta(seconds=60), "throttled: HTTP 429")
+    ledger.pause_destination("board", now + dt.timedelta(seconds=60), "throttled")
     assert ledger.claim_jobs(worker="w1", now=now + dt.timedelta(seconds=1)) == []
     assert len(ledger.claim_jobs(worker="w1", now=now + dt.timedelta(seconds=61))) == 2
     state = ledger.destination_states()["board"]
-    assert (state.failures, state.pause_reason) == (1, "throttled: HTTP 429")
+    assert (state.failures, state.pause_reason, state.last_error) == (1, "throttled", None)
     ledger.resume_destination("board")
     assert ledger.destination_states()["board"].paused_until is None
 
@@ -145,6 +152,7 @@ def test_a_non_idempotent_destination_never_gets_a_share_a_lapsed_worker_was_sen
     adapter = _Once()
     summary = sync(
         ledger,
+        BOARD,
         adapters={"board": adapter},
         policy=FAST,
         clock=lambda: later + dt.timedelta(seconds=5),
@@ -167,7 +175,7 @@ def test_throttling_costs_no_attempt(ledger: Any, tmp_path: Path) -> None:
     throttled = 0
     for _ in range(12):  # more runs than max_attempts: throttling never dead-letters
         time.sleep(0.01)  # the pause (a millisecond or two here) has passed
-        summary = sync(ledger, adapters={"board": out}, policy=policy)
+        summary = sync(ledger, BOARD, adapters={"board": out}, policy=policy)
         assert not summary.dead and not summary.ok
         throttled += summary.destinations["board"].throttled
     assert {j.attempts for j in ledger.list_jobs()} == {0}
@@ -183,6 +191,7 @@ def test_a_retryable_failure_counts_and_a_dead_letter_reads_right(tmp_path: Path
     out = FileAdapter({"directory": str(tmp_path / "out"), "retry_prob": 1.0}, destination="board")
     summary = sync(
         ledger,
+        BOARD,
         adapters={"board": out},
         policy=RetryPolicy(max_attempts=2, base=0.001, cap=0.001),
         max_wait=5,
@@ -307,7 +316,7 @@ def test_jobs_held_by_another_worker_are_named_and_the_run_is_not_ok(
     _planned(ledger, 3)
     held = ledger.claim_jobs(worker="other-host:4242", limit=2, lease_seconds=300)
     out = FileAdapter({"directory": str(tmp_path / "out")}, destination="board")
-    summary = sync(ledger, adapters={"board": out})
+    summary = sync(ledger, BOARD, adapters={"board": out})
     assert summary.delivered == 1
     rep = summary.destinations["board"]
     assert rep.held == {"other-host:4242": len(held)}

@@ -30,7 +30,7 @@ from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.records import Share
 from coprolib.testing.fault_server import FaultServer, Reply
 from coprolib.testing.ledger_fixtures import require_postgres
-from coprolib.testing.shares import outbox_shares, plan_into, seed_consent
+from coprolib.testing.shares import outbox_config, outbox_shares, plan_into, seed_consent
 
 coprolib_webhook = pytest.importorskip(
     "coprolib_webhook", reason="install it: pip install -e 'adapters/coprolib-webhook[test]'"
@@ -40,6 +40,7 @@ from coprolib_webhook.receiver import Receiver  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"reliability-fictional-signing-k").decode()
 DEST = "hooks"
+CONFIG = outbox_config(DEST)
 
 
 def _assert_exactly_once(ledger: Any, receiver: Receiver, keys: set[str]) -> None:
@@ -84,7 +85,7 @@ def test_receiver_failing_30_percent_at_random(tmp_path: Path, receiver: Receive
             destination=DEST,
         )
         policy = RetryPolicy(base=0.05, cap=0.5)  # the default 8 attempts
-        summary = sync(ledger, adapters={DEST: adapter}, policy=policy, max_wait=45)
+        summary = sync(ledger, CONFIG, adapters={DEST: adapter}, policy=policy, max_wait=45)
         assert summary.ok, summary.lines()
         assert not summary.dead, "nothing dead-lettered, least of all by throttling"
         served = server.faults_served
@@ -269,6 +270,7 @@ def test_two_postgres_workers_slow_receiver_short_lease_no_double_receipts(
             with open_ledger(postgres_ledger_url) as mine:
                 got = sync(
                     mine,
+                    outbox_config(DEST, "mail"),
                     adapters=adapters,
                     worker=name,
                     lease_seconds=1,

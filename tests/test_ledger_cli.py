@@ -38,23 +38,28 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     return invoke
 
 
+def _key(output: str) -> str:
+    return next(x.split("=", 1)[1] for x in output.split() if x.startswith("COPROLIB_KEY="))
+
+
 def test_init_import_export_round_trips(run, tmp_path: Path) -> None:
     out = run("init").output
-    assert "ledger ready at sqlite:///coprolib.db" in out
+    assert "ledger ready at sqlite:///coprolib.db (encrypted, key id" in out
+    env = {"COPROLIB_KEY": _key(out)}
     config = (tmp_path / "coprolib.toml").read_text()
     assert 'ledger = "sqlite:///coprolib.db"' in config
     assert "# [destinations.local-files]" in config and 'adapter = "file"' in config
-    run("init", code=1)  # refuses to overwrite
-    assert "imported 10 contributors" in run("import", str(EXAMPLE_BUNDLE)).output
-    exported = json.loads(run("export").output)
+    run("init", code=2)  # refuses to overwrite
+    assert "imported 10 contributors" in run("import", str(EXAMPLE_BUNDLE), env=env).output
+    exported = json.loads(run("export", env=env).output)
     assert exported == json.loads(EXAMPLE_BUNDLE.read_text())
-    lines = run("export", "--format", "jsonl", "--type", "story").output.splitlines()
+    lines = run("export", "--format", "jsonl", "--type", "story", env=env).output.splitlines()
     assert len(lines) == 12 and all(json.loads(x)["type"] == "story" for x in lines)
-    run("export", "--type", "unicorn", code=2)
+    run("export", "--type", "unicorn", env=env, code=2)
 
 
 def test_audit_verify_exits_1_after_a_row_is_edited_by_hand(run, tmp_path: Path) -> None:
-    run("init")
+    run("init", "--no-encryption")
     run("import", str(EXAMPLE_BUNDLE))
     assert "audit chain verified" in run("audit", "verify").output
     conn = sqlite3.connect(tmp_path / "coprolib.db")
@@ -132,41 +137,83 @@ def test_bad_csv_names_line_and_column_and_imports_nothing(
     run, tmp_path, csv_text, message
 ) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "bad.csv").write_text(csv_text)
-    result = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=1)
+    result = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=2)
     assert message in result.output
-    assert json.loads(run("export").output)["stories"] == []
+    assert not (tmp_path / "coprolib.db").exists()  # the ledger it would have made is gone
+    run("import", str(EXAMPLE_BUNDLE))
+    result = run("import", "bad.csv", code=1)
+    stories = json.loads(run("export").output)["stories"]
+    assert stories == json.loads(EXAMPLE_BUNDLE.read_text())["stories"]  # nothing added
+
+
+def test_csv_problems_are_all_listed_by_import_and_validate(run, tmp_path: Path) -> None:
+    (tmp_path / "bad.csv").write_text(
+        "id,contributor_ids,text,source,collected_on,disclosure\n"
+        "s-1,p-amber,x,podcast,2025-01-01,no\n"
+        "s-2,p-amber,y,survey,01/02/2025,maybe\n"
+        "s-3,p-amber,z,survey,2025-01-03,no\n"
+        "s-3,p-amber,z,survey,2025-01-03,no\n"
+    )
+    expected = [
+        "bad.csv line 2 column source: 'podcast' is not a story source (one of: interview,",
+        "bad.csv line 3 column disclosure: 'maybe' is not yes or no",
+        "bad.csv line 3 column collected_on: '01/02/2025' is not a date (use YYYY-MM-DD)",
+        "bad.csv line 5 column id: 's-3' is already the id of the story on line 4",
+    ]
+    out = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=1).output
+    assert "4 problems:" in out and all(e in out for e in expected), out
+    out = run("validate", "bad.csv", str(EXAMPLE_BUNDLE), code=1).output
+    assert all(e in out for e in expected) and "not valid JSON" not in out
+    assert f"{EXAMPLE_BUNDLE}: ok" in out
+    data = json.loads(run("validate", "--json", "bad.csv", code=1).output)
+    assert data[0]["file"] == "bad.csv" and len(data[0]["problems"]) == 4
+    (tmp_path / "good.csv").write_text(
+        "id,contributor_ids,text,source,collected_on\ns-9,p-amber,words,survey,2025-01-01\n"
+    )
+    assert json.loads(run("validate", "--json", "good.csv").output)[0]["ok"] is True
 
 
 def test_erase_command(run, tmp_path: Path) -> None:
     run("import", str(EXAMPLE_BUNDLE))
     run("erase", "--contributor", "p-amber", input="n\n", code=1)
     out = run("erase", "--contributor", "p-amber", "--yes").output
-    assert "erased 1 contributors, 2 stories" in out
+    assert "withdrew 1 consent(s): c-01" in out
+    assert "scrubbed 1 contributors, 2 stories" in out
     assert "audit chain verified" in run("audit", "verify").output
-    run("erase", "--contributor", "p-nobody", "--yes", code=1)
+    again = run("erase", "--contributor", "p-amber", "--yes").output
+    assert "withdrew 0 consent(s)" in again and "scrubbed 0 contributors, 0 stories" in again
+    run("erase", "--contributor", "p-nobody", "--yes", code=2)
 
 
 def test_init_generate_key_then_rekey(run, tmp_path: Path) -> None:
     out = run("init", "--generate-key", "--ledger", "sqlite:///enc.db").output
     key = next(x.split("=", 1)[1] for x in out.split() if x.startswith("COPROLIB_KEY="))
-    assert "secrets store" in out and "(encrypted)" in out
-    run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), code=1)
+    assert "secrets store" in out and "(encrypted, key id" in out
+    run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), code=2)
     env = {"COPROLIB_KEY": key}
     run("import", "--ledger", "sqlite:///enc.db", str(EXAMPLE_BUNDLE), env=env)
     out = run("rekey", "--ledger", "sqlite:///enc.db", "--generate", env=env).output
     new = next(x.split("=", 1)[1] for x in out.split() if x.startswith("COPROLIB_KEY="))
     new_id = KeyRing.from_text(new).current_id  # type: ignore[union-attr]
     assert f"with key id {new_id}" in out
-    run("export", "--ledger", "sqlite:///enc.db", env=env, code=1)  # old key alone: refused
+    run("export", "--ledger", "sqlite:///enc.db", env=env, code=2)  # old key alone: refused
     exported = json.loads(
         run("export", "--ledger", "sqlite:///enc.db", env={"COPROLIB_KEY": new}).output
     )
     assert exported == json.loads(EXAMPLE_BUNDLE.read_text())
 
 
-def test_migrate_command(run) -> None:
-    every = ", ".join(str(m.version) for m in MIGRATIONS)
-    assert f"applied migration(s) {every}" in run("migrate", "--ledger", "sqlite:///m.db").output
+def test_migrate_command(run, tmp_path: Path) -> None:
+    from coprolib.ledger import migrate
+    from coprolib.ledger.opening import connect
+
+    assert "there is no ledger at" in run("migrate", "--ledger", "sqlite:///m.db", code=2).output
+    assert not (tmp_path / "m.db").exists()
+    db = connect("sqlite:///m.db")
+    migrate(db, MIGRATIONS[:1])
+    db.close()
+    rest = ", ".join(str(m.version) for m in MIGRATIONS[1:])
+    assert f"applied migration(s) {rest}" in run("migrate", "--ledger", "sqlite:///m.db").output
     again = run("migrate", "--ledger", "sqlite:///m.db").output
     assert f"already at schema version {SCHEMA_VERSION}" in again
 
@@ -201,3 +248,19 @@ def test_init_never_writes_a_password_into_the_config(run, tmp_path: Path) -> No
     assert without_password("sqlite:///a.db") == ("sqlite:///a.db", False)
     run("init", "--ledger", "sqlite:///plain.db")
     assert 'ledger = "sqlite:///plain.db"' in (tmp_path / "coprolib.toml").read_text()
+
+
+def test_enum_errors_list_the_valid_values(run, tmp_path: Path) -> None:
+    (tmp_path / "s.jsonl").write_text(
+        '{"type": "story", "id": "s-1", "contributor_ids": ["p-1"], "text": "x", '
+        '"source": "survey", "collected_on": "2025-01-01", "abuse_types": ["nasty"]}\n'
+        "not json\n"
+        '{"type": "contributor", "id": "p-1", "feedback_channel": "pigeon"}\n'
+    )
+    out = run("validate", "s.jsonl", code=1).output
+    # Every line's problems, not only the first line's.
+    assert "line 1.abuse_types[0]: 'nasty' is not an abuse type (one of: physical," in out
+    assert "line 2: not valid JSON" in out
+    assert "line 3.feedback_channel: 'pigeon' is not a feedback channel (one of: email," in out
+    out = run("import", "s.jsonl", code=1).output
+    assert "3 problem(s)" in out and not (tmp_path / "coprolib.db").exists()

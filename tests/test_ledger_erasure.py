@@ -57,7 +57,17 @@ def test_erased_text_is_gone_from_the_sqlite_files(tmp_path: Path, key: str) -> 
         if not key:
             assert b"Marigold-s-1" in _files(path)
         counts = ledger.erase_contributor("p-1")
-        assert counts == {"contributors": 1, "stories": 2, "feedback": 1, "shares": 2}
+        assert counts == {
+            "contributors": 1,
+            "stories": 2,
+            "consents": 0,
+            "consent_events": 0,
+            "feedback": 1,
+            "shares": 2,
+            "jobs": 0,
+        }
+        again = ledger.erase_contributor("p-1")  # idempotent: nothing left to change
+        assert set(again.values()) == {0}
         data = _files(path)
         for secret in PERSONAL:
             assert secret.encode() not in data, secret
@@ -106,3 +116,26 @@ def test_erasure_inside_a_larger_transaction_compacts_after_commit(tmp_path: Pat
         assert b"Marigold-s-1" not in _files(path)
         assert ledger.get(Contributor, "p-3") is not None
         assert ledger.verify_audit().ok
+
+
+def test_redacted_quotes_are_found_by_reference_not_by_text(ledger) -> None:  # type: ignore[no-untyped-def]
+    import attrs
+
+    from coprolib.records import SharedQuote
+
+    _fill(ledger)
+    # Below "named" a quote is labelled "story N" (the N-th of the share's stories), and its
+    # words are redacted, so they no longer occur in the story's text.
+    labelled = attrs.evolve(
+        share("sh-9", stories=("s-2", "s-1")),
+        quotes=(
+            SharedQuote(text="[PERSON] said the night team never rang", story_ref="story 2"),
+            SharedQuote(text="the other person's words", story_ref="story 1"),
+        ),
+    )
+    ledger.put_share(labelled)
+    ledger.erase_contributor("p-1", compact=False)
+    after, _ = ledger.get_share("sh-9")
+    assert [q.text for q in after.quotes] == [ERASED, "the other person's words"]
+    assert [q.story_ref for q in after.quotes] == ["story 2", "story 1"]
+    assert ledger.verify_audit().ok

@@ -71,12 +71,14 @@ def test_withdraw_then_plan_retracts_and_rerenders(loaded: Any) -> None:
     assert w.confirmation is not None
     confirm = loaded.get(Feedback, w.confirmation)
     assert confirm.kind is FeedbackKind.WITHDRAWAL_CONFIRMED
-    # c-01 also covers s-10: only s-01 is withdrawn, through a consent for s-01 alone.
-    (cid,) = w.consent_ids
-    derived = loaded.get(Consent, cid)
-    assert derived.story_ids == ("s-01",)
-    assert derived.events[-1].type is ConsentEventType.WITHDRAWN
-    assert loaded.get(Consent, "c-01").version == 1
+    # c-01 also covers s-10: only s-01 is withdrawn, by an event on c-01 naming it.
+    assert w.consent_ids == ("c-01",)
+    c01 = loaded.get(Consent, "c-01")
+    assert c01.version == 2
+    assert c01.events[-1].type is ConsentEventType.WITHDRAWN
+    assert c01.events[-1].story_ids == ("s-01",)
+    assert c01.state_at(T2, "s-01").status == "withdrawn"
+    assert c01.state_at(T2, "s-10").status == "active"
     second = plan(loaded, config, moment=T3, stories=["s-01"])
     carried = {s.id for s in first.deliver if "s-01" in s.story_ids}
     assert {r.share_id for r in second.retractions} == carried
@@ -216,7 +218,7 @@ def test_cli_withdraw_then_plan_lists_retractions(run) -> None:  # type: ignore[
     assert "p-amber withdrew consent" in out
     data = json.loads(run("plan", "--json", "--at=2026-11-28T10:05:00Z"))
     assert data["retract"] == [] and data["deliver"] == []
-    out = run("withdraw", "--contributor", "p-nobody", code=1)
+    out = run("withdraw", "--contributor", "p-nobody", code=2)
     assert "not in the ledger" in out
 
 
@@ -226,7 +228,7 @@ def test_cli_feedback_and_receipts(run) -> None:  # type: ignore[no-untyped-def]
     assert any(f["kind"] == "scheduled" for f in due)
     assert "f-02" in run("feedback", "due", "--overdue")
     assert "done" in run("feedback", "done", "f-02", "--note", "Told them")
-    assert "not in the ledger" in run("feedback", "done", "f-x", "--note", "x", code=1)
+    assert "not in the ledger" in run("feedback", "done", "f-x", "--note", "x", code=2)
     text = run("consent", "receipt", "c-02")
     assert "Consent receipt c-02" in text and "How to withdraw" in text
     easy = run("consent", "receipt", "c-02", "--easy-read")
@@ -236,7 +238,7 @@ def test_cli_feedback_and_receipts(run) -> None:  # type: ignore[no-untyped-def]
     assert set(data) == {"header", "processing", "parties", "events"}
     assert [e["type"] for e in data["events"]] == ["given", "withdrawn"]
     assert data["events"][-1]["state"] == "withdrawn"
-    assert "not in the ledger" in run("consent", "receipt", "c-nope", code=1)
+    assert "not in the ledger" in run("consent", "receipt", "c-nope", code=2)
 
 
 def test_recheck_at_delivery_time(loaded: Any) -> None:

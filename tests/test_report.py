@@ -28,13 +28,21 @@ from coprolib.report import (
     esc,
     render_html,
     report_sections,
+    table,
     write_report,
 )
 from coprolib.testing.strategies import bundles, dates
 from coprolib.testing.synthetic import SyntheticWorld, synthetic_world
 from tests.chromium_cdp import Chromium, find_chromium
 
-CHART_IDS = ("chart-funnel", "chart-loop", "chart-depth", "chart-ladder", "chart-themes")
+CHART_IDS = (
+    "chart-funnel",
+    "chart-trend",
+    "chart-loop",
+    "chart-depth",
+    "chart-ladder",
+    "chart-themes",
+)
 SECRET_NAME = "Zebedee Fictionalperson"
 SECRET_TEXT = "UNIQUE-STORY-WORDS-7f3a"
 
@@ -462,3 +470,15 @@ def test_write_report_leaves_the_old_file_when_rendering_fails(tmp_path: Path) -
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask, "permissions follow the umask"
+
+
+def test_section_helpers_return_plain_html_a_plugin_can_add_to() -> None:
+    # Markup would escape the plugin's own "<p>" when added to it; the helpers return str.
+    html = "<p>Ours</p>" + table(caption="c <1>", headers=("a", "b"), rows=[("<i>", 1)])
+    assert html.startswith("<p>Ours</p><table><caption>c &lt;1&gt;</caption>")
+    assert '<th scope="row">&lt;i&gt;</th>' in html
+    world = synthetic_world(stories=40, insights=5, seed=2)
+    impact = measure_bundle(world, today=world.today)
+    for section in builtin_sections():
+        drawn = section.render(impact, 5) + "<p>after</p>"
+        assert drawn.endswith("<p>after</p>") and "&lt;p&gt;" not in drawn, section.key

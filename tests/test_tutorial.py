@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from coprolib.ledger import open_ledger
+
 from .conftest import ROOT
 
 TUTORIAL = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
@@ -32,10 +34,20 @@ def test_tutorial_commands_run_in_order(tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPROLIB_")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    home = tmp_path / "home"  # the key goes under ~, out of the project folder
+    home.mkdir()
+    env["HOME"] = str(home)
+    work = tmp_path / "work"
+    work.mkdir()
     for command in commands:
+        exported = re.match(r"export ([A-Z_]+)=", command)
+        if exported:
+            # A shell keeps what `export` sets for the commands after it; so does this test.
+            name = exported.group(1)
+            command = f'{command} && printf %s "${name}"'
         result = subprocess.run(
             ["bash", "-c", command],
-            cwd=tmp_path,
+            cwd=work,
             env=env,
             capture_output=True,
             text=True,
@@ -44,5 +56,14 @@ def test_tutorial_commands_run_in_order(tmp_path: Path) -> None:
         )
         if result.returncode != 0:
             pytest.fail(f"tutorial command failed: {command}\n{result.stdout}\n{result.stderr}")
-    assert any((tmp_path / "board-pack").iterdir())
-    assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
+        if exported:
+            env[exported.group(1)] = result.stdout
+    assert any((work / "board-pack").iterdir())
+    assert "<svg" in (work / "report.html").read_text(encoding="utf-8")
+    # The tutorial's ledger is encrypted, and its key is nowhere in the project folder.
+    key = env["COPROLIB_KEY"]
+    with open_ledger(f"sqlite:///{work / 'council.db'}", key=key) as ledger:
+        assert ledger.encrypted
+    for path in work.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path

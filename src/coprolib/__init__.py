@@ -32,6 +32,7 @@ from coprolib.enums import (
     StorySource,
     Support,
 )
+from coprolib.errors import CoprolibError
 from coprolib.hookspecs import hookimpl
 from coprolib.records import (
     Accessibility,
@@ -82,8 +83,10 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "coprolib.consent": (
         "Decision",
+        "DecisionCache",
         "InForce",
         "ShareRequest",
+        "decide",
         "evaluate",
     ),
     "coprolib.consent_receipts": (
@@ -153,7 +156,14 @@ if TYPE_CHECKING:
     from coprolib.adapters import Adapter, Capabilities, Secret, Status
     from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
     from coprolib.config import Config, ConfigError, Destination, FeedbackPolicy, load_config
-    from coprolib.consent import Decision, InForce, ShareRequest, evaluate
+    from coprolib.consent import (
+        Decision,
+        DecisionCache,
+        InForce,
+        ShareRequest,
+        decide,
+        evaluate,
+    )
     from coprolib.consent_receipts import consent_receipt, consent_receipt_json
     from coprolib.convert import StructureError, structure, unstructure
     from coprolib.delivery import RetryPolicy, SyncSummary, sync
@@ -199,8 +209,10 @@ __all__ = [
     "ConsentTerms",
     "ContactDetails",
     "Contributor",
+    "CoprolibError",
     "Decision",
     "DecisionBasis",
+    "DecisionCache",
     "DecisionHolder",
     "Destination",
     "EvidenceRef",
@@ -256,6 +268,7 @@ __all__ = [
     "change_feedback",
     "consent_receipt",
     "consent_receipt_json",
+    "decide",
     "dump_bundle",
     "evaluate",
     "feedback_done",

@@ -15,6 +15,7 @@ from typing import IO, Any
 import attrs
 
 from coprolib.convert import Problem, StructureError, structure, unstructure
+from coprolib.errors import CoprolibError
 from coprolib.records import (
     BUNDLE_TYPES,
     RECORD_NAMES,
@@ -56,7 +57,7 @@ class Bundle:
         return {key: len(getattr(self, key)) for key in BUNDLE_TYPES}
 
 
-class BundleError(ValueError):
+class BundleError(CoprolibError, ValueError):
     """A bundle or JSONL file with problems; ``problems`` lists each with its path."""
 
     def __init__(self, problems: list[Problem], source: str | None = None) -> None:
@@ -173,16 +174,22 @@ def loads_bundle(text: str, source: str | None = None) -> Bundle:
             [Problem(f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}")],
             source,
         ) from None
+    except RecursionError:
+        raise BundleError([Problem("$", "nested too deeply to read")], source) from None
     return bundle_from_data(data, source)
 
 
 def load_bundle(path: str | Path) -> Bundle:
     """Read a bundle from a ``.json`` file (or a ``.jsonl`` file of typed records)."""
     p = Path(path)
-    if p.suffix == ".jsonl":
-        with p.open(encoding="utf-8") as fh:
-            return bundle_from_records(iter_jsonl(fh, source=str(p)), source=str(p))
-    return loads_bundle(p.read_text(encoding="utf-8"), source=str(p))
+    try:
+        if p.suffix == ".jsonl":
+            with p.open(encoding="utf-8") as fh:
+                return bundle_from_records(iter_jsonl(fh, source=str(p)), source=str(p))
+        return loads_bundle(p.read_text(encoding="utf-8"), source=str(p))
+    except UnicodeDecodeError as exc:
+        problem = Problem(f"byte {exc.start}", "not UTF-8 text; save the file as UTF-8")
+        raise BundleError([problem], str(p)) from None
 
 
 def dumps_bundle(bundle: Bundle, indent: int | None = 2) -> str:
@@ -212,8 +219,10 @@ def write_jsonl(records: Iterable[Any], fh: IO[str]) -> int:
 
 
 def iter_jsonl(lines: Iterable[str], source: str | None = None) -> Iterator[Any]:
-    """Yield records from JSONL lines, streaming. Raises :class:`BundleError` at the first bad
-    line, naming its line number and field path."""
+    """Yield records from JSONL lines, streaming. Bad lines are skipped and the rest still read;
+    at the end :class:`BundleError` lists every problem, each naming its line number and field
+    path (so a caller importing in one transaction writes nothing)."""
+    problems: list[Problem] = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -221,21 +230,28 @@ def iter_jsonl(lines: Iterable[str], source: str | None = None) -> Iterator[Any]
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise BundleError([Problem(where, f"not valid JSON: {exc.msg}")], source) from None
+            problems.append(Problem(where, f"not valid JSON: {exc.msg}"))
+            continue
         if not isinstance(data, dict) or "type" not in data:
-            raise BundleError([Problem(where, 'each line needs a "type" field')], source)
+            problems.append(Problem(where, 'each line needs a "type" field'))
+            continue
         name = data.pop("type")
         cls = _TYPE_BY_NAME.get(name)
         if cls is None:
             known = ", ".join(_TYPE_BY_NAME)
-            raise BundleError(
-                [Problem(f"{where}.type", f"{name!r} is not a record type (one of: {known})")],
-                source,
+            problems.append(
+                Problem(f"{where}.type", f"{name!r} is not a record type (one of: {known})")
             )
+            continue
         try:
-            yield structure(data, cls, where)
+            record = structure(data, cls, where)
         except StructureError as exc:
-            raise BundleError(exc.problems, source) from None
+            problems.extend(exc.problems)
+            continue
+        if not problems:
+            yield record
+    if problems:
+        raise BundleError(problems, source)
 
 
 def bundle_from_records(records: Iterable[Any], source: str | None = None) -> Bundle:

@@ -47,6 +47,7 @@ from typing import Any
 import attrs
 
 from coprolib.enums import Audience, FeedbackChannel, IdentityLevel, Purpose
+from coprolib.errors import CoprolibError
 
 #: The environment variable naming the configuration file.
 CONFIG_ENV = "COPROLIB_CONFIG"
@@ -65,7 +66,7 @@ SENDABLE_CHANNELS = (FeedbackChannel.EMAIL, FeedbackChannel.SMS, FeedbackChannel
 _SECRET_WORDS = ("secret", "password", "passwd", "token", "api_key", "apikey", "private_key")
 
 
-class ConfigError(ValueError):
+class ConfigError(CoprolibError, ValueError):
     """A problem in the configuration, naming the file, the line and the key."""
 
     def __init__(self, key: str, message: str, *, path: str | None = None, line: int | None = None):
@@ -144,6 +145,8 @@ class Config:
     """A loaded ``coprolib.toml``."""
 
     ledger: str | None = None
+    #: The organisation's name, shown on the board report.
+    organisation: str | None = None
     destinations: Mapping[str, Destination] = attrs.field(factory=dict)
     feedback: FeedbackPolicy = attrs.field(factory=FeedbackPolicy)
     plugins: Mapping[str, Any] = attrs.field(factory=dict)
@@ -172,6 +175,7 @@ class Config:
         return {
             "path": self.path,
             "ledger": _mask_url(self.ledger) if self.ledger else None,
+            "organisation": self.organisation,
             "feedback": attrs.asdict(self.feedback),
             "destinations": {
                 name: {
@@ -338,7 +342,7 @@ _DEST_KEYS = {
     "channels",
 }
 _INSIGHT_ONLY_KEYS = ("audience", "purposes", "max_identity", "quotes", "min_contributors")
-_TOP_KEYS = {"ledger", "destinations", "feedback", "plugins"}
+_TOP_KEYS = {"ledger", "organisation", "destinations", "feedback", "plugins"}
 _FEEDBACK_KEYS = {"scheduled_days", "shared_days"}
 
 
@@ -384,6 +388,14 @@ class _Reader:
 
     def destination(self, name: str, raw: Any, feedback: FeedbackPolicy) -> Destination:
         key = f"destinations.{name}"
+        # The name becomes a file name, a job column and a log field: letters, digits, - and _
+        # only, so it can never climb out of a folder or carry markup.
+        if not DESTINATION_NAME.fullmatch(name):
+            raise self.fail(
+                f"destinations.{name!r}",
+                "a destination name is 1 to 64 letters, digits, '-' or '_', starting with a "
+                "letter or digit",
+            )
         table = self.table(raw, key)
         self.check_keys(table, _DEST_KEYS, key)
         carries = table.get("carries", CARRIES_INSIGHT)
@@ -515,11 +527,16 @@ def parse_config(text: str, path: str | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(syntax)", str(exc), path=path) from None
+    except RecursionError:
+        raise ConfigError("(syntax)", "nested too deeply to read", path=path) from None
     reader = _Reader(text, path)
     reader.check_keys(data, _TOP_KEYS, "")
     ledger = data.get("ledger")
     if ledger is not None and (not isinstance(ledger, str) or not ledger.strip()):
         raise reader.fail("ledger", "must be a ledger URL such as sqlite:///coprolib.db")
+    organisation = data.get("organisation")
+    if organisation is not None and (not isinstance(organisation, str) or not organisation.strip()):
+        raise reader.fail("organisation", "must be the organisation's name, as text")
     feedback = (
         reader.feedback(data["feedback"], "feedback", FeedbackPolicy())
         if "feedback" in data
@@ -531,8 +548,17 @@ def parse_config(text: str, path: str | None = None) -> Config:
     }
     plugins = reader.table(data.get("plugins", {}), "plugins")
     return Config(
-        ledger=ledger, destinations=destinations, feedback=feedback, plugins=plugins, path=path
+        ledger=ledger,
+        organisation=organisation,
+        destinations=destinations,
+        feedback=feedback,
+        plugins=plugins,
+        path=path,
     )
+
+
+#: What a destination name may be (checked when the configuration is loaded).
+DESTINATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:
@@ -555,5 +581,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         text = found.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("(file)", f"cannot read: {exc.strerror}", path=str(found)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "(file)", f"not UTF-8 text (byte {exc.start}); save it as UTF-8", path=str(found)
+        ) from None
     _line_cache.pop(str(found), None)
     return parse_config(text, str(found))

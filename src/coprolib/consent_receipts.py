@@ -21,7 +21,7 @@ from coprolib.enums import (
     Purpose,
     Support,
 )
-from coprolib.records import Consent, ConsentEvent, ConsentTerms, Contributor
+from coprolib.records import Consent, ConsentEvent, ConsentTerms, Contributor, Story
 
 __all__ = ["consent_receipt", "consent_receipt_json"]
 
@@ -86,8 +86,8 @@ def _date(value: dt.date | dt.datetime) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _status_words(consent: Consent, moment: dt.datetime) -> str:
-    state = consent.state_at(moment)
+def _status_words(consent: Consent, moment: dt.datetime, story_id: str | None = None) -> str:
+    state = consent.state_at(moment, story_id)
     if state.active and state.terms is not None:
         t = state.terms
         if t.expires is not None and moment.date() > t.expires:
@@ -115,21 +115,35 @@ def _latest_terms(consent: Consent, moment: dt.datetime) -> ConsentTerms | None:
     return terms
 
 
-def _fits(dest: Destination, terms: ConsentTerms) -> bool:
-    if dest.audience is None:  # carries feedback to the contributor, not their story
-        return False
-    return dest.audience in terms.audiences and all(p in terms.purposes for p in dest.purposes)
-
-
 def _where(
     consent: Consent,
-    terms: ConsentTerms | None,
+    stories: Iterable[Story],
     destinations: Iterable[Destination],
     moment: dt.datetime,
 ) -> list[Destination]:
-    if terms is None or not consent.state_at(moment).active:
-        return []
-    return [d for d in destinations if _fits(d, terms) and d.name not in terms.denied_destinations]
+    """The destinations at least one of the consent's stories may go to now, by this consent,
+    as :func:`coprolib.consent.decide` answers (nothing is re-decided here)."""
+    from coprolib.consent import decide, teller_state
+    from coprolib.planner.routing import request_for
+
+    covered = [s for s in stories if consent.covers(s.id)]
+    out = []
+    for dest in destinations:
+        if dest.carries_feedback:  # feedback destinations never receive a story
+            continue
+        request = request_for(dest, None, moment)
+        for story in covered:
+            mine = teller_state(consent.contributor_id, story.id, [consent], moment)
+            if decide(story, (), request, tellers=(mine,)).allowed:
+                out.append(dest)
+                break
+    return out
+
+
+def _story_lines(consent: Consent, stories: Iterable[Story], moment: dt.datetime) -> list[str]:
+    """Each story the consent covers, with its own status (a story withdrawn on its own)."""
+    ids = consent.story_ids or tuple(s.id for s in stories if consent.covers(s.id))
+    return [f"{sid}: {_status_words(consent, moment, sid)}" for sid in ids]
 
 
 def _withdraw_how(consent: Consent, contributor: Contributor | None) -> str:
@@ -152,20 +166,23 @@ def consent_receipt(
     destinations: Iterable[Destination] = (),
     moment: dt.datetime | None = None,
     easy_read: bool = False,
+    stories: Iterable[Story] = (),
 ) -> str:
-    """The receipt as text: what they agreed to, who will see it, how to withdraw.
+    """The receipt as text: what they agreed to, each story's status, who will see it, how to
+    withdraw.
 
-    ``destinations`` (from the configuration) are listed where the consent allows them.
-    ``easy_read=True`` gives short sentences, one idea a line.
+    ``destinations`` (from the configuration) are listed where one of ``stories`` (the stories
+    the consent covers) may go now. ``easy_read=True`` gives short sentences, one idea a line.
     """
     moment = moment or dt.datetime.now(dt.UTC)
+    stories = tuple(stories)
     terms = _latest_terms(consent, moment)
     name = contributor.display_name if contributor and contributor.display_name else None
-    stories = ", ".join(consent.story_ids) if consent.story_ids else "all your stories"
-    fits = _where(consent, terms, destinations, moment)
+    per_story = _story_lines(consent, stories, moment)
+    fits = _where(consent, stories, destinations, moment)
     status = _status_words(consent, moment)
     if easy_read:
-        return _easy_read(consent, terms, name, fits, status, contributor)
+        return _easy_read(consent, terms, name, fits, status, contributor, per_story)
     lines = [
         f"Consent receipt {consent.id} (version {consent.version})",
         f"For: {name + ' (' + consent.contributor_id + ')' if name else consent.contributor_id}",
@@ -176,7 +193,7 @@ def consent_receipt(
             if consent.support is not Support.NONE
             else ""
         ),
-        f"Stories: {stories}",
+        "Stories: " + ("; ".join(per_story) if per_story else "all your stories"),
         f"Status: {status}",
         "",
     ]
@@ -215,11 +232,14 @@ def consent_receipt(
 def _event_words(ev: ConsentEvent) -> str:
     when = _date(ev.at)
     kind = ev.type
+    only = f" for {', '.join(ev.story_ids)} only" if ev.story_ids else ""
     if kind is ConsentEventType.WITHDRAWN and (ev.purposes or ev.audiences):
         parts = [_PURPOSE_WORDS[p] for p in ev.purposes] + [
             _AUDIENCE_WORDS[a] for a in ev.audiences
         ]
-        text = f"{when}: you said no more to: {'; '.join(parts)}"
+        text = f"{when}: you said no more to: {'; '.join(parts)}{only}"
+    elif kind is ConsentEventType.WITHDRAWN and ev.story_ids:
+        text = f"{when}: you withdrew {', '.join(ev.story_ids)}; your other stories are unchanged"
     else:
         text = {
             ConsentEventType.GIVEN: f"{when}: consent given",
@@ -243,6 +263,7 @@ def _easy_read(
     fits: list[Destination],
     status: str,
     contributor: Contributor | None,
+    per_story: list[str],
 ) -> str:
     lines = [f"Your consent: {consent.id}", ""]
     if name:
@@ -253,6 +274,8 @@ def _easy_read(
     if consent.support is not Support.NONE:
         lines.append(f"{consent.supported_by or 'Someone'} helped you decide.")
     lines.append(f"Right now your consent is: {status}.")
+    for line in per_story:
+        lines.append(f"Story {line}.")
     lines.append("")
     if terms is not None:
         lines.append("We can use your story for:")
@@ -306,12 +329,15 @@ def consent_receipt_json(
     controller: str = "the organisation that collected the story",
     moment: dt.datetime | None = None,
     jurisdiction: str = "GB",
+    stories: Iterable[Story] = (),
 ) -> dict[str, Any]:
-    """The receipt as data shaped like an ISO/IEC TS 27560 consent record."""
+    """The receipt as data shaped like an ISO/IEC TS 27560 consent record (``stories``: those
+    the consent covers, each with its own status; recipients where one of them may go now)."""
     moment = moment or dt.datetime.now(dt.UTC)
+    stories = tuple(stories)
     terms = _latest_terms(consent, moment)
     state = consent.state_at(moment)
-    fits = _where(consent, terms, destinations, moment)
+    fits = _where(consent, stories, destinations, moment)
     parties: list[dict[str, Any]] = [
         {
             "role": "principal",
@@ -341,6 +367,10 @@ def consent_receipt_json(
                 *(["quotations"] if terms and terms.quotes_allowed else []),
             ],
             "subject_stories": list(consent.story_ids) or "all",
+            "story_status": {
+                sid: consent.state_at(moment, sid).status
+                for sid in consent.story_ids or [x.id for x in stories if consent.covers(x.id)]
+            },
             "controllers": [controller],
             "recipients": [str(a) for a in terms.audiences] if terms else [],
             "identity_level": str(terms.identity_level) if terms else None,
@@ -376,8 +406,9 @@ def consent_receipt_json(
                     {
                         "narrowed_purposes": [str(p) for p in ev.purposes],
                         "narrowed_audiences": [str(a) for a in ev.audiences],
+                        "narrowed_stories": list(ev.story_ids),
                     }
-                    if ev.purposes or ev.audiences
+                    if ev.purposes or ev.audiences or ev.story_ids
                     else {}
                 ),
             }

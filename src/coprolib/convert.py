@@ -24,6 +24,7 @@ from cattrs.errors import (
 )
 
 from coprolib import enums
+from coprolib.errors import CoprolibError
 from coprolib.records import RecordError
 
 T = TypeVar("T")
@@ -93,6 +94,7 @@ def _unstructure_datetime(value: dt.datetime) -> str:
 def _enum_hook_factory(cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
     by_value = {m.value: m for m in cls}
     word = _enum_word(cls)
+    article = "an" if word[:1] in "aeiou" else "a"
     choices = ", ".join(str(m.value) for m in cls)
 
     def hook(value: Any, _: Any) -> Any:
@@ -101,7 +103,7 @@ def _enum_hook_factory(cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
                 return by_value[value]
             except (KeyError, TypeError):
                 pass
-        raise ValueError(f"{_describe(value)} is not a {word} (one of: {choices})")
+        raise ValueError(f"{_describe(value)} is not {article} {word} (one of: {choices})")
 
     return hook
 
@@ -278,7 +280,7 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-class StructureError(ValueError):
+class StructureError(CoprolibError, ValueError):
     """Input that could not become records; ``problems`` lists each with its path."""
 
     def __init__(self, problems: list[Problem]) -> None:

@@ -1,15 +1,18 @@
 """``coprolib doctor``: check the configuration and every destination, and say what is wrong in
 words a council IT officer can act on.
 
-:func:`run_checks` reads ``coprolib.toml``, then for each destination: are the environment
-variables its secrets name set, is its adapter installed (else the ``pip install`` command), do
-its settings make sense to the adapter, and does the adapter's own ``check()`` reach the system
-and get the credentials accepted. Each result is a :class:`Finding` with a plain-words
+:func:`run_checks` reads ``coprolib.toml``, then checks the ledger (reachable, schema version, encrypted or not, and
+the key present when it is), then for each destination: are the environment variables its
+secrets name set, is its adapter installed (else the ``pip install`` command of a known
+distribution, or the nearest known adapter name), do its settings fit the adapter's schema
+(checked even while secrets are missing), and does the adapter's own ``check()`` reach the
+system and get the credentials accepted. Each result is a :class:`Finding` with a plain-words
 ``message`` and, for problems, a ``fix``. Nothing is ever sent and no secret is ever shown.
 """
 
 from __future__ import annotations
 
+import difflib
 import enum
 import os
 from collections.abc import Mapping
@@ -21,17 +24,21 @@ import attrs
 
 from coprolib.config import Config, ConfigError, Destination, find_config, load_config
 
-#: The distribution that provides each adapter name, for the ``pip install`` advice.
+#: The distribution that provides each adapter name, for the ``pip install`` advice (the
+#: adapters under ``adapters/``; ``file`` is built in).
 ADAPTER_PACKAGES: Mapping[str, str] = {
     "webhook": "coprolib-webhook",
     "fhir": "coprolib-fhir",
     "govuk-notify": "coprolib-notify",
     "email": "coprolib-email",
     "dataverse": "coprolib-dataverse",
-    "sharepoint": "coprolib-sharepoint",
     "sharepoint-list": "coprolib-sharepoint",
-    "teams": "coprolib-teams",
+    "teams-workflow": "coprolib-sharepoint",
 }
+
+#: Stands in for a secret whose variable is unset while the settings' shape is checked; it never
+#: reaches an adapter that sends anything.
+_UNSET_SECRET = "unset-secret-checked-for-shape-only"
 
 _HOST_KEYS = ("url", "base_url", "environment_url", "site_url", "webhook_url", "host")
 
@@ -78,7 +85,7 @@ def run_checks(
         return findings
     where = loaded.path or "coprolib.toml"
     findings.append(Finding(severity=Severity.OK, where=where, message="configuration is valid"))
-    findings.extend(_ledger(loaded))
+    findings.extend(check_ledger(loaded, environ=env))
     if not loaded.destinations:
         findings.append(
             Finding(
@@ -134,8 +141,19 @@ def _load(config: Config | str | os.PathLike[str] | None, findings: list[Finding
         return None
 
 
-def _ledger(config: Config) -> list[Finding]:
+def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) -> list[Finding]:
+    """The findings for the ledger commands would use ($COPROLIB_LEDGER, else the
+    configuration's): reachable, schema version, encrypted or not, and the key present when it
+    is encrypted. Reads only: never creates or migrates a ledger."""
+    from coprolib.ledger import KEY_ENV, SCHEMA_VERSION, KeyRing, LedgerError
+    from coprolib.ledger.opening import LEDGER_ENV, connect
+
+    env = os.environ if environ is None else environ
     where = f"{config.path or 'coprolib.toml'}: ledger"
+    if env.get(LEDGER_ENV):
+        # Every command takes $COPROLIB_LEDGER over the file's ledger, so check that one.
+        config = attrs.evolve(config, ledger=env[LEDGER_ENV], path=None)
+        where = f"${LEDGER_ENV}"
     if not config.ledger:
         return [
             Finding(
@@ -145,8 +163,9 @@ def _ledger(config: Config) -> list[Finding]:
                 fix='add ledger = "sqlite:///coprolib.db" (or a postgresql:// URL)',
             )
         ]
-    if config.ledger.startswith("sqlite:///"):
-        file = Path(config.ledger[len("sqlite:///") :])
+    url = config.ledger
+    if url.startswith("sqlite:///"):
+        file = Path(url[len("sqlite:///") :])
         if config.path and not file.is_absolute():
             file = Path(config.path).parent / file
         folder = file.parent
@@ -168,12 +187,162 @@ def _ledger(config: Config) -> list[Finding]:
                     fix="give that account write permission on the folder",
                 )
             ]
-    return []
+        if not file.exists():
+            return [
+                Finding(
+                    severity=Severity.WARNING,
+                    where=where,
+                    message=f"the ledger file {file} does not exist yet",
+                    fix="create it with `coprolib init` (or `coprolib import`) in that folder",
+                )
+            ]
+        url = f"sqlite:///{file}"
+    try:
+        keys = KeyRing.from_text(env.get(KEY_ENV))
+    except LedgerError as exc:
+        return [
+            Finding(
+                severity=Severity.ERROR,
+                where=where,
+                message=_one_line(exc),
+                fix=f"set {KEY_ENV} to the key `coprolib init --generate-key` or "
+                "`coprolib rekey --generate` printed, exactly as printed",
+            )
+        ]
+    try:
+        db = connect(url)
+    except LedgerError as exc:
+        fix = (
+            "install it: pip install 'coprolib[postgres]'"
+            if "psycopg" in str(exc)
+            else "check the ledger URL in the configuration, that the database server is "
+            "running and that this machine can reach it"
+        )
+        return [Finding(severity=Severity.ERROR, where=where, message=_one_line(exc), fix=fix)]
+    try:
+        return _ledger_state(db, keys, where, SCHEMA_VERSION, KEY_ENV)
+    except LedgerError as exc:
+        return [
+            Finding(
+                severity=Severity.ERROR,
+                where=where,
+                message=str(exc),
+                fix="point ledger at a coprolib ledger (or an empty database)",
+            )
+        ]
+    finally:
+        db.close()
 
 
-def install_command(adapter: str) -> str:
-    """The ``pip install`` command for the distribution providing ``adapter``."""
-    return f"pip install {ADAPTER_PACKAGES.get(adapter, f'coprolib-{adapter}')}"
+def _ledger_state(db: Any, keys: Any, where: str, known: int, key_env: str) -> list[Finding]:
+    from coprolib.ledger.opening import _read_version
+
+    version = _read_version(db)
+    if version is None:
+        return [
+            Finding(
+                severity=Severity.WARNING,
+                where=where,
+                message=f"{db.where} is reachable but holds no ledger yet",
+                fix="create it with `coprolib init` (or `coprolib import`)",
+            )
+        ]
+    findings = [
+        Finding(
+            severity=Severity.OK,
+            where=where,
+            message=f"{db.where} is reachable, schema version {version}",
+        )
+    ]
+    if version > known:
+        findings.append(
+            Finding(
+                severity=Severity.ERROR,
+                where=where,
+                message=f"schema version {version} is newer than this coprolib understands "
+                f"({known})",
+                fix="upgrade coprolib on this machine",
+            )
+        )
+    elif version < known:
+        findings.append(
+            Finding(
+                severity=Severity.WARNING,
+                where=where,
+                message=f"schema version {version} is older than this coprolib's ({known}); "
+                "it is migrated the next time a command opens it",
+                fix="run `coprolib migrate` now (back the ledger up first)",
+            )
+        )
+    row = db.query_one("SELECT value FROM coprolib_meta WHERE key = 'key_id'")
+    key_id = None if row is None else str(row[0])
+    held = () if keys is None else tuple(keys.ids)
+    if key_id is None:
+        findings.append(
+            Finding(
+                severity=Severity.WARNING,
+                where=where,
+                message="the ledger is not encrypted"
+                + (f" although {key_env} is set" if held else ""),
+                fix=f"encrypt it with `coprolib rekey{'' if held else ' --generate'}` and keep "
+                f"the key in the secrets store of the account that runs coprolib ({key_env})",
+            )
+        )
+    elif not held:
+        findings.append(
+            Finding(
+                severity=Severity.ERROR,
+                where=where,
+                message=f"the ledger is encrypted (key id {key_id}) but {key_env} is not set",
+                fix=f"set {key_env} to the ledger's key for the account that runs coprolib",
+            )
+        )
+    elif key_id not in held:
+        findings.append(
+            Finding(
+                severity=Severity.ERROR,
+                where=where,
+                message=f"the ledger is encrypted with key id {key_id}, but {key_env} holds "
+                f"key id(s) {', '.join(held)}",
+                fix=f"set {key_env} to the key the ledger was encrypted with",
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                severity=Severity.OK,
+                where=where,
+                message=f"encrypted (key id {key_id}); {key_env} holds its key",
+            )
+        )
+    return findings
+
+
+def install_command(adapter: str) -> str | None:
+    """The ``pip install`` command for the distribution providing ``adapter``, or None when no
+    known distribution provides it (never a made-up package name)."""
+    package = ADAPTER_PACKAGES.get(adapter)
+    return f"pip install {package}" if package else None
+
+
+def nearest_adapter(adapter: str, known: set[str]) -> str | None:
+    """The known adapter name closest to ``adapter`` (a typo such as ``files``), if any."""
+    close = difflib.get_close_matches(adapter, sorted(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _with_secrets(value: Any, environ: Mapping[str, str]) -> Any:
+    """``value`` with each ``$env:NAME`` reference made a secret read from ``environ`` (an unset
+    one stands in as a placeholder, so the settings' shape can still be checked)."""
+    from coprolib.adapters.secrets import Secret
+
+    if isinstance(value, str) and value.startswith("$env:"):
+        return Secret(environ.get(value[len("$env:") :].strip()) or _UNSET_SECRET, value)
+    if isinstance(value, Mapping):
+        return {k: _with_secrets(v, environ) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_with_secrets(v, environ) for v in value]
+    return value
 
 
 def _target(destination: Destination) -> str:
@@ -212,44 +381,32 @@ def check_destination(
         )
     adapters = get_adapters()
     if destination.adapter not in adapters:
-        broken = [e for e in load_errors() if e.name == destination.adapter]
-        if broken:
-            message = (
-                f"the adapter {destination.adapter!r} is installed but failed to load: "
-                f"{broken[0].error}"
-            )
-            fix = (
-                f"reinstall it ({install_command(destination.adapter)} --force-reinstall) and "
-                "check its version suits this coprolib"
-            )
-        else:
-            message = f"the adapter {destination.adapter!r} is not installed"
-            fix = f"run: {install_command(destination.adapter)}  (then coprolib plugins lists it)"
-        findings.append(Finding(severity=Severity.ERROR, where=where, message=message, fix=fix))
+        findings.append(_not_installed(destination.adapter, set(adapters), where, load_errors()))
         return findings
+    adapter_class = adapters[destination.adapter]
     if missing:
+        # Check the settings' shape now, so a wrong key is found before the secrets are set:
+        # each unset secret stands in as a placeholder, and an error about one is not reported.
+        try:
+            adapter_class.build_config(
+                _with_secrets(destination.settings, environ), destination=destination.name
+            )
+        except AdapterConfigError as exc:
+            text = str(exc)
+            if not any(f"$env:{name}" in text for name in missing):
+                findings.append(_bad_settings(destination, text, where))
+        except Exception as exc:
+            findings.append(_could_not_start(destination, exc, where))
         return findings
     try:
-        adapter = adapters[destination.adapter](destination.settings, destination=destination.name)
-    except AdapterConfigError as exc:
-        findings.append(
-            Finding(
-                severity=Severity.ERROR,
-                where=where,
-                message=f"the settings are not right for the {destination.adapter} adapter: {exc}",
-                fix="correct the setting named (the adapter's README has a configuration reference)",
-            )
+        adapter = adapter_class(
+            _with_secrets(destination.settings, environ), destination=destination.name
         )
+    except AdapterConfigError as exc:
+        findings.append(_bad_settings(destination, str(exc), where))
         return findings
     except Exception as exc:
-        findings.append(
-            Finding(
-                severity=Severity.ERROR,
-                where=where,
-                message=f"the {destination.adapter} adapter could not start: {type(exc).__name__}",
-                fix=f"reinstall it ({install_command(destination.adapter)}) and report the error",
-            )
-        )
+        findings.append(_could_not_start(destination, exc, where))
         return findings
     try:
         if not remote:
@@ -284,6 +441,67 @@ def check_destination(
         return findings
     finally:
         adapter.close()
+
+
+def _not_installed(adapter: str, installed: set[str], where: str, errors: Any) -> Finding:
+    broken = [e for e in errors if e.name == adapter]
+    command = install_command(adapter)
+    if broken:
+        again = f"{command} --force-reinstall" if command else "reinstall it"
+        return Finding(
+            severity=Severity.ERROR,
+            where=where,
+            message=f"the adapter {adapter!r} is installed but failed to load: {broken[0].error}",
+            fix=f"{again}, and check its version suits this coprolib",
+        )
+    if command:
+        return Finding(
+            severity=Severity.ERROR,
+            where=where,
+            message=f"the adapter {adapter!r} is not installed",
+            fix=f"run: {command}  (then coprolib plugins lists it)",
+        )
+    known = installed | set(ADAPTER_PACKAGES)
+    nearest = nearest_adapter(adapter, known)
+    listing = ", ".join(sorted(known))
+    fix = (
+        f'did you mean adapter = "{nearest}"? (known adapters: {listing})'
+        if nearest
+        else f"check the name (known adapters: {listing}); an adapter from elsewhere is "
+        "installed as its own README says, then coprolib plugins lists it"
+    )
+    return Finding(
+        severity=Severity.ERROR,
+        where=where,
+        message=f"there is no adapter called {adapter!r}",
+        fix=fix,
+    )
+
+
+def _one_line(text: object) -> str:
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _bad_settings(destination: Destination, text: str, where: str) -> Finding:
+    return Finding(
+        severity=Severity.ERROR,
+        where=where,
+        message=f"the settings are not right for the {destination.adapter} adapter: "
+        + _one_line(text),
+        fix="correct the setting named (the adapter's README has a configuration reference)",
+    )
+
+
+def _could_not_start(destination: Destination, exc: Exception, where: str) -> Finding:
+    command = install_command(destination.adapter)
+    return Finding(
+        severity=Severity.ERROR,
+        where=where,
+        message=f"the {destination.adapter} adapter could not start: {type(exc).__name__}",
+        fix=f"reinstall it ({command}) and report the error"
+        if command
+        else "reinstall it and report the error to its authors",
+    )
 
 
 def _advice(status: Any, detail: str, target: str, destination: Destination) -> tuple[str, str]:

@@ -5,6 +5,13 @@ The planner creates the obligations (``scheduled`` before a share goes, ``shared
 ``coprolib feedback done`` call. :func:`plan_feedback` (run by ``coprolib plan``) turns owed
 feedback into feedback shares for the destinations that carry feedback, and the delivery engine
 marks each one sent (:func:`mark_feedback_sent`) when its receipt is recorded.
+
+So that what a person hears makes sense to them: new obligations are recorded through
+:func:`owe_feedback`, which keeps one withdrawal confirmation however often they withdraw and
+folds the outcome changes about one contributor on one day into one message;
+:func:`cancel_owed_feedback` cancels everything still owed to a person (for erasure to call);
+and a ``scheduled`` message is worded from the share as it is when the message is sent
+(:func:`scheduled_message`), not from a share since re-rendered.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from coprolib.enums import FeedbackChannel, FeedbackKind, FeedbackStatus, IdentityLevel, ShareKind
+from coprolib.errors import CoprolibError
 from coprolib.records import Consent, Contributor, Feedback, Receipt, Recipient, Share
 
 if TYPE_CHECKING:
@@ -28,11 +36,15 @@ __all__ = [
     "FeedbackNotFound",
     "FeedbackPlan",
     "ForAPerson",
+    "cancel_owed_feedback",
     "feedback_done",
     "feedback_due",
     "feedback_refusal",
+    "is_about_outcome",
     "mark_feedback_sent",
+    "owe_feedback",
     "plan_feedback",
+    "scheduled_message",
 ]
 
 #: Channels where a person gives the feedback (a call, a visit, through a supporter).
@@ -53,11 +65,15 @@ _TITLES = {
     FeedbackKind.WITHDRAWAL_CONFIRMED: "We have recorded your withdrawal",
 }
 
+#: Kinds told about an outcome's change; those to one contributor on one day are one message.
+_OUTCOME_KINDS = (FeedbackKind.CHANGE_UPDATE, FeedbackKind.NOT_DONE)
+
 _make_share = cast(Callable[..., Share], Share)
 _make_recipient = cast(Callable[..., Recipient], Recipient)
+_evolve = cast(Callable[..., Any], attrs.evolve)
 
 
-class FeedbackNotFound(LookupError):
+class FeedbackNotFound(CoprolibError, LookupError):
     """No feedback obligation has this id."""
 
 
@@ -90,6 +106,168 @@ def feedback_done(
         )
         ledger.replace(done)
     return done
+
+
+# --- recording and cancelling obligations ------------------------------------------------------
+
+
+def owe_feedback(ledger: Ledger, owed: Iterable[Feedback]) -> tuple[Feedback, ...]:
+    """Record new feedback obligations so that a person is told each thing once; returns the
+    obligation that stands for each one given (new, merged into one owed already, or the one
+    already recorded), in order. Joins the caller's transaction.
+
+    - An obligation whose id is recorded already is left as it is (recording is idempotent).
+    - A ``withdrawal_confirmed`` whose stories and words an earlier confirmation to the same
+      contributor already covers (owed, sent or done) is not owed again: withdrawing twice owes
+      one confirmation. One still owed for other stories takes in the new ones instead.
+    - A ``change_update`` or ``not_done`` to a contributor who is already owed one of the same
+      kind recorded the same day is folded into it: one message with each change in turn.
+    """
+    stood: list[Feedback] = []
+    with ledger.transaction():
+        for fb in owed:
+            recorded = ledger.get(Feedback, fb.id)
+            if recorded is not None:
+                stood.append(recorded)
+                continue
+            earlier = [
+                f
+                for f in ledger.list(Feedback, contributor=fb.contributor_id)
+                if f.contributor_id == fb.contributor_id
+                and f.kind is fb.kind
+                and f.status is not FeedbackStatus.CANCELLED
+            ]
+            into = _fold_into(fb, earlier)
+            if into is None:
+                ledger.add(fb)
+                stood.append(fb)
+            elif into is fb:
+                stood.append(fb)
+            else:
+                if into != ledger.get(Feedback, into.id):
+                    ledger.replace(into)
+                stood.append(into)
+    return tuple(stood)
+
+
+def _fold_into(fb: Feedback, earlier: list[Feedback]) -> Feedback | None:
+    """The obligation ``fb`` becomes part of (updated), or None when it stands alone."""
+    owed = [f for f in earlier if f.status is FeedbackStatus.OWED]
+    if fb.kind is FeedbackKind.WITHDRAWAL_CONFIRMED:
+        new = set(fb.story_ids)
+        for f in earlier:
+            if new <= set(f.story_ids) and f.message == fb.message:
+                return f
+        if not owed:
+            return None
+        into = owed[0]
+        covers = new >= set(into.story_ids)
+        message = fb.message if covers else _join(into.message, fb.message)
+        return _merged(into, fb, message)
+    if fb.kind in _OUTCOME_KINDS:
+        day = _day(fb)
+        for into in owed:
+            if _day(into) != day:
+                continue
+            if fb.message and into.message and fb.message in into.message:
+                return into
+            return _merged(into, fb, _join(into.message, fb.message))
+    return None
+
+
+def _day(fb: Feedback) -> dt.date | None:
+    return fb.created_at.date() if fb.created_at is not None else fb.due
+
+
+def _join(first: str | None, second: str | None) -> str | None:
+    parts = [m.strip() for m in (first, second) if m and m.strip()]
+    return "\n\n".join(parts) or None
+
+
+def _also_about(outcome_id: str) -> str:
+    return f"also about outcome {outcome_id}"
+
+
+def is_about_outcome(feedback: Feedback, outcome_id: str) -> bool:
+    """Whether ``feedback`` tells its contributor about ``outcome_id``: its own outcome, or one
+    folded into the same message (see :func:`owe_feedback`)."""
+    return feedback.outcome_id == outcome_id or _also_about(outcome_id) in (feedback.note or "")
+
+
+def _merged(into: Feedback, fb: Feedback, message: str | None) -> Feedback:
+    stories = tuple(dict.fromkeys((*into.story_ids, *fb.story_ids)))
+    due = min((d for d in (into.due, fb.due) if d is not None), default=None)
+    note = _join(into.note, fb.note) if fb.note != into.note else into.note
+    if fb.outcome_id is not None and fb.outcome_id != into.outcome_id:
+        # One message about several outcomes: the note keeps which, for `outcome show`.
+        also = _also_about(fb.outcome_id)
+        if also not in (note or ""):
+            note = _join(note, also)
+    merged: Feedback = _evolve(into, story_ids=stories, message=message, due=due, note=note)
+    return merged
+
+
+def cancel_owed_feedback(
+    ledger: Ledger, contributor_id: str, *, reason: str = "erased", on: dt.date | None = None
+) -> tuple[str, ...]:
+    """Cancel every feedback obligation still owed to ``contributor_id`` (for example when they
+    are erased: nothing more is said to someone whose data is gone); returns the ids cancelled.
+
+    ``reason`` is kept as the obligation's note with the date, so it must hold no personal data.
+    Obligations already sent or done are left as they are. A feedback share already queued for
+    one of them is refused at the send boundary (see :func:`feedback_refusal`), so nothing more
+    reaches the person. Joins the caller's transaction; calling it again cancels nothing more.
+    """
+    day = (on or dt.datetime.now(dt.UTC).date()).isoformat()
+    cancelled: list[str] = []
+    with ledger.transaction():
+        for fb in list(ledger.list(Feedback, contributor=contributor_id)):
+            if fb.contributor_id != contributor_id or fb.status is not FeedbackStatus.OWED:
+                continue
+            ledger.replace(_evolve(fb, status=FeedbackStatus.CANCELLED, note=f"{reason} on {day}"))
+            cancelled.append(fb.id)
+    return tuple(cancelled)
+
+
+def scheduled_message(share: Share, destination: Destination, on: dt.date) -> str:
+    """The words of a ``scheduled`` obligation: what from their story goes where, from ``on``,
+    as ``share`` (the share as it is now) has it."""
+    what = "without quotes" if not share.quotes else f"with {len(share.quotes)} quote(s)"
+    return (
+        f"From {on.isoformat()} what we learned from your story, "
+        f'"{share.title}", will be shared with {destination.name} '
+        f"(audience: {destination.audience}), {share.identity_level}, {what}."
+    )
+
+
+def _planned_before(ledger: Ledger, fb: Feedback, destination: str) -> str:
+    """The id of ``fb``'s feedback share at ``destination``: for a ``scheduled`` message, the
+    one describing its share as it is; one queued under the identity without the share (before
+    messages named it) still counts when it says the same."""
+    share_id, _ = feedback_share_identity(fb.id, destination, _describes(fb))
+    if _describes(fb) is not None and ledger.get_share(share_id) is None:
+        legacy, _ = feedback_share_identity(fb.id, destination)
+        found = ledger.get_share(legacy)
+        if found is not None and found[0].body == fb.message:
+            return legacy
+    return share_id
+
+
+def _current_share(ledger: Ledger, fb: Feedback) -> Share | None:
+    """The live share (planned or delivered) of ``fb``'s insight at its destination: the one
+    the words must describe when the message goes, whichever share the obligation began with."""
+    from coprolib.ledger import ShareStatus
+
+    if fb.insight_id is None or fb.destination is None:
+        return None
+    live = [
+        share
+        for share, status in ledger.list_shares(
+            destination=fb.destination, subject_id=fb.insight_id
+        )
+        if status in (ShareStatus.PLANNED, ShareStatus.DELIVERED)
+    ]
+    return live[-1] if live else None
 
 
 # --- sending owed feedback ---------------------------------------------------------------------
@@ -128,15 +306,31 @@ class FeedbackPlan:
         return out
 
 
-def feedback_share_identity(feedback_id: str, destination: str) -> tuple[str, str]:
+def feedback_share_identity(
+    feedback_id: str, destination: str, describes: str | None = None
+) -> tuple[str, str]:
     """The ``(share id, idempotency key)`` of a feedback obligation sent to a destination: fixed
-    by the two alone, so planning again never sends it twice, whatever the wording."""
-    base = hashlib.sha256(f"feedback\x1f{feedback_id}\x1f{destination}".encode()).hexdigest()
+    by the two alone, so planning again never sends it twice, whatever the wording. A
+    ``scheduled`` message also names the share it ``describes``: when that share is re-rendered
+    the message is a new one, and the old one, if still queued, is refused at sending."""
+    parts = (
+        [feedback_id, destination] if describes is None else [feedback_id, destination, describes]
+    )
+    base = hashlib.sha256("\x1f".join(["feedback", *parts]).encode()).hexdigest()
     return f"sh-{base[:20]}", f"coprolib-{base[:40]}"
 
 
+def _describes(feedback: Feedback) -> str | None:
+    return feedback.share_id if feedback.kind is FeedbackKind.SCHEDULED else None
+
+
 def feedback_refusal(
-    ledger: Ledger, feedback: Feedback, now: dt.datetime, consents: Iterable[Consent] | None = None
+    ledger: Ledger,
+    feedback: Feedback,
+    now: dt.datetime,
+    consents: Iterable[Consent] | None = None,
+    *,
+    share: Share | None = None,
 ) -> str | None:
     """Why ``feedback`` must not be sent now, or None.
 
@@ -144,12 +338,23 @@ def feedback_refusal(
     sharing consent. But once they have withdrawn consent for a story it is about, only the
     confirmation of that withdrawal may still reach them (they asked to stop; that message is the
     proof it stopped). Feedback no longer owed (done by hand, cancelled) is not sent either.
+    Given the feedback ``share`` about to go, a ``scheduled`` message worded from a share that
+    has been re-rendered since is refused: the next plan words it from the share as it is.
     """
     if feedback.status is not FeedbackStatus.OWED:
         return f"feedback {feedback.id} is {feedback.status}, not owed"
+    if (
+        share is not None
+        and feedback.kind is FeedbackKind.SCHEDULED
+        and share.body != feedback.message
+    ):
+        return (
+            f"feedback {feedback.id} was worded from a share since re-rendered; "
+            "the next plan words it again"
+        )
     if feedback.kind is FeedbackKind.WITHDRAWAL_CONFIRMED:
         return None
-    from coprolib.consent import pick_consent
+    from coprolib.consent import teller_state
 
     cid = feedback.contributor_id
     theirs = [
@@ -159,8 +364,8 @@ def feedback_refusal(
     ]
     if feedback.story_ids:
         for sid in feedback.story_ids:
-            governing = pick_consent(cid, sid, theirs)
-            if governing is not None and governing.state_at(now).status == "withdrawn":
+            state = teller_state(cid, sid, theirs, now).state
+            if state is not None and state.status == "withdrawn":
                 return f"contributor {cid} withdrew consent for story {sid}"
     elif theirs and all(c.state_at(now).status == "withdrawn" for c in theirs):
         return f"contributor {cid} withdrew consent"
@@ -200,7 +405,7 @@ def render_feedback(
         "recipient": attrs.asdict(recipient),
     }
     data = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    share_id, key = feedback_share_identity(feedback.id, dest.name)
+    share_id, key = feedback_share_identity(feedback.id, dest.name, _describes(feedback))
     return _make_share(
         id=share_id,
         kind=ShareKind.FEEDBACK,
@@ -216,6 +421,39 @@ def render_feedback(
         channel=feedback.channel,
         recipient=recipient,
     )
+
+
+def feedback_send_refusal(
+    ledger: Ledger, share: Share, dest: Destination, now: dt.datetime
+) -> str | None:
+    """Why feedback ``share`` must not be sent to ``dest`` now, or None if it may go.
+
+    It may go only as what :func:`render_feedback` makes now for the recorded feedback it
+    answers: still owed (:func:`feedback_refusal`), to that contributor's current contact
+    detail for its channel, through a destination that reaches the channel, and of a kind that
+    is sent as written. A feedback share written into the ledger by hand answers nothing and is
+    refused.
+    """
+    feedback = ledger.get(Feedback, share.subject_id)
+    if feedback is None:
+        return f"no feedback obligation {share.subject_id!r} is recorded for share {share.id}"
+    if not dest.carries_feedback or feedback.channel not in dest.channels:
+        return f"destination '{dest.name}' does not carry {feedback.channel} feedback"
+    if feedback.kind is FeedbackKind.SHARED or feedback.channel in BY_HAND:
+        return f"feedback {feedback.id} is given by a person, not sent as written"
+    refused = feedback_refusal(ledger, feedback, now, share=share)
+    if refused:
+        return refused
+    person = ledger.get(Contributor, feedback.contributor_id)
+    if person is None or not person.wants_feedback:
+        return f"contributor {feedback.contributor_id} does not want feedback"
+    expected = render_feedback(feedback, person, dest, now)
+    if expected is None or attrs.evolve(expected, planned_at=share.planned_at) != share:
+        return (
+            f"share {share.id} is not the message feedback {feedback.id} renders now "
+            f"(its words, channel or recipient changed); plan again"
+        )
+    return None
 
 
 def plan_feedback(
@@ -252,6 +490,7 @@ def plan_feedback(
     deliver: list[Share] = []
     by_hand: list[ForAPerson] = []
     waiting: list[tuple[str, str]] = []
+    reworded: list[Feedback] = []
     people: dict[str, Contributor | None] = {}
     for fb in feedback_due(ledger, today=moment.date()):
         if not fb.message or not fb.message.strip():
@@ -283,7 +522,19 @@ def plan_feedback(
                 person_must(f'no destination with carries = "feedback" reaches {fb.channel}')
             continue
         dest = reaching[0]
-        share_id, _ = feedback_share_identity(fb.id, dest.name)
+        about = config.destinations.get(fb.destination or "")
+        if fb.kind is FeedbackKind.SCHEDULED and about is not None:
+            current = _current_share(ledger, fb)
+            if current is None:
+                waiting.append(
+                    (fb.id, f"nothing of insight {fb.insight_id} is to go to {fb.destination} now")
+                )
+                continue
+            words = scheduled_message(current, about, current.planned_at.date())
+            if (words, current.id) != (fb.message, fb.share_id):
+                fb = _evolve(fb, message=words, share_id=current.id)
+                reworded.append(fb)
+        share_id = _planned_before(ledger, fb, dest.name)
         prior = ledger.get_share(share_id)
         if prior is not None:  # planned before: the outbox (or its receipt) has it
             if str(prior[1]) in ("cancelled", "dead"):
@@ -318,7 +569,11 @@ def plan_feedback(
     if apply and deliver:
         from coprolib.ledger import ShareStatus
 
+        sent = {s.subject_id for s in deliver}
         with ledger.transaction():
+            for fb in reworded:  # what is recorded as owed says what is sent
+                if fb.id in sent:
+                    ledger.replace(fb)
             for share in deliver:
                 ledger.put_share(share, status=ShareStatus.PLANNED)
                 ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
@@ -336,8 +591,6 @@ def mark_feedback_sent(ledger: Ledger, share: Share, receipt: Receipt) -> Feedba
     found = ledger.get(Feedback, share.subject_id)
     if found is None or found.status is not FeedbackStatus.OWED:
         return None
-    sent: Feedback = cast(Callable[..., Any], attrs.evolve)(
-        found, status=FeedbackStatus.SENT, sent_on=receipt.at.date()
-    )
+    sent: Feedback = _evolve(found, status=FeedbackStatus.SENT, sent_on=receipt.at.date())
     ledger.replace(sent)
     return sent

@@ -57,10 +57,22 @@ def owed_feedback(
 
 
 def _record(ledger: Any, owed: Iterable[Feedback]) -> tuple[Feedback, ...]:
-    new = tuple(f for f in owed if ledger.get(Feedback, f.id) is None)
-    if new:
-        ledger.add(list(new))
-    return new
+    """Record the obligations (one message per contributor per day, see
+    :func:`coprolib.feedback_owed.owe_feedback`); returns those new or changed."""
+    from coprolib.feedback_owed import owe_feedback
+
+    owed = list(owed)
+    before = {
+        f.id: f
+        for cid in sorted({o.contributor_id for o in owed})
+        for f in ledger.list(Feedback, contributor=cid)
+    }
+    stood = owe_feedback(ledger, owed)
+    changed: dict[str, Feedback] = {}
+    for f in stood:
+        if before.get(f.id) != f:
+            changed[f.id] = f
+    return tuple(changed.values())
 
 
 def add_outcome(

@@ -19,6 +19,7 @@ import attrs
 import pluggy
 
 from coprolib import hookspecs
+from coprolib.errors import CoprolibError
 
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -29,14 +30,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.recognizers_uk",
     "coprolib.plugins.recognizers_names",
     "coprolib.plugins.redact_commands",
-    # The built-in consent rules (``consent_veto``), in the order their reasons are listed.
+    # The built-in consent rules (``consent_veto``): vetoes on top of the terms a teller agreed,
+    # which coprolib.consent.decide checks itself.
     "coprolib.plugins.rule_disclosure",
     "coprolib.plugins.rule_active_consent",
     "coprolib.plugins.rule_tellers",
     "coprolib.plugins.rule_withdrawn",
     "coprolib.plugins.rule_dates",
-    "coprolib.plugins.rule_scope",
-    "coprolib.plugins.rule_destination",
     "coprolib.plugins.rule_best_interests",
     "coprolib.plugins.rule_review",
     "coprolib.plugins.consent_commands",
@@ -49,7 +49,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 ENTRY_POINT_GROUP = "coprolib"
 
 
-class PluginLoadError(RuntimeError):
+class PluginLoadError(CoprolibError, RuntimeError):
     """A third-party plugin failed to load while ``COPROLIB_STRICT_PLUGINS=1``."""
 
 

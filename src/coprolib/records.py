@@ -37,9 +37,10 @@ from coprolib.enums import (
     StorySource,
     Support,
 )
+from coprolib.errors import CoprolibError
 
 
-class RecordError(ValueError):
+class RecordError(CoprolibError, ValueError):
     """A record failed validation. ``field`` names the offending field (may be dotted/indexed)."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -215,8 +216,9 @@ _TERMS_EVENTS = (ConsentEventType.GIVEN, ConsentEventType.RENEWED)
 @attrs.frozen(kw_only=True)
 class ConsentEvent:
     """One thing that happened to a consent. ``given`` and ``renewed`` carry the terms agreed;
-    ``withdrawn`` may name only some purposes or audiences (a narrowing); ``override`` needs a
-    reason and an approver; ``approved`` records that the contributor reviewed an insight's text."""
+    ``withdrawn`` may name only some stories, purposes or audiences (a narrowing: the rest of the
+    consent stays in force); ``override`` needs a reason and an approver; ``approved`` records
+    that the contributor reviewed an insight's text."""
 
     type: ConsentEventType
     at: dt.datetime = attrs.field(validator=_aware)
@@ -228,6 +230,7 @@ class ConsentEvent:
     approver: str | None = None
     insight_id: str | None = None
     text_digest: str | None = None
+    story_ids: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if self.type in _TERMS_EVENTS and self.terms is None:
@@ -238,6 +241,9 @@ class ConsentEvent:
             )
         if (self.purposes or self.audiences) and self.type is not ConsentEventType.WITHDRAWN:
             raise RecordError("purposes", "only a 'withdrawn' event can name purposes or audiences")
+        if self.story_ids and self.type is not ConsentEventType.WITHDRAWN:
+            raise RecordError("story_ids", "only a 'withdrawn' event can name stories")
+        _unique(self.story_ids, "story", "story_ids")
         if self.type is ConsentEventType.OVERRIDE:
             if not (self.reason and self.reason.strip()):
                 raise RecordError("reason", "an override must record why it was made")
@@ -286,6 +292,14 @@ class Consent:
                 raise RecordError(f"events[{i}]", "events must be in time order (append-only)")
         if self.basis is DecisionBasis.SUPPORTED_DECISION and self.support is Support.NONE:
             raise RecordError("support", "a supported decision must say who supported the person")
+        if self.story_ids:
+            for i, ev in enumerate(self.events):
+                outside = [s for s in ev.story_ids if s not in self.story_ids]
+                if outside:
+                    raise RecordError(
+                        f"events[{i}].story_ids",
+                        f"{', '.join(outside)} is not among the stories this consent covers",
+                    )
 
     @property
     def version(self) -> int:
@@ -296,8 +310,13 @@ class Consent:
         """Whether this consent applies to the story (an empty ``story_ids`` covers all)."""
         return not self.story_ids or story_id in self.story_ids
 
-    def state_at(self, moment: dt.datetime) -> ConsentState:
-        """Fold the events that happened up to ``moment`` into the terms in force then."""
+    def state_at(self, moment: dt.datetime, story_id: str | None = None) -> ConsentState:
+        """Fold the events that happened up to ``moment`` into the terms in force then.
+
+        With ``story_id``, a withdrawal naming stories counts only for the stories it names:
+        the state is that story's. Without it, such withdrawals leave the terms as they are
+        (the consent as a whole stays in force for its other stories).
+        """
         terms: ConsentTerms | None = None
         status = "none"
         version = 0
@@ -305,6 +324,8 @@ class Consent:
             if ev.at > moment:
                 break
             version = i + 1
+            if ev.story_ids and story_id not in ev.story_ids:
+                continue
             if ev.type in _TERMS_EVENTS:
                 terms, status = ev.terms, "active"
             elif ev.type is ConsentEventType.REFUSED:

@@ -5,13 +5,16 @@ to board papers or printed. Every chart is an ``<svg role="img">`` with a ``<tit
 ``<desc>`` and an ``aria-label`` summarising it, followed by a table holding the same numbers.
 Only ids, counts, dates and labels appear: never names, contact details or story text.
 
-The HTML is built with plain string functions rather than a template engine: the page is small,
-coprolib's core stays free of extra dependencies, and every value passes through :func:`esc`.
+The HTML comes from Jinja2 templates in ``coprolib/templates/report/`` with autoescaping on, so
+no value reaches the page unescaped however a section is written; the Python here computes the
+numbers, words and chart geometry the templates lay out. :func:`render_template` renders any of
+those templates, for plugin sections that want the same building blocks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import secrets
@@ -21,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import jinja2
+from markupsafe import Markup, escape
 
-from coprolib.impact import Impact, ImpactWarning
+from coprolib.impact import Impact
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -32,6 +37,7 @@ __all__ = [
     "builtin_sections",
     "esc",
     "render_html",
+    "render_template",
     "report_sections",
     "table",
     "write_report",
@@ -45,14 +51,27 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#9
 
 def esc(value: Any) -> str:
     """``value`` as text safe inside HTML/SVG element content and quoted attributes."""
-    text = str(value)
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#x27;")
+    return str(escape(value))
+
+
+@functools.cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("coprolib", "templates/report"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # the templates ship with the package: no need to stat them
     )
+    env.globals["table"] = _table
+    return env
+
+
+def render_template(name: str, **context: Any) -> Markup:
+    """Render one of the report's templates (``coprolib/templates/report/<name>``) with
+    autoescaping on; the result is safe to place in the page as it is."""
+    return Markup(_env().get_template(name).render(**context))
 
 
 @attrs.frozen(kw_only=True)
@@ -94,7 +113,7 @@ def bar_chart(
     """
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
     top = max(totals, default=0) or 1
-    legend: list[str] = []
+    legend: list[dict[str, Any]] = []
     legend_rows = 0
     if len(series) > 1:
         x, legend_rows = 0.0, 1
@@ -104,43 +123,63 @@ def bar_chart(
                 x, legend_rows = 0.0, legend_rows + 1
             y = 6 + (legend_rows - 1) * 22
             legend.append(
-                f'<rect x="{x:.0f}" y="{y}" width="14" height="14" fill="{esc(s.colour)}"/>'
-                f'<text x="{x + 20:.0f}" y="{y + 12}" class="legend">{esc(s.name)}</text>'
+                {
+                    "x": f"{x:.0f}",
+                    "y": y,
+                    "colour": s.colour,
+                    "text_x": f"{x + 20:.0f}",
+                    "text_y": y + 12,
+                    "name": s.name,
+                }
             )
             x += width + 14
     legend_h = 22 * legend_rows + (8 if legend_rows else 0)
     height = legend_h + _ROW_H * max(1, len(categories)) + 8
-    out = [
-        f'<svg id="{esc(chart_id)}" class="chart" role="img" aria-label="{esc(summary)}" '
-        f'aria-describedby="{esc(chart_id)}-desc" viewBox="0 0 {_W} {height}" '
-        f'width="{_W}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{esc(title)}</title>",
-        f'<desc id="{esc(chart_id)}-desc">{esc(summary)}</desc>',
-        *legend,
-    ]
+    rows: list[dict[str, Any]] = []
     for i, label in enumerate(categories):
         y = legend_h + i * _ROW_H + 4
-        out.append(
-            f'<text x="{_LABEL_W - 10}" y="{y + _BAR_H - 5}" class="label" '
-            f'text-anchor="end">{esc(_short(label))}</text>'
-        )
+        bars = []
         x = float(_LABEL_W)
         for s in series:
             width = _BAR_W * s.values[i] / top
             if width > 0:
-                out.append(
-                    f'<rect x="{x:.1f}" y="{y}" width="{max(width, 1.5):.1f}" height="{_BAR_H}" '
-                    f'fill="{esc(s.colour)}"><title>{esc(label)}, {esc(s.name)}: '
-                    f"{_num(s.values[i])}</title></rect>"
+                bars.append(
+                    {
+                        "x": f"{x:.1f}",
+                        "width": f"{max(width, 1.5):.1f}",
+                        "colour": s.colour,
+                        "name": s.name,
+                        "value": _num(s.values[i]),
+                    }
                 )
             x += width
-        note = annotations[i] if annotations is not None else _num(totals[i])
-        out.append(f'<text x="{x + 6:.1f}" y="{y + _BAR_H - 5}" class="value">{esc(note)}</text>')
-    out.append(
-        f'<line x1="{_LABEL_W}" y1="{legend_h}" x2="{_LABEL_W}" y2="{height - 4}" class="axis"/>'
+        rows.append(
+            {
+                "y": y,
+                "text_y": y + _BAR_H - 5,
+                "label_x": _LABEL_W - 10,
+                "label": label,
+                "short": _short(label),
+                "bars": bars,
+                "note_x": f"{x + 6:.1f}",
+                "note": annotations[i] if annotations is not None else _num(totals[i]),
+            }
+        )
+    return str(
+        render_template(
+            "chart.svg.j2",
+            chart_id=chart_id,
+            title=title,
+            summary=summary,
+            width=_W,
+            height=height,
+            legend=legend,
+            legend_h=legend_h,
+            rows=rows,
+            bar_h=_BAR_H,
+            label_w=_LABEL_W,
+        )
     )
-    out.append("</svg>")
-    return "".join(out)
 
 
 def _num(value: float) -> str:
@@ -155,27 +194,24 @@ def table(
     numeric_from: int = 1,
     row_headers: bool = True,
 ) -> str:
-    """An HTML table with a caption, column headers and (by default) row headers."""
-    out = [f"<table><caption>{esc(caption)}</caption><thead><tr>"]
-    out.extend(
-        f'<th scope="col"{" class=num" if i >= numeric_from else ""}>{esc(h)}</th>'
-        for i, h in enumerate(headers)
+    """An HTML table with a caption, column headers and (by default) row headers.
+
+    Plain text (``str``), so ``"<p>…</p>" + table(...)`` in a plugin's section stays HTML."""
+    return str(
+        _table(
+            caption=caption,
+            headers=headers,
+            rows=rows,
+            numeric_from=numeric_from,
+            row_headers=row_headers,
+        )
     )
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>")
-        for i, cell in enumerate(row):
-            text = "" if cell is None else esc(cell)
-            if i == 0 and row_headers:
-                out.append(f'<th scope="row">{text}</th>')
-            else:
-                cls = ' class="num"' if i >= numeric_from else ""
-                out.append(f"<td{cls}>{text}</td>")
-        out.append("</tr>")
-    if not rows:
-        out.append(f'<tr><td colspan="{len(headers)}">None.</td></tr>')
-    out.append("</tbody></table>")
-    return "".join(out)
+
+
+def _table(**context: Any) -> Markup:
+    context.setdefault("numeric_from", 1)
+    context.setdefault("row_headers", True)
+    return render_template("table.html.j2", **context)
 
 
 def _stories(n: int) -> str:
@@ -188,49 +224,6 @@ def _pct(rate: float | None) -> str:
 
 def _days(value: float | int | None) -> str:
     return "n/a" if value is None else f"{_num(value)} days"
-
-
-_CSS = """
-:root{--ink:#1b1b1b;--muted:#505a5f;--rule:#b1b4b6;--accent:#0b4f8a;--warn:#8a3b00;
-font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;color:var(--ink);line-height:1.45}
-body{margin:0;background:#fff}
-.wrap{max-width:60rem;margin:0 auto;padding:1.5rem}
-a{color:var(--accent)}
-a:focus,a:hover{outline:3px solid #fd0;background:#fd0;color:#0b0c0c}
-.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem}
-header{border-bottom:4px solid var(--accent);margin-bottom:1rem}
-h1{font-size:1.9rem;margin:.2rem 0}h2{font-size:1.4rem;margin-top:2rem;
-border-top:1px solid var(--rule);padding-top:1rem}h3{font-size:1.1rem}
-.meta{color:var(--muted)}
-nav ol{columns:2;padding-left:1.2rem}
-.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:.75rem;margin:0}
-.figures div{border-left:5px solid var(--accent);padding:.4rem .7rem;background:#f3f2f1}
-.figures dt{font-size:.9rem;color:var(--muted)}
-.figures dd{margin:0;font-size:1.5rem;font-weight:700}
-figure{margin:1rem 0}figcaption{color:var(--muted);font-size:.95rem}
-svg.chart{max-width:100%;height:auto;display:block}
-svg .label,svg .value,svg .legend{font-size:13px;fill:#1b1b1b;font-family:inherit}
-svg .axis{stroke:#505a5f;stroke-width:1}
-table{border-collapse:collapse;margin:.5rem 0 1rem;width:100%;font-size:.95rem}
-caption{text-align:left;font-weight:600;padding:.3rem 0}
-th,td{border-bottom:1px solid var(--rule);padding:.3rem .5rem;text-align:left;vertical-align:top}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-.warnings li{margin:.3rem 0}.warnings strong{color:var(--warn)}
-.ids{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9rem}
-.ids span{white-space:nowrap}
-footer{margin-top:2rem;border-top:1px solid var(--rule);color:var(--muted);font-size:.9rem}
-@media print{
-@page{size:A4;margin:15mm}
-:root{font-size:10.5pt}
-.wrap{max-width:none;padding:0}
-nav,.skip{display:none}
-a{color:inherit;text-decoration:none}
-section{break-inside:avoid-page}
-h2{break-after:avoid}
-table,figure{break-inside:avoid}
-*{print-color-adjust:exact;-webkit-print-color-adjust:exact}
-}
-"""
 
 
 @attrs.frozen(kw_only=True)
@@ -247,7 +240,7 @@ class ReportSection:
 _KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
-def _section(section: ReportSection, impact: Impact, max_rows: int) -> str:
+def _section(section: ReportSection, impact: Impact, max_rows: int) -> dict[str, Any]:
     try:
         body = section.render(impact, max_rows)
     except Exception as exc:
@@ -262,27 +255,24 @@ def _section(section: ReportSection, impact: Impact, max_rows: int) -> str:
             f"<p>This section could not be drawn: plugin {esc(section.plugin)} failed "
             f"({esc(type(exc).__name__)}).</p>"
         )
-    key = esc(section.key)
-    return (
-        f'<section id="{key}" aria-labelledby="{key}-h">'
-        f'<h2 id="{key}-h">{esc(section.title)}</h2>{body}</section>'
-    )
+    # A section's render returns HTML: built-in ones from autoescaped templates, a plugin's
+    # as it chose to build it (render_template gives it the same autoescaping).
+    return {"key": section.key, "title": section.title, "body": Markup(body)}
 
 
 def _summary(impact: Impact) -> str:
     stories = impact.stage("stories")
-    delivered = impact.stage("delivered")
+    delivered = sum(r.delivered for r in impact.change_depth)
     loop = impact.loop_closure
     figures = (
         ("Stories collected", str(stories.count)),
-        ("Changes implemented or evidenced", str(delivered.count)),
+        ("Changes implemented or evidenced", str(delivered)),
         (f"Heard back within {loop.within_days} days", _pct(loop.rate)),
         ("Median days to first feedback", _days(impact.feedback_timing.median_days)),
         ("Feedback overdue", str(len(impact.overdue_feedback))),
         ("Warnings", str(len(impact.warnings))),
     )
-    cells = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in figures)
-    return f'<dl class="figures">{cells}</dl>'
+    return render_template("sections/summary.html.j2", figures=figures)
 
 
 def _funnel(impact: Impact) -> str:
@@ -303,18 +293,37 @@ def _funnel(impact: Impact) -> str:
         ],
     )
     rows = [(s.label, s.stories, f"{s.count} {s.unit}") for s in stages]
-    return (
-        "<p>How many of the period's stories reached each stage, and (after the dot) how many "
-        "insights, outcomes or contributors that stage counted in the period.</p>"
-        f"<figure>{chart}<figcaption>Each bar counts stories; bars never include "
-        "disclosures, which are handled as safeguarding concerns "
-        f"({impact.disclosures} in the period).</figcaption></figure>"
-        + table(
-            caption="From story to change (table of the chart above)",
-            headers=("Stage", "Stories", "Count in period"),
-            rows=rows,
-        )
+    return render_template("sections/funnel.html.j2", impact=impact, chart=Markup(chart), rows=rows)
+
+
+def _trend(impact: Impact) -> str:
+    quarters = impact.trend
+    summary = "; ".join(f"{q.quarter}: {q.outcomes_agreed} agreed" for q in quarters)
+    chart = bar_chart(
+        chart_id="chart-trend",
+        title="Changes agreed in each quarter",
+        summary=f"Changes agreed per quarter. {summary}.",
+        categories=[q.quarter for q in quarters],
+        series=[
+            Series(
+                name="Changes agreed",
+                values=tuple(float(q.outcomes_agreed) for q in quarters),
+                colour=PALETTE[2],
+            )
+        ],
     )
+    rows = [
+        (
+            q.quarter,
+            q.stories,
+            q.insights_shared,
+            q.outcomes_agreed,
+            q.outcomes_delivered,
+            q.contributors_told,
+        )
+        for q in quarters
+    ]
+    return render_template("sections/trend.html.j2", chart=Markup(chart), rows=rows)
 
 
 def _loop(impact: Impact) -> str:
@@ -340,17 +349,14 @@ def _loop(impact: Impact) -> str:
     )
     rows: list[tuple[Any, ...]] = [(n, v) for n, v, _ in parts]
     rows.append(("Did not ask to hear back", loop.opted_out))
-    return (
-        f"<p>{esc(summary)} From a story being collected to its contributor first hearing back "
-        f"took a median of {esc(_days(timing.median_days))} (90th percentile "
-        f"{esc(_days(timing.p90_days))}); {timing.stories_waiting} stories have had no feedback "
-        "yet.</p>"
-        f"<figure>{chart}</figure>"
-        + table(
-            caption="Closing the loop (table of the chart above)",
-            headers=("Contributors", "Number"),
-            rows=rows,
-        )
+    return render_template(
+        "sections/loop.html.j2",
+        summary=summary,
+        median=_days(timing.median_days),
+        p90=_days(timing.p90_days),
+        waiting=timing.stories_waiting,
+        chart=Markup(chart),
+        rows=rows,
     )
 
 
@@ -377,18 +383,21 @@ def _depth(impact: Impact) -> str:
         categories=names,
         series=series,
     )
-    return (
-        "<p>From small adjustments to practice up to changes in how the whole system works.</p>"
-        f"<figure>{chart}</figure>"
-        + table(
-            caption="Change depth (table of the chart above)",
-            headers=("Depth", "Underway", "Delivered", "Not adopted", "Total"),
-            rows=[
-                (n, r.underway, r.delivered, r.not_adopted, r.total)
-                for n, r in zip(names, rows, strict=True)
-            ],
-        )
+    return render_template(
+        "sections/depth.html.j2",
+        chart=Markup(chart),
+        rows=[
+            (n, r.underway, r.delivered, r.not_adopted, r.total)
+            for n, r in zip(names, rows, strict=True)
+        ],
     )
+
+
+_WARNING_LABELS = {
+    "professionals_held_decisions": "Professionals held the decisions",
+    "called_co_production": "Labelled above its rung",
+    "never_told": "Never told what happened",
+}
 
 
 def _ladder(impact: Impact) -> str:
@@ -422,76 +431,64 @@ def _ladder(impact: Impact) -> str:
         for w in impact.warnings
         if w.code in ("professionals_held_decisions", "called_co_production")
     ]
-    notes = (
-        _warning_list(warned, limit=50)
-        if warned
-        else "<p>No activity is labelled above its rung.</p>"
-    )
-    return (
-        "<p>Think Local Act Personal's ladder runs from coercion (1) to co-production (7). "
-        "Only rungs 6 and 7 share power.</p>"
-        f"<figure>{chart}</figure>"
-        + table(
-            caption="Ladder of co-production (table of the chart above)",
-            headers=(
-                "Rung",
-                "Activities",
-                "Participants",
-                "Professionals decided",
-                "Shared",
-                "Lived experience decided",
-            ),
-            rows=[
-                (n, r.activities, r.participants, r.professionals, r.shared, r.lived_experience)
-                for n, r in zip(names, rows, strict=True)
-            ],
-        )
-        + "<h3>Activities to look at</h3>"
-        + notes
+    return render_template(
+        "sections/ladder.html.j2",
+        chart=Markup(chart),
+        rows=[
+            (n, r.activities, r.participants, r.professionals, r.shared, r.lived_experience)
+            for n, r in zip(names, rows, strict=True)
+        ],
+        warned=warned,
+        labels=_WARNING_LABELS,
     )
 
 
 def _themes(impact: Impact, top: int = 10) -> str:
     rows = impact.themes[:top]
-    if not rows:
-        return "<p>No stories in this period carry a theme.</p>"
-    series = [
-        Series(
-            name="Drawn on or recent",
-            values=tuple(float(r.stories - r.soaked_up) for r in rows),
-            colour=PALETTE[0],
-        ),
-        Series(name="Soaked up", values=tuple(float(r.soaked_up) for r in rows), colour=PALETTE[6]),
-    ]
-    summary = "; ".join(f"{r.theme}: {r.stories} stories, {r.soaked_up} soaked up" for r in rows)
-    chart = bar_chart(
-        chart_id="chart-themes",
-        title=f"The {len(rows)} themes with the most stories",
-        summary=f"Top themes. {summary}.",
-        categories=[r.theme for r in rows],
-        series=series,
-    )
-    return f"<figure>{chart}</figure>" + table(
-        caption="Top themes (table of the chart above)",
-        headers=("Theme", "Stories", "Soaked up", "Insights", "Outcomes", "Delivered"),
+    chart = ""
+    if rows:
+        series = [
+            Series(
+                name="Drawn on or recent",
+                values=tuple(float(r.stories - r.soaked_up) for r in rows),
+                colour=PALETTE[0],
+            ),
+            Series(
+                name="Soaked up", values=tuple(float(r.soaked_up) for r in rows), colour=PALETTE[6]
+            ),
+        ]
+        summary = "; ".join(
+            f"{r.theme}: {r.stories} stories, {r.soaked_up} soaked up" for r in rows
+        )
+        chart = bar_chart(
+            chart_id="chart-themes",
+            title=f"The {len(rows)} themes with the most stories",
+            summary=f"Top themes. {summary}.",
+            categories=[r.theme for r in rows],
+            series=series,
+        )
+    return render_template(
+        "sections/themes.html.j2",
+        chart=Markup(chart),
         rows=[(r.theme, r.stories, r.soaked_up, r.insights, r.outcomes, r.delivered) for r in rows],
     )
 
 
+_DOMAIN_LABELS = {
+    "direct_practice": "Direct practice with the individual",
+    "interagency_working": "Interagency working",
+    "organisational_support": "Organisational support",
+    "sab_governance": "SAB governance",
+    "national_legal_policy": "National legal and policy context",
+}
+
+
 def _domains(impact: Impact) -> str:
-    label = {
-        "direct_practice": "Direct practice with the individual",
-        "interagency_working": "Interagency working",
-        "organisational_support": "Organisational support",
-        "sab_governance": "SAB governance",
-        "national_legal_policy": "National legal and policy context",
-    }
-    return table(
-        caption="Insights and outcomes by learning domain",
-        headers=("Domain", "Insights", "Shared", "Outcomes", "Delivered"),
+    return render_template(
+        "sections/domains.html.j2",
         rows=[
             (
-                label.get(r.domain.value, r.domain.value),
+                _DOMAIN_LABELS.get(r.domain.value, r.domain.value),
                 r.insights,
                 r.shared,
                 r.outcomes,
@@ -502,38 +499,21 @@ def _domains(impact: Impact) -> str:
     )
 
 
-def _ids(ids: Sequence[str], limit: int) -> str:
-    shown = ", ".join(f"<span>{esc(i)}</span>" for i in ids[:limit])
-    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
-    return f'<p class="ids">{shown}{esc(more)}</p>'
-
-
 def _soaked(impact: Impact, limit: int) -> str:
-    s = impact.soaked_up
-    text = (
-        f"<p>{s.count} of the {s.eligible} stories collected more than {s.after_days} days ago "
-        "have not been drawn on by any insight: applauded, then \u201con to the next\u201d.</p>"
-    )
-    return text + (_ids(s.story_ids, limit) if s.story_ids else "")
+    return render_template("sections/soaked.html.j2", s=impact.soaked_up, limit=limit)
 
 
 def _overdue(impact: Impact, limit: int) -> str:
     rows = impact.overdue_feedback
-    shown = rows[:limit]
-    text = (
-        f"<p>{len(rows)} feedback obligations are past their due date on "
-        f"{impact.as_of.isoformat()}. Ids only: look them up in the ledger.</p>"
-    )
-    if len(rows) > limit:
-        text += (
-            f"<p>The first {limit} are listed; <code>coprolib impact --json</code> lists all.</p>"
-        )
-    return text + table(
-        caption="Overdue feedback, oldest first",
-        headers=("Feedback", "Contributor", "Kind", "Due", "Days overdue", "Outcome", "Insight"),
+    return render_template(
+        "sections/overdue.html.j2",
+        rows_all=rows,
+        limit=limit,
+        as_of=impact.as_of.isoformat(),
         rows=[
             (
                 o.feedback_id,
+                o.title,
                 o.contributor_id,
                 o.kind.value.replace("_", " "),
                 o.due.isoformat(),
@@ -541,41 +521,20 @@ def _overdue(impact: Impact, limit: int) -> str:
                 o.outcome_id,
                 o.insight_id,
             )
-            for o in shown
+            for o in rows[:limit]
         ],
-        numeric_from=4,
     )
-
-
-_WARNING_LABELS = {
-    "professionals_held_decisions": "Professionals held the decisions",
-    "called_co_production": "Labelled above its rung",
-    "never_told": "Never told what happened",
-}
-
-
-def _warning_list(warnings: Sequence[ImpactWarning], limit: int) -> str:
-    items = "".join(
-        f"<li><strong>{esc(_WARNING_LABELS.get(w.code, w.code))}</strong>: {esc(w.message)}</li>"
-        for w in warnings[:limit]
-    )
-    more = f"<p>And {len(warnings) - limit} more.</p>" if len(warnings) > limit else ""
-    return f'<ul class="warnings">{items}</ul>{more}'
 
 
 def _warnings(impact: Impact, limit: int) -> str:
-    never = [w.subject_id for w in impact.warnings if w.code == "never_told"]
-    others = [w for w in impact.warnings if w.code != "never_told"]
-    out = []
-    if never:
-        out.append(
-            f"<h3>Contributors never told what happened</h3><p>{len(never)} contributors asked "
-            f"to hear back and, {impact.loop_closure.within_days} days after sharing, have not "
-            "been told what happened.</p>" + _ids(never, limit)
-        )
-    if others:
-        out.append("<h3>Activities</h3>" + _warning_list(others, limit))
-    return "".join(out) or "<p>No warnings.</p>"
+    return render_template(
+        "sections/warnings.html.j2",
+        never=[w.subject_id for w in impact.warnings if w.code == "never_told"],
+        others=[w for w in impact.warnings if w.code != "never_told"],
+        within_days=impact.loop_closure.within_days,
+        limit=limit,
+        labels=_WARNING_LABELS,
+    )
 
 
 def render_html(
@@ -592,42 +551,40 @@ def render_html(
     from coprolib import __version__
 
     chosen = report_sections() if sections is None else sections
-
     period = (
         f"Stories collected since {impact.since.isoformat()}"
         if impact.since
         else "All stories recorded"
     )
     when = generated_at.isoformat(timespec="minutes") if generated_at else impact.as_of.isoformat()
-    org = f'<p class="meta">{esc(organisation)}</p>' if organisation else ""
-    toc = "".join(f'<li><a href="#{esc(x.key)}">{esc(x.title)}</a></li>' for x in chosen)
-    body = "".join(_section(x, impact, max_rows) for x in chosen)
-    return (
-        '<!doctype html><html lang="en-GB"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="coprolib {esc(__version__)}">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
-        '<a class="skip" href="#main">Skip to the report</a>'
-        f'<div class="wrap"><header>{org}<h1>{esc(title)}</h1>'
-        f'<p class="meta">{esc(period)}, as of {esc(impact.as_of.isoformat())}. '
-        f"Generated {esc(when)}.</p></header>"
-        f'<nav aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>'
-        f'<main id="main">{body}</main>'
-        "<footer><p>Counts and ids only: this report holds no names, contact details or story "
-        "text. Definitions are in the coprolib documentation (impact measures).</p>"
-        f"<p>coprolib {esc(__version__)}</p></footer></div></body></html>\n"
+    page = render_template(
+        "page.html.j2",
+        version=__version__,
+        title=title,
+        organisation=organisation,
+        period=period,
+        as_of=impact.as_of.isoformat(),
+        when=when,
+        sections=[_section(x, impact, max_rows) for x in chosen],
     )
+    return str(page) + "\n"
 
 
 def builtin_sections() -> tuple[ReportSection, ...]:
     """The sections coprolib's own report plugin registers, in order."""
 
+    # Plain str out (not Markup), so a plugin adding text around a built-in section's HTML
+    # keeps both as HTML.
     def fixed(fn: Callable[[Impact], str]) -> Callable[[Impact, int], str]:
-        return lambda impact, _max_rows: fn(impact)
+        return lambda impact, _max_rows: str(fn(impact))
+
+    def limited(fn: Callable[[Impact, int], str]) -> Callable[[Impact, int], str]:
+        return lambda impact, max_rows: str(fn(impact, max_rows))
 
     return (
         ReportSection(key="summary", title="Summary", render=fixed(_summary)),
         ReportSection(key="funnel", title="From story to change", render=fixed(_funnel)),
+        ReportSection(key="trend", title="Quarter by quarter", render=fixed(_trend)),
         ReportSection(key="loop", title="Closing the loop", render=fixed(_loop)),
         ReportSection(key="depth", title="How deep the changes went", render=fixed(_depth)),
         ReportSection(key="ladder", title="The ladder of co-production", render=fixed(_ladder)),
@@ -637,9 +594,9 @@ def builtin_sections() -> tuple[ReportSection, ...]:
             title="Safeguarding Adult Review learning domains",
             render=fixed(_domains),
         ),
-        ReportSection(key="soaked", title="Stories with no insight yet", render=_soaked),
-        ReportSection(key="overdue", title="Feedback overdue", render=_overdue),
-        ReportSection(key="warnings", title="Warnings", render=_warnings),
+        ReportSection(key="soaked", title="Stories with no insight yet", render=limited(_soaked)),
+        ReportSection(key="overdue", title="Feedback overdue", render=limited(_overdue)),
+        ReportSection(key="warnings", title="Warnings", render=limited(_warnings)),
     )
 
 

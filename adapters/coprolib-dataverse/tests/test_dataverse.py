@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 import requests
 from coprolib_dataverse import DataverseAdapter, batch
-from coprolib_dataverse.errors import classify
-from coprolib_dataverse.local_server import LocalDataverse
+from coprolib_dataverse.adapter import key_from_value, key_value
+from coprolib_dataverse.errors import RowMissingError, classify
+from coprolib_dataverse.local_server import UNREADABLE_IN_KEYS, LocalDataverse
 from coprolib_entra.local import LocalEntra
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
 from coprolib.testing.conformance import AdapterConformance
@@ -19,6 +22,12 @@ from coprolib.testing.fault_server import FaultServer
 from coprolib.testing.shares import canonical_shares, make_share
 
 Local = tuple[LocalDataverse, FaultServer]
+
+
+def stored(local: LocalDataverse) -> list[str]:
+    """The idempotency key of every row, read back from the key column."""
+    values = local.keys()
+    return [key_from_value(value) for value in values]
 
 
 class FakeClock:
@@ -49,7 +58,7 @@ class TestDataverseConformance(AdapterConformance):
         made.close()
 
     def remote_keys(self, adapter: Any) -> list[str]:
-        return self.local.keys()
+        return stored(self.local)
 
     @pytest.fixture(autouse=True)
     def _settings(self, settings_for: Callable[..., dict[str, Any]]) -> None:
@@ -74,7 +83,7 @@ def test_second_delivery_creates_nothing_new(
     assert all(r.ok for r in second), [r.message for r in second]
     assert local.created == len(shares), "a second delivery created rows"
     assert local.updated == len(shares)
-    assert sorted(local.keys()) == sorted(s.idempotency_key for s in shares)
+    assert sorted(stored(local)) == sorted(s.idempotency_key for s in shares)
     assert [r.remote_id for r in first] == [r.remote_id for r in second]
     assert all(r.remote_id for r in first)
 
@@ -92,9 +101,9 @@ def test_rows_follow_the_column_mapping(
         }
     )
     assert adapter.deliver([share])[0].ok
-    row = local.rows[share.idempotency_key]["row"]
+    row = local.rows[key_value(share.idempotency_key)]["row"]
     assert row == {
-        "coprolib_idempotencykey": share.idempotency_key,
+        "coprolib_idempotencykey": key_value(share.idempotency_key),
         "coprolib_name": share.title,
         "coprolib_quotes": share.quotes[0].text,
         "coprolib_plannedat": "2026-03-02T09:30:00Z",
@@ -113,7 +122,7 @@ def test_a_batch_is_one_request_and_splits_at_1000(
     assert local.batch_sizes == [1000, 1]
     assert local.requests["PATCH"] == 0
     assert adapter.requests_sent == 2
-    assert len(local.keys()) == 1001
+    assert len(stored(local)) == 1001
 
 
 def test_batch_gives_per_item_results_and_continues_after_an_error(
@@ -125,7 +134,7 @@ def test_batch_gives_per_item_results_and_continues_after_an_error(
     results = adapter.deliver(shares)
     assert [r.status for r in results] == [Status.OK, Status.PERMANENT, Status.OK]
     assert results[1].message is not None and "0x80044331" in results[1].message
-    assert sorted(local.keys()) == ["test:ok-1", "test:ok-2"]
+    assert sorted(stored(local)) == ["test:ok-1", "test:ok-2"]
     assert local.requests["batch"] == 1
 
 
@@ -136,7 +145,7 @@ def test_long_text_is_cut_to_the_column_length(
     adapter = make_adapter()
     share = make_share("long-title", title="y" * 1000)
     assert adapter.deliver([share])[0].ok
-    name = local.rows[share.idempotency_key]["row"]["coprolib_name"]
+    name = local.rows[key_value(share.idempotency_key)]["row"]["coprolib_name"]
     assert len(name) == 400 and name.endswith("…")
 
 
@@ -157,8 +166,9 @@ def test_server_without_continue_on_error_stops_at_first_failure(dataverse: Loca
     parts = batch.parse(reply.headers["Content-Type"], reply.content)
     assert [p.status for p in parts] == [204, 400]
     assert parts[1].json()["error"]["code"] == "0x0"
-    assert local.keys() == ["a"]
+    assert stored(local) == ["a"]
     assert "Preference-Applied" not in reply.headers
+    assert reply.status_code == 400, "without continue-on-error a failed request fails the batch"
 
 
 def test_batch_response_parser_reads_change_sets() -> None:
@@ -216,7 +226,7 @@ def test_a_throttled_request_inside_a_batch_pauses_the_destination(
     assert [r.status for r in results] == [Status.THROTTLED, Status.OK]
     assert results[0].retry_after == pytest.approx(45)
     assert adapter.paused_for() == pytest.approx(45)
-    assert local.keys() == ["test:i2"]
+    assert stored(local) == ["test:i2"]
     clock.now += 46
     assert all(r.ok for r in adapter.deliver([make_share("i1"), make_share("i2")]))
 
@@ -325,7 +335,7 @@ def test_retract_deletes_and_a_missing_row_counts_as_retracted(
     results = adapter.retract(refs)
     assert [r.retracted for r in results] == [True, True, True]
     assert results[2].message == "already deleted at Dataverse"
-    assert local.keys() == [] and local.deleted == 2
+    assert stored(local) == [] and local.deleted == 2
     single = adapter.retract([refs[0]])[0]
     assert single.ok and single.retracted
 
@@ -341,7 +351,7 @@ def test_registered_by_entry_point(
     assert "entry-point-secret" not in json.dumps(made.describe())
     assert made.record_url("a'b:c") == (
         "https://contoso.crm11.dynamics.com/api/data/v9.2/"
-        "coprolib_shares(coprolib_idempotencykey='a%27%27b%3Ac')"
+        "coprolib_shares(coprolib_idempotencykey='a~27b~3Ac')"
     )
 
 
@@ -361,3 +371,65 @@ def test_bad_config_names_the_field(
     config.update(change)
     with pytest.raises(ConfigError, match=field):
         DataverseAdapter(config, destination="board-crm")
+
+
+@given(st.text())
+def test_key_values_round_trip_and_hold_no_unreadable_character(key: str) -> None:
+    value = key_value(key)
+    assert key_from_value(value) == key
+    assert not set(value) & UNREADABLE_IN_KEYS and "'" not in value
+    assert value.isascii() and value.isprintable()
+
+
+def test_planner_keys_are_stored_unchanged() -> None:
+    key = "coprolib-64aa313bec500aa673263de69f4bcc0add876931-20260302T093000"
+    assert key_value(key) == key
+    assert key_value("board-crm:ins-7") == "board-crm~3Ains-7"
+
+
+def test_stand_in_refuses_key_values_dataverse_cannot_read(dataverse: Local) -> None:
+    local, server = dataverse
+    local.token_check = None
+    url = f"{server.url}/api/data/v9.2/coprolib_shares"
+    for raw in ("test:ins-7", "a/b", "50%25", "x+y", "q%3F"):
+        reply = requests.patch(
+            f"{url}(coprolib_idempotencykey='{raw}')",
+            json={},
+            headers={"Authorization": "Bearer x"},
+            timeout=5,
+        )
+        assert reply.status_code == 400, raw
+        assert reply.json()["error"]["code"] == "0x80060888"
+    assert local.keys() == []
+
+
+def test_adapter_writes_a_readable_key_value(
+    dataverse: Local, make_adapter: Callable[..., DataverseAdapter]
+) -> None:
+    share = make_share("ins-7", destination="board-crm")
+    assert make_adapter().deliver([share])[0].ok
+    assert dataverse[0].keys() == ["board-crm~3Ains-7"]
+
+
+def test_delete_of_a_row_already_gone_is_0x80060891_and_counts_as_retracted(
+    dataverse: Local, make_adapter: Callable[..., DataverseAdapter]
+) -> None:
+    local, server = dataverse
+    adapter = make_adapter()
+    check = local.token_check
+    local.token_check = None
+    reply = requests.delete(
+        f"{server.url}/api/data/v9.2/coprolib_shares(coprolib_idempotencykey='gone')",
+        headers={"Authorization": "Bearer x"},
+        timeout=5,
+    )
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "0x80060891"
+    error = classify(reply.status_code, reply.headers, reply.content, what="delete")
+    assert isinstance(error, RowMissingError)
+    local.token_check = check
+    ref = RetractRef(share_id="gone", idempotency_key="coprolib-" + "0" * 40)
+    single = adapter.retract([ref])
+    batched = adapter.retract([ref, RetractRef(share_id="g2", idempotency_key="test:g2")])
+    assert all(r.ok and r.retracted for r in single + batched), [
+        r.message for r in single + batched
+    ]

@@ -11,9 +11,16 @@ from typing import Any
 import attrs
 import pytest
 from coprolib_email import EmailAdapter
-from coprolib_email.adapter import classify_smtp
+from coprolib_email.adapter import EXCHANGE_SCOPE, classify_smtp
 from coprolib_email.message import KEY_HEADER, message_id
-from coprolib_email.server import Mailbox, free_port, self_signed_cert, smtp_server
+from coprolib_email.server import (
+    Mailbox,
+    OAuthMailbox,
+    free_port,
+    self_signed_cert,
+    smtp_server,
+)
+from coprolib_entra.local import LocalEntra
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
 from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
@@ -292,3 +299,154 @@ def test_clear_text_only_to_a_local_relay() -> None:
 )
 def test_smtp_replies_are_classified(exc: BaseException, status: Status) -> None:
     assert classify_smtp(exc).status is status
+
+
+# --- OAuth 2.0 (SMTP AUTH XOAUTH2) as Exchange Online asks: a server that takes only XOAUTH2 and
+# checks each token with a local Entra ID (HTTPS on 127.0.0.1) that issued it for Exchange
+# Online's scope.
+
+CLIENT_ID = "5d7f0c2e-8a41-4b9e-9a53-0f6c1e2d3b4a"
+CLIENT_SECRET = "fictional-entra-secret~Q8v.Jm2"
+MAILBOX = "feedback@sab.example.invalid"
+
+
+@pytest.fixture(scope="module")
+def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEntra]:
+    with LocalEntra(Path(tmp_path_factory.mktemp("entra"))) as started:
+        started.register(CLIENT_ID, CLIENT_SECRET)
+        yield started
+
+
+@pytest.fixture
+def exchange(entra: LocalEntra) -> OAuthMailbox:
+    """Takes a token Entra issued for Exchange Online, for the one mailbox that may send."""
+    return OAuthMailbox(lambda user, token: user == MAILBOX and entra.valid(token, EXCHANGE_SCOPE))
+
+
+@pytest.fixture
+def port(exchange: OAuthMailbox, cert: tuple[Path, Path]) -> Iterator[int]:
+    with smtp_server(exchange, security="starttls", cert=cert) as started:
+        yield started
+
+
+def oauth_adapter(
+    port: int, cert: tuple[Path, Path], entra: LocalEntra, **oauth: Any
+) -> EmailAdapter:
+    settings = {
+        "tenant_id": entra.tenant_id,
+        "client_id": CLIENT_ID,
+        "client_secret": "$env:SMTP_CLIENT_SECRET",
+        "authority_host": entra.authority_host,
+        "instance_discovery": False,
+        "http": {"ca_bundle": str(entra.ca_path)},
+        **oauth,
+    }
+    return make_adapter(
+        port, security="starttls", ca_file=str(cert[0]), username=MAILBOX, oauth=settings
+    )
+
+
+@pytest.fixture
+def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMTP_CLIENT_SECRET", CLIENT_SECRET)
+
+
+@pytest.mark.usefixtures("_secret")
+class TestEmailOAuthConformance(AdapterConformance):
+    """The standard suite, signed in with XOAUTH2."""
+
+    @pytest.fixture
+    def adapter(
+        self, exchange: OAuthMailbox, port: int, cert: tuple[Path, Path], entra: LocalEntra
+    ) -> Iterator[EmailAdapter]:
+        self.mailbox = exchange
+        made = oauth_adapter(port, cert, entra)
+        yield made
+        made.close()
+        assert exchange.refused_tokens == 0
+
+    def remote_keys(self, adapter: Any) -> list[str]:
+        return self.mailbox.keys()
+
+    def shares(self) -> list[Share]:
+        return [
+            feedback(s.id, EASY if i % 2 else TO, title=s.title, body=s.body)
+            for i, s in enumerate(canonical_shares(self.destination))
+        ]
+
+    def make_share(self, share_id: str, **fields: Any) -> Share:
+        return feedback(share_id, **fields)
+
+
+@pytest.mark.usefixtures("_secret")
+def test_sends_with_a_token_and_never_a_password(
+    exchange: OAuthMailbox, port: int, cert: tuple[Path, Path], entra: LocalEntra
+) -> None:
+    with oauth_adapter(port, cert, entra) as adapter:
+        checked = adapter.check()
+        result = adapter.deliver([feedback("oauth-1")])[0]
+    assert checked.ok and "OAuth token" in checked.message
+    assert result.ok, result.message
+    assert exchange.logins == [MAILBOX, MAILBOX] and exchange.refused_tokens == 0
+    assert CLIENT_SECRET not in repr(adapter.describe())
+
+
+def test_a_password_is_refused_where_basic_auth_is_off(
+    port: int, cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PW", "a-password-exchange-no-longer-takes")
+    with make_adapter(
+        port, security="starttls", ca_file=str(cert[0]), username=MAILBOX, password="$env:PW"
+    ) as adapter:
+        result = adapter.deliver([feedback("basic")])[0]
+    assert result.status is Status.AUTH, result.message
+
+
+@pytest.mark.usefixtures("_secret")
+def test_a_revoked_token_is_fetched_again_once(
+    exchange: OAuthMailbox, port: int, cert: tuple[Path, Path], entra: LocalEntra
+) -> None:
+    with oauth_adapter(port, cert, entra) as adapter:
+        assert adapter.deliver([feedback("before")])[0].ok
+        adapter.close()  # the next share opens a new connection and signs in again
+        entra.revoke_all()
+        after = adapter.deliver([feedback("after")])[0]
+    assert after.ok, after.message
+    assert exchange.refused_tokens == 1 and exchange.logins == [MAILBOX, MAILBOX]
+
+
+@pytest.mark.usefixtures("_secret")
+def test_a_token_for_the_wrong_resource_is_auth_with_advice(
+    exchange: OAuthMailbox, port: int, cert: tuple[Path, Path], entra: LocalEntra
+) -> None:
+    with oauth_adapter(port, cert, entra, scope="https://graph.microsoft.com/.default") as adapter:
+        result = adapter.deliver([feedback("wrong-scope")])[0]
+        checked = adapter.check()
+    assert result.status is Status.AUTH and "SMTP.SendAsApp" in (result.message or "")
+    assert not checked.ok and checked.status is Status.AUTH
+    assert exchange.messages == {}
+    assert CLIENT_SECRET not in (result.message or "") + checked.message
+
+
+@pytest.mark.usefixtures("_secret")
+def test_a_wrong_client_secret_is_auth(
+    port: int, cert: tuple[Path, Path], entra: LocalEntra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMTP_CLIENT_SECRET", "not-the-secret")
+    with oauth_adapter(port, cert, entra) as adapter:
+        result = adapter.deliver([feedback("bad-secret")])[0]
+    assert result.status is Status.AUTH and "not-the-secret" not in (result.message or "")
+
+
+@pytest.mark.usefixtures("_secret")
+def test_oauth_settings_are_checked() -> None:
+    base = {"host": "smtp.office365.com", "from_address": MAILBOX}
+    oauth = {"tenant_id": "t", "client_id": "c", "client_secret": "$env:SMTP_CLIENT_SECRET"}
+    with pytest.raises(ConfigError, match="username"):
+        EmailAdapter({**base, "oauth": oauth})
+    with pytest.raises(ConfigError, match="no password"):
+        EmailAdapter(
+            {**base, "oauth": oauth, "username": MAILBOX, "password": "$env:SMTP_CLIENT_SECRET"}
+        )
+    made = EmailAdapter({**base, "oauth": oauth, "username": MAILBOX})
+    assert made.config.oauth is not None and made.config.oauth.scope == EXCHANGE_SCOPE

@@ -12,8 +12,16 @@ from typing import Any
 import attrs
 import pytest
 from coprolib_notify import NotifyAdapter
-from coprolib_notify.adapter import CLOCK_MESSAGE, address_lines, seconds_to_midnight
-from coprolib_notify.server import NotifyServer
+from coprolib_notify.adapter import (
+    CLOCK_MESSAGE,
+    address_lines,
+    key_for,
+    reference_for,
+    seconds_to_midnight,
+)
+from coprolib_notify.server import PERSONAL_LOOKING, NotifyServer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
 from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
@@ -100,7 +108,7 @@ class TestNotifyConformance(AdapterConformance):
         assert notify.auth_failures == []
 
     def remote_keys(self, adapter: Any) -> list[str]:
-        return self.server.references()
+        return [key_for(reference) for reference in self.server.references()]
 
     def shares(self) -> list[Share]:
         recipients = [EMAIL_TO, SMS_TO, LETTER_TO, EASY_READ_TO]
@@ -150,16 +158,49 @@ def test_each_channel_sends_with_its_template_and_personalisation(
     assert [r.remote_id for r in results] == [n["id"] for n in notify.notifications]
 
 
-def test_reference_is_the_key_and_holds_no_personal_data(
+def test_reference_never_looks_like_personal_data(
     adapter: NotifyAdapter, notify: NotifyServer
 ) -> None:
-    adapter.deliver([feedback("p1", EMAIL_TO), feedback("p2", SMS_TO)])
-    for reference in notify.references():
-        assert "@" not in reference and "07700" not in reference
-    leaky = attrs.evolve(feedback("p3"), idempotency_key="test:sam@example.invalid")
-    result = adapter.deliver([leaky])[0]
-    assert result.status is Status.PERMANENT and "personal data" in (result.message or "")
+    """A production key with a run of nine digits was refused by Notify; its reference is sent."""
+    key = "coprolib-3f1e2d4c5b6a7980123456789abcdef0123456789"
+    share = attrs.evolve(feedback("p1", EMAIL_TO), idempotency_key=key)
+    other = feedback("p2", SMS_TO)
+    results = adapter.deliver([share, other])
+    assert all(r.ok for r in results), [r.message for r in results]
+    assert results[0].idempotency_key == key
+    references = notify.references()
+    assert references[0] == "coprolib-3f1e2d4c5b6a79801234_56789abcdef01234567_89"
+    assert [key_for(r) for r in references] == [key, other.idempotency_key]
+    for reference in references:
+        assert not PERSONAL_LOOKING.search(reference)
+        assert "07700" not in reference
+    again = adapter.deliver([share])[0]
+    assert again.ok and again.message == "already sent (found by reference)"
     assert len(notify.notifications) == 2
+
+
+def test_the_stand_in_refuses_a_reference_that_looks_like_personal_data(
+    adapter: NotifyAdapter, notify: NotifyServer
+) -> None:
+    """What the adapter used to send (the key itself) is refused, as Notify refused it."""
+    template = adapter.config.templates["shared"].email
+    for reference in ("coprolib-a123456789b", "sam@example.invalid", "call 07700 900123"):
+        with pytest.raises(Exception, match="personal information") as caught:
+            adapter.client.send_email_notification(
+                email_address="sam@example.invalid",
+                template_id=template,
+                personalisation={"name": "Sam", "title": "t", "message": "m", "board": "b"},
+                reference=reference,
+            )
+        assert caught.value.status_code == 400  # type: ignore[attr-defined]
+    assert notify.notifications == []
+
+
+@given(st.text())
+def test_reference_round_trips_and_never_looks_personal(key: str) -> None:
+    reference = reference_for(key)
+    assert key_for(reference) == key
+    assert not PERSONAL_LOOKING.search(reference)
 
 
 def test_easy_read_template_is_used_when_needed(

@@ -1,9 +1,11 @@
-"""End to end with the engine: feedback shares in the outbox are synced to the local Notify
-service; after the contributor withdraws, ``plan`` + ``sync`` record the compensating action for
-a person (Notify cannot recall a message) and nothing more is sent."""
+"""End to end with the engine: feedback owed to a contributor is planned, sent through the local
+Notify service and recorded sent; a feedback share that answers no obligation is refused at the
+send boundary; a retraction records the compensating action for a person (Notify cannot recall
+a message) and nothing more is sent."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import attrs
@@ -12,15 +14,14 @@ from coprolib_notify.server import NotifyServer
 
 from coprolib.config import parse_config
 from coprolib.delivery import sync
-from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
+from coprolib.enums import FeedbackChannel, FeedbackKind, FeedbackStatus
+from coprolib.feedback_owed import plan_feedback
 from coprolib.ledger import ShareStatus, open_ledger
-from coprolib.planner import plan, withdraw
-from coprolib.records import Recipient
+from coprolib.records import ContactDetails, Contributor, Feedback
 from coprolib.testing.fault_server import FaultServer
-from coprolib.testing.shares import CONTRIBUTOR_ID, STORY_ID, outbox_shares, plan_into, seed_consent
 
 
-def test_withdrawal_records_the_compensating_action(
+def test_feedback_is_sent_once_forgeries_refused_and_retraction_compensated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     notify = NotifyServer()
@@ -31,44 +32,58 @@ def test_withdrawal_records_the_compensating_action(
         path.write_text(
             f'ledger = "sqlite:///{tmp_path / "ledger.db"}"\n'
             "[destinations.contributors]\n"
-            'adapter = "govuk-notify"\naudience = "board"\npurposes = ["board_reporting"]\n'
+            'adapter = "govuk-notify"\ncarries = "feedback"\nchannels = ["email"]\n'
             "[destinations.contributors.settings]\n"
             f'api_key = "$env:E2E_NOTIFY_KEY"\nbase_url = "{http.url}"\n'
-            f'templates = {{ shared = {{ email = "{template}" }} }}\n',
+            f'templates = {{ scheduled = {{ email = "{template}" }} }}\n',
             encoding="utf-8",
         )
         config = parse_config(path.read_text(encoding="utf-8"), str(path))
-        to = Recipient(name="Sam Example", email="sam@example.invalid")
-        shares = [
-            attrs.evolve(
-                s,
-                kind=ShareKind.FEEDBACK,
+        now = dt.datetime.now(dt.UTC)
+        person = Contributor(
+            id="p-fictional-7",
+            display_name="Sam Example",
+            contact=ContactDetails(email="sam@example.invalid"),
+        )
+        owed = [
+            Feedback(
+                id=f"fb-{n:016x}",
+                contributor_id=person.id,
+                kind=FeedbackKind.SCHEDULED,
                 channel=FeedbackChannel.EMAIL,
-                feedback_kind=FeedbackKind.SHARED,
-                recipient=to,
+                due=now.date(),
+                message=f"On {n} March your story will be shared with the board.",
+                created_at=now,
             )
-            for s in outbox_shares(2, "contributors", prefix="fb")
+            for n in (2, 3)  # fb-...3 makes a key with nine digits in a row
         ]
         with open_ledger(config.ledger, actor="test") as ledger:
-            seed_consent(ledger)
-            plan_into(ledger, shares)
+            ledger.add([person, *owed])
+            planned = plan_feedback(ledger, config, now).deliver
+            assert len(planned) == 2
+            # A feedback share written by hand to someone else answers no obligation.
+            forged = attrs.evolve(
+                planned[0],
+                id="sh-forged000000000000",
+                subject_id="fb-not-recorded",
+                idempotency_key="coprolib-" + "f" * 40,
+            )
+            ledger.put_share(forged)
+            ledger.enqueue_job("deliver", "contributors", forged.id, forged.idempotency_key)
+
             first = sync(ledger, config)
-            assert first.ok and first.delivered == 2, first
-            assert sorted(notify.references()) == sorted(s.idempotency_key for s in shares)
+            assert first.delivered == 2 and first.cancelled == 1, first
+            assert len(notify.notifications) == 2
+            assert {ledger.get(Feedback, f.id).status for f in owed} == {FeedbackStatus.SENT}
             assert sync(ledger, config).delivered == 0
 
-            withdraw(ledger, CONTRIBUTOR_ID, STORY_ID, reason="changed my mind")
-            plan(ledger, config, stories=[STORY_ID])
-            for share in shares:
-                if ledger.get_share(share.id)[1] is not ShareStatus.RETRACT_PLANNED:
-                    # The planner retracts shares it planned from insights; these feedback
-                    # shares were put in the outbox directly, so queue their retraction here.
-                    ledger.set_share_status(share.id, ShareStatus.RETRACT_PLANNED)
-                    ledger.enqueue_job("retract", "contributors", share.id, share.idempotency_key)
+            for share in planned:
+                ledger.set_share_status(share.id, ShareStatus.RETRACT_PLANNED)
+                ledger.enqueue_job("retract", "contributors", share.id, share.idempotency_key)
             after = sync(ledger, config)
             assert after.ok and after.retracted == 2
-            assert [c.share_id for c in after.compensations] == [s.id for s in shares]
+            assert sorted(c.share_id for c in after.compensations) == sorted(s.id for s in planned)
             assert all("cannot recall" in c.action for c in after.compensations)
-            for share in shares:
+            for share in planned:
                 assert ledger.get_share(share.id)[1] is ShareStatus.RETRACTED
         assert len(notify.notifications) == 2, "nothing more was sent"

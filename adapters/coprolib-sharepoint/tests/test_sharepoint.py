@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from coprolib_entra.local import LocalEntra
-from coprolib_sharepoint import SharePointListAdapter
+from coprolib_sharepoint import SharePointListAdapter, graph
 from coprolib_sharepoint.local_servers import LocalGraphList
 
-from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
+from coprolib.adapters import ConfigError, PermanentError, RetractRef, Status, build_adapter
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.fault_server import FaultServer
 from coprolib.testing.shares import canonical_shares, make_share
@@ -231,3 +231,15 @@ def test_registered_by_entry_point_and_bad_config(
         SharePointListAdapter({**config, "columns": {"nonsense": "X"}})
     with pytest.raises(ConfigError, match="batch_size"):
         SharePointListAdapter({**config, "batch_size": 21})
+
+
+def test_a_refused_key_search_is_found_by_its_code_not_its_wording() -> None:
+    """Graph's message may change or be translated: the code and the request decide."""
+    body = {"error": {"code": "invalidRequest", "message": "Ni ellir hidlo'r maes CoprolibKey."}}
+    search = graph.classify(400, {}, body, what="search")
+    assert isinstance(search, PermanentError)
+    assert "Index the key column" in search.message
+    write = graph.classify(400, {}, body, what="write")
+    assert isinstance(write, PermanentError) and "Index" not in write.message
+    other = {"error": {"code": "generalException", "message": "column is not indexed"}}
+    assert "Index the key column" not in graph.classify(400, {}, other, what="search").message

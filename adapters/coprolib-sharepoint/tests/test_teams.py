@@ -12,6 +12,7 @@ import requests
 from coprolib_sharepoint import TeamsWorkflowAdapter
 from coprolib_sharepoint.cards import DEFAULT_MAX_BYTES, fit_message
 from coprolib_sharepoint.local_servers import TEAMS_LIMIT, LocalTeamsWorkflow
+from coprolib_sharepoint.teams import ACCEPTED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ class TestTeamsWorkflowConformance(AdapterConformance):
         yield made
         made.close()
         assert not local.rejected, local.rejected
+        assert not local.failed_runs, local.failed_runs
 
     def remote_keys(self, adapter: Any) -> list[str]:
         return self.local.keys("announcement")
@@ -72,18 +74,31 @@ def test_every_canonical_card_fits_and_the_long_one_is_shortened(workflow: Local
     assert long_card["bytes"] > DEFAULT_MAX_BYTES - 200, "shortened no more than needed"
 
 
-def test_an_oversized_card_is_refused_by_teams(workflow: Local) -> None:
+def test_an_oversized_card_is_accepted_and_its_run_fails(workflow: Local) -> None:
     local, server = workflow
     with _adapter(local.url(server.url), max_card_bytes=28 * 1024) as adapter:
         share = make_share("huge", body="é" * 40_000)
         sent = adapter.message(share)
         assert len(sent) <= 28 * 1024
-    # Without the fitting, Teams answers 413; with it, the card is accepted.
+    # Without the fitting, the trigger still answers 202, and the flow run fails later.
     raw = json.dumps({"type": "message", "attachments": [{"contentType": "x", "content": {}}]})
-    refused = requests.post(
+    accepted = requests.post(
         local.url(server.url), data=raw.encode() + b" " * TEAMS_LIMIT, timeout=5
     )
-    assert refused.status_code == 413
+    assert accepted.status_code == 202
+    assert local.failed_runs == [("Request Entity too large", len(raw) + TEAMS_LIMIT)]
+    assert local.messages == [] and not local.rejected
+
+
+def test_a_202_is_recorded_as_accepted_not_posted(workflow: Local) -> None:
+    local, server = workflow
+    with _adapter(local.url(server.url)) as adapter:
+        result = adapter.deliver([make_share("acc")])[0]
+        again = adapter.deliver([make_share("acc")])[0]
+    assert result.ok and result.message == ACCEPTED
+    assert "accepted" in ACCEPTED and "run history" in ACCEPTED and "posted" not in ACCEPTED
+    assert again.ok and again.message == "already accepted by the workflow"
+    assert local.keys() == ["test:acc"]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,7 +133,7 @@ def test_delivering_again_posts_nothing_and_an_update_is_announced(workflow: Loc
         second = adapter.deliver([make_share("again")])[0]
         changed = adapter.deliver([make_share("again", body="Revised.", version=2)])[0]
     assert first.ok and second.ok and changed.ok
-    assert second.message == "already announced in Teams"
+    assert second.message == "already accepted by the workflow"
     assert local.keys() == ["test:again", "test:again"]
 
 

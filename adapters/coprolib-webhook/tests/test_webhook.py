@@ -164,3 +164,18 @@ def test_concurrent_batch_keeps_order(server: FaultServer, receiver: Receiver) -
     assert [r.share_id for r in results] == [s.id for s in shares]
     assert sorted(receiver.keys()) == sorted(s.idempotency_key for s in shares)
     assert os.environ.get("TEST_WEBHOOK_SECRET") is None
+
+
+@pytest.mark.parametrize("size", [1, 23, 65])
+def test_signing_key_outside_24_to_64_bytes_is_refused(size: int) -> None:
+    raw = os.urandom(size)
+    secret = Secret("whsec_" + base64.b64encode(raw).decode(), "$env:SHORT_KEY")
+    with pytest.raises(ConfigError, match=f"24 to 64 bytes .*this one is {size}") as caught:
+        WebhookAdapter({"url": "https://x.invalid", "secrets": [secret]})
+    assert base64.b64encode(raw).decode() not in str(caught.value)
+
+
+@pytest.mark.parametrize("size", [24, 64])
+def test_signing_key_of_24_or_64_bytes_is_accepted(size: int) -> None:
+    secret = Secret("whsec_" + base64.b64encode(os.urandom(size)).decode(), "$env:KEY")
+    WebhookAdapter({"url": "https://x.invalid", "secrets": [secret]}).close()

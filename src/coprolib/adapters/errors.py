@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from coprolib.adapters.results import Status
+from coprolib.errors import CoprolibError
 
 
-class AdapterError(Exception):
+class AdapterError(CoprolibError):
     """A classified failure talking to a destination. ``retry_after`` is in seconds;
     ``reached=False`` says the request certainly never reached the destination."""
 
@@ -59,7 +60,7 @@ class DestinationDisabledError(AdapterError):
     status = Status.DISABLED
 
 
-class ConfigError(ValueError):
+class ConfigError(CoprolibError, ValueError):
     """An adapter's configuration is wrong; the message names the destination and the field."""
 
 

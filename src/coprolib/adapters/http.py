@@ -11,11 +11,10 @@ Typical use inside an adapter::
 
 from __future__ import annotations
 
-import logging
+import ipaddress
 import threading
 import time
 import urllib.parse
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -33,7 +32,7 @@ from coprolib.adapters.errors import (
     error_for,
 )
 from coprolib.adapters.results import Status
-from coprolib.adapters.secrets import Secret
+from coprolib.adapters.secrets import LOG_FILTER, Secret
 
 USER_AGENT = "coprolib"
 
@@ -67,7 +66,17 @@ class HttpOptions:
     ca_bundle: str | None = None
 
 
-_LOOPBACK_HOSTS = ("localhost", "::1")
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: an IP address :mod:`ipaddress` calls loopback
+    (``127.0.0.0/8``, ``::1``), or the name ``localhost``. Any other name is not, however it
+    starts (``127.evil.example`` is a name anyone can point anywhere)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_endpoint(url: str, field: str, shown: str | None = None) -> None:
@@ -81,7 +90,7 @@ def check_endpoint(url: str, field: str, shown: str | None = None) -> None:
     if parts.scheme == "https" and parts.hostname:
         return
     host = parts.hostname or ""
-    if parts.scheme == "http" and (host in _LOOPBACK_HOSTS or host.startswith("127.")):
+    if parts.scheme == "http" and is_loopback(host):
         return
     raise ValueError(
         f"{field}: {shown or repr(url)} must be an https:// URL "
@@ -112,18 +121,42 @@ def classify_status(code: int, overrides: Mapping[int, Status] | None = None) ->
     return Status.RETRYABLE if code >= 500 else Status.PERMANENT
 
 
+#: How much of a remote error reply an error message keeps (characters).
+BODY_EXCERPT = 160
+
+
+def body_excerpt(response: requests.Response, limit: int = BODY_EXCERPT) -> str:
+    """The start of a reply's body on one line, cut to ``limit`` characters: enough to tell
+    what the remote objected to, too short to copy a whole share (error replies often echo the
+    request). Callers mask secrets in it; the ledger encrypts job errors when it has a key and
+    erasure removes them."""
+    try:
+        text = response.content[: limit * 4].decode(response.encoding or "utf-8", "replace")
+    except (requests.RequestException, LookupError, RuntimeError):
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def error_for_response(
-    response: requests.Response, overrides: Mapping[int, Status] | None = None
+    response: requests.Response,
+    overrides: Mapping[int, Status] | None = None,
+    *,
+    with_body: bool = False,
 ) -> AdapterError | None:
-    """The classified error for a non-2xx response, or None when it succeeded."""
+    """The classified error for a non-2xx response, or None when it succeeded. With
+    ``with_body`` the message ends with the start of the reply (:func:`body_excerpt`)."""
     status = classify_status(response.status_code, overrides)
     if status is Status.OK:
         return None
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     reason = response.reason or ""
-    return error_for(
-        status, f"HTTP {response.status_code} {reason}".strip(), retry_after=retry_after
-    )
+    message = f"HTTP {response.status_code} {reason}".strip()
+    if with_body:
+        excerpt = body_excerpt(response)
+        if excerpt:
+            message = f"{message}: {excerpt}"
+    return error_for(status, message, retry_after=retry_after)
 
 
 _CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
@@ -244,28 +277,6 @@ class ClientCredentials:
         self._expires = self.clock() + max(0.0, lifetime - self.skew)
 
 
-class _RedactUrllib3(logging.Filter):
-    """Masks every live client's secrets in urllib3's debug lines (they show request paths,
-    which for some services, such as incoming-webhook URLs, are themselves secrets)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clients: weakref.WeakSet[HttpClient] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        clients = list(self.clients)
-        if clients:
-            text = record.getMessage()
-            for client in clients:
-                text = client.redact(text)
-            record.msg, record.args = text, ()
-        return True
-
-
-_URLLIB3_FILTER = _RedactUrllib3()
-logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_FILTER)
-
-
 class HttpClient:
     """One pooled session for one destination, with timeouts, auth and classified errors.
 
@@ -300,7 +311,7 @@ class HttpClient:
         self.session.verify = self.options.ca_bundle or True
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers.update(headers or {})
-        _URLLIB3_FILTER.clients.add(self)
+        LOG_FILTER.register(self)
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -340,7 +351,7 @@ class HttpClient:
         if response.status_code == 401 and self.token_source is not None:
             response.close()
             response = self.send(method, path, _refresh=True, **kwargs)
-        error = error_for_response(response, self.status_overrides)
+        error = error_for_response(response, self.status_overrides, with_body=True)
         if error is not None:
             response.close()
             raise self._redacted(error)

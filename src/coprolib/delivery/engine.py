@@ -354,12 +354,12 @@ class _Run:
         self.paused_until: dict[str, dt.datetime] = {}
         self.failures: dict[str, int] = {}
         self.touched: set[int] = self.summary.put_back
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, int] = {}
 
     def note_errors(self) -> None:
         """Store the last error each destination gave in the batch just sent (one write)."""
-        for dest, error in self.errors.items():
-            self.ledger.note_destination_error(dest, error)
+        for dest, job_id in self.errors.items():
+            self.ledger.note_destination_error(dest, job_id)
         self.errors.clear()
 
     def refresh_pauses(self) -> None:
@@ -406,10 +406,10 @@ class _Run:
         paused = self.paused_until.get(dest)
         return dest in self.summary.blocked or (paused is not None and paused > self.clock())
 
-    def pause(self, dest: str, seconds: float, reason: str) -> dt.datetime:
+    def pause(self, dest: str, seconds: float, reason: str, job: Job) -> dt.datetime:
         """Pause ``dest`` for every worker (stored in the ledger); returns when it ends."""
         until = self.clock() + dt.timedelta(seconds=max(0.0, seconds))
-        self.ledger.pause_destination(dest, until, reason)
+        self.ledger.pause_destination(dest, until, reason.split(":")[0], job.id)
         self.failures[dest] = self.failures.get(dest, 0) + 1
         current = self.paused_until.get(dest)
         if current is None or current < until:
@@ -425,7 +425,7 @@ class _Run:
 
     # --- job outcomes ---------------------------------------------------------------------
 
-    def release(self, jobs: list[Job], reason: str) -> None:
+    def release(self, jobs: list[Job], reason: str, error: str | None = None) -> None:
         """Hand claimed jobs back unsent, at no cost in attempts: due again when the pause
         ends, or, for a stopped destination, a minute from now (not again in this run)."""
         if not jobs:
@@ -437,7 +437,8 @@ class _Run:
         if dest in self.summary.blocked:
             when = max(when, self.clock() + dt.timedelta(seconds=BLOCKED_RETRY_SECONDS))
         self.ledger.settle_jobs(
-            jobs, JobStatus.PENDING, next_attempt_at=when, event="released", detail=reason,
+            jobs, JobStatus.PENDING, next_attempt_at=when, event="released",
+            detail=reason.split(":")[0], error=error,
             worker=self.worker,
         )  # fmt: skip
         self.touched.update(j.id for j in jobs)
@@ -450,7 +451,7 @@ class _Run:
         rep = self.summary.at(job.destination)
         rep.failed_attempts += 1
         rep.last_error = reason
-        self.errors[job.destination] = reason
+        self.errors[job.destination] = job.id
         if attempts >= self.policy.max_attempts:
             self.dead(
                 job, f"gave up after {_count(attempts, 'attempt')}: {reason}", share,
@@ -465,7 +466,7 @@ class _Run:
         lost = self.ledger.settle_jobs(
             [job], JobStatus.PENDING, error=reason, next_attempt_at=when, count_attempt=True,
             in_doubt=True, event="failed",
-            detail=f"attempt {attempts} of {self.policy.max_attempts}: {reason}",
+            detail=f"attempt {attempts} of {self.policy.max_attempts}",
             worker=self.worker,
         )  # fmt: skip
         if lost:
@@ -541,15 +542,15 @@ class _Run:
                 pause = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
             rep.throttled += 1
             rep.last_error = f"throttled: {reason}"
-            self.pause(dest, pause, f"throttled: {reason}")
-            self.release([job], f"throttled: {reason}")
+            self.pause(dest, pause, f"throttled: {reason}", job)
+            self.release([job], f"throttled: {reason}", error=f"throttled: {reason}")
         elif status in (Status.AUTH, Status.DISABLED):
             why = f"{status}: {reason}"
             self.summary.blocked[dest] = why
             rep.last_error = why
             delay = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
-            self.pause(dest, max(BLOCKED_RETRY_SECONDS, delay), why)
-            self.release([job], why)
+            self.pause(dest, max(BLOCKED_RETRY_SECONDS, delay), why, job)
+            self.release([job], why, error=why)
         elif status is Status.RETRYABLE and getattr(result, "reached", None) is False:
             # The request never left (connection refused, connect timeout): the destination
             # is down, not this share. Pause the destination for everyone; no attempt counted.
@@ -557,14 +558,14 @@ class _Run:
             rep.unreachable += 1
             rep.last_error = why
             grown = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
-            self.pause(dest, max(result.retry_after or 0.0, grown), why)
-            self.release([job], why)
+            self.pause(dest, max(result.retry_after or 0.0, grown), why, job)
+            self.release([job], why, error=why)
         elif status is Status.RETRYABLE:
             self.retry(job, reason, result.retry_after, share)
         else:  # permanent, conflict, or a status this engine does not know: it was refused
             rep.failed_attempts += 1
             rep.last_error = f"{status}: {reason}"
-            self.errors[dest] = rep.last_error
+            self.errors[dest] = job.id
             self.dead(job, f"{status}: {reason}", share, count_attempt=True)
 
 
@@ -684,6 +685,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
         sendable.append((job, share))
     by_share = {share.id: (job, share) for job, share in sendable}
     consents = ConsentCache(ledger, run.clock())  # read once per batch, just before sending
+    consents.preload(share for _, share in sendable)
     vetoes = _implemented("before_delivery")
 
     def recheck(share: Share) -> str | None:
@@ -747,20 +749,19 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     by_key: dict[str, Any] = {}
     for job in jobs:
         receipts = [r for r in ledger.receipts_for(job.share_id) if r.destination == dest]
-        delivered = [r for r in receipts if r.action == DELIVER]
-        if any(r.action == RETRACT for r in receipts) or not delivered:
-            with ledger.transaction():  # nothing (more) at the remote to remove
+        delivered = [(r.idempotency_key, r.remote_id) for r in receipts if r.action == DELIVER]
+        if any(r.action == RETRACT for r in receipts):
+            with ledger.transaction():  # retracted already: nothing more at the remote
                 ledger.set_share_status(job.share_id, ShareStatus.RETRACTED)
                 ledger.settle_jobs([job], JobStatus.DONE, worker=run.worker)
             run.summary.retracted += 1
             continue
-        for receipt in delivered:
-            key = receipt.idempotency_key
+        # No receipt: it was sent and never confirmed, or may have been (a reply lost). In
+        # doubt means live: retract it by the key it was sent with (not there counts as done).
+        for key, remote_id in delivered or [(job.idempotency_key, None)]:
             if key in by_key:
                 continue
-            refs.append(
-                RetractRef(share_id=job.share_id, idempotency_key=key, remote_id=receipt.remote_id)
-            )
+            refs.append(RetractRef(share_id=job.share_id, idempotency_key=key, remote_id=remote_id))
             by_key[key] = job
     results = retract_checked(adapter, refs)
     outcome: dict[int, list[RetractResult]] = defaultdict(list)

@@ -5,23 +5,8 @@ anywhere else) and returns an :class:`Impact`, whose :meth:`Impact.to_dict` is t
 output of ``coprolib impact`` and the data behind ``coprolib report``. Only ids, counts, dates and
 labels appear in the result: never names, contact details or story text.
 
-Periods. With ``since``, story measures (the funnel's story counts, days to first feedback, loop
-closure, "soaked up") cover the *cohort* of stories collected on or after ``since`` and all that
-followed from them; event counts (insights written, insights shared, outcomes agreed or
-implemented, contributors told, activities held) count events dated on or after ``since``
-(an insight with no ``created_on`` counts in every period).
-Overdue feedback is always everything owed and past due on ``today``.
-
-Definitions.
-
-- A disclosure story is a safeguarding concern, never insight: it is counted apart and left out
-  of every other story measure.
-- An insight is *shared* when a share of it reached a destination (status ``delivered``, or later
-  ``retract_planned``/``retracted``; a bare :class:`~coprolib.records.Share` counts as delivered).
-- A contributor *heard back* when a feedback to them is ``sent`` or ``done`` (with ``sent_on``).
-  A story's feedback is one naming the story, or about an insight or outcome resting on it.
-- *Told what happened* means feedback of kind ``shared``, ``change_update`` or ``not_done``.
-- Percentiles use the nearest-rank method on whole days.
+Every measure (the cohort, "shared", "heard back", the funnel, the trend...) is defined once,
+in docs/impact.md, and each definition has its test in tests/test_impact_definitions.py.
 
 Modules: ``result`` (the :class:`Impact` types), ``index`` (the one pass over the records),
 ``measures`` (each measure and :func:`measure`), ``sources`` (:func:`measure_bundle`,
@@ -40,6 +25,7 @@ from coprolib.impact.result import (
     ImpactWarning,
     LoopClosure,
     OverdueFeedback,
+    QuarterRow,
     RungRow,
     SoakedUp,
     ThemeRow,
@@ -58,6 +44,7 @@ __all__ = [
     "ImpactWarning",
     "LoopClosure",
     "OverdueFeedback",
+    "QuarterRow",
     "RungRow",
     "SoakedUp",
     "ThemeRow",

@@ -10,9 +10,10 @@ import attrs
 
 from coprolib.enums import FeedbackKind, FeedbackStatus, OutcomeStatus, ShareKind
 from coprolib.impact.result import OverdueFeedback
-from coprolib.records import Feedback, Insight, Outcome, Share, Story
+from coprolib.records import Consent, Feedback, Insight, Outcome, Share, Story
 
-SHARED_STATES = frozenset({"delivered", "retract_planned", "retracted"})
+#: The share status that counts as shared: delivered and not being taken back.
+SHARED_STATES = frozenset({"delivered"})
 HEARD = frozenset({FeedbackStatus.SENT, FeedbackStatus.DONE})
 WHAT_HAPPENED = frozenset({FeedbackKind.SHARED, FeedbackKind.CHANGE_UPDATE, FeedbackKind.NOT_DONE})
 DELIVERED = frozenset({OutcomeStatus.IMPLEMENTED, OutcomeStatus.EVIDENCED})
@@ -45,6 +46,7 @@ class Index:
     told_what_happened: set[str] = attrs.Factory(set)
     told_stories: set[str] = attrs.Factory(set)
     told_in_period: set[str] = attrs.Factory(set)
+    told_on: dict[str, dt.date] = attrs.Factory(dict)  # contributor -> first told what happened
     overdue: list[OverdueFeedback] = attrs.Factory(list)
 
     def in_period(self, day: dt.date | None) -> bool:
@@ -65,16 +67,25 @@ class Index:
                 self.story_themes[s.id] = s.themes
 
     def add_insights(
-        self, insights: Iterable[Insight], shares: Iterable[Share | tuple[Share, str]]
+        self,
+        insights: Iterable[Insight],
+        shares: Iterable[Share | tuple[Share, str]],
+        consents: Iterable[Consent] = (),
     ) -> None:
-        """Index insights, which of them were shared and when, and the stories behind them."""
+        """Index insights, which of them are shared (delivered and still consented) and since
+        when, and the stories behind them."""
         self.insights = list(insights)
         self.insight_stories = {i.id: i.story_ids for i in self.insights}
+        end_of_today = dt.datetime.combine(self.today, dt.time.max, tzinfo=dt.UTC)
+        withdrawn = {c.id for c in consents if c.state_at(end_of_today).status == "withdrawn"}
         for share, status in share_pairs(shares):
-            if share.kind is ShareKind.INSIGHT and status in SHARED_STATES:
-                day = share.planned_at.date()
-                if share.subject_id not in self.shared_on or day < self.shared_on[share.subject_id]:
-                    self.shared_on[share.subject_id] = day
+            if share.kind is not ShareKind.INSIGHT or status not in SHARED_STATES:
+                continue
+            if any(ref.consent_id in withdrawn for ref in share.consent_refs):
+                continue
+            day = share.planned_at.date()
+            if share.subject_id not in self.shared_on or day < self.shared_on[share.subject_id]:
+                self.shared_on[share.subject_id] = day
         for i in self.insights:
             self.in_insight.update(i.story_ids)
             if i.id in self.shared_on:
@@ -95,7 +106,10 @@ class Index:
                 self.in_delivered.update(behind)
 
     def add_feedback(self, feedback: Iterable[Feedback]) -> None:
-        """Index what is overdue, who heard back when, and which stories it was about."""
+        """Index what is overdue (with the title of what it is about), who heard back when,
+        and which stories it was about."""
+        titles = {i.id: i.title for i in self.insights}
+        outcome_titles = {o.id: o.title for o in self.outcomes}
         for fb in feedback:
             if fb.status is FeedbackStatus.OWED and fb.due is not None and fb.due < self.today:
                 self.overdue.append(
@@ -107,6 +121,8 @@ class Index:
                         days_overdue=(self.today - fb.due).days,
                         outcome_id=fb.outcome_id,
                         insight_id=fb.insight_id,
+                        title=outcome_titles.get(fb.outcome_id or "")
+                        or titles.get(fb.insight_id or ""),
                     )
                 )
             if fb.status in HEARD and fb.sent_on is not None:
@@ -119,6 +135,8 @@ class Index:
         what_happened = fb.kind in WHAT_HAPPENED
         if what_happened:
             self.told_what_happened.add(cid)
+            if cid not in self.told_on or sent < self.told_on[cid]:
+                self.told_on[cid] = sent
             if self.in_period(sent):
                 self.told_in_period.add(cid)
         related: Iterable[str]

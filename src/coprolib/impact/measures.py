@@ -19,12 +19,14 @@ from coprolib.impact.result import (
     Impact,
     ImpactWarning,
     LoopClosure,
+    QuarterRow,
     RungRow,
     SoakedUp,
     ThemeRow,
 )
 from coprolib.records import (
     Activity,
+    Consent,
     Contributor,
     Feedback,
     Insight,
@@ -68,55 +70,109 @@ def _nearest_rank(sorted_values: list[int], pct: float) -> int:
 
 
 def _funnel(ix: Index) -> tuple[FunnelStage, ...]:
-    cohort = ix.collected.keys()
-    agreed = delivered = 0
-    for o in ix.outcomes:
-        day = _first(o, AGREED_OR_LATER)
-        agreed += day is not None and ix.in_period(day)
-        day = _first(o, tuple(DELIVERED))
-        delivered += day is not None and ix.in_period(day)
+    """Each stage's stories are those of the stage before that also reached it, so the funnel
+    can only narrow; each stage also counts its own unit among the records resting on them."""
+    cohort = set(ix.collected)
+    drawn = cohort & ix.in_insight
+    shared = drawn & ix.in_shared
+    agreed = shared & ix.in_agreed
+    delivered = agreed & ix.in_delivered
+    told = delivered & ix.told_stories
+
+    def resting_on(
+        story_ids: set[str], ids_and_stories: Iterable[tuple[str, Iterable[str]]]
+    ) -> int:
+        return sum(1 for _, behind in ids_and_stories if story_ids.intersection(behind))
+
+    insights = [(i.id, i.story_ids) for i in ix.insights]
+    agreed_outcomes = [
+        (o.id, ix.outcome_stories[o.id])
+        for o in ix.outcomes
+        if {e.status for e in o.timeline}.intersection(AGREED_OR_LATER)
+    ]
+    delivered_outcomes = [
+        (o.id, ix.outcome_stories[o.id])
+        for o in ix.outcomes
+        if {e.status for e in o.timeline}.intersection(DELIVERED)
+    ]
+    tellers = {cid for sid in told for cid in ix.story_people[sid] if cid in ix.told_what_happened}
     stages = (
-        ("stories", "Stories collected", len(cohort), "stories", len(cohort)),
-        (
-            "insights",
-            "Drawn on by an insight",
-            sum(1 for i in ix.insights if ix.in_period(i.created_on)),
-            "insights",
-            len(ix.in_insight.intersection(cohort)),
-        ),
+        ("stories", "Stories collected", len(cohort), "stories", cohort),
+        ("insights", "Drawn on by an insight", resting_on(drawn, insights), "insights", drawn),
         (
             "shared",
-            "Shared where practitioners work",
-            sum(1 for d in ix.shared_on.values() if ix.in_period(d)),
+            "Shared, and still consented",
+            resting_on(shared, [(i, s) for i, s in insights if i in ix.shared_on]),
             "insights shared",
-            len(ix.in_shared.intersection(cohort)),
+            shared,
         ),
         (
             "agreed",
             "Led to an agreed change",
-            agreed,
+            resting_on(agreed, agreed_outcomes),
             "outcomes agreed",
-            len(ix.in_agreed.intersection(cohort)),
+            agreed,
         ),
         (
             "delivered",
             "Change implemented or evidenced",
-            delivered,
+            resting_on(delivered, delivered_outcomes),
             "outcomes implemented",
-            len(ix.in_delivered.intersection(cohort)),
+            delivered,
         ),
-        (
-            "told",
-            "Contributors told what happened",
-            len(ix.told_in_period),
-            "contributors told",
-            len(ix.told_stories),
-        ),
+        ("told", "Tellers told what changed", len(tellers), "contributors told", told),
     )
     return tuple(
-        FunnelStage(key=k, label=label, count=n, unit=unit, stories=s)
+        FunnelStage(key=k, label=label, count=n, unit=unit, stories=len(s))
         for k, label, n, unit, s in stages
     )
+
+
+def _quarter(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _trend(ix: Index) -> tuple[QuarterRow, ...]:
+    """Per calendar quarter, from the first event to ``today``: stories collected (the cohort),
+    insights first shared, outcomes first agreed and first delivered, contributors first told
+    what happened; each counted in the quarter of the day it happened."""
+    counts: dict[dt.date, Counter[str]] = defaultdict(Counter)
+    for day in ix.collected.values():
+        counts[_quarter(day)]["stories"] += 1
+    for day in ix.shared_on.values():
+        if ix.in_period(day):
+            counts[_quarter(day)]["insights_shared"] += 1
+    for o in ix.outcomes:
+        for key, statuses in (
+            ("outcomes_agreed", AGREED_OR_LATER),
+            ("outcomes_delivered", tuple(DELIVERED)),
+        ):
+            first = _first(o, statuses)
+            if first is not None and ix.in_period(first):
+                counts[_quarter(first)][key] += 1
+    for day in ix.told_on.values():
+        if ix.in_period(day):
+            counts[_quarter(day)]["contributors_told"] += 1
+    if not counts:
+        return ()
+    rows: list[QuarterRow] = []
+    quarter, last = min(counts), _quarter(max(max(counts), ix.today))
+    while quarter <= last:
+        c = counts.get(quarter, Counter())
+        rows.append(
+            QuarterRow(
+                quarter=f"{quarter.year} Q{(quarter.month - 1) // 3 + 1}",
+                start=quarter,
+                stories=c["stories"],
+                insights_shared=c["insights_shared"],
+                outcomes_agreed=c["outcomes_agreed"],
+                outcomes_delivered=c["outcomes_delivered"],
+                contributors_told=c["contributors_told"],
+            )
+        )
+        month = quarter.month + 3
+        quarter = dt.date(quarter.year + (month > 12), (month - 1) % 12 + 1, 1)
+    return tuple(rows)
 
 
 def _timing(ix: Index) -> FeedbackTiming:
@@ -291,6 +347,7 @@ def _ladder(
                 ImpactWarning(
                     code="professionals_held_decisions",
                     subject_id=a.id,
+                    title=a.title,
                     message=(
                         f"activity {a.id} is presented as co-production ({where}) but "
                         "professionals alone held the decisions"
@@ -302,6 +359,7 @@ def _ladder(
                 ImpactWarning(
                     code="called_co_production",
                     subject_id=a.id,
+                    title=a.title,
                     message=f"activity {a.id} is described as co-production but sits at {where}",
                 )
             )
@@ -329,6 +387,7 @@ def measure(
     activities: Iterable[Activity] = (),
     contributors: Iterable[Contributor] = (),
     shares: Iterable[Share | tuple[Share, str]] = (),
+    consents: Iterable[Consent] = (),
     today: dt.date,
     since: dt.date | None = None,
     within_days: int = DEFAULT_WITHIN_DAYS,
@@ -336,7 +395,8 @@ def measure(
 ) -> Impact:
     """Compute every impact measure from the records given (see the module docs for the
     definitions). ``shares`` may be bare shares or ``(share, status)`` pairs as the ledger lists
-    them. Runs in one pass over each input."""
+    them; ``consents`` let a delivered share whose consent has since been withdrawn stop
+    counting as shared. Runs in one pass over each input."""
     if within_days < 0:
         raise RecordError("within_days", f"is {within_days}; it cannot be negative")
     if soak_days < 0:
@@ -345,7 +405,7 @@ def measure(
         raise RecordError("since", f"{since.isoformat()} is after today ({today.isoformat()})")
     ix = Index(today=today, since=since)
     ix.add_stories(stories)
-    ix.add_insights(insights, shares)
+    ix.add_insights(insights, shares, consents)
     ix.add_outcomes(outcomes)
     ix.add_feedback(feedback)
     loop, never_told = _loop_closure(ix, contributors, within_days)
@@ -367,6 +427,7 @@ def measure(
         ladder=ladder,
         warnings=(*activity_warnings, *never_told),
         overdue_feedback=tuple(ix.overdue),
+        trend=_trend(ix),
     )
 
 

@@ -114,11 +114,13 @@ class RungRow:
 
 @attrs.frozen(kw_only=True)
 class ImpactWarning:
-    """Something a board should look at: ``code`` says what, ``subject_id`` which record."""
+    """Something a board should look at: ``code`` says what, ``subject_id`` which record, and
+    ``title`` its title when it has one (an activity's; never a person's name)."""
 
     code: str
     subject_id: str
     message: str
+    title: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -132,6 +134,21 @@ class OverdueFeedback:
     days_overdue: int
     outcome_id: str | None
     insight_id: str | None
+    #: What it is about, in words: the outcome's title, else the insight's, else None.
+    title: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class QuarterRow:
+    """One calendar quarter of the trend: what happened in it, counted by the day it happened."""
+
+    quarter: str  # "2026 Q2"
+    start: dt.date
+    stories: int
+    insights_shared: int
+    outcomes_agreed: int
+    outcomes_delivered: int
+    contributors_told: int
 
 
 def _plain(value: Any) -> Any:
@@ -163,6 +180,7 @@ class Impact:
     ladder: tuple[RungRow, ...]
     warnings: tuple[ImpactWarning, ...]
     overdue_feedback: tuple[OverdueFeedback, ...]
+    trend: tuple[QuarterRow, ...] = ()
 
     def stage(self, key: str) -> FunnelStage:
         """The funnel stage with this key."""

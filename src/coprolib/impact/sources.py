@@ -6,7 +6,7 @@ from typing import Any
 
 from coprolib.impact.measures import measure
 from coprolib.impact.result import Impact
-from coprolib.records import Activity, Contributor, Feedback, Insight, Outcome, Story
+from coprolib.records import Activity, Consent, Contributor, Feedback, Insight, Outcome, Story
 
 
 def measure_bundle(bundle: Any, **options: Any) -> Impact:
@@ -21,13 +21,15 @@ def measure_bundle(bundle: Any, **options: Any) -> Impact:
         activities=getattr(bundle, "activities", ()),
         contributors=getattr(bundle, "contributors", ()),
         shares=getattr(bundle, "shares", ()),
+        consents=getattr(bundle, "consents", ()),
         **options,
     )
 
 
 def measure_ledger(ledger: Any, **options: Any) -> Impact:
     """:func:`measure` over everything in a :class:`coprolib.ledger.Ledger` (its stories,
-    insights, outcomes, feedback, activities, contributors and shares with their status).
+    insights, outcomes, feedback, activities, contributors, consents and shares with their
+    status).
     ``options`` go to :func:`measure`."""
     return measure(
         stories=ledger.list(Story),
@@ -37,5 +39,6 @@ def measure_ledger(ledger: Any, **options: Any) -> Impact:
         activities=ledger.list(Activity),
         contributors=ledger.list(Contributor),
         shares=ledger.list_shares(),
+        consents=ledger.list(Consent),
         **options,
     )

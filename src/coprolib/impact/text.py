@@ -28,6 +28,13 @@ def format_text(impact: Impact) -> str:
             f"Days from story to first feedback: median {timing.median_days:g}, "
             f"90th percentile {timing.p90_days}"
         )
+    if impact.trend:
+        lines.append("By quarter (stories, insights shared, changes agreed, implemented, told):")
+        lines.extend(
+            f"  {q.quarter}: {q.stories}, {q.insights_shared}, {q.outcomes_agreed}, "
+            f"{q.outcomes_delivered}, {q.contributors_told}"
+            for q in impact.trend[-4:]
+        )
     depth = ", ".join(f"{r.depth.value} {r.total}" for r in impact.change_depth)
     lines.append(f"Change depth (outcomes): {depth}")
     soaked = impact.soaked_up
@@ -42,7 +49,15 @@ def format_text(impact: Impact) -> str:
     )
     lines.append(f"Activities by ladder rung: {rungs or 'none'}")
     lines.append(f"Feedback overdue: {len(impact.overdue_feedback)}")
+    lines.extend(
+        f"  {o.feedback_id} ({o.title or o.kind.value}): {o.days_overdue} days"
+        for o in impact.overdue_feedback[:10]
+    )
     never = sum(1 for w in impact.warnings if w.code == "never_told")
     lines.append(f"Warnings: {len(impact.warnings)} ({never} contributors never told)")
-    lines.extend(f"  {w.message}" for w in impact.warnings if w.code != "never_told")
+    lines.extend(
+        f"  {w.message}" + (f' ("{w.title}")' if w.title else "")
+        for w in impact.warnings
+        if w.code != "never_told"
+    )
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -164,9 +165,18 @@ class SQLiteBackend(Backend):
         """Checkpoint the WAL, VACUUM, and truncate the WAL to nothing."""
         if self.path == ":memory:":
             return
-        self.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._checkpoint()
         self.execute("VACUUM")
-        self.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._checkpoint()
+
+    def _checkpoint(self, tries: int = 50) -> None:
+        """Checkpoint and truncate the WAL, retrying for a few seconds while another
+        connection's read keeps it busy (its old pages would otherwise stay in the WAL)."""
+        for _ in range(tries):
+            row = self.query_one("PRAGMA wal_checkpoint(TRUNCATE)")
+            if row is None or not row[0]:
+                return
+            time.sleep(0.1)
 
     def close(self) -> None:
         """Close the connection."""
@@ -292,8 +302,9 @@ class PostgresBackend(Backend):
         return {r[0] for r in rows}
 
     def compact(self) -> None:
-        """VACUUM FULL the tables that hold protected content."""
-        for table in ("records", "shares"):
+        """VACUUM FULL the tables that hold personal content, so no dead row version keeps
+        it in the table files (the server's WAL archive and backups age out on their own)."""
+        for table in ("records", "consent_events", "shares", "receipts", "jobs"):
             self.execute(f"VACUUM FULL {table}")
 
     def close(self) -> None:

@@ -31,7 +31,11 @@ KIND_BY_CLASS: dict[type[Any], str] = dict(RECORD_NAMES)
 KIND_ORDER = ("contributor", "activity", "story", "consent", "insight", "outcome", "feedback")
 
 #: Which protected fields each kind has, as paths into the unstructured data.
-#: ``*`` means every item of a list.
+#: ``*`` means every item of a list. Every free-text field that can hold personal data is here:
+#: encrypted when the ledger has a key, scrubbed by erasure where it is the erased person's.
+#: ``consent_event`` is a row of ``consent_events``; a job's ``last_error`` column is protected
+#: too (:data:`PROTECTED_COLUMNS`). docs/data_protection.md lists them; a test fails when a
+#: record class gains a string field that is neither here nor in :data:`NOT_PERSONAL`.
 PROTECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     "contributor": (
         ("display_name",),
@@ -41,14 +45,100 @@ PROTECTED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("known_identifiers", "*"),
         ("accessibility", "notes"),
     ),
-    "story": (("text",), ("title",)),
+    "story": (("text",), ("title",), ("collected_by",)),
+    "consent": (("supported_by",),),
+    "consent_event": (("recorded_by",), ("reason",), ("approver",)),
+    "insight": (("title",), ("summary",), ("recommendation",), ("authored_by",)),
+    "outcome": (("description",), ("timeline", "*", "note"), ("timeline", "*", "by")),
+    "feedback": (("message",), ("note",)),
+    "activity": (("notes",),),
     "share": (
+        ("title",),
+        ("body",),
+        ("recommendation",),
         ("quotes", "*", "text"),
         ("recipient", "name"),
         ("recipient", "email"),
         ("recipient", "phone"),
         ("recipient", "postal_address"),
     ),
+}
+
+#: Protected columns outside the JSON data: (table, column).
+PROTECTED_COLUMNS: tuple[tuple[str, str], ...] = (("jobs", "last_error"),)
+
+#: String fields that hold no personal data, by kind, with why: ids, digests, codes, labels
+#: chosen from configuration, dates. Everything else that is text is in :data:`PROTECTED`.
+NOT_PERSONAL: dict[str, dict[tuple[str, ...], str]] = {
+    "contributor": {
+        ("id",): "pseudonymous id",
+        ("supporting_org",): "an organisation's name",
+        ("accessibility", "language"): "a language code",
+    },
+    "story": {
+        ("id",): "id",
+        ("contributor_ids", "*"): "pseudonymous ids",
+        ("themes", "*"): "theme codes",
+        ("quotes", "*", "id"): "quote id",
+        ("activity_id",): "id",
+    },
+    "consent": {
+        ("id",): "id",
+        ("contributor_id",): "pseudonymous id",
+        ("story_ids", "*"): "ids",
+    },
+    "consent_event": {
+        ("insight_id",): "id",
+        ("text_digest",): "a SHA-256 digest",
+        ("terms", "denied_destinations", "*"): "destination names from configuration",
+    },
+    "insight": {
+        ("id",): "id",
+        ("themes", "*"): "theme codes",
+        ("evidence", "*", "story_id"): "id",
+        ("evidence", "*", "quote_ids", "*"): "ids",
+    },
+    "outcome": {
+        ("id",): "id",
+        ("title",): "the name of a service change (reported publicly)",
+        ("owner",): "the team or organisation that owns the change",
+        ("insight_ids", "*"): "ids",
+        ("timeline", "*", "evidence", "*"): "links to public documents",
+    },
+    "feedback": {
+        ("id",): "id",
+        ("contributor_id",): "pseudonymous id",
+        ("story_ids", "*"): "ids",
+        ("insight_id",): "id",
+        ("share_id",): "id",
+        ("outcome_id",): "id",
+        ("destination",): "destination name from configuration",
+    },
+    "activity": {
+        ("id",): "id",
+        ("title",): "the name of a co-production activity",
+        ("described_as",): "how the activity was labelled (a ladder word)",
+        ("contributor_ids", "*"): "pseudonymous ids",
+    },
+    "share": {
+        ("id",): "id",
+        ("destination",): "destination name",
+        ("subject_id",): "id",
+        ("idempotency_key",): "derived key",
+        ("digest",): "a SHA-256 digest",
+        ("themes", "*"): "theme codes",
+        ("quotes", "*", "story_ref"): "a story id or 'story N' label",
+        ("story_ids", "*"): "ids",
+        ("consent_refs", "*", "consent_id"): "id",
+        ("recipient", "language"): "a language code",
+    },
+    "receipt": {
+        ("share_id",): "id",
+        ("destination",): "destination name",
+        ("idempotency_key",): "derived key",
+        ("action",): "delivered / retracted",
+        ("remote_id",): "the id the destination gave the record",
+    },
 }
 
 #: Text that replaces erased story text and quotes.

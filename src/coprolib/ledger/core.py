@@ -16,7 +16,7 @@ from coprolib.convert import StructureError, structure
 from coprolib.ledger.audit import GENESIS, entry_hash, now_text, rows_digest, rows_list
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import dumps, map_protected
-from coprolib.ledger.crypto import KEY_ENV, KeyRing
+from coprolib.ledger.crypto import KEY_ENV, PREFIX, KeyRing
 from coprolib.ledger.errors import LedgerError
 
 #: Buffered audit entries written early (inside the transaction) once this many pile up.
@@ -42,6 +42,9 @@ class LedgerCore:
         self._access_dirty: set[str] = set()
         self._compact_after = False
         self._key_id: str | None = None
+        #: Set while writes that must pass on a plaintext ledger opened with a key run
+        #: (turning encryption on, rekey, the migration note).
+        self._key_setup = False
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -95,6 +98,7 @@ class LedgerCore:
         self._depth = 1
         self._reset_tx()
         try:
+            self._check_key_id()
             yield
             if self._doomed:
                 raise LedgerError("part of this transaction failed, so none of it was written")
@@ -113,6 +117,42 @@ class LedgerCore:
         if self._compact_after:
             self._compact_after = False
             self._db.compact()
+
+    def _check_key_id(self) -> None:
+        """Read the stored key id inside this write transaction (locked against a concurrent
+        ``rekey``), so a handle opened before a rekey never writes with the old key."""
+        if self._db.dialect == "postgres":
+            # A share lock on the marker row (always there) and the key id row: `rekey` takes
+            # the marker row for update first, so it waits for writers in flight and they
+            # wait for it, whether or not the ledger was encrypted before.
+            rows = dict(
+                self._db.query(
+                    "SELECT key, value FROM coprolib_meta WHERE key IN ('ledger', 'key_id')"
+                    " FOR SHARE"
+                )
+            )
+            stored = rows.get("key_id")
+        else:  # BEGIN IMMEDIATE already holds SQLite's only write lock
+            stored = self._get_meta("key_id")
+        if stored != self._key_id:
+            if stored is not None and self._keys is not None and stored in self._keys.ids:
+                self._key_id = stored  # rekeyed by another process to a key we hold
+            elif stored is not None:
+                raise LedgerError(
+                    f"the ledger was re-keyed to key id {stored} after this handle opened it, "
+                    f"and {KEY_ENV} does not hold that key: set {KEY_ENV} to the new key and "
+                    "open the ledger again"
+                )
+            else:
+                raise LedgerError(
+                    "the ledger's key id was removed after this handle opened it; "
+                    "run `coprolib audit verify`"
+                )
+        if self._key_id is None and self._keys is not None and not self._key_setup:
+            raise LedgerError(
+                f"{KEY_ENV} is set but this ledger is not encrypted: run `coprolib rekey` to "
+                f"encrypt it, or unset {KEY_ENV}"
+            )
 
     def _compact_when_committed(self) -> None:
         """Compact the storage now, or right after the enclosing transaction commits."""
@@ -206,20 +246,41 @@ class LedgerCore:
         if self._key_id is not None:
             ring = self._ring(f"{kind} {rec_id!r}")
             prefix = f"{table}:{kind}:{rec_id}:"
-            map_protected(kind, data, lambda path, v: ring.encrypt(v, prefix + path))
+            kid = self._key_id
+            map_protected(kind, data, lambda path, v: ring.encrypt(v, prefix + path, kid))
         return dumps(data)
 
-    def _plain(self, table: str, kind: str, rec_id: str, text: str) -> dict[str, Any]:
-        """A stored row's data with protected fields decrypted."""
+    def _seal(self, context: str, text: str | None) -> str | None:
+        """A protected column's value as stored (encrypted when the ledger has a key)."""
+        if text is None or self._key_id is None:
+            return text
+        return self._ring(context).encrypt(text, context, self._key_id)
+
+    def _unseal(self, context: str, stored: str | None, lenient: bool = False) -> str | None:
+        """A protected column's stored value, decrypted (``lenient``: see :meth:`_plain`)."""
+        if stored is None or self._key_id is None:
+            return stored
+        if lenient and not stored.startswith(PREFIX):
+            return stored
+        return self._ring(context).decrypt(stored, context, context)
+
+    def _plain(
+        self, table: str, kind: str, rec_id: str, text: str, lenient: bool = False
+    ) -> dict[str, Any]:
+        """A stored row's data with protected fields decrypted. ``lenient`` (for ``rekey``)
+        passes values that are not encrypted yet through: a field an older coprolib did not
+        protect, in a ledger written by it."""
         data: dict[str, Any] = json.loads(text)
         if self._key_id is not None:
             ring = self._ring(f"{kind} {rec_id!r}")
             prefix = f"{table}:{kind}:{rec_id}:"
-            map_protected(
-                kind,
-                data,
-                lambda path, v: ring.decrypt(v, prefix + path, f"{kind} {rec_id!r} field {path}"),
-            )
+
+            def reveal(path: str, v: str) -> str:
+                if lenient and not v.startswith(PREFIX):
+                    return v
+                return ring.decrypt(v, prefix + path, f"{kind} {rec_id!r} field {path}")
+
+            map_protected(kind, data, reveal)
         return data
 
     def _load(self, cls: type[Any], kind: str, rec_id: str, data: dict[str, Any]) -> Any:
@@ -282,6 +343,12 @@ class LedgerCore:
         self._audit_buf = []
 
     # --- meta ---------------------------------------------------------------------------
+
+    def _lock_for_rekey(self) -> None:
+        """Inside a transaction: wait for every write transaction in flight and hold off new
+        ones until commit (PostgreSQL; SQLite's write lock already does)."""
+        if self._db.dialect == "postgres":
+            self._db.execute("SELECT 1 FROM coprolib_meta WHERE key = 'ledger' FOR UPDATE")
 
     def _get_meta(self, key: str) -> str | None:
         row = self._db.query_one("SELECT value FROM coprolib_meta WHERE key = ?", (key,))

@@ -82,12 +82,17 @@ class KeyRing:
         """Ids of every key held."""
         return tuple(self._ciphers)
 
-    def encrypt(self, plaintext: str, context: str) -> str:
-        """Encrypt one field value with the current key, bound to ``context``."""
+    def encrypt(self, plaintext: str, context: str, kid: str | None = None) -> str:
+        """Encrypt one field value, bound to ``context``, with key ``kid`` (default: the
+        current key; the ledger passes the key id it stores, so every writer uses that one)."""
+        kid = kid or self.current_id
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise LedgerError(f"{KEY_ENV} does not hold key id {kid}, which the ledger uses")
         nonce = secrets.token_bytes(12)
-        ct = self._current.encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
+        ct = cipher.encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
         blob = base64.b64encode(nonce + ct).decode("ascii")
-        return f"{PREFIX}{self.current_id}:{blob}"
+        return f"{PREFIX}{kid}:{blob}"
 
     def decrypt(self, stored: str, context: str, where: str) -> str:
         """Decrypt a stored field value; ``where`` names the record and field for errors."""

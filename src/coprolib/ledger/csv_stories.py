@@ -22,7 +22,7 @@ column             needed    what it holds
 =================  ========  =====================================================================
 
 Quotes cannot be marked in CSV; add them later in a bundle. Empty optional cells mean "not
-given". Every problem names the line and column.
+given". Every problem names the line and column, and every problem in the file is listed.
 """
 
 from __future__ import annotations
@@ -56,47 +56,125 @@ def _split(cell: str) -> list[str]:
     return [part.strip() for part in cell.split(";") if part.strip()]
 
 
+#: The most problems one error message lists (the count says how many there were).
+MAX_LISTED = 50
+
+
+def _header(p: Path, fieldnames: Any) -> tuple[list[str], list[str]]:
+    header = [h.strip().lower() for h in (fieldnames or [])]
+    problems = []
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        problems.append(
+            f"{p.name} line 1: missing column(s) {', '.join(missing)} "
+            f"(needed: {', '.join(REQUIRED)})"
+        )
+    unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
+    if unknown:
+        problems.append(
+            f"{p.name} line 1: unknown column(s) {', '.join(unknown)} "
+            f"(known: {', '.join(REQUIRED + OPTIONAL)})"
+        )
+    return header, problems
+
+
+def _row(p: Path, line: int, row: dict[Any, Any]) -> tuple[Story | None, list[str]]:
+    """The story a row holds, or every problem with it."""
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    for col, raw in row.items():
+        if col is None:
+            problems.append(f"{p.name} line {line}: more cells than columns")
+            continue
+        cell = (raw or "").strip()
+        if col in _LISTS:
+            data[col] = _split(cell)
+        elif col == "disclosure":
+            if cell.lower() not in _TRUE | _FALSE:
+                problems.append(
+                    f"{p.name} line {line} column disclosure: {cell!r} is not yes or no"
+                )
+            data[col] = cell.lower() in _TRUE
+        elif cell or col in REQUIRED:
+            data[col] = cell
+    try:
+        story = structure(data, Story, "$")
+    except StructureError as exc:
+        for problem in exc.problems:
+            column = problem.path.removeprefix("$").lstrip(".")
+            where = f"{p.name} line {line}" + (f" column {column}" if column else "")
+            problems.append(f"{where}: {problem.message}")
+        return None, problems
+    return (None if problems else story), problems
+
+
+def _read(p: Path, problems: list[str]) -> Iterator[Story]:
+    """Stories from the rows without problems; every problem is added to ``problems``."""
+    try:
+        fh = p.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        problems.append(f"{p.name}: cannot read the file: {exc.strerror}")
+        return
+    with fh:
+        reader = csv.DictReader(fh)
+        try:
+            header, bad = _header(p, reader.fieldnames)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            problems.append(f"{p.name} line 1: not a readable CSV file: {exc}")
+            return
+        if bad:
+            problems.extend(bad)
+            return
+        reader.fieldnames = header
+        seen: dict[str, int] = {}
+        try:
+            for row in reader:
+                line = reader.line_num
+                story, bad = _row(p, line, row)
+                problems.extend(bad)
+                if story is None:
+                    continue
+                if story.id in seen:
+                    problems.append(
+                        f"{p.name} line {line} column id: {story.id!r} is already the id of "
+                        f"the story on line {seen[story.id]}"
+                    )
+                    continue
+                seen[story.id] = line
+                yield story
+        except (csv.Error, UnicodeDecodeError) as exc:
+            problems.append(f"{p.name} line {reader.line_num}: not readable as CSV: {exc}")
+
+
+def _error(problems: list[str]) -> LedgerError:
+    if len(problems) == 1:
+        return LedgerError(problems[0])
+    listed = problems[:MAX_LISTED]
+    more = len(problems) - len(listed)
+    return LedgerError(
+        f"{len(problems)} problems:\n"
+        + "\n".join(listed)
+        + (f"\n... and {more} more" if more else "")
+    )
+
+
+def story_csv_problems(path: str | Path) -> list[str]:
+    """Every problem in a stories CSV file, each naming the file, line and column; an empty
+    list when every row is a valid story. References to contributors are not checked (the
+    ledger checks them on import)."""
+    problems: list[str] = []
+    for _story in _read(Path(path), problems):
+        pass
+    return problems
+
+
 def iter_story_csv(path: str | Path) -> Iterator[Story]:
     """Yield a :class:`Story` per row of a CSV file (see the module docstring for columns).
-    Raises :class:`LedgerError` naming the file, line and column of the first problem."""
-    p = Path(path)
-    with p.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise LedgerError(
-                f"{p.name} line 1: missing column(s) {', '.join(missing)} "
-                f"(needed: {', '.join(REQUIRED)})"
-            )
-        unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
-        if unknown:
-            raise LedgerError(
-                f"{p.name} line 1: unknown column(s) {', '.join(unknown)} "
-                f"(known: {', '.join(REQUIRED + OPTIONAL)})"
-            )
-        reader.fieldnames = header
-        for row in reader:
-            line = reader.line_num
-            data: dict[str, Any] = {}
-            for col, raw in row.items():
-                if col is None:
-                    raise LedgerError(f"{p.name} line {line}: more cells than columns")
-                cell = (raw or "").strip()
-                if col in _LISTS:
-                    data[col] = _split(cell)
-                elif col == "disclosure":
-                    if cell.lower() not in _TRUE | _FALSE:
-                        raise LedgerError(
-                            f"{p.name} line {line} column disclosure: {cell!r} is not yes or no"
-                        )
-                    data[col] = cell.lower() in _TRUE
-                elif cell or col in REQUIRED:
-                    data[col] = cell
-            try:
-                yield structure(data, Story, "$")
-            except StructureError as exc:
-                first = exc.problems[0]
-                column = first.path.removeprefix("$").lstrip(".")
-                where = f"{p.name} line {line}" + (f" column {column}" if column else "")
-                raise LedgerError(f"{where}: {first.message}") from None
+
+    Rows are read to the end even after a bad one; then, if any row had a problem,
+    :class:`LedgerError` lists every problem with its file, line and column (so an import,
+    being one transaction, writes nothing)."""
+    problems: list[str] = []
+    yield from _read(Path(path), problems)
+    if problems:
+        raise _error(problems)

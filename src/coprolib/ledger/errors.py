@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from coprolib.errors import CoprolibError
 
-class LedgerError(Exception):
+
+class LedgerError(CoprolibError):
     """Something the ledger refused or could not do.
 
     ``record`` names the record (``"story 's-1'"``) and ``field`` the field when the error is about

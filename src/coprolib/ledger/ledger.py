@@ -7,9 +7,10 @@ from typing import Any
 
 from coprolib.convert import unstructure
 from coprolib.ledger.audit import note_digest, parse_rows_list
-from coprolib.ledger.codec import KIND_ORDER, PROTECTED
+from coprolib.ledger.codec import ERASED, KIND_ORDER, PROTECTED, dumps
 from coprolib.ledger.crypto import KeyRing
 from coprolib.ledger.erasure import (
+    erase_consent_record,
     erase_contributor_record,
     erase_feedback_record,
     erase_story_record,
@@ -17,10 +18,10 @@ from coprolib.ledger.erasure import (
 )
 from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.outbox import OutboxStore, share_digest
-from coprolib.ledger.record_store import _kind_of_cls, record_digest
+from coprolib.ledger.record_store import _kind_of_cls, event_digest, record_digest
 from coprolib.ledger.types import AuditEntry, AuditVerification
 from coprolib.ledger.verify import audit_rows, verify_chain
-from coprolib.records import BUNDLE_TYPES, Contributor, Feedback, Share, Story
+from coprolib.records import BUNDLE_TYPES, Consent, Contributor, Feedback, Share, Story
 
 
 class Ledger(OutboxStore):
@@ -90,45 +91,60 @@ class Ledger(OutboxStore):
     # --- erasure ------------------------------------------------------------------------
 
     def erase_contributor(self, contributor_id: str, *, compact: bool = True) -> dict[str, int]:
-        """Erase a person for good: their contact details, identifiers and name, their stories'
-        text, titles and quotes, the messages owed to them, and their quotes and contact details
-        in share records. Ids stay as tombstones, so references, share records and the audit
-        chain still line up. With ``compact`` the database then rewrites its files (SQLite:
-        VACUUM and a WAL checkpoint) so the old content is gone from the disk too.
-        Returns counts of what was erased."""
+        """Erase a person for good, finding what is theirs by reference: their name, contact
+        details, identifiers and notes; their stories' text, titles, quotes and collector;
+        their consents' free text (who supported the decision; each event's recorder, reason
+        and approver); the messages owed to them; their quotes in share records (by the
+        quote's story reference, whatever the identity level), and the recipient and message
+        of shares addressed to them; and the error text of every job for those shares (a
+        destination's error reply can echo the share). Ids stay as tombstones, so references,
+        share records and the audit chain still line up. It does not retract anything:
+        :func:`coprolib.erase.erase_person` withdraws and plans the retractions first.
+
+        With ``compact`` the database then rewrites its files (SQLite: checkpoint, VACUUM and
+        an emptied WAL; PostgreSQL: VACUUM FULL of the tables that hold content) so the old
+        text is gone from the disk too. Returns counts of the records changed; running it
+        again changes nothing and counts zeros."""
         where = f"contributor {contributor_id!r}"
-        counts = {"contributors": 0, "stories": 0, "feedback": 0, "shares": 0}
+        counts = dict.fromkeys(
+            ("contributors", "stories", "consents", "consent_events", "feedback", "shares", "jobs"),
+            0,
+        )
         with self.transaction():
             person = self.get(Contributor, contributor_id)
             if person is None:
                 raise LedgerError("there is no contributor with this id to erase", record=where)
-            contact = {
-                v
-                for v in (person.contact.email, person.contact.phone, person.contact.postal_address)
-                if v
-            }
-            self._overwrite(erase_contributor_record(person))
-            counts["contributors"] = 1
-            stories = list(self.list(Story, contributor=contributor_id))
-            texts = [s.text for s in stories if not self.is_erased(Story, s.id)]
-            texts += list(person.known_identifiers)
+            if self._overwrite(person, erase_contributor_record(person)):
+                counts["contributors"] += 1
+            stories = self._stories_of(contributor_id)
             for story in stories:
-                self._overwrite(erase_story_record(story))
-                counts["stories"] += 1
-            feedback = list(self.list(Feedback, contributor=contributor_id))
+                if self._overwrite(story, erase_story_record(story)):
+                    counts["stories"] += 1
+            for consent in self._consents_of(contributor_id):
+                header, events = self._overwrite_consent(consent, erase_consent_record(consent))
+                counts["consents"] += header
+                counts["consent_events"] += events
+            feedback = [
+                fb
+                for fb in self.list(Feedback, contributor=contributor_id)
+                if fb.contributor_id == contributor_id
+            ]
             for fb in feedback:
-                self._overwrite(erase_feedback_record(fb), erased=0)
-                counts["feedback"] += 1
+                if self._overwrite(fb, erase_feedback_record(fb), erased=0):
+                    counts["feedback"] += 1
             story_ids = {s.id for s in stories}
             addressed = {fb.id for fb in feedback} | {fb.share_id for fb in feedback if fb.share_id}
+            touched: list[str] = []
             for share, status in list(self.list_shares()):
                 to_person = share.id in addressed or share.subject_id in addressed
-                if not (to_person or set(share.story_ids) & story_ids or share.recipient):
+                if not (to_person or set(share.story_ids) & story_ids):
                     continue
-                scrubbed = scrub_share(share, story_ids, texts, contact, to_person)
+                touched.append(share.id)
+                scrubbed = scrub_share(share, story_ids, to_person)
                 if scrubbed is not None:
                     self._overwrite_share(scrubbed, status.value)
                     counts["shares"] += 1
+            counts["jobs"] = self._erase_job_errors(touched)
             self._audit(
                 "erase_contributor",
                 f"contributor:{contributor_id}",
@@ -139,10 +155,42 @@ class Ledger(OutboxStore):
                 self._compact_when_committed()
         return counts
 
-    def _overwrite(self, record: Any, erased: int = 1) -> None:
+    def _stories_of(self, contributor_id: str) -> list[Story]:
+        """The person's stories: by the reference index, and by the stories' own
+        ``contributor_ids`` (so a damaged index cannot hide one)."""
+        found = {s.id: s for s in self.list(Story, contributor=contributor_id)}
+        pattern = "%" + _like_escape(dumps(contributor_id)) + "%"
+        for (sid,) in self._db.query(
+            "SELECT id FROM records WHERE kind = 'story' AND data LIKE ? ESCAPE '\\'", (pattern,)
+        ):
+            if sid not in found:
+                story = self.get(Story, sid)
+                if story is not None:
+                    found[sid] = story
+        return [s for s in found.values() if contributor_id in s.contributor_ids]
+
+    def _consents_of(self, contributor_id: str) -> list[Consent]:
+        ids = {c.id for c in self.list(Consent, contributor=contributor_id)}
+        ids.update(
+            r[0]
+            for r in self._db.query(
+                "SELECT consent_id FROM consent_state WHERE contributor_id = ?", (contributor_id,)
+            )
+        )
+        out = []
+        for cid in sorted(ids):
+            consent = self.get(Consent, cid)
+            if consent is not None and consent.contributor_id == contributor_id:
+                out.append(consent)
+        return out
+
+    def _overwrite(self, old: Any, record: Any, erased: int = 1) -> bool:
+        """Store ``record`` over ``old`` as an erasure (audited); False when nothing changes."""
         from coprolib.ledger.codec import index_columns, kind_of
 
         kind = kind_of(record)
+        if old == record and (not erased or self.is_erased(type(record), record.id)):
+            return False
         data = self._encode("records", kind, record.id, unstructure(record))
         status, domain = index_columns(record)
         self._db.execute(
@@ -155,6 +203,68 @@ class Ledger(OutboxStore):
             f"{kind}:{record.id}",
             record_digest(kind, record.id, data, status, domain, erased),
         )
+        return True
+
+    def _overwrite_consent(self, old: Consent, new: Consent) -> tuple[int, int]:
+        """Store a consent's scrubbed header and events; how many of each changed."""
+        header = 0
+        if old.supported_by != new.supported_by:
+            plain = unstructure(new)
+            plain.pop("events")
+            data = self._encode("records", "consent", new.id, plain)
+            self._db.execute(
+                "UPDATE records SET data = ? WHERE kind = 'consent' AND id = ?", (data, new.id)
+            )
+            row = self._db.query_one(
+                "SELECT status, domain, erased FROM records WHERE kind = 'consent' AND id = ?",
+                (new.id,),
+            )
+            assert row is not None
+            self._audit(
+                "erase",
+                f"consent:{new.id}",
+                record_digest("consent", new.id, data, row[0], row[1], int(row[2])),
+            )
+            header = 1
+        events = 0
+        for version, (was, ev) in enumerate(zip(old.events, new.events, strict=True), 1):
+            if was == ev:
+                continue
+            row_ = self._event_row(new.id, version, ev)
+            self._db.execute(
+                "UPDATE consent_events SET data = ? WHERE consent_id = ? AND version = ?",
+                (row_[3], new.id, version),
+            )
+            self._audit(
+                "erase",
+                f"consent_event:{new.id}:{version}",
+                event_digest(new.id, version, *row_[2:]),
+            )
+            events += 1
+        return header, events
+
+    def _erase_job_errors(self, share_ids: list[str]) -> int:
+        """Replace the error text of every job for these shares; how many jobs changed."""
+        from coprolib.ledger.outbox import _JOB_COLUMNS, job_digest
+
+        changed = 0
+        for i in range(0, len(share_ids), 500):
+            chunk = share_ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE share_id IN ({marks})"
+                " AND last_error IS NOT NULL",
+                chunk,
+            )
+            for row in rows:
+                job_id = int(row[0])
+                if self._unseal(f"jobs:job:{job_id}:last_error", row[8]) == ERASED:
+                    continue
+                sealed = self._seal(f"jobs:job:{job_id}:last_error", ERASED)
+                self._db.execute("UPDATE jobs SET last_error = ? WHERE id = ?", (sealed, job_id))
+                self._audit("erase", f"job:{job_id}", job_digest((*row[:8], sealed, *row[9:])))
+                changed += 1
+        return changed
 
     def _overwrite_share(self, share: Share, status: str) -> None:
         data = self._encode("shares", "share", share.id, unstructure(share))
@@ -168,70 +278,95 @@ class Ledger(OutboxStore):
     # --- keys ---------------------------------------------------------------------------
 
     def rekey(self, new_keys: KeyRing) -> int:
-        """Re-encrypt every protected field with the first key of ``new_keys``. The fields may
-        be encrypted with any key of ``new_keys`` or of the key ring the ledger was opened with,
-        or not encrypted yet. Returns how many rows were rewritten. All or nothing."""
+        """Re-encrypt every protected field (records, consent events, shares, job errors) with
+        the first key of ``new_keys``. The fields may be encrypted with any key of ``new_keys``
+        or of the key ring the ledger was opened with, or not encrypted yet. Returns how many
+        rows were rewritten. All or nothing; other handles see the new key id inside their next
+        write transaction and refuse to write unless they hold the new key."""
+        from coprolib.ledger.outbox import _JOB_COLUMNS, job_digest
+
         old_keys, old_id = self._keys, self._key_id
         readable = new_keys if old_keys is None else new_keys.union(old_keys)
         rewritten = 0
+
+        def recode(table: str, kind: str, rec_id: str, text: str) -> str:
+            self._keys, self._key_id = readable, old_id
+            plain = self._plain(table, kind, rec_id, text, lenient=True)
+            self._keys, self._key_id = new_keys, new_keys.current_id
+            return self._encode(table, kind, rec_id, plain)
+
+        self._key_setup = True
         try:
             with self.transaction():
-                for table, kind in [("records", k) for k in PROTECTED if k != "share"] + [
-                    ("shares", "share")
-                ]:
-                    if table == "records":
-                        rows = self._db.query(
-                            "SELECT id, data FROM records WHERE kind = ?", (kind,)
-                        )
-                    else:
-                        rows = self._db.query("SELECT id, data FROM shares")
-                    for rec_id, text in rows:
-                        self._keys, self._key_id = readable, old_id
-                        plain = self._plain(table, kind, rec_id, text)
-                        self._keys, self._key_id = new_keys, new_keys.current_id
-                        self._rewrite_row(
-                            table, kind, rec_id, self._encode(table, kind, rec_id, plain)
-                        )
-                        rewritten += 1
+                self._lock_for_rekey()
                 self._set_meta("key_id", new_keys.current_id)
+                kinds = [k for k in PROTECTED if k not in ("share", "consent_event")]
+                for kind in kinds:
+                    for rec_id, text, status, domain, erased in self._db.query(
+                        "SELECT id, data, status, domain, erased FROM records WHERE kind = ?",
+                        (kind,),
+                    ):
+                        data = recode("records", kind, rec_id, text)
+                        self._db.execute(
+                            "UPDATE records SET data = ? WHERE kind = ? AND id = ?",
+                            (data, kind, rec_id),
+                        )
+                        digest = record_digest(kind, rec_id, data, status, domain, int(erased))
+                        self._audit("rekey", f"{kind}:{rec_id}", digest)
+                        rewritten += 1
+                for cid, version, at, text in self._db.query(
+                    "SELECT consent_id, version, at, data FROM consent_events"
+                ):
+                    data = recode("consent_events", "consent_event", f"{cid}:{version}", text)
+                    self._db.execute(
+                        "UPDATE consent_events SET data = ? WHERE consent_id = ? AND version = ?",
+                        (data, cid, version),
+                    )
+                    self._audit(
+                        "rekey",
+                        f"consent_event:{cid}:{version}",
+                        event_digest(cid, int(version), at, data),
+                    )
+                    rewritten += 1
+                for rec_id, text, destination, subject_id, status in self._db.query(
+                    "SELECT id, data, destination, subject_id, status FROM shares"
+                ):
+                    data = recode("shares", "share", rec_id, text)
+                    self._db.execute("UPDATE shares SET data = ? WHERE id = ?", (data, rec_id))
+                    self._audit(
+                        "rekey",
+                        f"share:{rec_id}",
+                        share_digest(rec_id, data, destination, subject_id, status),
+                    )
+                    rewritten += 1
+                for row in self._db.query(
+                    f"SELECT {_JOB_COLUMNS} FROM jobs WHERE last_error IS NOT NULL"
+                ):
+                    context = f"jobs:job:{row[0]}:last_error"
+                    self._keys, self._key_id = readable, old_id
+                    plain = self._unseal(context, row[8], lenient=True)
+                    self._keys, self._key_id = new_keys, new_keys.current_id
+                    sealed = self._seal(context, plain)
+                    self._db.execute(
+                        "UPDATE jobs SET last_error = ? WHERE id = ?", (sealed, row[0])
+                    )
+                    self._audit("rekey", f"job:{row[0]}", job_digest((*row[:8], sealed, *row[9:])))
+                    rewritten += 1
                 self._audit(
                     "rekey",
-                    "ledger:key",
+                    f"ledger:key:{new_keys.current_id}",
                     note_digest(old_id or "none", new_keys.current_id),
                     scope="note",
                 )
+                # The old ciphertext (or plaintext) must not stay in free pages or the WAL.
+                self._compact_when_committed()
         except BaseException:
             self._keys, self._key_id = old_keys, old_id
             raise
+        finally:
+            self._key_setup = False
         self._keys, self._key_id = new_keys, new_keys.current_id
         return rewritten
-
-    def _rewrite_row(self, table: str, kind: str, rec_id: str, text: str) -> None:
-        if table == "records":
-            self._db.execute(
-                "UPDATE records SET data = ? WHERE kind = ? AND id = ?", (text, kind, rec_id)
-            )
-            row = self._db.query_one(
-                "SELECT status, domain, erased FROM records WHERE kind = ? AND id = ?",
-                (kind, rec_id),
-            )
-            if row is None:
-                raise LedgerError("vanished during rekey", record=f"{kind} {rec_id!r}")
-            self._audit(
-                "rekey",
-                f"{kind}:{rec_id}",
-                record_digest(kind, rec_id, text, row[0], row[1], int(row[2])),
-            )
-        else:
-            self._db.execute("UPDATE shares SET data = ? WHERE id = ?", (text, rec_id))
-            row = self._db.query_one(
-                "SELECT destination, subject_id, status FROM shares WHERE id = ?", (rec_id,)
-            )
-            if row is None:
-                raise LedgerError("vanished during rekey", record=f"share {rec_id!r}")
-            self._audit(
-                "rekey", f"share:{rec_id}", share_digest(rec_id, text, row[0], row[1], row[2])
-            )
 
     # --- schema -------------------------------------------------------------------------
 
@@ -240,3 +375,8 @@ class Ledger(OutboxStore):
         """The schema version stored in the ledger."""
         value = self._get_meta("schema_version")
         return int(value) if value is not None else 0
+
+
+def _like_escape(text: str) -> str:
+    """``text`` for a LIKE pattern with ``\\`` as the escape character."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

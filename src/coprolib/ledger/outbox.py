@@ -99,6 +99,18 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
+#: A job's ``last_error`` is kept to this many characters: enough to diagnose, and a remote
+#: error reply that echoes a share cannot copy the whole share into the ledger.
+ERROR_MAX = 300
+
+
+def cut_error(error: str | None) -> str | None:
+    """An error message as a job keeps it: at most :data:`ERROR_MAX` characters."""
+    if error is None or len(error) <= ERROR_MAX:
+        return error
+    return error[: ERROR_MAX - 1] + "\u2026"
+
+
 def _job(row: tuple[Any, ...]) -> Job:
     return Job(
         id=int(row[0]),
@@ -367,7 +379,7 @@ class OutboxStore(RecordStore):
             for job_id in ids:
                 if job_id not in found:
                     raise LedgerError("there is no job with this id", record=f"job {job_id}")
-            self._settle([_job(found[i]) for i in ids], found, JobStatus.DONE, None, None,
+            self._settle([self._job_of(found[i]) for i in ids], found, JobStatus.DONE, None, None,
                          False, False)  # fmt: skip
             now_s = utc_text(dt.datetime.now(dt.UTC))
             self._update_in("UPDATE jobs SET in_doubt = 1", (), "id", sorted(late))
@@ -450,7 +462,7 @@ class OutboxStore(RecordStore):
             if inserted:
                 self._audit("enqueue", f"job:{row[0]}", job_digest(row[:_AUDITED]))
                 self._job_events([(int(row[0]), now_s, "queued", None, None)])
-            return _job(row)
+            return self._job_of(row)
 
     def claim_jobs(
         self,
@@ -517,7 +529,7 @@ class OutboxStore(RecordStore):
             events += [(int(r[0]), now_s, "claimed", worker, f"token {r[11]}") for r in claimed]
             self._job_events(events)
             self._audit_job_rows("claim", claimed)
-            return [_job(row) for row in claimed]
+            return [self._job_of(row) for row in claimed]
 
     def _fenced(
         self, jobs: Sequence[Job]
@@ -584,7 +596,8 @@ class OutboxStore(RecordStore):
         ``next_attempt_at``. ``count_attempt`` adds one failed attempt (a request reached the
         destination and failed); ``in_doubt`` marks that it may have arrived all the same.
         Going back to ``pending`` without an ``error`` keeps the last one. ``event`` and
-        ``detail`` name the step in each job's history (default: the status and the error).
+        ``detail`` name the step in each job's history (never the error text, which may echo a
+        share: that is kept, protected, in the job's ``last_error`` only).
         Returns the jobs that were no longer held and so were left as they are."""
         st = _job_status(status)
         if not jobs:
@@ -596,7 +609,7 @@ class OutboxStore(RecordStore):
             self._settle(held, rows, st, error, next_attempt_at, count_attempt, in_doubt)
             name = event or st.value
             self._job_events(
-                [(j.id, now_s, name, worker or j.claimed_by, detail or error) for j in held]
+                [(j.id, now_s, name, worker or j.claimed_by, detail) for j in held]
                 + [
                     (j.id, now_s, "late_result", worker or j.claimed_by,
                      f"{name} after the claim (token {j.token}) was lost: not recorded")
@@ -620,39 +633,42 @@ class OutboxStore(RecordStore):
             return
         found = [rows[i] for i in ids]
         doubt = ", in_doubt = 1" if in_doubt else ""
+        add = 1 if count_attempt else 0
+        # Each job's error as stored: cut short, and sealed per job when the ledger has a key.
+        errors = self._job_errors(ids, error) if error is not None else {}
         if status is JobStatus.PENDING:
             when = utc_text(_moment(next_attempt_at, "next_attempt_at"))
-            add = 1 if count_attempt else 0
             audited = [
-                (
-                    *r[:5],
-                    "pending",
-                    int(r[6]) + add,
-                    when,
-                    r[8] if error is None else error,
-                    None,
-                    None,
-                )
+                (*r[:5], "pending", int(r[6]) + add, when, errors.get(int(r[0]), r[8]), None, None)
                 for r in found
             ]
-            self._update_in(
+            sql = (
                 f"UPDATE jobs SET status = 'pending', attempts = attempts + {add},"
-                " next_attempt_at = ?, last_error = coalesce(?, last_error), claimed_by = NULL,"
-                " lease_until = NULL,"
-                f" sending_at = NULL{doubt}",
-                (when, error),
-                "id",
-                ids,
+                " next_attempt_at = ?, claimed_by = NULL, lease_until = NULL,"
+                f" sending_at = NULL{doubt}"
+            )
+            params: tuple[Any, ...] = (when,)
+        else:
+            audited = [
+                (*r[:5], status.value, int(r[6]) + add, r[7], errors.get(int(r[0])), r[9], None)
+                for r in found
+            ]
+            sql = (
+                f"UPDATE jobs SET status = ?, attempts = attempts + {add},"
+                f" lease_until = NULL, sending_at = NULL{doubt}"
+            )
+            params = (status.value,)
+        if status is JobStatus.PENDING and error is None:
+            self._update_in(sql, params, "id", ids)  # the last error stays
+        elif self._key_id is not None and error is not None:  # one sealed value per job
+            self._db.executemany(
+                sql.replace(" SET ", " SET last_error = ?, ", 1) + " WHERE id = ?",
+                [(errors[i], *params, i) for i in ids],
             )
         else:
-            add = 1 if count_attempt else 0
-            audited = [
-                (*r[:5], status.value, int(r[6]) + add, r[7], error, r[9], None) for r in found
-            ]
             self._update_in(
-                f"UPDATE jobs SET status = ?, attempts = attempts + {add}, last_error = ?,"
-                f" lease_until = NULL, sending_at = NULL{doubt}",
-                (status.value, error),
+                sql.replace(" SET ", " SET last_error = ?, ", 1),
+                (cut_error(error), *params),
                 "id",
                 ids,
             )
@@ -694,15 +710,15 @@ class OutboxStore(RecordStore):
             for job_id in ids:
                 if job_id not in found:
                     raise LedgerError("there is no job with this id", record=f"job {job_id}")
-            jobs = [_job(found[i]) for i in ids]
+            jobs = [self._job_of(found[i]) for i in ids]
             self._settle(jobs, found, st, error, next_attempt_at, st is JobStatus.PENDING, False)
             now_s = utc_text(dt.datetime.now(dt.UTC))
-            self._job_events([(i, now_s, st.value, None, error) for i in ids])
+            self._job_events([(i, now_s, st.value, None, None) for i in ids])
 
     def get_job(self, job_id: int) -> Job | None:
         """The job with this id, or None."""
         row = self._db.query_one(f"SELECT {_JOB_SELECT} FROM jobs WHERE id = ?", (int(job_id),))
-        return None if row is None else _job(row)
+        return None if row is None else self._job_of(row)
 
     def job_history(self, job_id: int) -> list[JobEvent]:
         """A job's history, oldest first: queued, claimed, sending, each failure, its end."""
@@ -737,7 +753,7 @@ class OutboxStore(RecordStore):
         rows = self._db.query(
             f"SELECT {_JOB_SELECT} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params
         )
-        return [_job(r) for r in rows]
+        return [self._job_of(r) for r in rows]
 
     def job_counts(self, now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
         """Per destination: jobs by status, how many pending are in backoff (not due yet) and
@@ -771,22 +787,30 @@ class OutboxStore(RecordStore):
     # --- destinations -------------------------------------------------------------------
 
     def destination_states(self) -> dict[str, DestinationState]:
-        """What the outbox remembers about each destination (pauses, last error), by name."""
+        """What the outbox remembers about each destination (pauses, last error), by name.
+
+        The last error is read from the job it happened to (``last_error_job``): error text
+        can echo a share, so it lives only in the job's protected, erasable ``last_error``.
+        """
         rows = self._db.query(
-            "SELECT destination, paused_until, pause_reason, failures, last_error, last_error_at"
-            " FROM delivery_destinations"
+            "SELECT d.destination, d.paused_until, d.pause_reason, d.failures, j.id,"
+            " j.last_error, d.last_error_at FROM delivery_destinations d"
+            " LEFT JOIN jobs j ON j.id = d.last_error_job"
         )
-        return {
-            r[0]: DestinationState(
+        out: dict[str, DestinationState] = {}
+        for r in rows:
+            error = None
+            if r[4] is not None and r[5] is not None:
+                error = self._unseal(f"jobs:job:{r[4]}:last_error", r[5])
+            out[r[0]] = DestinationState(
                 destination=r[0],
                 paused_until=from_utc_text(r[1]) if r[1] else None,
-                pause_reason=r[2],
+                pause_reason=f"{r[2]}: {error}" if r[2] and error else r[2],
                 failures=int(r[3]),
-                last_error=r[4],
-                last_error_at=from_utc_text(r[5]) if r[5] else None,
+                last_error=error,
+                last_error_at=from_utc_text(r[6]) if r[6] else None,
             )
-            for r in rows
-        }
+        return out
 
     def _upsert_destination(self, destination: str, sets: str, params: Sequence[Any]) -> None:
         self._db.execute(
@@ -800,11 +824,18 @@ class OutboxStore(RecordStore):
         )
 
     def pause_destination(
-        self, destination: str, until: dt.datetime, reason: str, *, count_failure: bool = True
+        self,
+        destination: str,
+        until: dt.datetime,
+        kind: str,
+        job_id: int | None = None,
+        *,
+        count_failure: bool = True,
     ) -> None:
-        """Pause a whole destination until ``until`` (every worker's claims skip it), with the
-        reason; a later pause never shortens an earlier one. ``count_failure`` adds one to the
-        destination's run of failures (its backoff)."""
+        """Pause a whole destination until ``until`` (every worker's claims skip it); ``kind``
+        says why in a word or two ("throttled", "unreachable", "auth"), and ``job_id`` names
+        the job whose error caused it. A later pause never shortens an earlier one.
+        ``count_failure`` adds one to the destination's run of failures (its backoff)."""
         until_s = utc_text(_moment(until, "until"))
         now_s = utc_text(dt.datetime.now(dt.UTC))
         add = 1 if count_failure else 0
@@ -813,19 +844,19 @@ class OutboxStore(RecordStore):
                 destination,
                 "paused_until = CASE WHEN paused_until IS NULL OR paused_until < ? THEN ?"
                 f" ELSE paused_until END, pause_reason = ?, failures = failures + {add},"
-                " last_error = ?, last_error_at = ?",
-                (until_s, until_s, reason, reason, now_s),
+                " last_error_job = coalesce(?, last_error_job), last_error_at = ?",
+                (until_s, until_s, kind, job_id, now_s),
             )
             self._audit(
-                "destination_paused", f"destination:{destination}", _text_digest(reason), "note"
+                "destination_paused", f"destination:{destination}", _text_digest(kind), "note"
             )
 
-    def note_destination_error(self, destination: str, error: str) -> None:
-        """Remember the last error seen at a destination (shown by ``outbox status``)."""
+    def note_destination_error(self, destination: str, job_id: int) -> None:
+        """Remember which job gave the last error seen at a destination (``outbox status``)."""
         now_s = utc_text(dt.datetime.now(dt.UTC))
         with self.transaction():
             self._upsert_destination(
-                destination, "last_error = ?, last_error_at = ?", (error, now_s)
+                destination, "last_error_job = ?, last_error_at = ?", (job_id, now_s)
             )
 
     def resume_destination(self, destination: str) -> None:
@@ -836,3 +867,18 @@ class OutboxStore(RecordStore):
                 " failures = 0 WHERE destination = ?",
                 (destination,),
             )
+
+    def _job_of(self, row: tuple[Any, ...]) -> Job:
+        """A job from its row, ``last_error`` decrypted when the ledger has a key."""
+        job = _job(row)
+        if job.last_error is None or self._key_id is None:
+            return job
+        return attrs.evolve(
+            job, last_error=self._unseal(f"jobs:job:{job.id}:last_error", job.last_error)
+        )
+
+    def _job_errors(self, ids: Sequence[int], error: str | None) -> dict[int, str | None]:
+        """Each job's ``last_error`` as stored: cut short, encrypted when the ledger has a key
+        (bound to the job, so each job's value differs)."""
+        error = cut_error(error)
+        return {i: self._seal(f"jobs:job:{i}:last_error", error) for i in ids}

@@ -24,7 +24,6 @@ from coprolib.ledger.backends import is_integrity_error
 from coprolib.ledger.codec import (
     CLASS_BY_KIND,
     KIND_ORDER,
-    dumps,
     index_columns,
     kind_of,
     references,
@@ -307,7 +306,7 @@ class RecordStore(LedgerCore):
                 model.add_story(rec_id, rec.themes, rec.contributor_ids)
             if events is not None:
                 for version, (ev, ev_data) in enumerate(zip(rec.events, events, strict=True), 1):
-                    event_rows.append(_event_row(rec_id, version, ev, ev_data))
+                    event_rows.append(self._event_row(rec_id, version, ev, ev_data))
                 state, purposes = _consent_state_rows(rec)
                 state_rows.append(state)
                 purpose_rows.extend(purposes)
@@ -331,6 +330,19 @@ class RecordStore(LedgerCore):
             )
             self._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
             self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
+
+    def _event_row(
+        self, consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
+    ) -> tuple[Any, ...]:
+        """A ``consent_events`` row (free text encrypted when the ledger has a key);
+        ``plain`` is ``ev`` already unstructured."""
+        data = unstructure(ev) if plain is None else plain
+        return (
+            consent_id,
+            version,
+            utc_text(ev.at),
+            self._encode("consent_events", "consent_event", f"{consent_id}:{version}", data),
+        )
 
     def _audit_event(self, row: tuple[Any, ...]) -> None:
         consent_id, version, at, data = row
@@ -517,7 +529,7 @@ class RecordStore(LedgerCore):
                 raise LedgerError(
                     exc.message, record=where, field=f"events[{consent.version}].{exc.field}"
                 ) from None
-            row = _event_row(consent_id, new.version, event)
+            row = self._event_row(consent_id, new.version, event)
             self._audit_event(row)
             self._db.execute(_INSERT_EVENT, row)
             self._write_consent_state(new)
@@ -541,12 +553,16 @@ class RecordStore(LedgerCore):
         if kind == "consent" and rows:
             ids = [r[0] for r in rows]
             marks = ",".join("?" * len(ids))
-            for cid, text in self._db.query(
-                f"SELECT consent_id, data FROM consent_events WHERE consent_id IN ({marks})"
-                " ORDER BY consent_id, version",
+            for cid, version, text in self._db.query(
+                "SELECT consent_id, version, data FROM consent_events"
+                f" WHERE consent_id IN ({marks}) ORDER BY consent_id, version",
                 ids,
             ):
-                events.setdefault(cid, []).append(_json(text))
+                events.setdefault(cid, []).append(
+                    self._plain("consent_events", "consent_event", f"{cid}:{version}", text)
+                    if self._key_id is not None
+                    else _json(text)
+                )
         out = []
         # The converter's hook for the class, looked up once per page rather than per row;
         # a row it rejects goes through _load, which names the record and the problem.
@@ -671,6 +687,39 @@ class RecordStore(LedgerCore):
         )
         return [r[0] for r in rows]
 
+    def get_many(self, cls: type[T], record_ids: Iterable[str]) -> dict[str, T]:
+        """The records of type ``cls`` with these ids, by id (ids not found are left out): one
+        query per 500 ids."""
+        kind = _kind_of_cls(cls)
+        ids = sorted(set(record_ids))
+        out: dict[str, T] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT id, data FROM records WHERE kind = ? AND id IN ({marks})", (kind, *chunk)
+            )
+            for record in self._rows_to_records(cls, kind, [(r[0], r[1]) for r in rows]):
+                out[record.id] = record
+        return out
+
+    def consents_of(self, contributor_ids: Iterable[str]) -> builtins.list[Consent]:
+        """Every consent of these contributors, in the order they were added."""
+        ids = sorted(set(contributor_ids))
+        found: list[tuple[int, Consent]] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                "SELECT r.seq, r.id, r.data FROM records r WHERE r.kind = 'consent' AND r.id IN"
+                " (SELECT x.id FROM record_refs x WHERE x.kind = 'consent'"
+                f" AND x.ref_kind = 'contributor' AND x.ref_id IN ({marks}))",
+                chunk,
+            )
+            records = self._rows_to_records(Consent, "consent", [(r[1], r[2]) for r in rows])
+            found.extend(zip((r[0] for r in rows), records, strict=True))
+        return [c for _, c in sorted(found, key=lambda pair: pair[0])]
+
     def consents_for_story(self, story_id: str) -> builtins.list[Consent]:
         """Every consent that covers the story: those listing it, and those of any of its
         contributors that cover all their stories."""
@@ -689,18 +738,6 @@ class RecordStore(LedgerCore):
             "SELECT erased FROM records WHERE kind = ? AND id = ?", (_kind_of_cls(cls), record_id)
         )
         return bool(row and row[0])
-
-
-def _event_row(
-    consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
-) -> tuple[Any, ...]:
-    """A ``consent_events`` row; ``plain`` is ``ev`` already unstructured."""
-    return (
-        consent_id,
-        version,
-        utc_text(ev.at),
-        dumps(unstructure(ev) if plain is None else plain),
-    )
 
 
 def _json(text: str) -> Any:

@@ -151,8 +151,9 @@ def _delivery_control(serial: str) -> tuple[str, ...]:
         f"CREATE TABLE job_events (seq {serial}, job_id INTEGER NOT NULL, at TEXT NOT NULL,"
         " event TEXT NOT NULL, worker TEXT, detail TEXT)",
         "CREATE INDEX job_events_job ON job_events (job_id, seq)",
+        # No error text here (it can echo a share): the job it happened to holds it, protected.
         "CREATE TABLE delivery_destinations (destination TEXT PRIMARY KEY, paused_until TEXT,"
-        " pause_reason TEXT, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+        " pause_reason TEXT, failures INTEGER NOT NULL DEFAULT 0, last_error_job INTEGER,"
         " last_error_at TEXT)",
     )
 

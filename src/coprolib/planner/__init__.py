@@ -17,15 +17,17 @@ The work is split so each part can be used and tested on its own, one module eac
 - ``planning``: :func:`plan` reads the ledger, runs both and, with :func:`apply_plan`, writes the
   result in one transaction (shares, outbox jobs, feedback obligations, audit of overrides used);
 - ``withdrawal``: :func:`withdraw` appends a withdrawal event; the next :func:`plan` retracts;
-- ``explanation``: :func:`explain`, plain-words reasons for a story or an insight;
-- ``rechecking``: :func:`recheck`, a planned share checked again at delivery time.
+- ``explanation``: :func:`explain` (and :func:`explain_in_ledger`, reading only what one id
+  needs), plain-words reasons for a story or an insight;
+- ``checking``: :class:`SendCheck` and :func:`recheck`, a share checked exactly as it will be
+  sent, just before sending (the send boundary).
 """
 
 from __future__ import annotations
 
-from coprolib.planner.explanation import explain
+from coprolib.planner.checking import Recheck, SendCheck, recheck
+from coprolib.planner.explanation import explain, explain_in_ledger
 from coprolib.planner.planning import apply_plan, plan
-from coprolib.planner.rechecking import Recheck, recheck
 from coprolib.planner.reconciliation import Plan, Retraction, reconcile
 from coprolib.planner.rendering import insight_text_digest, share_identity
 from coprolib.planner.routing import Routed, request_for, route
@@ -37,11 +39,13 @@ __all__ = [
     "Recheck",
     "Retraction",
     "Routed",
+    "SendCheck",
     "Withdrawal",
     "WithdrawalError",
     "World",
     "apply_plan",
     "explain",
+    "explain_in_ledger",
     "insight_text_digest",
     "load_world",
     "plan",

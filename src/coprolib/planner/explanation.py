@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from coprolib.config import Destination
-from coprolib.consent import consent_rules, evaluate, in_force
+from coprolib.consent import decide, in_force
 from coprolib.enums import InsightStatus
-from coprolib.planner.routing import Routed, request_for
-from coprolib.planner.world import World
+from coprolib.planner.routing import Routed, request_for, route
+from coprolib.planner.world import World, merge_worlds, world_for_insight
+from coprolib.records import Consent
+
+if TYPE_CHECKING:
+    from coprolib.ledger import Ledger
 
 
 def explain(
@@ -61,13 +66,54 @@ def explain(
             lines.extend(f"  {x}" for x in d.reasons)
     if not citing:
         lines.append(f"story {target_id}: no agreed insight uses it")
-        rules = consent_rules()
         tellers = in_force(story, world.consents_for(story), moment)
         for dest in destinations.values():
             if dest.carries_feedback:  # feedback destinations never receive a story
                 continue
-            d = evaluate(story, (), request_for(dest, None, moment), rules=rules, tellers=tellers)
+            d = decide(story, (), request_for(dest, None, moment), tellers=tellers)
             verdict = "would be allowed" if d.allowed else "refused"
             lines.append(f"story {target_id} -> {dest.name}: {verdict}")
             lines.extend(f"  {x}" for x in d.reasons)
     return lines
+
+
+def explain_in_ledger(
+    ledger: Ledger,
+    target_id: str,
+    destinations: Mapping[str, Destination],
+    moment: dt.datetime,
+) -> list[str] | None:
+    """:func:`explain` for one story or insight in ``ledger``, reading only the records it
+    needs (the insight, or the insights citing the story, with their stories, tellers and
+    consents), so it stays quick however big the ledger is. None if there is no such id."""
+    from coprolib.records import Contributor, Insight, Story
+
+    if ledger.get(Insight, target_id) is not None:
+        scope = [target_id]
+    elif (story := ledger.get(Story, target_id)) is not None:
+        scope = [i.id for i in ledger.list(Insight, story=target_id)]
+    else:
+        return None
+    worlds = [world_for_insight(ledger, iid) for iid in scope]
+    if target_id not in {sid for w in worlds for sid in w.stories}:
+        story = ledger.get(Story, target_id)
+        if story is not None:  # a story no insight cites: its own records
+            worlds.append(
+                World.from_records(
+                    stories=[story],
+                    consents=[
+                        c
+                        for cid in story.contributor_ids
+                        for c in ledger.list(Consent, contributor=cid)
+                    ],
+                    insights=[],
+                    contributors=[
+                        p
+                        for cid in story.contributor_ids
+                        if (p := ledger.get(Contributor, cid)) is not None
+                    ],
+                )
+            )
+    world = merge_worlds(worlds)
+    routed = route(world, destinations.values(), moment, scope)
+    return explain(target_id, routed, world, destinations, moment)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from coprolib.config import Config
 from coprolib.planner._records import evolve, utc_now
 from coprolib.planner.reconciliation import LIVE, Plan, reconcile
+from coprolib.planner.rendering import redelivery_key
 from coprolib.planner.routing import route
 from coprolib.planner.world import World, load_world, merge_worlds, world_for_insight
 from coprolib.records import Feedback, Insight, Share
@@ -131,7 +132,7 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
                 # Delivered again after a retraction: a fresh key so the destination cannot
                 # answer from a cache of the retracted record.
                 share = evolve(
-                    share, idempotency_key=f"{share.idempotency_key}-{result.moment:%Y%m%dT%H%M%S}"
+                    share, idempotency_key=redelivery_key(share.idempotency_key, result.moment)
                 )
             ledger.put_share(share, status=ShareStatus.PLANNED)
             to_enqueue.append(share)
@@ -143,14 +144,15 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
             if found is None:
                 continue
             old, _status = found
-            in_flight = False
+            maybe_out = False
             if r.status == "planned":
                 for job in open_deliveries(r.share_id, r.destination):
                     if job.status == "pending":
                         ledger.finish_job(job.id, "cancelled", error=f"retracted: {r.reason}")
-                    elif job.status == "claimed":
-                        in_flight = True
-                if not in_flight:
+                    # Claimed (being sent now) or tried before (the reply may have been lost):
+                    # it may be at the destination, so it is retracted there.
+                    maybe_out = maybe_out or job.status == "claimed" or job.attempts > 0
+                if not maybe_out:
                     ledger.set_share_status(r.share_id, ShareStatus.CANCELLED)
                     continue
             ledger.set_share_status(r.share_id, ShareStatus.RETRACT_PLANNED)

@@ -12,14 +12,17 @@ import attrs
 
 from coprolib.config import Destination
 from coprolib.enums import FeedbackKind
-from coprolib.gc_pause import gc_paused
+from coprolib.feedback_owed import scheduled_message
 from coprolib.planner._records import make_feedback
 from coprolib.planner.routing import Routed
 from coprolib.planner.world import World
 from coprolib.records import ConsentEvent, Feedback, Share
 
-#: Share statuses (the ledger's ``ShareStatus`` values) that mean "out there, or on its way".
-LIVE = ("planned", "delivered")
+#: Share statuses (the ledger's ``ShareStatus`` values) that mean "out there, on its way, or may
+#: be out there". A dead-lettered share was sent and never confirmed, or may have been (a reply
+#: lost, then the job gave up): in doubt means live, so a withdrawal or an erasure retracts it
+#: too (retracting what is not there counts as done).
+LIVE = ("planned", "delivered", "dead")
 
 
 @attrs.frozen(kw_only=True)
@@ -111,15 +114,12 @@ def _obligations(
         for cid in world.stories[sid].contributor_ids:
             people.setdefault(cid, []).append(sid)
     today = moment.date()
-    what = "without quotes" if not share.quotes else f"with {len(share.quotes)} quote(s)"
     kinds = (
         (
             FeedbackKind.SCHEDULED,
             "scheduled",
             today + dt.timedelta(days=dest.feedback.scheduled_days),
-            f"From {today.isoformat()} what we learned from your story, "
-            f'"{share.title}", will be shared with {dest.name} (audience: {dest.audience}), '
-            f"{share.identity_level}, {what}.",
+            scheduled_message(share, dest, today),
         ),
         (
             FeedbackKind.SHARED,
@@ -159,7 +159,6 @@ def _obligations(
     return out
 
 
-@gc_paused()  # builds many long-lived objects and no cycles
 def reconcile(
     routed: Sequence[Routed],
     recorded: Iterable[tuple[Share, str]],
@@ -196,7 +195,7 @@ def reconcile(
         new = r.share
         if new is not None:
             seen = known.get(new.id)
-            if seen in LIVE or seen == "dead":
+            if seen in LIVE:
                 unchanged.append(new.id)
             else:
                 deliver.append(new)

@@ -141,6 +141,12 @@ def share_identity(kind: str, subject_id: str, destination: str, digest: str) ->
     return f"sh-{base[:20]}", f"coprolib-{base[:40]}"
 
 
+def redelivery_key(key: str, moment: dt.datetime) -> str:
+    """The idempotency key of a share delivered again after a retraction: the old key with the
+    moment of planning, so the destination cannot answer from its copy of the retracted record."""
+    return f"{key}-{moment:%Y%m%dT%H%M%S}"
+
+
 def render(
     insight: Insight,
     dest: Destination,

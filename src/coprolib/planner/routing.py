@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import attrs
 
 from coprolib.config import Destination
-from coprolib.consent import (
-    Decision,
-    InForce,
-    Rule,
-    ShareRequest,
-    consent_rules,
-    evaluate,
-    in_force,
-)
+from coprolib.consent import Decision, DecisionCache, InForce, ShareRequest, decide, in_force
 from coprolib.enums import InsightStatus
-from coprolib.gc_pause import gc_paused
 from coprolib.planner.rendering import RedactionCache, insight_text_digest, render
 from coprolib.planner.world import World
 from coprolib.records import Insight, Share
@@ -66,24 +57,23 @@ def route(
     moment: dt.datetime,
     insight_ids: Iterable[str] | None = None,
     *,
-    rules: Sequence[tuple[str, Rule]] | None = None,
+    decisions: DecisionCache | None = None,
+    redactions: RedactionCache | None = None,
 ) -> list[Routed]:
     """Decide and render every agreed insight (or those named) for every destination that
-    carries insights (feedback destinations are skipped). Pure."""
-    if rules is None:
-        rules = consent_rules()
+    carries insights (feedback destinations are skipped). Pure: ``decisions`` and
+    ``redactions`` only cache results already computed."""
     dests = [d for d in destinations if not d.carries_feedback]
     ids = list(world.insights) if insight_ids is None else list(insight_ids)
     tellers_cache: dict[str, tuple[InForce, ...]] = {}
-    cache = RedactionCache()
+    cache = redactions if redactions is not None else RedactionCache()
     out: list[Routed] = []
-    with gc_paused():
-        for iid in ids:
-            insight = world.insights.get(iid)
-            if insight is None or insight.status is not InsightStatus.AGREED:
-                continue
-            for dest in dests:
-                out.append(_route_one(world, insight, dest, moment, rules, tellers_cache, cache))
+    for iid in ids:
+        insight = world.insights.get(iid)
+        if insight is None or insight.status is not InsightStatus.AGREED:
+            continue
+        for dest in dests:
+            out.append(_route_one(world, insight, dest, moment, decisions, tellers_cache, cache))
     return out
 
 
@@ -92,7 +82,7 @@ def _route_one(
     insight: Insight,
     dest: Destination,
     moment: dt.datetime,
-    rules: Sequence[tuple[str, Rule]],
+    decided: DecisionCache | None,
     tellers_cache: dict[str, tuple[InForce, ...]],
     cache: RedactionCache,
 ) -> Routed:
@@ -108,7 +98,7 @@ def _route_one(
         if tellers is None:
             tellers = in_force(story, world.consents_for(story), moment)
             tellers_cache[story.id] = tellers
-        d = evaluate(story, (), request, rules=rules, tellers=tellers)
+        d = decide(story, (), request, tellers=tellers, cache=decided)
         decisions.append(d)
         reasons.extend(d.reasons)
     allowed = [d for d in decisions if d.allowed]

@@ -12,7 +12,9 @@ import attrs
 from coprolib.config import Config
 from coprolib.consent import pick_consent
 from coprolib.enums import Audience, ConsentEventType, FeedbackKind, FeedbackStatus, Purpose
-from coprolib.planner._records import evolve, make_consent, make_event, make_feedback, utc_now
+from coprolib.errors import CoprolibError
+from coprolib.feedback_owed import owe_feedback
+from coprolib.planner._records import evolve, make_event, make_feedback, utc_now
 from coprolib.records import Consent, Contributor, Feedback, Story
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ class Withdrawal:
     confirmation: str | None = None
 
 
-class WithdrawalError(ValueError):
+class WithdrawalError(CoprolibError, ValueError):
     """A withdrawal that names nothing to withdraw."""
 
 
@@ -48,9 +50,11 @@ def withdraw(
     recorded_by: str | None = None,
     config: Config | None = None,
 ) -> Withdrawal:
-    """Append a withdrawal event to the contributor's consents (those covering ``story_id``, or
-    all). Naming ``purposes`` / ``audiences`` narrows instead of withdrawing everything. The next
-    :func:`plan` retracts what was shared. Obligations to tell them about shares are cancelled
+    """Append a withdrawal event to the contributor's consents: all of them, or with
+    ``story_id`` the one governing that story, the event naming the story (a narrowing: the
+    consent stays in force for their other stories). Naming ``purposes`` / ``audiences`` narrows
+    to the rest instead of withdrawing everything. The next :func:`plan` retracts what was
+    shared, and the check just before sending refuses it from the moment it is recorded. Obligations to tell them about shares are cancelled
     and a ``withdrawal_confirmed`` feedback is owed (if they want to hear back)."""
     moment = moment or utc_now()
     ps = tuple(Purpose(p) for p in purposes)
@@ -73,53 +77,24 @@ def withdraw(
         if not consents:
             what = f" covering story {story_id}" if story_id else ""
             raise WithdrawalError(f"contributor {contributor_id} has no consent{what} to withdraw")
-        event = make_event(
-            type=ConsentEventType.WITHDRAWN,
-            at=moment,
-            recorded_by=recorded_by,
-            reason=reason,
-            purposes=ps,
-            audiences=auds,
-        )
+        # One story of a consent that covers several (or all of theirs): the withdrawal names
+        # the story, so the same consent gets a new version and every reader sees it.
+        scoped = (story_id,) if story_id is not None else ()
         ids = []
-        specific = [c for c in consents if c.story_ids == (story_id,)]
-        if story_id is not None and not specific:
-            # The consent covering the story covers others too (or all): withdraw this one story
-            # by recording a consent for it alone (the same terms, then withdrawn), which governs
-            # it from now (a consent naming one story beats a broader one).
-            governing = pick_consent(contributor_id, story_id, consents)
-            for c in [governing] if governing is not None else []:
-                state = c.state_at(moment)
-                if state.terms is None:
-                    continue
-                derived = make_consent(
-                    id=f"{c.id}~{story_id}",
-                    contributor_id=contributor_id,
-                    story_ids=(story_id,),
-                    basis=c.basis,
-                    support=c.support,
-                    supported_by=c.supported_by,
-                    method=c.method,
-                    events=(
-                        make_event(
-                            type=ConsentEventType.GIVEN,
-                            at=moment,
-                            recorded_by=recorded_by,
-                            terms=state.terms,
-                            reason=f"the terms of consent {c.id}, recorded for story "
-                            f"{story_id} alone so that it can be withdrawn on its own",
-                        ),
-                        event,
-                    ),
-                )
-                ledger.add(derived)
-                ids.append(derived.id)
-        else:
-            for c in specific if story_id is not None else consents:
-                if c.events and c.events[-1].at > moment:
-                    event = evolve(event, at=c.events[-1].at)
-                ledger.append_consent_event(c.id, event)
-                ids.append(c.id)
+        for c in consents:
+            if story_id is not None and c is not pick_consent(contributor_id, story_id, consents):
+                continue
+            event = make_event(
+                type=ConsentEventType.WITHDRAWN,
+                at=max(moment, c.events[-1].at),
+                recorded_by=recorded_by,
+                reason=reason,
+                purposes=ps,
+                audiences=auds,
+                story_ids=scoped if c.story_ids != scoped else (),
+            )
+            ledger.append_consent_event(c.id, event)
+            ids.append(c.id)
         told = [
             s.id
             for s in ledger.list(Story, contributor=contributor_id)
@@ -160,19 +135,22 @@ def withdraw(
                 + (f" for {narrowed}" if narrowed else "")
                 + ". Anything already shared will be taken back, and we will confirm when it is."
             )
-            ledger.add(
-                make_feedback(
-                    id=fid,
-                    contributor_id=contributor_id,
-                    kind=FeedbackKind.WITHDRAWAL_CONFIRMED,
-                    channel=person.feedback_channel,
-                    due=moment.date() + dt.timedelta(days=days),
-                    story_ids=affected,
-                    message=msg,
-                    created_at=moment,
-                )
+            (owed,) = owe_feedback(
+                ledger,
+                [
+                    make_feedback(
+                        id=fid,
+                        contributor_id=contributor_id,
+                        kind=FeedbackKind.WITHDRAWAL_CONFIRMED,
+                        channel=person.feedback_channel,
+                        due=moment.date() + dt.timedelta(days=days),
+                        story_ids=affected,
+                        message=msg,
+                        created_at=moment,
+                    )
+                ],
             )
-            confirmation = fid
+            confirmation = owed.id  # withdrawing twice owes one confirmation
     return Withdrawal(
         contributor_id=contributor_id,
         consent_ids=tuple(ids),

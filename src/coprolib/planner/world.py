@@ -87,25 +87,22 @@ def load_world(ledger: Ledger) -> World:
 
 def world_for_insight(ledger: Ledger, insight_id: str) -> World:
     """Just the records one insight needs: itself, its stories, their tellers and consents."""
-    insight = ledger.get(Insight, insight_id)
-    stories: dict[str, Story] = {}
-    consents: dict[str, Consent] = {}
-    people: dict[str, Contributor] = {}
-    for sid in insight.story_ids if insight is not None else ():
-        story = ledger.get(Story, sid)
-        if story is None:
-            continue
-        stories[sid] = story
-        for cid in story.contributor_ids:
-            for c in ledger.list(Consent, contributor=cid):
-                if c.covers(sid):
-                    consents[c.id] = c
-            person = ledger.get(Contributor, cid)
-            if person is not None:
-                people[cid] = person
+    return world_for_insights(ledger, [insight_id])
+
+
+def world_for_insights(ledger: Ledger, insight_ids: Iterable[str]) -> World:
+    """Just the records these insights need: themselves, their stories, the stories' tellers and
+    every consent of those tellers (read in a few queries, whatever the number of insights)."""
+    insights = ledger.get_many(Insight, insight_ids)
+    stories = ledger.get_many(Story, {sid for i in insights.values() for sid in i.story_ids})
+    tellers = {cid for story in stories.values() for cid in story.contributor_ids}
     return World.from_records(
         stories=stories.values(),
-        consents=consents.values(),
-        insights=[insight] if insight is not None else [],
-        contributors=people.values(),
+        consents=[
+            c
+            for c in ledger.consents_of(tellers)
+            if not c.story_ids or not stories.keys().isdisjoint(c.story_ids)
+        ],
+        insights=insights.values(),
+        contributors=ledger.get_many(Contributor, tellers).values(),
     )

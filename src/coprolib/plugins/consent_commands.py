@@ -1,44 +1,23 @@
 """Built-in CLI commands for the consent gate and planner: ``plan``, ``withdraw``,
-``feedback due|done`` and ``consent receipt``. Each is a thin layer over a documented function
-(:func:`coprolib.planner.plan`, :func:`coprolib.planner.withdraw`,
-:mod:`coprolib.feedback_owed`, :mod:`coprolib.consent_receipts`)."""
+``feedback due|done`` and ``consent receipt|give|renew|correct|approve|override|show``. Each is
+a thin layer over a documented function (:func:`coprolib.planner.plan`,
+:func:`coprolib.planner.withdraw`, :mod:`coprolib.feedback_owed`,
+:mod:`coprolib.consent_receipts`, :mod:`coprolib.consent_lifecycle`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
+from coprolib.cli_session import config_option as _config_option
+from coprolib.cli_session import json_option as _json_option
+from coprolib.cli_session import ledger_option as _ledger_option
+from coprolib.cli_session import session as _session
+from coprolib.enums import Audience, ConsentMethod, DecisionBasis, IdentityLevel, Purpose, Support
 from coprolib.hookspecs import hookimpl
-
-
-@contextmanager
-def _session(
-    ledger_opt: str | None, config_opt: str | None, *, need_destinations: bool = False
-) -> Iterator[tuple[Any, Any]]:
-    from coprolib.config import ConfigError, load_config
-    from coprolib.ledger import LedgerError, open_ledger, resolve_ledger_url
-
-    try:
-        config = load_config(config_opt)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    if need_destinations and not config.destinations:
-        raise click.ClickException(
-            "no destinations configured: add [destinations.NAME] to coprolib.toml "
-            "(or point --config / $COPROLIB_CONFIG at one)"
-        )
-    try:
-        url = resolve_ledger_url(ledger_opt, config.path)
-        ledger = open_ledger(url, actor="cli")
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from None
-    with ledger:
-        yield ledger, config
 
 
 def _moment(at: str | None) -> dt.datetime | None:
@@ -49,14 +28,6 @@ def _moment(at: str | None) -> dt.datetime | None:
     except ValueError:
         raise click.BadParameter(f"{at!r} is not a date/time (use 2026-11-27T12:00:00Z)") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-_ledger_option = click.option(
-    "--ledger", "ledger_opt", metavar="URL", help="Ledger URL (default: config, $COPROLIB_LEDGER)."
-)
-_config_option = click.option(
-    "--config", "config_opt", metavar="PATH", help="coprolib.toml (default: $COPROLIB_CONFIG, ./)."
-)
 
 
 def _plan_command(cli: click.Group) -> None:
@@ -85,10 +56,34 @@ def _plan_command(cli: click.Group) -> None:
         for every refusal, why (nothing is recorded).
         """
         from coprolib.config import ConfigError
-        from coprolib.planner import explain as explain_lines
         from coprolib.planner import plan
+        from coprolib.planner._records import utc_now
 
-        with _session(ledger_opt, config_opt, need_destinations=True) as (ledger, config):
+        recording = not (dry_run or explain)
+        # A dry run writes nothing, not even a schema migration.
+        with _session(ledger_opt, config_opt, need_destinations=True, migrate_schema=recording) as (
+            ledger,
+            config,
+        ):
+            if explain:
+                from coprolib.planner.explanation import explain_in_ledger
+
+                dests = (
+                    {destination: config.destination(destination)}
+                    if destination
+                    else config.insight_destinations()
+                )
+                lines = explain_in_ledger(ledger, explain, dests, _moment(at) or utc_now())
+                if lines is None:
+                    raise click.ClickException(
+                        f"--explain {explain}: there is no story or insight with this id in the "
+                        f"ledger at {ledger.url}"
+                    )
+                if as_json:
+                    click.echo(json.dumps({"id": explain, "explanation": lines}, indent=2))
+                else:
+                    click.echo("\n".join(lines))
+                return
             from coprolib.planner import load_world
 
             world = load_world(ledger)
@@ -98,7 +93,7 @@ def _plan_command(cli: click.Group) -> None:
                     config,
                     destination=destination,
                     moment=_moment(at),
-                    apply=not (dry_run or explain),
+                    apply=not dry_run,
                     world=world,
                 )
                 from coprolib.feedback_owed import plan_feedback
@@ -108,22 +103,10 @@ def _plan_command(cli: click.Group) -> None:
                     config,
                     result.moment,
                     destination=destination,
-                    apply=not (dry_run or explain),
+                    apply=not dry_run,
                 )
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
-            if explain:
-                dests = (
-                    {destination: config.destination(destination)}
-                    if destination
-                    else config.insight_destinations()
-                )
-                lines = explain_lines(explain, result.routed, world, dests, result.moment)
-                if as_json:
-                    click.echo(json.dumps({"id": explain, "explanation": lines}, indent=2))
-                else:
-                    click.echo("\n".join(lines))
-                return
         if as_json:
             data = result.to_json()
             data["recorded"] = not dry_run
@@ -269,10 +252,11 @@ def _feedback_commands(cli: click.Group) -> None:
     @group.command(name="done")
     @click.argument("feedback_id")
     @click.option("--note", required=True, metavar="TEXT", help="What they were told.")
+    @_json_option
     @_ledger_option
     @_config_option
     def done_command(
-        feedback_id: str, note: str, ledger_opt: str | None, config_opt: str | None
+        feedback_id: str, note: str, as_json: bool, ledger_opt: str | None, config_opt: str | None
     ) -> None:
         """Mark a feedback obligation as met."""
         from coprolib.feedback_owed import FeedbackNotFound, feedback_done
@@ -282,6 +266,11 @@ def _feedback_commands(cli: click.Group) -> None:
                 f = feedback_done(ledger, feedback_id, note)
             except (FeedbackNotFound, ValueError) as exc:
                 raise click.ClickException(str(exc)) from None
+        if as_json:
+            from coprolib.convert import unstructure
+
+            click.echo(json.dumps(unstructure(f), indent=2))
+            return
         click.echo(f"{f.id}: done on {f.sent_on}")
 
 
@@ -291,11 +280,11 @@ def _consent_commands(cli: click.Group) -> None:
 
         @cli.group(name="consent")
         def consent_group() -> None:
-            """Consent records and receipts."""
+            """Consent: give, renew, correct, approve, override, show; receipts."""
 
         group = consent_group
 
-    @group.command(name="receipt")
+    @group.command(name="receipt", short_help="Print a consent receipt.")
     @click.argument("consent_id")
     @click.option("--easy-read", is_flag=True, help="Short sentences, one idea a line.")
     @click.option("--json", "as_json", is_flag=True, help="ISO/IEC TS 27560-shaped JSON.")
@@ -312,26 +301,376 @@ def _consent_commands(cli: click.Group) -> None:
     ) -> None:
         """Print a consent receipt: what was agreed, who will see it, how to withdraw."""
         from coprolib.consent_receipts import consent_receipt, consent_receipt_json
-        from coprolib.records import Consent, Contributor
+        from coprolib.records import Consent, Contributor, Story
 
         with _session(ledger_opt, config_opt) as (ledger, config):
             consent = ledger.get(Consent, consent_id)
             if consent is None:
                 raise click.ClickException(f"consent {consent_id!r} is not in the ledger")
             person = ledger.get(Contributor, consent.contributor_id)
+            stories = [
+                s
+                for s in ledger.list(Story, contributor=consent.contributor_id)
+                if consent.covers(s.id)
+            ]
         dests = list(config.destinations.values())
         if as_json:
-            data = consent_receipt_json(consent, person, destinations=dests, controller=controller)
+            data = consent_receipt_json(
+                consent, person, destinations=dests, controller=controller, stories=stories
+            )
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             click.echo(
-                consent_receipt(consent, person, destinations=dests, easy_read=easy_read), nl=False
+                consent_receipt(
+                    consent, person, destinations=dests, easy_read=easy_read, stories=stories
+                ),
+                nl=False,
             )
+
+    _lifecycle_commands(group)
+
+
+_PURPOSES = [p.value for p in Purpose]
+_AUDIENCES = [a.value for a in Audience]
+
+
+def _terms_options(f: Any) -> Any:
+    """The terms a contributor agrees to; on renew/correct, what is not given stays as it was."""
+    for option in reversed(
+        (
+            click.option(
+                "--purpose",
+                "purposes",
+                multiple=True,
+                type=click.Choice(_PURPOSES),
+                metavar="PURPOSE",
+                help=f"A purpose they agree to (repeatable): {', '.join(_PURPOSES)}.",
+            ),
+            click.option(
+                "--audience",
+                "audiences",
+                multiple=True,
+                type=click.Choice(_AUDIENCES),
+                metavar="AUDIENCE",
+                help=f"Who may see it (repeatable): {', '.join(_AUDIENCES)}.",
+            ),
+            click.option(
+                "--identity",
+                "identity_level",
+                type=click.Choice([i.value for i in IdentityLevel]),
+                metavar="LEVEL",
+                help="How identifiable they may be: anonymous, pseudonymous or named.",
+            ),
+            click.option(
+                "--quotes/--no-quotes",
+                "quotes_allowed",
+                default=None,
+                help="Whether their words may be quoted.",
+            ),
+            click.option(
+                "--review/--no-review",
+                "review_before_sharing",
+                default=None,
+                help="They review the words of each insight before it is shared.",
+            ),
+            click.option(
+                "--not-before",
+                "share_not_before",
+                type=_DATE,
+                metavar="DATE",
+                help="Nothing is shared before this day (YYYY-MM-DD).",
+            ),
+            click.option(
+                "--expires", type=_DATE, metavar="DATE", help="The last day it holds (YYYY-MM-DD)."
+            ),
+            click.option(
+                "--deny-destination",
+                "denied_destinations",
+                multiple=True,
+                metavar="NAME",
+                help="A destination it must never go to (repeatable).",
+            ),
+        )
+    ):
+        f = option(f)
+    return f
+
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _changes(values: dict[str, Any]) -> dict[str, Any]:
+    """The terms options given, as :func:`coprolib.consent_lifecycle.terms_with` takes them."""
+    changes = dict(values)
+    for key in ("purposes", "audiences", "denied_destinations"):
+        changes[key] = tuple(changes[key]) or None
+    for key in ("share_not_before", "expires"):
+        changes[key] = changes[key].date() if changes[key] is not None else None
+    return {k: v for k, v in changes.items() if v is not None}
+
+
+_TERM_KEYS = (
+    "purposes",
+    "audiences",
+    "identity_level",
+    "quotes_allowed",
+    "review_before_sharing",
+    "share_not_before",
+    "expires",
+    "denied_destinations",
+)
+
+
+def _split_terms(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k) for k in _TERM_KEYS}
+
+
+def _event_options(f: Any) -> Any:
+    f = click.option("--at", metavar="WHEN", help="When it happened (default: now).")(f)
+    f = click.option("--by", "recorded_by", metavar="NAME", help="Who recorded it.")(f)
+    return f
+
+
+def _show_consent(consent: Any, as_json: bool, said: str) -> None:
+    from coprolib.consent_lifecycle import ConsentTimeline
+
+    timeline = ConsentTimeline(
+        consent=consent,
+        state=consent.state_at(consent.events[-1].at),
+        moment=consent.events[-1].at,
+    )
+    if as_json:
+        click.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(said)
+    click.echo("run `coprolib plan` to act on it")
+
+
+def _lifecycle(call: Any) -> Any:
+    from coprolib.consent_lifecycle import ConsentLifecycleError
+
+    try:
+        return call()
+    except ConsentLifecycleError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _lifecycle_commands(group: click.Group) -> None:
+    """consent give, renew, correct, approve, override and show (see
+    :mod:`coprolib.consent_lifecycle`)."""
+
+    @group.command(name="give", short_help="Record a new consent.")
+    @click.option(
+        "--contributor", "contributor_id", required=True, metavar="ID", help="Whose consent."
+    )
+    @click.option(
+        "--story",
+        "story_ids",
+        multiple=True,
+        metavar="ID",
+        help="A story it covers (repeatable; default: all of theirs).",
+    )
+    @click.option("--id", "consent_id", metavar="ID", help="The consent's id (default: made up).")
+    @click.option(
+        "--basis",
+        type=click.Choice([b.value for b in DecisionBasis]),
+        default=DecisionBasis.OWN_CONSENT.value,
+        show_default=True,
+        metavar="BASIS",
+        help="How the decision was made: " + ", ".join(b.value for b in DecisionBasis) + ".",
+    )
+    @click.option(
+        "--support",
+        type=click.Choice([x.value for x in Support]),
+        default=Support.NONE.value,
+        show_default=True,
+        metavar="WHO",
+        help="Who supported them: " + ", ".join(x.value for x in Support) + ".",
+    )
+    @click.option("--supported-by", metavar="NAME", help="The name of who supported them.")
+    @click.option(
+        "--method",
+        type=click.Choice([m.value for m in ConsentMethod]),
+        default=ConsentMethod.WRITTEN.value,
+        show_default=True,
+        metavar="METHOD",
+        help="How it was given: " + ", ".join(m.value for m in ConsentMethod) + ".",
+    )
+    @_terms_options
+    @_event_options
+    @_json_option
+    @_ledger_option
+    @_config_option
+    def give_command(**kw: Any) -> None:
+        """Record a new consent (a 'given' event with the terms agreed)."""
+        from coprolib.consent_lifecycle import give_consent, terms_with
+
+        terms_values = _split_terms(kw)
+        with _session(kw.pop("ledger_opt"), kw.pop("config_opt")) as (ledger, _config):
+            terms = _lifecycle(lambda: terms_with(None, **_changes(terms_values)))
+            consent = _lifecycle(
+                lambda: give_consent(
+                    ledger,
+                    kw["contributor_id"],
+                    terms,
+                    consent_id=kw["consent_id"],
+                    story_ids=kw["story_ids"],
+                    basis=kw["basis"],
+                    support=kw["support"],
+                    supported_by=kw["supported_by"],
+                    method=kw["method"],
+                    moment=_moment(kw["at"]),
+                    recorded_by=kw["recorded_by"],
+                )
+            )
+        _show_consent(
+            consent, kw["as_json"], f"given: consent {consent.id} of {consent.contributor_id}"
+        )
+
+    @group.command(name="renew", short_help="Record that they agreed again.")
+    @click.argument("consent_id")
+    @click.option("--reason", metavar="TEXT", help="Why, or what they said (optional).")
+    @_terms_options
+    @_event_options
+    @_json_option
+    @_ledger_option
+    @_config_option
+    def renew_command(**kw: Any) -> None:
+        """Record that they agreed again: on the terms given, or on the terms last agreed."""
+        from coprolib.consent_lifecycle import renew_consent
+
+        changes = _changes(_split_terms(kw))
+        with _session(kw.pop("ledger_opt"), kw.pop("config_opt")) as (ledger, _config):
+            consent = _lifecycle(
+                lambda: renew_consent(
+                    ledger,
+                    kw["consent_id"],
+                    changes=changes,
+                    moment=_moment(kw["at"]),
+                    recorded_by=kw["recorded_by"],
+                    reason=kw["reason"],
+                )
+            )
+        _show_consent(consent, kw["as_json"], f"renewed: consent {consent.id}")
+
+    @group.command(name="correct", short_help="Correct the terms recorded for a consent.")
+    @click.argument("consent_id")
+    @click.option("--reason", required=True, metavar="TEXT", help="What was recorded wrongly.")
+    @_terms_options
+    @_event_options
+    @_json_option
+    @_ledger_option
+    @_config_option
+    def correct_command(**kw: Any) -> None:
+        """Correct the terms recorded for a consent in force (a 'renewed' event marked as a
+        correction; the history keeps what was recorded before)."""
+        from coprolib.consent_lifecycle import correct_consent
+
+        changes = _changes(_split_terms(kw))
+        with _session(kw.pop("ledger_opt"), kw.pop("config_opt")) as (ledger, _config):
+            consent = _lifecycle(
+                lambda: correct_consent(
+                    ledger,
+                    kw["consent_id"],
+                    kw["reason"],
+                    changes=changes,
+                    moment=_moment(kw["at"]),
+                    recorded_by=kw["recorded_by"],
+                )
+            )
+        _show_consent(consent, kw["as_json"], f"corrected: consent {consent.id}")
+
+    @group.command(name="approve", short_help="Record the teller's approval of an insight.")
+    @click.argument("consent_id")
+    @click.option(
+        "--insight", "insight_id", required=True, metavar="ID", help="The insight they approved."
+    )
+    @_event_options
+    @_json_option
+    @_ledger_option
+    @_config_option
+    def approve_command(**kw: Any) -> None:
+        """Record that the teller read and approved the current words of an insight.
+
+        If the words change later, the review is pending again."""
+        from coprolib.consent_lifecycle import approve_insight
+
+        with _session(kw.pop("ledger_opt"), kw.pop("config_opt")) as (ledger, _config):
+            consent = _lifecycle(
+                lambda: approve_insight(
+                    ledger,
+                    kw["consent_id"],
+                    kw["insight_id"],
+                    moment=_moment(kw["at"]),
+                    recorded_by=kw["recorded_by"],
+                )
+            )
+        digest = consent.events[-1].text_digest or ""
+        _show_consent(
+            consent,
+            kw["as_json"],
+            f"approved: insight {kw['insight_id']} (text {digest[:12]}) under consent "
+            f"{consent.id} of {consent.contributor_id}",
+        )
+
+    @group.command(name="override", short_help="Record a best-interests override.")
+    @click.argument("consent_id")
+    @click.option(
+        "--reason", required=True, metavar="TEXT", help="Why it is in their best interests."
+    )
+    @click.option("--approver", required=True, metavar="NAME", help="Who approved the decision.")
+    @_event_options
+    @_json_option
+    @_ledger_option
+    @_config_option
+    def override_command(**kw: Any) -> None:
+        """Record a best-interests override, so the decision may go beyond internal audiences."""
+        from coprolib.consent_lifecycle import record_override
+
+        with _session(kw.pop("ledger_opt"), kw.pop("config_opt")) as (ledger, _config):
+            consent = _lifecycle(
+                lambda: record_override(
+                    ledger,
+                    kw["consent_id"],
+                    kw["reason"],
+                    kw["approver"],
+                    moment=_moment(kw["at"]),
+                    recorded_by=kw["recorded_by"],
+                )
+            )
+        _show_consent(
+            consent,
+            kw["as_json"],
+            f"override recorded on consent {consent.id}, approved by {kw['approver']}",
+        )
+
+    @group.command(name="show", short_help="Show a consent's timeline.")
+    @click.argument("consent_id")
+    @click.option("--at", metavar="WHEN", help="Its state as of this moment (default: now).")
+    @_json_option
+    @_ledger_option
+    @_config_option
+    def show_command(
+        consent_id: str,
+        at: str | None,
+        as_json: bool,
+        ledger_opt: str | None,
+        config_opt: str | None,
+    ) -> None:
+        """Show a consent's timeline: every event in order, and its state now."""
+        from coprolib.consent_lifecycle import consent_timeline
+
+        with _session(ledger_opt, config_opt) as (ledger, _config):
+            timeline = _lifecycle(lambda: consent_timeline(ledger, consent_id, _moment(at)))
+        if as_json:
+            click.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
+        else:
+            click.echo("\n".join(timeline.lines()))
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add plan, withdraw, feedback due/done and consent receipt."""
+    """Add plan, withdraw, feedback due/done and the consent commands."""
     _plan_command(cli)
     _withdraw_command(cli)
     _feedback_commands(cli)

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from coprolib.cli_session import json_option
 from coprolib.hookspecs import hookimpl
 
 
@@ -44,18 +45,38 @@ def register_commands(cli: click.Group) -> None:
 
     @cli.command(name="validate")
     @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-    def validate_command(files: tuple[str, ...]) -> None:
-        """Check bundle (.json) or JSONL files; list every problem with file and path."""
+    @json_option
+    def validate_command(files: tuple[str, ...], as_json: bool) -> None:
+        """Check bundle (.json), JSONL or stories CSV (.csv) files; list every problem with
+        file and place. Exits 1 if any file has a problem."""
         from coprolib.bundle import validate_files
+        from coprolib.ledger.csv_stories import story_csv_problems
 
-        failed = False
-        for path, problems in validate_files(files):
-            if problems:
-                failed = True
-                for p in problems:
-                    click.echo(f"{path}: {p}", err=True)
+        results: list[tuple[str, list[str]]] = []
+        for path in files:
+            if path.lower().endswith(".csv"):
+                # Each CSV problem names the file, line and column already.
+                results.append((path, story_csv_problems(path)))
             else:
-                click.echo(f"{path}: ok")
+                for name, found in validate_files([path]):
+                    results.append((name, [f"{name}: {p}" for p in found]))
+        failed = any(problems for _path, problems in results)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    [
+                        {"file": path, "ok": not problems, "problems": problems}
+                        for path, problems in results
+                    ],
+                    indent=2,
+                )
+            )
+        else:
+            for path, problems in results:
+                for line in problems:
+                    click.echo(line, err=True)
+                if not problems:
+                    click.echo(f"{path}: ok")
         if failed:
             raise SystemExit(1)
 

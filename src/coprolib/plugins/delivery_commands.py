@@ -11,21 +11,21 @@ from typing import Any
 
 import click
 
+from coprolib.cli_session import CONFIG_HELP, LEDGER_HELP, open_session
 from coprolib.hookspecs import hookimpl
 
 
-def _open(ledger_url: str | None, config_path: str | None) -> tuple[Any, Any, str]:
-    from coprolib.config import load_config
-    from coprolib.ledger import open_ledger
+def _open(ledger_url: str | None, config_path: str | None) -> tuple[Any, Any, Any]:
+    """The ledger, the configuration and the ledger's location (more workers open it again)."""
+    from coprolib.cli_session import locate
 
-    config = load_config(config_path)
-    url = ledger_url or config.ledger or "sqlite:///coprolib.db"
-    return open_ledger(url, actor="cli"), config, url
+    ledger, config = open_session(ledger_url, config_path)
+    return ledger, config, locate(ledger_url, config)
 
 
-_LEDGER = click.option("--ledger", "ledger_url", help="Ledger URL (default: from coprolib.toml).")
+_LEDGER = click.option("--ledger", "ledger_url", metavar="URL", help=LEDGER_HELP)
 _CONFIG = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Path to coprolib.toml."
+    "--config", "config_path", metavar="PATH", type=click.Path(dir_okay=False), help=CONFIG_HELP
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 

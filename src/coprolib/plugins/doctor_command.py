@@ -6,6 +6,7 @@ import json
 
 import click
 
+from coprolib.cli_session import CONFIG_HELP
 from coprolib.hookspecs import hookimpl
 
 _MARK = {"ok": "OK     ", "warning": "WARNING", "error": "PROBLEM"}
@@ -19,9 +20,10 @@ def register_commands(cli: click.Group) -> None:
     @click.option(
         "--config",
         "config_path",
+        metavar="PATH",
         type=click.Path(dir_okay=False),
         default=None,
-        help="The coprolib.toml to check (default: $COPROLIB_CONFIG or ./coprolib.toml).",
+        help=CONFIG_HELP,
     )
     @click.option("--offline", is_flag=True, help="Do not contact the destinations.")
     @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")

@@ -68,6 +68,24 @@ CSV_COLUMNS = (
 )
 
 
+#: Characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will show as text: a cell starting with ``= + - @``, a tab
+    or a carriage return gets a leading ``'``, as OWASP's CSV injection advice says. A cell that
+    already starts with ``'`` gets one more, so :func:`restore_cell` can undo it exactly."""
+    if isinstance(value, str) and value.startswith((*FORMULA_START, "'")):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """The cell as it was before :func:`neutralise_cell` (for reading the file back)."""
+    return value[1:] if value.startswith("'") else value
+
+
 def _probability(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
@@ -93,6 +111,31 @@ class FileConfig:
     seed: int | None = None
 
 
+def contained(directory: Path, filename: str) -> Path:
+    """``directory / filename``, refusing any name that would put the file anywhere else
+    (a path separator, ``..``, an absolute path or a hidden name): the file destination only
+    ever writes inside its folder."""
+    from coprolib.adapters.errors import ConfigError
+
+    if (
+        not filename
+        or filename in (".", "..")
+        or filename.startswith(".")
+        or "/" in filename
+        or "\\" in filename
+        or "\x00" in filename
+    ):
+        raise ConfigError(
+            f"settings: {filename!r} is not a plain file name (no folders, no leading '.'): "
+            "the file destination writes only inside its directory"
+        )
+    base = directory.resolve()
+    path = (base / filename).resolve()
+    if path.parent != base:
+        raise ConfigError(f"settings: {filename!r} would be written outside {directory}")
+    return base / filename
+
+
 def _now() -> str:
     return convert.unstructure(dt.datetime.now(dt.UTC).replace(microsecond=0)) or ""
 
@@ -107,7 +150,7 @@ class FileAdapter(Adapter[FileConfig]):
     def __init__(self, config: Any, *, destination: str | None = None) -> None:
         super().__init__(config, destination=destination)
         filename = self.config.filename or f"{self.destination}.{self.config.format}"
-        self.path = Path(self.config.directory) / filename
+        self.path = contained(Path(self.config.directory), filename)
         self._rng = random.Random(self.config.seed)
 
     # --- reading and writing the file -----------------------------------------------------
@@ -119,7 +162,10 @@ class FileAdapter(Adapter[FileConfig]):
         with open(self.path, encoding="utf-8", newline="") as handle:
             text = handle.read()
         if self.config.format == "csv":
-            return list(csv.DictReader(io.StringIO(text, newline="")))
+            return [
+                {k: restore_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in csv.DictReader(io.StringIO(text, newline=""))
+            ]
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def records(self) -> list[dict[str, Any]]:
@@ -131,7 +177,7 @@ class FileAdapter(Adapter[FileConfig]):
             out = io.StringIO(newline="")
             writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: neutralise_cell(v) for k, v in row.items()} for row in rows)
             return out.getvalue()
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
@@ -140,7 +186,9 @@ class FileAdapter(Adapter[FileConfig]):
         """Rows by key under an exclusive lock; written back atomically if the block succeeds."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+b") as lock:
+        # O_NOFOLLOW: a lock file swapped for a symbolic link cannot make us touch another file.
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "r+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 rows = {row["key"]: row for row in self.rows()}

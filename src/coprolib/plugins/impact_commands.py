@@ -1,9 +1,8 @@
 """Built-in commands for the change side of the loop: ``outcome``, ``impact`` and ``report``.
 
 Each is a thin layer over :mod:`coprolib.outcomes_ledger`, :mod:`coprolib.impact` and
-:mod:`coprolib.report`. ``impact`` and ``report`` read the ledger (``--ledger``, else
-``$COPROLIB_LEDGER``, else ``coprolib.toml``, else ``./coprolib.db``) or, with ``--bundle``, a
-bundle file.
+:mod:`coprolib.report`. Each reads the ledger ``--ledger`` / ``--config`` name (see
+:mod:`coprolib.cli_session`); ``impact`` and ``report`` can read a ``--bundle`` file instead.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from coprolib.cli_session import ledger_options, session
 from coprolib.enums import ChangeDepth, OutcomeKind, OutcomeStatus
 from coprolib.hookspecs import hookimpl
 
@@ -29,38 +28,11 @@ def _day(value: dt.datetime | None) -> dt.date | None:
     return value.date() if value is not None else None
 
 
-def _ledger_option(fn: F) -> F:
-    return click.option(
-        "--ledger",
-        "ledger_url",
-        metavar="URL",
-        help="Ledger URL (default: $COPROLIB_LEDGER, coprolib.toml, sqlite:///coprolib.db).",
-    )(fn)
-
-
 @contextmanager
-def _open(ledger_url: str | None, *, must_exist: bool) -> Iterator[Any]:
-    """Open the ledger, turning its errors into one clear CLI message."""
-    try:
-        from coprolib.ledger import LedgerError, open_ledger, resolve_ledger_url
-    except ImportError as exc:  # the ledger package is not part of this install
-        raise click.ClickException(f"the ledger is not available: {exc}") from None
-    try:
-        url = resolve_ledger_url(ledger_url)
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from None
-    if must_exist and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = Path(url[len("sqlite:///") :])
-        if not path.exists():
-            raise click.ClickException(
-                f"there is no ledger at {path}; import a bundle first, pass --ledger, "
-                "or use --bundle FILE"
-            )
-    try:
-        with open_ledger(url, actor="cli") as ledger:
-            yield ledger
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from None
+def _open(ledger_opt: str | None, config_opt: str | None) -> Iterator[Any]:
+    """Open the ledger the command names; a missing one is refused."""
+    with session(ledger_opt, config_opt) as (ledger, _config):
+        yield ledger
 
 
 def _source_options(fn: F) -> F:
@@ -89,12 +61,13 @@ def _source_options(fn: F) -> F:
         )
     ):
         fn = option(fn)
-    return _ledger_option(fn)
+    return ledger_options(fn)
 
 
 def _measure(
     bundle_path: str | None,
-    ledger_url: str | None,
+    ledger_opt: str | None,
+    config_opt: str | None,
     since: dt.datetime | None,
     today: dt.datetime | None,
     within_days: int | None,
@@ -120,7 +93,7 @@ def _measure(
             except BundleError as exc:
                 raise click.ClickException(str(exc)) from None
             return measure_bundle(bundle, **options)
-        with _open(ledger_url, must_exist=True) as ledger:
+        with _open(ledger_opt, config_opt) as ledger:
             return measure_ledger(ledger, **options)
     except RecordError as exc:
         hint = f"--{exc.field.replace('_', '-')}"
@@ -168,13 +141,20 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--kind", required=True, type=click.Choice([k.value for k in OutcomeKind]))
     @click.option("--depth", required=True, type=click.Choice([d.value for d in ChangeDepth]))
     @click.option(
-        "--insight", "insights", multiple=True, required=True, help="Insight id (repeatable)."
+        "--insight",
+        "insights",
+        multiple=True,
+        required=True,
+        metavar="ID",
+        help="Insight id (repeatable).",
     )
-    @click.option("--owner", required=True, help="Who is responsible for the change.")
+    @click.option(
+        "--owner", required=True, metavar="NAME", help="Who is responsible for the change."
+    )
     @click.option("--on", type=_DATE, help="Date proposed (default: today).")
     @click.option("--due", type=_DATE, help="When the change should be delivered.")
     @click.option("--description")
-    @click.option("--by", help="Who recorded it.")
+    @click.option("--by", metavar="NAME", help="Who recorded it.")
     @click.option(
         "--due-days",
         type=click.IntRange(min=0),
@@ -183,7 +163,7 @@ def register_commands(cli: click.Group) -> None:
         help="Days contributors should wait at most to hear about it.",
     )
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @_ledger_option
+    @ledger_options
     def outcome_add(
         outcome_id: str,
         title: str,
@@ -197,7 +177,8 @@ def register_commands(cli: click.Group) -> None:
         by: str | None,
         due_days: int,
         as_json: bool,
-        ledger_url: str | None,
+        ledger_opt: str | None,
+        config_opt: str | None,
     ) -> None:
         """Propose a new outcome OUTCOME_ID led to by one or more insights."""
         from coprolib.outcomes import propose
@@ -217,7 +198,7 @@ def register_commands(cli: click.Group) -> None:
                 description=description,
                 due=_day(due),
             )
-            with _open(ledger_url, must_exist=False) as ledger:
+            with _open(ledger_opt, config_opt) as ledger:
                 change = add_outcome(ledger, outcome, due_days=due_days)
         except RecordError as exc:
             raise click.ClickException(str(exc)) from None
@@ -228,7 +209,7 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--status", required=True, type=click.Choice([s.value for s in OutcomeStatus]))
     @click.option("--on", type=_DATE, help="Date of the change (default: today).")
     @click.option("--note", help="What happened; for not_adopted, the reason (required).")
-    @click.option("--by", help="Who recorded it.")
+    @click.option("--by", metavar="NAME", help="Who recorded it.")
     @click.option("--evidence", multiple=True, help="Evidence reference (repeatable).")
     @click.option(
         "--due-days",
@@ -238,7 +219,7 @@ def register_commands(cli: click.Group) -> None:
         help="Days contributors should wait at most to hear about it.",
     )
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @_ledger_option
+    @ledger_options
     def outcome_update(
         outcome_id: str,
         status: str,
@@ -248,14 +229,15 @@ def register_commands(cli: click.Group) -> None:
         evidence: tuple[str, ...],
         due_days: int,
         as_json: bool,
-        ledger_url: str | None,
+        ledger_opt: str | None,
+        config_opt: str | None,
     ) -> None:
         """Move OUTCOME_ID to a new status and owe its contributors an update."""
         from coprolib.outcomes_ledger import update_outcome
         from coprolib.records import RecordError
 
         try:
-            with _open(ledger_url, must_exist=True) as ledger:
+            with _open(ledger_opt, config_opt) as ledger:
                 change = update_outcome(
                     ledger,
                     outcome_id,
@@ -273,17 +255,20 @@ def register_commands(cli: click.Group) -> None:
     @outcome_group.command(name="show")
     @click.argument("outcome_id")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @_ledger_option
-    def outcome_show(outcome_id: str, as_json: bool, ledger_url: str | None) -> None:
+    @ledger_options
+    def outcome_show(
+        outcome_id: str, as_json: bool, ledger_opt: str | None, config_opt: str | None
+    ) -> None:
         """Show OUTCOME_ID's timeline and the feedback it has created."""
         from coprolib.convert import unstructure
+        from coprolib.feedback_owed import is_about_outcome
         from coprolib.records import Feedback, Outcome
 
-        with _open(ledger_url, must_exist=True) as ledger:
+        with _open(ledger_opt, config_opt) as ledger:
             outcome = ledger.get(Outcome, outcome_id)
             if outcome is None:
                 raise click.ClickException(f"there is no outcome {outcome_id!r} in the ledger")
-            feedback = [f for f in ledger.list(Feedback) if f.outcome_id == outcome_id]
+            feedback = [f for f in ledger.list(Feedback) if is_about_outcome(f, outcome_id)]
         if as_json:
             data = {
                 "outcome": unstructure(outcome),
@@ -330,7 +315,11 @@ def register_commands(cli: click.Group) -> None:
     )
     @click.option("--json", "as_json", is_flag=True, help="Also print the measures as JSON.")
     @click.option("--title", default=None, help="The report's title.")
-    @click.option("--organisation", default=None, help="Shown above the title.")
+    @click.option(
+        "--organisation",
+        default=None,
+        help="Shown above the title (default: organisation in coprolib.toml).",
+    )
     @_source_options
     def report_command(
         html_path: str,
@@ -340,6 +329,7 @@ def register_commands(cli: click.Group) -> None:
         **source: Any,
     ) -> None:
         """Write the board report: one HTML file with charts, tables and no network needs."""
+        from coprolib.config import load_config
         from coprolib.report import DEFAULT_TITLE, write_report
 
         impact = _measure(**source)
@@ -347,7 +337,7 @@ def register_commands(cli: click.Group) -> None:
             impact,
             html_path,
             title=title or DEFAULT_TITLE,
-            organisation=organisation,
+            organisation=organisation or load_config().organisation,
             generated_at=dt.datetime.now(dt.UTC),
         )
         if as_json:
@@ -362,7 +352,10 @@ def _print_change(change: Any, as_json: bool) -> None:
         return
     click.echo(_outcome_text(change.outcome))
     n = len(change.feedback)
-    click.echo(f"feedback owed: {n} new obligation{'s' if n != 1 else ''}")
+    click.echo(
+        f"feedback owed: {n} obligation{'s' if n != 1 else ''} new or added to "
+        "(one message per contributor a day)"
+    )
     for f in change.feedback:
         click.echo(
             f"  {f.id}: {f.kind.value} to {f.contributor_id} by {f.due.isoformat() if f.due else '-'}"

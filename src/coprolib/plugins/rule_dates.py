@@ -1,5 +1,6 @@
-"""Built-in consent rule: nothing before the consent's share-not-before date, nothing after it
-expires (its ``expires`` date has passed, or an ``expired`` event was recorded)."""
+"""Built-in consent rule: an ``expired`` event recorded on the consent says why nothing is in
+force (dates in the terms themselves, share-not-before and expiry, are part of what the teller
+agreed and are checked by :func:`coprolib.consent.decide`)."""
 
 from __future__ import annotations
 
@@ -13,30 +14,18 @@ from coprolib.records import Story
 
 @hookimpl
 def consent_veto(story: Story, consents: Sequence[InForce], request: ShareRequest) -> str | None:
-    """Veto sharing before ``share_not_before`` or after ``expires``."""
-    day = request.day
+    """Veto a consent marked expired, naming the day."""
     for t in consents:
         c = t.consent
-        if c is None or t.state is None:
+        if c is None or t.state is None or t.state.status != "expired":
             continue
-        if t.state.status == "expired":
-            when = next(
-                (
-                    ev.at.date().isoformat()
-                    for ev in reversed(c.events[: t.state.version])
-                    if ev.type is ConsentEventType.EXPIRED
-                ),
-                "?",
-            )
-            return f"story {story.id}: consent {c.id} expired on {when}"
-        terms = t.terms
-        if terms is None:
-            continue
-        if terms.share_not_before is not None and day < terms.share_not_before:
-            return (
-                f"story {story.id}: consent {c.id} says not before "
-                f"{terms.share_not_before.isoformat()} (it is {day.isoformat()})"
-            )
-        if terms.expires is not None and day > terms.expires:
-            return f"story {story.id}: consent {c.id} expired on {terms.expires.isoformat()}"
+        when = next(
+            (
+                ev.at.date().isoformat()
+                for ev in reversed(c.events[: t.state.version])
+                if ev.type is ConsentEventType.EXPIRED
+            ),
+            "?",
+        )
+        return f"story {story.id}: consent {c.id} expired on {when}"
     return None

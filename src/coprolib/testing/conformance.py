@@ -23,8 +23,12 @@ leaves one remote record per key (and an update keeps one); retraction leaves no
 adapter declaring ``can_retract=False``, returns a compensating action; a share whose consent was
 withdrawn after planning never reaches the remote; batches up to ``max_batch_size`` work;
 connection refused, read timeout, 500, 429 with ``Retry-After``, connection resets and malformed
-bodies are classified and never raise; secrets never appear in logs, result messages, ``repr`` or
-``describe()``.
+bodies are classified and never raise, during delivery, retraction and ``check()``; retracting
+twice, and retracting what was never delivered, are success; keys shaped as the planner makes
+them (``coprolib-<40 hex>``, with the ``-<YYYYmmddTHHMMSS>`` of a delivery after a retraction)
+and hypothesis keys over every printable ASCII character (:data:`KEY_ALPHABET`, so
+``/ < > * % & : \\ ? + # '`` and spaces) are delivered and retracted; secrets never appear in
+logs, result messages, ``repr`` or ``describe()``.
 
 A destination that takes only some shares (a feedback channel such as GOV.UK Notify or email)
 overrides ``shares()`` and ``make_share(share_id, **fields)`` so every test sends it shares it
@@ -41,24 +45,36 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coprolib.adapters import (
     Adapter,
     Capabilities,
     DeliveryResult,
     RetractRef,
+    RetractResult,
     Status,
 )
 from coprolib.delivery.send import deliver_checked
+from coprolib.feedback_owed import feedback_share_identity
+from coprolib.planner.rendering import redelivery_key, share_identity
 from coprolib.records import Share
 from coprolib.testing.fault_server import FaultServer, refused_url
-from coprolib.testing.shares import canonical_shares, make_share
+from coprolib.testing.shares import PLANNED_AT, canonical_shares, make_share
+
+#: The characters of the hypothesis keys: every printable ASCII character, space included. An
+#: adapter whose remote refuses some of them in a key (Dataverse's alternate keys, URL paths)
+#: encodes the key; the suite checks the record is found again by the key it was given.
+KEY_ALPHABET = "".join(chr(c) for c in range(32, 127))
+_DIGIT_RUN = re.compile(r"[0-9]{9,}")
 
 
 class AdapterConformance:
@@ -99,6 +115,28 @@ class AdapterConformance:
         feedback channel returns feedback shares with a recipient its channel can reach.
         """
         return make_share(share_id, destination=self.destination, **fields)
+
+    def production_shares(self) -> list[Share]:
+        """Shares identified exactly as the planner identifies them: ``sh-<20 hex>`` ids and
+        ``coprolib-<40 hex>`` keys from :func:`~coprolib.planner.rendering.share_identity` and
+        :func:`~coprolib.feedback_owed.feedback_share_identity`, one key of a share delivered
+        again after a retraction (:func:`~coprolib.planner.rendering.redelivery_key`), and at
+        least one key holding a run of nine or more digits (about one real key in six does)."""
+        plain: list[tuple[str, str]] = []
+        digits: list[tuple[str, str]] = []
+        i = 0
+        while len(plain) < 4 or not digits:
+            made = share_identity("insight", f"insight-{i}", self.destination, f"{i:064x}")
+            (digits if _DIGIT_RUN.search(made[1]) else plain).append(made)
+            i += 1
+        identities = [*plain[:4], digits[0]]
+        share_id, key = feedback_share_identity("feedback-1", self.destination)
+        identities.append((share_id, key))
+        identities.append((f"{share_id}-again", redelivery_key(key, PLANNED_AT)))
+        return [
+            attrs.evolve(self.make_share(share_id), id=share_id, idempotency_key=key)
+            for share_id, key in identities
+        ]
 
     def _refs(self, results: list[DeliveryResult]) -> list[RetractRef]:
         return [
@@ -196,6 +234,79 @@ class AdapterConformance:
                 "an adapter that cannot retract must say what it did instead"
             )
 
+    def test_retract_twice_is_success(self, adapter: Adapter[Any]) -> None:
+        shares = self.shares()[:3]
+        delivered = adapter.deliver(shares)
+        assert all(r.ok for r in delivered), [r.message for r in delivered]
+        first = adapter.retract(self._refs(delivered))
+        second = adapter.retract(self._refs(delivered))
+        self._assert_one_each(second, [s.id for s in shares])
+        assert all(r.status is Status.OK for r in first + second), [
+            r.message for r in first + second
+        ]
+        self._assert_retracted_or_compensated(adapter, second, shares)
+
+    def test_retract_of_a_share_never_delivered_is_success(self, adapter: Adapter[Any]) -> None:
+        shares = [self.make_share("never-sent-1"), self.make_share("never-sent-2")]
+        refs = [RetractRef(share_id=s.id, idempotency_key=s.idempotency_key) for s in shares]
+        retracted = adapter.retract(refs)
+        self._assert_one_each(retracted, [s.id for s in shares])
+        assert all(r.status is Status.OK for r in retracted), [r.message for r in retracted]
+        self._assert_retracted_or_compensated(adapter, retracted, shares)
+
+    def test_production_shaped_keys(self, adapter: Adapter[Any]) -> None:
+        shares = self.production_shares()
+        assert any(_DIGIT_RUN.search(s.idempotency_key) for s in shares)
+        results = adapter.deliver(shares)
+        self._assert_one_each(results, [s.id for s in shares])
+        assert all(r.status is Status.OK for r in results), [r.message for r in results]
+        assert [r.idempotency_key for r in results] == [s.idempotency_key for s in shares]
+        self._assert_at_remote(adapter, shares)
+        retracted = adapter.retract(self._refs(results))
+        assert all(r.status is Status.OK for r in retracted), [r.message for r in retracted]
+        self._assert_retracted_or_compensated(adapter, retracted, shares)
+
+    @settings(
+        max_examples=12,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            # Each adapter's subclass runs this inherited test: one executor per class.
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(key=st.text(alphabet=KEY_ALPHABET, min_size=1, max_size=30))
+    def test_keys_over_the_whole_alphabet(self, adapter: Adapter[Any], key: str) -> None:
+        share = attrs.evolve(self.make_share("any-key"), idempotency_key=key)
+        results = adapter.deliver([share])
+        assert results[0].status is Status.OK, (key, results[0].message)
+        assert results[0].idempotency_key == key
+        self._assert_at_remote(adapter, [share])
+        retracted = adapter.retract(self._refs(results))
+        assert retracted[0].status is Status.OK, (key, retracted[0].message)
+        self._assert_retracted_or_compensated(adapter, retracted, [share])
+
+    def _assert_at_remote(self, adapter: Adapter[Any], shares: list[Share]) -> None:
+        keys = Counter(self.remote_keys(adapter))
+        upsert = type(adapter).capabilities.can_upsert
+        for share in shares:
+            count = keys[share.idempotency_key]
+            assert count == 1 if upsert else count >= 1, (share.idempotency_key, count)
+
+    def _assert_retracted_or_compensated(
+        self, adapter: Adapter[Any], results: list[RetractResult], shares: list[Share]
+    ) -> None:
+        if type(adapter).capabilities.can_retract:
+            assert all(r.retracted for r in results), [r.message for r in results]
+            left = set(self.remote_keys(adapter)) & {s.idempotency_key for s in shares}
+            assert not left, f"still at the remote after retraction: {sorted(left)}"
+        else:
+            assert all(not r.retracted and r.compensating_action for r in results), (
+                "an adapter that cannot retract must say what it did instead"
+            )
+
     def test_withdrawn_consent_is_never_sent(self, adapter: Adapter[Any]) -> None:
         shares = self.shares()
         withdrawn = {shares[0].id, shares[2].id}
@@ -256,6 +367,47 @@ class AdapterConformance:
         if fault == "429":
             assert results[0].retry_after == pytest.approx(7, abs=1)
         self._assert_clean(adapter, [r.message for r in results])
+
+    @pytest.mark.parametrize("fault", ["500", "reset", "slow", "429"])
+    def test_transport_fault_during_retract_is_classified(
+        self, fault_server: FaultServer, fault: str
+    ) -> None:
+        fault_server.retry_after = "7"
+        fault_server.slow_seconds = 1.5
+        adapter = self._http(fault_server.url, read_timeout=0.4)
+        shares = [self.make_share(f"retract-{fault}")]
+        refs = [
+            RetractRef(share_id=s.id, idempotency_key=s.idempotency_key, remote_id="1")
+            for s in shares
+        ]
+        with adapter:
+            fault_server.force(*[fault] * 20)
+            retracted = adapter.retract(refs)
+        self._assert_one_each(retracted, [s.id for s in shares])
+        result = retracted[0]
+        if type(adapter).capabilities.can_retract:
+            expected = {Status.THROTTLED} if fault == "429" else {Status.RETRYABLE}
+            assert result.status in expected, (fault, result.status, result.message)
+            assert not result.retracted
+        else:
+            assert result.status in {Status.OK, Status.RETRYABLE, Status.THROTTLED}, result.message
+            assert result.status is not Status.OK or result.compensating_action
+        self._assert_clean(adapter, [result.message, result.compensating_action])
+
+    @pytest.mark.parametrize("fault", ["500", "reset", "slow", "429"])
+    def test_transport_fault_during_check_is_reported(
+        self, fault_server: FaultServer, fault: str
+    ) -> None:
+        fault_server.retry_after = "7"
+        fault_server.slow_seconds = 1.5
+        adapter = self._http(fault_server.url, read_timeout=0.4)
+        with adapter:
+            fault_server.force(*[fault] * 20)
+            checked = adapter.check()
+        assert not checked.ok, (fault, checked.message)
+        expected = {Status.THROTTLED} if fault == "429" else {Status.RETRYABLE}
+        assert checked.status in expected, (fault, checked.status, checked.message)
+        self._assert_clean(adapter, [checked.message])
 
     def test_malformed_body_is_classified(self, fault_server: FaultServer) -> None:
         adapter = self._http(fault_server.url)

@@ -15,7 +15,8 @@ Knobs (change them at any time; draws come from ``seed``):
 ``"500"``, ``"502"``, ``"503"``, ``"504"``, ``"410"``, ``"401"``, ``"429"``, ``"reset"``,
 ``"slow"``, ``"malformed"``. Requests that get no fault go to ``app(request) -> Reply`` (by
 default: record and answer ``200 {"id": "<n>"}``). ``received`` lists the requests that reached
-the app.
+the app, as :class:`Request` objects: ``path`` holds the query string too, header names are
+lower-cased.
 """
 
 from __future__ import annotations
@@ -52,7 +53,14 @@ FAULTS = (
 
 @attrs.frozen(kw_only=True)
 class Request:
-    """A request as the server saw it."""
+    """A request as the server saw it.
+
+    ``method``: ``"GET"``, ``"POST"``…; ``path``: the request target exactly as sent, query
+    string included and percent-encoding kept (``/v2/notifications?reference=coprolib-1f…``;
+    split it with :func:`urllib.parse.urlsplit` and decode with :func:`urllib.parse.unquote`);
+    ``headers``: name -> value with every name lower-cased (``request.headers["content-type"]``;
+    of a repeated header the last value); ``body``: the raw bytes (``b""`` when none).
+    """
 
     method: str
     path: str
@@ -254,7 +262,8 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if self.command != "HEAD":  # a HEAD reply has the headers of a GET, no body
+                    self.wfile.write(reply.body)
                 self.wfile.flush()
 
         def _reset(self) -> None:
@@ -266,7 +275,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             with contextlib.suppress(OSError):
                 self.connection.close()
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     return Handler
 

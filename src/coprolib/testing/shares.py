@@ -6,26 +6,32 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Any
 
 from coprolib import convert
+from coprolib.config import Config, parse_config
 from coprolib.enums import (
     Audience,
     ConsentEventType,
     FeedbackChannel,
     FeedbackKind,
     IdentityLevel,
+    InsightStatus,
     Purpose,
     SARDomain,
     ShareKind,
     StorySource,
 )
+from coprolib.planner import World, route
 from coprolib.records import (
     Consent,
     ConsentEvent,
     ConsentRef,
     ConsentTerms,
     Contributor,
+    EvidenceRef,
+    Insight,
     Recipient,
     Share,
     SharedQuote,
@@ -136,50 +142,112 @@ STORY_ID = "story-fictional-1"
 CONTRIBUTOR_ID = "contributor-fictional-1"
 
 
+_SEED_TERMS = ConsentTerms(
+    purposes=(Purpose.SERVICE_IMPROVEMENT, Purpose.BOARD_REPORTING),
+    audiences=(Audience.BOARD, Audience.PARTNERS),
+    identity_level=IdentityLevel.ANONYMOUS,
+)
+
+
+def _seed_story(given_at: dt.datetime) -> Story:
+    return Story(
+        id=STORY_ID,
+        contributor_ids=(CONTRIBUTOR_ID,),
+        text="A fictional account: the day centre closed and nobody called.",
+        source=StorySource.WORKSHOP,
+        collected_on=given_at.date(),
+    )
+
+
+def _seed_consent(given_at: dt.datetime, terms: ConsentTerms) -> Consent:
+    return Consent(
+        id=CONSENT_ID,
+        contributor_id=CONTRIBUTOR_ID,
+        story_ids=(STORY_ID,),
+        events=(ConsentEvent(type=ConsentEventType.GIVEN, at=given_at, terms=terms),),
+    )
+
+
 def seed_consent(ledger: Any, *, given_at: dt.datetime = PLANNED_AT) -> None:
     """Add one fictional contributor, story and consent (board and partners, service improvement
     and board reporting, anonymous) that :func:`outbox_shares` rely on."""
-    terms = ConsentTerms(
-        purposes=(Purpose.SERVICE_IMPROVEMENT, Purpose.BOARD_REPORTING),
-        audiences=(Audience.BOARD, Audience.PARTNERS),
-        identity_level=IdentityLevel.ANONYMOUS,
-    )
     ledger.add(
         [
             Contributor(id=CONTRIBUTOR_ID),
-            Story(
-                id=STORY_ID,
-                contributor_ids=(CONTRIBUTOR_ID,),
-                text="A fictional account: the day centre closed and nobody called.",
-                source=StorySource.WORKSHOP,
-                collected_on=given_at.date(),
-            ),
-            Consent(
-                id=CONSENT_ID,
-                contributor_id=CONTRIBUTOR_ID,
-                story_ids=(STORY_ID,),
-                events=(ConsentEvent(type=ConsentEventType.GIVEN, at=given_at, terms=terms),),
-            ),
+            _seed_story(given_at),
+            _seed_consent(given_at, _SEED_TERMS),
         ]
     )
 
 
-def outbox_shares(count: int, destination: str, prefix: str = "share") -> list[Share]:
-    """``count`` anonymous shares relying on the consent from :func:`seed_consent`."""
+def _seed_world(insights: list[Insight]) -> World:
+    terms = _SEED_TERMS
+    return World.from_records(
+        stories=[_seed_story(PLANNED_AT)],
+        consents=[_seed_consent(PLANNED_AT, terms)],
+        insights=insights,
+        contributors=[Contributor(id=CONTRIBUTOR_ID)],
+    )
+
+
+def outbox_insights(count: int, prefix: str = "share") -> list[Insight]:
+    """``count`` agreed insights citing the story from :func:`seed_consent`."""
     return [
-        make_share(
-            f"{prefix}-{i}",
-            destination=destination,
-            consent_id=CONSENT_ID,
-            story_ids=(STORY_ID,),
+        Insight(
+            id=f"insight-{prefix}-{i}",
+            title=f"Connect services around the person ({prefix} {i})",
+            summary="Agencies met only after a crisis; a single named contact would have helped.",
+            recommendation="Name one lead contact.",
+            domain=SARDomain.INTERAGENCY_WORKING,
+            themes=("isolation", "transport"),
+            evidence=(EvidenceRef(story_id=STORY_ID),),
+            status=InsightStatus.AGREED,
         )
         for i in range(count)
     ]
 
 
+def outbox_config(*destinations: str, adapter: str = "file") -> Config:
+    """A configuration in which each named destination carries insights to the board for
+    service improvement: what the consent from :func:`seed_consent` allows."""
+    return parse_config(
+        "\n".join(
+            f'[destinations."{name}"]\nadapter = "{adapter}"\naudience = "board"\n'
+            'purposes = ["service_improvement"]\n'
+            for name in destinations
+        )
+    )
+
+
+def outbox_shares(count: int, destination: str, prefix: str = "share") -> list[Share]:
+    """``count`` anonymous shares for ``destination``, rendered by the planner from
+    :func:`outbox_insights` and relying on the consent from :func:`seed_consent`, so that the
+    check just before sending (with :func:`outbox_config`) lets them go."""
+    insights = outbox_insights(count, prefix)
+    routed = route(
+        _seed_world(insights), outbox_config(destination).destinations.values(), PLANNED_AT
+    )
+    return [r.share for r in routed if r.share is not None]
+
+
 def plan_into(ledger: Any, shares: list[Share]) -> None:
-    """Record the shares as planned and enqueue a delivery job for each, in one transaction."""
+    """Record the shares as planned, with the insights they render, and enqueue a delivery job
+    for each, in one transaction (the ledger needs :func:`seed_consent` first)."""
+    made: dict[str, int] = {}  # prefix -> how many outbox_insights made
+    for share in shares:
+        found = re.fullmatch(r"insight-(.+)-(\d+)", share.subject_id)
+        if found:
+            made[found[1]] = max(made.get(found[1], 0), int(found[2]) + 1)
+    wanted = {s.subject_id for s in shares}
     with ledger.transaction():
+        for prefix, count in sorted(made.items()):
+            missing = [
+                i
+                for i in outbox_insights(count, prefix)
+                if i.id in wanted and ledger.get(Insight, i.id) is None
+            ]
+            if missing:
+                ledger.add(missing)
         for share in shares:
             ledger.put_share(share)
             ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)

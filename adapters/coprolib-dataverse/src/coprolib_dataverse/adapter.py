@@ -12,14 +12,22 @@ Docs followed:
   (https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api).
 * Service protection: ``429 Too Many Requests`` with ``Retry-After``; the whole client must wait
   (https://learn.microsoft.com/power-apps/developer/data-platform/api-limits).
-* Errors: ``{"error": {"code", "message"}}`` (see :mod:`coprolib_dataverse.errors`).
+* Errors: ``{"error": {"code", "message"}}`` (see :mod:`coprolib_dataverse.errors`). A delete
+  of a row that is already gone answers ``404`` with ``0x80060891`` ("A record with the specified
+  key values does not exist"): the retraction is done.
+* Key values: "If the data within a column that is used in an alternate key contains one of the
+  following characters ``/ # < > * % & : \\ ? +`` then GET or PATCH actions won't work"
+  (https://learn.microsoft.com/power-apps/maker/data-platform/define-alternate-keys-portal).
+  The key column therefore holds :func:`key_value` of the idempotency key: letters, digits,
+  ``-``, ``_`` and ``.`` as they are, any other character as ``~`` and the two hex digits of
+  each of its UTF-8 bytes (``test:ins-7`` -> ``test~3Ains-7``). coprolib's own keys
+  (``coprolib-<40 hex>``) are unchanged.
 """
 
 from __future__ import annotations
 
 import re
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,6 +59,21 @@ from coprolib_dataverse.columns import (
 from coprolib_dataverse.errors import RowMissingError, classify
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEY_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+_ESCAPED = re.compile(r"(?:~[0-9A-F]{2})+")
+
+
+def key_value(key: str) -> str:
+    """The alternate-key value for an idempotency key: only ``A-Z a-z 0-9 - _ .`` and ``~``
+    escapes, none of the characters Dataverse cannot read in a key (see the module docstring)."""
+    return "".join(c if c in _KEY_SAFE else "".join(f"~{b:02X}" for b in c.encode()) for c in key)
+
+
+def key_from_value(value: str) -> str:
+    """The idempotency key a :func:`key_value` value was made from."""
+    return _ESCAPED.sub(lambda m: bytes.fromhex(m.group(0).replace("~", "")).decode(), value)
+
+
 _ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 
 
@@ -132,8 +155,8 @@ class DataverseAdapter(Adapter[DataverseConfig]):
     # --- addresses and rows ----------------------------------------------------------------
 
     def record_url(self, key: str) -> str:
-        """The row addressed by its alternate key: ``.../<set>(<keycolumn>='<key>')``."""
-        literal = urllib.parse.quote(key.replace("'", "''"), safe="")
+        """The row addressed by its alternate key: ``.../<set>(<keycolumn>='<key value>')``."""
+        literal = key_value(key)
         return f"{self.api_root}/{self.config.entity_set}({self.config.key_column}='{literal}')"
 
     def row(self, share: Share) -> dict[str, Any]:

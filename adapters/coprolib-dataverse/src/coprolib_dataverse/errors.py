@@ -30,8 +30,11 @@ SERVICE_PROTECTION = frozenset({"0x80072322", "0x80072321", "0x80072326"})
 UNKNOWN_SEGMENT = "0x8006088a"
 #: "A record with matching key values already exists."
 DUPLICATE_KEY = "0x80040237"
-#: "Entity ... With Ids = ... Does Not Exist."
+#: "Entity ... With Ids = ... Does Not Exist." (a row addressed by its primary key)
 DOES_NOT_EXIST = "0x80040217"
+#: "A record with the specified key values does not exist in <table> entity" (a row addressed by
+#: an alternate key, as this adapter addresses every row)
+KEY_DOES_NOT_EXIST = "0x80060891"
 
 #: When nothing says otherwise, how long a throttled destination pauses (seconds).
 DEFAULT_THROTTLE_SECONDS = 60.0
@@ -61,7 +64,7 @@ def classify(
         )
     if code == UNKNOWN_SEGMENT:
         return PermanentError(f"{what}: no such table ({detail}); check entity_set")
-    if status == 404 and code in ("", DOES_NOT_EXIST):
+    if status == 404 and code in ("", DOES_NOT_EXIST, KEY_DOES_NOT_EXIST):
         return RowMissingError(f"{what}: no such row ({detail})")
     if code == DUPLICATE_KEY or status in (409, 412):
         return ConflictError(f"{what}: the record disagrees with this share ({detail})")

@@ -9,11 +9,20 @@ What it implements, and the pages it follows:
   has the key, otherwise updates; ``204 No Content`` with ``OData-EntityId``. ``If-Match: *``
   forbids the create (404), ``If-None-Match: *`` forbids the update (412).
   https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api
-* ``DELETE`` the same address: ``204``, or ``404`` with code ``0x80040217`` when no row has the key.
+* ``DELETE`` the same address: ``204``, or ``404`` with code ``0x80060891`` ("A record with the
+  specified key values does not exist in <table> entity") when no row has the key, as Dataverse
+  answers for a row addressed by an alternate key (``0x80040217`` is its answer for a primary
+  key). ``If-Match: *`` on a missing row gives the same.
+* Key values: "If the data within a column that is used in an alternate key contains one of the
+  following characters /, #, <, >, *, %, &, :, \\, ?, + then GET or PATCH actions won't work"
+  (https://learn.microsoft.com/power-apps/maker/data-platform/define-alternate-keys-portal): a
+  key value holding one of them is refused, ``400`` with code ``0x80060888``.
 * ``GET /api/data/v9.2/WhoAmI`` and ``GET <set>?$select=...&$top=n``.
 * ``POST /api/data/v9.2/$batch``: ``multipart/mixed`` of up to 1,000 requests, answered in order
   in a ``multipart/mixed`` ``batchresponse``; without ``Prefer: odata.continue-on-error`` it stops
-  at the first failure, with it every request is tried and ``Preference-Applied`` says so.
+  at the first failure and the batch itself answers ``400 Bad Request`` ("Handling errors" on the
+  page below), with it every request is tried, the batch answers ``200`` and
+  ``Preference-Applied`` says so.
   https://learn.microsoft.com/en-us/power-apps/developer/data-platform/webapi/execute-batch-operations-using-web-api
 * Errors as ``{"error": {"code": "0x...", "message": ...}}``: an unknown table ``404 0x8006088a``,
   an unknown column ``400 0x0`` ("Could not find a property named ..."), text longer than the
@@ -44,6 +53,9 @@ MAX_BATCH = 1000
 API = "/api/data/v9.2"
 _RECORD = re.compile(r"^/([A-Za-z_][A-Za-z0-9_]*)\(([A-Za-z_][A-Za-z0-9_]*)='(.*)'\)$")
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+#: Characters an alternate-key value must not hold (define-alternate-keys-portal, above).
+UNREADABLE_IN_KEYS = frozenset("/#<>*%&:\\?+")
+KEY_DOES_NOT_EXIST = "0x80060891"
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
@@ -137,6 +149,14 @@ class LocalDataverse(LocalService):
                 400, "0x80060888", f"'{match.group(2)}' is not a valid alternate key attribute."
             )
         key = urllib.parse.unquote(match.group(3)).replace("''", "'")
+        unreadable = sorted(set(key) & UNREADABLE_IN_KEYS)
+        if unreadable:
+            return _error(
+                400,
+                "0x80060888",
+                "Bad Request - Error in query syntax: the key value holds "
+                f"{' '.join(unreadable)}, which an alternate key cannot be read with.",
+            )
         if method == "PATCH":
             return self._upsert(key, headers, body)
         if method == "DELETE":
@@ -187,7 +207,7 @@ class LocalDataverse(LocalService):
         lowered = {k.lower(): v for k, v in headers.items()}
         existing = self.rows.get(key)
         if existing is None and lowered.get("if-match") == "*":
-            return _error(404, "0x80040217", f"{self.entity_set} With Ids = {key} Does Not Exist")
+            return self._no_such_key()
         if existing is not None and lowered.get("if-none-match") == "*":
             return _error(412, "0x80040237", "A record with matching key values already exists.")
         if existing is None:
@@ -202,9 +222,17 @@ class LocalDataverse(LocalService):
 
     def _delete(self, key: str) -> Reply:
         if self.rows.pop(key, None) is None:
-            return _error(404, "0x80040217", f"{self.entity_set} With Ids = {key} Does Not Exist")
+            return self._no_such_key()
         self.deleted += 1
         return Reply(status=204)
+
+    def _no_such_key(self) -> Reply:
+        return _error(
+            404,
+            KEY_DOES_NOT_EXIST,
+            "A record with the specified key values does not exist in "
+            f"{self.entity_set.rstrip('s')} entity",
+        )
 
     # --- $batch ---------------------------------------------------------------------------
 
@@ -223,6 +251,7 @@ class LocalDataverse(LocalService):
         keep_going = "odata.continue-on-error" in request.headers.get("prefer", "")
         boundary = f"batchresponse_{uuid.uuid4()}"
         parts: list[bytes] = []
+        stopped = False
         with self._lock:
             self.requests["batch"] += 1
             self.batch_sizes.append(len(operations))
@@ -241,12 +270,13 @@ class LocalDataverse(LocalService):
                     reply = self._operation(method, path, split.query, headers, body)
                 parts.append(_response_part(boundary, reply))
                 if reply.status >= 400 and not keep_going:
+                    stopped = True
                     break
         body_out = b"".join(parts) + f"--{boundary}--\r\n".encode()
         headers = {"Content-Type": f"multipart/mixed; boundary={boundary}"}
         if keep_going:
             headers["Preference-Applied"] = "odata.continue-on-error"
-        return Reply(status=200, body=body_out, headers=headers)
+        return Reply(status=400 if stopped else 200, body=body_out, headers=headers)
 
 
 def _response_part(boundary: str, reply: Reply) -> bytes:

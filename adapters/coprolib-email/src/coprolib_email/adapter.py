@@ -11,6 +11,18 @@ and the key travels in ``X-Coprolib-Key``, so a retry after a lost reply carries
 Message-ID, which mailbox providers use to discard duplicates. The engine only retries a share
 whose attempt failed, so duplicates can arise only when the server accepted the message but the
 reply was lost.
+
+Sign-in. ``username`` + ``password`` is SMTP AUTH with a password (RFC 4954). ``oauth`` is SMTP
+AUTH ``XOAUTH2`` with an app-only token from Microsoft Entra ID (client credentials, through
+``coprolib-entra``), for Exchange Online, where Microsoft is retiring Basic (password)
+authentication for SMTP AUTH client submission. The token's scope is
+``https://outlook.office365.com/.default`` and the SASL XOAUTH2 initial response is
+``base64("user=" + mailbox + "^Aauth=Bearer " + token + "^A^A")``, as "Authenticate an IMAP, POP
+or SMTP connection using OAuth" describes
+(https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth,
+section "Use client credentials grant flow to authenticate SMTP, IMAP and POP connections").
+A refused token is fetched again once (it may have been revoked early) before the failure is
+reported.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,11 +53,15 @@ from coprolib.adapters import (
     ThrottledError,
 )
 from coprolib.adapters.errors import AdapterError
+from coprolib.adapters.http import HttpOptions
 from coprolib.enums import FeedbackChannel, ShareKind
 from coprolib.records import Share
 from coprolib_email.message import Sender, build_message, message_id
 
 _LOCAL = ("127.0.0.1", "localhost", "::1")
+#: The app-only scope of Exchange Online, whose token SMTP AUTH XOAUTH2 takes.
+EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 #: Addresses in server replies are masked: they are personal data and must not reach the ledger.
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
@@ -52,6 +69,20 @@ _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 def _security(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in ("starttls", "tls", "none"):
         raise ValueError("security must be starttls (port 587), tls (port 465) or none")
+
+
+@attrs.frozen(kw_only=True)
+class SmtpOAuth:
+    """App-only sign-in to SMTP with an Entra ID token (XOAUTH2): the app registration's tenant,
+    client id and secret; ``http`` holds the token endpoint's CA bundle and timeouts."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: Secret
+    scope: str = EXCHANGE_SCOPE
+    authority_host: str = DEFAULT_AUTHORITY_HOST
+    instance_discovery: bool = True
+    http: HttpOptions = attrs.field(factory=HttpOptions)
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +100,7 @@ class EmailConfig:
     security: str = attrs.field(default="starttls", validator=_security)
     username: str | None = None
     password: Secret | None = None
+    oauth: SmtpOAuth | None = None
     from_name: str | None = None
     reply_to: str | None = None
     organisation: str | None = None
@@ -83,7 +115,15 @@ class EmailConfig:
                 "security: 'none' sends in clear text and is allowed only for a relay on this "
                 "machine; use starttls or tls"
             )
-        if (self.username is None) != (self.password is None):
+        if self.oauth is not None:
+            if self.username is None or self.password is not None:
+                raise ValueError(
+                    "oauth: give username (the mailbox that sends, e.g. the from_address) and "
+                    "no password: the token replaces it"
+                )
+            if self.security == "none":
+                raise ValueError("oauth: a token is only sent over starttls or tls")
+        elif (self.username is None) != (self.password is None):
             raise ValueError("give both username and password, or neither")
         if "@" not in self.from_address:
             raise ValueError("from_address: not an email address")
@@ -173,6 +213,13 @@ class EmailAdapter(Adapter[EmailConfig]):
         super().__init__(config, destination=destination)
         self._clock = clock
         self._smtp: smtplib.SMTP | None = None
+        self.credentials: Any = None
+        if self.config.oauth is not None:
+            from coprolib_entra.service import credentials_for
+
+            self.credentials = credentials_for(
+                self.config.oauth, self.config.oauth.scope, time.monotonic
+            )
         self.sender = Sender(
             address=self.config.from_address,
             name=self.config.from_name,
@@ -213,13 +260,37 @@ class EmailAdapter(Adapter[EmailConfig]):
             if cfg.security == "starttls":
                 smtp.starttls(context=self.tls_context())
                 smtp.ehlo()
-            if cfg.username is not None and cfg.password is not None:
+            if self.credentials is not None and cfg.username is not None:
+                self._xoauth2(smtp, cfg.username)
+            elif cfg.username is not None and cfg.password is not None:
                 smtp.login(cfg.username, cfg.password.reveal())
         except BaseException:
             _quietly_close(smtp)
             raise
         self._smtp = smtp
         return smtp
+
+    def _xoauth2(self, smtp: smtplib.SMTP, user: str) -> None:
+        """SMTP AUTH XOAUTH2 with an Entra ID token; a refused token is fetched again once."""
+        for refresh in (False, True):
+            token = self.credentials.token(refresh=refresh)
+            response = f"user={user}\x01auth=Bearer {token}\x01\x01"
+            try:
+                # After a refusal the server may send a challenge (an error description): the
+                # answer is an empty line, and the server then sends its final 535.
+                smtp.auth(
+                    "XOAUTH2",
+                    lambda challenge=None, first=response: first if challenge is None else "",
+                )
+                return
+            except smtplib.SMTPAuthenticationError as exc:
+                if refresh:
+                    raise AuthError(
+                        f"the mail server refused the OAuth token ({exc.smtp_code}): check the "
+                        "app registration has the SMTP.SendAsApp permission with admin consent, "
+                        "its service principal is registered in Exchange Online with "
+                        "permission on this mailbox, and SMTP AUTH is on for the mailbox"
+                    ) from None
 
     def close(self) -> None:
         """Say QUIT and close the connection."""
@@ -307,7 +378,13 @@ class EmailAdapter(Adapter[EmailConfig]):
             ok=True,
             status=Status.OK,
             message=f"mail server accepted a {self.config.security} connection"
-            + (" and the login" if self.config.username else ""),
+            + (
+                " and the OAuth token"
+                if self.config.oauth
+                else " and the login"
+                if self.config.username
+                else ""
+            ),
         )
 
     def _drop(self) -> None:

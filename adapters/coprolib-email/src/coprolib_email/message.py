@@ -13,9 +13,11 @@ import datetime as dt
 import hashlib
 import html
 import re
+import string
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from urllib.parse import quote
 
 import attrs
 
@@ -34,6 +36,17 @@ class Sender:
     reply_to: str | None = None
     organisation: str | None = None
     subject_prefix: str = ""
+
+
+#: Characters written as they are in the key header; the rest (space, ``%``, anything outside
+#: printable ASCII) are percent-encoded, so folding a long header cannot change the key.
+_KEY_SAFE = "".join(c for c in string.punctuation if c != "%")
+
+
+def key_header(key: str) -> str:
+    """The ``X-Coprolib-Key`` value for an idempotency key (read back with
+    :func:`urllib.parse.unquote` after stripping the folding whitespace)."""
+    return quote(key, safe=_KEY_SAFE)
 
 
 def message_id(key: str, domain: str) -> str:
@@ -110,7 +123,7 @@ def build_message(share: Share, to: str, sender: Sender, *, now: dt.datetime) ->
     msg["Date"] = format_datetime(now)
     domain = sender.address.rsplit("@", 1)[-1]
     msg["Message-ID"] = message_id(share.idempotency_key, domain)
-    msg[KEY_HEADER] = share.idempotency_key
+    msg[KEY_HEADER] = key_header(share.idempotency_key)
     if recipient and recipient.language:
         msg["Content-Language"] = recipient.language
     msg.set_content(_plain(share, greeting, sender, easy_read))

@@ -14,17 +14,19 @@ answers ``451`` to listed ones (transient), and can drop the connection during `
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import ipaddress
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 KEY_HEADER = "X-Coprolib-Key"
 
@@ -72,7 +74,53 @@ class Mailbox:
     def keys(self) -> list[str]:
         """The coprolib key of each message held (one per Message-ID)."""
         with self._lock:
-            return [str(m[KEY_HEADER]) for m in self.messages.values()]
+            # A long header arrives folded: unfold, then undo the adapter's percent-encoding.
+            return [unquote(str(m[KEY_HEADER]).strip()) for m in self.messages.values()]
+
+
+class OAuthMailbox(Mailbox):
+    """A :class:`Mailbox` whose server signs clients in as Exchange Online does with Basic
+    authentication turned off: SMTP AUTH ``XOAUTH2`` only (``valid(user, token)`` decides), a
+    password login refused with ``535 5.7.139``, a refused token with ``535 5.7.3``.
+
+    The XOAUTH2 initial response is ``base64("user=" + user + "^Aauth=Bearer " + token + "^A^A")``
+    (https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth).
+    """
+
+    def __init__(self, valid: Callable[[str, str], bool]) -> None:
+        super().__init__()
+        self.valid = valid
+        self.refused_tokens = 0
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
+        """The XOAUTH2 mechanism (aiosmtpd calls ``auth_<MECHANISM>`` on the handler)."""
+        from aiosmtpd.smtp import MISSING, AuthResult
+
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False)
+        else:
+            try:
+                blob = base64.b64decode(args[1].encode(), validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        fields = dict(
+            part.split("=", 1)
+            for part in blob.decode(errors="replace").split("\x01")
+            if "=" in part
+        )
+        user, auth = fields.get("user", ""), fields.get("auth", "")
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
+        if user and token and self.valid(user, token):
+            with self._lock:
+                self.logins.append(user)
+            return AuthResult(success=True, auth_data=user)
+        with self._lock:
+            self.refused_tokens += 1
+        await server.push("535 5.7.3 Authentication unsuccessful")
+        return AuthResult(success=False, handled=True)
 
 
 def free_port() -> int:
@@ -142,7 +190,8 @@ def smtp_server(
     """Run an aiosmtpd server on 127.0.0.1 in a thread; yields its port.
 
     ``security``: ``none``, ``starttls`` (STARTTLS required before mail) or ``tls`` (implicit).
-    ``credentials``: username -> password; when given, AUTH is required.
+    ``credentials``: username -> password; when given, AUTH is required. An
+    :class:`OAuthMailbox` requires AUTH XOAUTH2 and refuses passwords.
     """
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -159,8 +208,19 @@ def smtp_server(
             mailbox.logins.append(auth_data.login.decode())
         return AuthResult(success=ok, handled=False)
 
+    def basic_disabled(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        return AuthResult(
+            success=False,
+            handled=False,
+            message="535 5.7.139 Authentication unsuccessful, basic authentication is disabled.",
+        )
+
     kwargs: dict[str, Any] = {}
-    if credentials is not None:
+    if isinstance(mailbox, OAuthMailbox):
+        kwargs.update(authenticator=basic_disabled, auth_required=True)
+    elif credentials is not None:
         kwargs.update(authenticator=authenticator, auth_required=True)
     if security == "starttls":
         assert cert is not None

@@ -39,7 +39,7 @@ from coprolib.adapters.http import (
     parse_retry_after,
 )
 from coprolib.records import Share
-from coprolib_fhir import outcome
+from coprolib_fhir import outcome, smart
 from coprolib_fhir.resources import (
     DEFAULT_CATEGORY_SYSTEM,
     DEFAULT_IDENTIFIER_SYSTEM,
@@ -83,9 +83,10 @@ def _default_category() -> tuple[Coding, ...]:
 class FhirConfig:
     """Settings of a ``fhir`` destination (see the README's configuration reference).
 
-    Authentication: ``token`` (a static bearer token) or ``token_url`` + ``client_id`` +
-    ``client_secret`` (OAuth 2.0 client credentials, with optional ``scope``), or neither for an
-    open test server.
+    Authentication: ``token`` (a static bearer token); or ``token_url`` + ``client_id`` and
+    either ``client_secret`` (OAuth 2.0 client credentials) or ``private_key`` + ``key_id``
+    (SMART Backend Services: a client assertion signed with ``algorithm`` RS384 or ES384, see
+    :mod:`coprolib_fhir.smart`), with optional ``scope``; or none of them for an open test server.
     """
 
     url: str
@@ -100,23 +101,50 @@ class FhirConfig:
     token_url: str | None = None
     client_id: str | None = None
     client_secret: Secret | None = None
+    private_key: Secret | None = None
+    key_id: str | None = None
+    algorithm: str = attrs.field(default="RS384", validator=_one_of(*smart.ALGORITHMS))
     scope: str | None = None
     http: HttpOptions = attrs.field(factory=HttpOptions)
 
     def __attrs_post_init__(self) -> None:
         check_endpoint(self.url, "url")
-        oauth = (self.token_url, self.client_id, self.client_secret)
-        if any(v is not None for v in oauth) and not all(v is not None for v in oauth):
-            raise ValueError(
-                "client credentials need all of token_url, client_id and client_secret"
-            )
-        if self.token is not None and self.client_secret is not None:
+        if self.client_secret is not None and self.private_key is not None:
+            raise ValueError("give either client_secret or private_key (SMART), not both")
+        if self.private_key is not None:
+            if not (self.token_url and self.client_id and self.key_id):
+                raise ValueError(
+                    "SMART Backend Services needs token_url, client_id, private_key and key_id"
+                )
+            check_endpoint(self.token_url, "token_url")
+            smart.load_private_key(self.private_key, self.algorithm)
+        else:
+            oauth = (self.token_url, self.client_id, self.client_secret)
+            if any(v is not None for v in oauth) and not all(v is not None for v in oauth):
+                raise ValueError(
+                    "client credentials need all of token_url, client_id and client_secret "
+                    "(or private_key and key_id for SMART Backend Services)"
+                )
+        if self.token is not None and (
+            self.client_secret is not None or self.private_key is not None
+        ):
             raise ValueError("give either token or client credentials, not both")
 
 
 def _token_source(config: FhirConfig) -> TokenSource | None:
     if config.token is not None:
         return StaticToken(config.token)
+    if config.private_key is not None and config.token_url and config.client_id:
+        return smart.BackendServicesToken(
+            config.token_url,
+            config.client_id,
+            config.private_key,
+            key_id=str(config.key_id),
+            algorithm=config.algorithm,
+            scope=config.scope,
+            timeout=(config.http.connect_timeout, config.http.read_timeout),
+            verify=config.http.ca_bundle or True,
+        )
     if config.token_url and config.client_id and config.client_secret is not None:
         return ClientCredentials(
             config.token_url,

@@ -27,11 +27,20 @@ Use :meth:`FhirServer.app` as the app of a :class:`coprolib.testing.fault_server
 * Rate limiting: :meth:`throttle` makes the next requests get ``429`` with ``Retry-After`` and
   an OperationOutcome coded ``throttled``.
 * Auth (optional): a static bearer token, or OAuth 2.0 client credentials at ``POST /token``
-  (RFC 6749 section 4.4); a missing or unknown token gets ``401`` coded ``login``.
+  (RFC 6749 section 4.4) with a client secret, or with a signed client assertion as SMART
+  Backend Services asks (https://hl7.org/fhir/smart-app-launch/backend-services.html):
+  ``client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`` and a JWT
+  verified (PyJWT) against the JWK Set registered for the client with :meth:`register_jwks`:
+  header ``alg`` RS384 or ES384 and a ``kid`` found in the set, ``iss`` = ``sub`` = the client id,
+  ``aud`` = this token URL, ``exp`` present and at most five minutes ahead, a ``jti`` never seen
+  before; anything else ``401 invalid_client`` (RFC 6749 section 5.2). A missing or unknown
+  access token on a FHIR request gets ``401`` coded ``login``.
 
 Every resource written is validated with the ``fhir.resources`` models (install
 ``coprolib-fhir[test]``); a resource that does not validate is refused with ``400`` and counted
-in :attr:`FhirServer.invalid`.
+in :attr:`FhirServer.invalid`. Without ``fhir.resources`` a server asked to validate refuses to
+start (``RuntimeError`` naming the import that failed): it never skips validation quietly.
+Only ``validate=False``, given on purpose (benchmarks), turns it off.
 """
 
 from __future__ import annotations
@@ -40,12 +49,14 @@ import copy
 import itertools
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from coprolib.testing.fault_server import Reply, Request
+from coprolib_fhir.smart import ASSERTION_TYPE
 
 EVENT_STATUS = frozenset(
     {
@@ -114,11 +125,15 @@ def split_token(value: str) -> tuple[str | None, str]:
     return parts[0], parts[1]
 
 
-def _validator() -> Callable[[dict[str, Any]], None] | None:
+def _validator() -> Callable[[dict[str, Any]], None]:
     try:
         from fhir.resources.R4B import get_fhir_model_class
-    except ImportError:
-        return None
+    except ImportError as exc:
+        raise RuntimeError(
+            f"the FHIR stand-in validates every resource with fhir.resources, which cannot be "
+            f"imported ({exc}): pip install 'coprolib-fhir[test]', or pass validate=False "
+            "knowing nothing is checked"
+        ) from exc
 
     def validate(resource: dict[str, Any]) -> None:
         get_fhir_model_class(str(resource.get("resourceType"))).model_validate(resource)
@@ -149,8 +164,10 @@ class FhirServer:
         self.token_lifetime = token_lifetime
         self.fhir_version = fhir_version
         self._validate = _validator() if validate else None
-        if validate and self._validate is None:
-            raise RuntimeError("install coprolib-fhir[test] (fhir.resources) to validate")
+        #: client id -> the JWK Set of its public keys (SMART Backend Services)
+        self.jwks: dict[str, dict[str, Any]] = {}
+        self._jtis: set[str] = set()
+        self.assertion_failures: list[str] = []
         self.store: dict[str, dict[str, Any]] = {}
         self.deleted: list[dict[str, Any]] = []
         self.validated: Counter[str] = Counter()
@@ -170,6 +187,11 @@ class FhirServer:
         with self._lock:
             self._throttle = count
             self.retry_after = retry_after
+
+    def register_jwks(self, client_id: str, jwks: dict[str, Any]) -> None:
+        """Register a SMART Backend Services client by the JWK Set of its public keys."""
+        with self._lock:
+            self.jwks[client_id] = jwks
 
     def revoke_tokens(self) -> None:
         """Forget every issued token (the next request with one gets 401)."""
@@ -270,12 +292,22 @@ class FhirServer:
         form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
         if form.get("grant_type") != "client_credentials":
             return self._json(400, {"error": "unsupported_grant_type"})
+        if "client_assertion" in form or "client_assertion_type" in form:
+            refused = self._check_assertion(form, request)
+            if refused is not None:
+                with self._lock:
+                    self.assertion_failures.append(refused)
+                return self._json(401, {"error": "invalid_client", "error_description": refused})
+            return self._issue()
         if (
             self.client_id is None
             or form.get("client_id") != self.client_id
             or form.get("client_secret") != self.client_secret
         ):
             return self._json(401, {"error": "invalid_client"})
+        return self._issue()
+
+    def _issue(self) -> Reply:
         token = f"access-{next(self._token_ids)}"
         with self._lock:
             self._tokens.add(token)
@@ -283,6 +315,56 @@ class FhirServer:
             200,
             {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime},
         )
+
+    def _check_assertion(self, form: dict[str, str], request: Request) -> str | None:
+        """Why a SMART client assertion is refused, or None when it is good."""
+        import jwt
+
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            return "client_assertion_type must be " + ASSERTION_TYPE
+        assertion = form.get("client_assertion", "")
+        try:
+            header = jwt.get_unverified_header(assertion)
+            unverified = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return "client_assertion is not a JWT"
+        client_id = str(unverified.get("iss", ""))
+        with self._lock:
+            jwks = self.jwks.get(client_id)
+        if jwks is None:
+            return "no JWK Set is registered for this client"
+        algorithm = header.get("alg")
+        if algorithm not in ("RS384", "ES384"):
+            return "alg must be RS384 or ES384"
+        matching = [k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid")]
+        if not matching:
+            return "no registered key has this kid"
+        host = request.headers.get("host", "")
+        path = urlsplit(request.path).path
+        audiences = [f"http://{host}{path}", f"https://{host}{path}"]
+        try:
+            key = jwt.PyJWK(matching[0], algorithm=algorithm).key
+            claims = jwt.decode(
+                assertion,
+                key,
+                algorithms=[algorithm],
+                audience=audiences,
+                issuer=client_id,
+                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+            )
+        except jwt.PyJWKError:
+            return "the registered key does not suit the alg"
+        except jwt.InvalidTokenError as exc:
+            return f"client_assertion refused: {exc}"
+        if claims["sub"] != client_id:
+            return "sub must equal iss (the client id)"
+        if float(claims["exp"]) > time.time() + 300 + 5:
+            return "exp is more than five minutes ahead"
+        with self._lock:
+            if claims["jti"] in self._jtis:
+                return "jti was used before"
+            self._jtis.add(str(claims["jti"]))
+        return None
 
     def _authorised(self, request: Request) -> bool:
         if self.static_token is None and self.client_id is None:

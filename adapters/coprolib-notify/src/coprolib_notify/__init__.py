@@ -2,8 +2,9 @@
 
 Feedback shares (``Share.kind == "feedback"``) are sent with the official
 ``notifications-python-client``: a template id per feedback kind and channel, personalisation
-from the share (name, title, message, and address lines for letters), and ``reference`` = the
-share's idempotency key (never personal data), looked up before every send so a retry never
+from the share (name, title, message, and address lines for letters), and ``reference`` made
+from the share's idempotency key so that Notify never takes it for personal data
+(:func:`~coprolib_notify.adapter.reference_for`), looked up before every send so a retry never
 sends twice. Notify cannot recall a message: retraction records the compensating action for a
 person. :mod:`coprolib_notify.server` is a Notify API subset for tests.
 """

@@ -8,11 +8,19 @@ with ``reference``, get_template, and its error tables) and the REST API documen
 rate and daily limits).
 
 Idempotency. Notify has no idempotent create: the same POST twice sends two messages. Every
-send is therefore preceded by ``GET /v2/notifications?reference=<idempotency key>``; when a
+send is therefore preceded by ``GET /v2/notifications?reference=<reference>``; when a
 notification with that reference exists (sent by an earlier attempt whose reply was lost, or by
 an earlier run) its id is returned and nothing is sent. The cost is one extra request per
 message, which feedback volumes (tens a day) make negligible. The lookup only sees what Notify
 still holds (its data retention period, 7 days unless the service changed it).
+
+The reference. Notify's documentation says a reference "must not contain any personal
+information" and Notify refuses one that looks like it (a run of nine or more digits reads as a
+phone or account number). About one real key in six (``coprolib-<40 hex>``) holds such a run, so
+the reference is :func:`reference_for` the key: the key itself, with ``_`` written after every
+eighth character of a run of digits, spaces and hyphens and ``@`` written ``_a`` (``_`` itself is
+``__``). It is the same for every attempt at a share, different for different keys, and
+:func:`key_for` reads the key back.
 """
 
 from __future__ import annotations
@@ -53,8 +61,47 @@ CLOCK_MESSAGE = (
 )
 #: The channels Notify sends; other feedback channels are for a person to carry out.
 CHANNELS = (FeedbackChannel.EMAIL, FeedbackChannel.SMS, FeedbackChannel.LETTER)
-_PERSONAL = re.compile(r"@|\+?\d[\d\s-]{7,}\d")
+#: The characters of a run that could read as a phone or account number.
+_RUN = frozenset("0123456789- \t\n\r\f\v")
+#: The longest run of those characters a reference holds.
+_RUN_LIMIT = 8
 _LONDON = ZoneInfo("Europe/London")
+
+
+def reference_for(key: str) -> str:
+    """The Notify ``reference`` for an idempotency key: never nine digits (or digits, spaces and
+    hyphens) in a row and never ``@``, so Notify does not take it for personal data; one
+    reference per key (see the module docstring)."""
+    out: list[str] = []
+    run = 0
+    for char in key:
+        if char in _RUN:
+            if run == _RUN_LIMIT:
+                out.append("_")
+                run = 0
+            run += 1
+        else:
+            run = 0
+        out.append("__" if char == "_" else "_a" if char == "@" else char)
+    return "".join(out)
+
+
+def key_for(reference: str) -> str:
+    """The idempotency key a :func:`reference_for` reference was made from."""
+    out: list[str] = []
+    chars = iter(reference)
+    for char in chars:
+        if char != "_":
+            out.append(char)
+            continue
+        following = next(chars, "")
+        if following == "_":
+            out.append("_")
+        elif following == "a":
+            out.append("@")
+        else:  # a break inside a run: drop it, keep the character after it
+            out.append(following)
+    return "".join(out)
 
 
 @attrs.frozen(kw_only=True)
@@ -203,8 +250,6 @@ class NotifyAdapter(Adapter[NotifyConfig]):
                 f"no Notify template configured for feedback kind {kind!r} by {channel} "
                 f"(set templates.{kind}.{channel} in the destination settings)"
             )
-        if _PERSONAL.search(share.idempotency_key):
-            raise PermanentError("the idempotency key looks like personal data; not sent")
         personalisation = {
             **self.config.personalisation,
             "name": (recipient.name if recipient and recipient.name else "there"),
@@ -233,7 +278,7 @@ class NotifyAdapter(Adapter[NotifyConfig]):
     def deliver_one(self, share: Share) -> DeliveryResult:
         """Look the reference up, then send unless Notify already has it."""
         message = self.message(share)
-        reference = share.idempotency_key
+        reference = reference_for(share.idempotency_key)
         existing = self.lookup(reference) if self.config.lookup_before_send else None
         if existing is not None:
             return self._ok(share, existing, "already sent (found by reference)")
@@ -291,7 +336,7 @@ class NotifyAdapter(Adapter[NotifyConfig]):
         status = kind = None
         notification_id = ref.remote_id
         try:
-            notification_id = self.lookup(ref.idempotency_key) or notification_id
+            notification_id = self.lookup(reference_for(ref.idempotency_key)) or notification_id
             if notification_id:
                 reply = self._call(lambda: self.client.get_notification_by_id(notification_id))
                 status = reply.get("status") if isinstance(reply, dict) else None

@@ -16,6 +16,14 @@ and the Python client's documented errors (https://docs.notifications.service.go
   team-only key may send only to team members (``400 BadRequestError "Can't send to this
   recipient using a team-only API key"``). Success: ``201`` with ``id``, ``reference``,
   ``content``, ``uri`` and ``template``.
+* ``reference``: optional; when given it must be a string (``400 ValidationError "reference …
+  is not of type string"``) and, as the Python client documentation says ("An identifier you
+  can create if necessary … It must not contain any personal information such as name or postal
+  address", https://docs.notifications.service.gov.uk/python.html), must not
+  look like personal data: a reference holding an ``@``, or nine or more digits in a row (or a
+  run of nine or more digits, spaces and hyphens from digit to digit, as a phone number is
+  written) is refused with ``400 BadRequestError``. The exact rule is not published; this one is what production refused
+  (keys ``coprolib-<40 hex>`` with a run of nine digits), and :data:`PERSONAL_LOOKING` holds it.
 * Limits: a per-channel daily limit (``429 TooManyRequestsError "Exceeded send limits (N) for
   today"``) and :meth:`NotifyServer.throttle` for the per-minute rate limit (``429
   RateLimitError "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"``).
@@ -40,6 +48,8 @@ from urllib.parse import parse_qs, urlsplit
 from coprolib.testing.fault_server import Reply, Request
 
 _PLACEHOLDER = re.compile(r"\(\(([^()]+)\)\)")
+#: A reference Notify takes for personal data: an email address or a phone / account number.
+PERSONAL_LOOKING = re.compile(r"@|\d[\d\s-]{7,}\d")
 
 
 def error_reply(status: int, error: str, message: str) -> Reply:
@@ -194,6 +204,18 @@ class NotifyServer:
             data = request.json()
         except ValueError:
             return error_reply(400, "BadRequestError", "Invalid JSON supplied in POST data")
+        reference = data.get("reference")
+        if reference is not None and not isinstance(reference, str):
+            return error_reply(
+                400, "ValidationError", f"reference {reference!r} is not of type string"
+            )
+        if reference is not None and PERSONAL_LOOKING.search(reference):
+            return error_reply(
+                400,
+                "BadRequestError",
+                "reference looks like it contains personal information: a reference must not "
+                "contain any personal information",
+            )
         template = self.templates.get(str(data.get("template_id")))
         if template is None:
             return error_reply(400, "BadRequestError", "Template not found")

@@ -89,10 +89,21 @@ def read_batch(data: Any, count: int) -> list[SubResponse | None]:
     return [by_id.get(str(number)) for number in range(1, count + 1)]
 
 
+#: Graph's error code for a query it will not run. To the key search (a ``$filter`` on the key
+#: column, the only filter the adapter sends) it means the column is not indexed, or missing.
+FILTER_REFUSED = "invalidRequest"
+#: The ``what`` of the requests that are key searches.
+KEY_SEARCHES = frozenset({"search", "check"})
+
+
 def classify(status: int, headers: Mapping[str, str], body: Any, *, what: str) -> AdapterError:
-    """The coprolib error for a non-2xx Graph reply to ``what``."""
+    """The coprolib error for a non-2xx Graph reply to ``what``.
+
+    A refused key search is recognised by its error code and the request it answers, never by
+    the wording of the message (which Graph may change or translate).
+    """
     reply = read_error("Graph", status, headers, body)
-    message, detail, retry_after = reply.message, reply.detail, reply.retry_after
+    detail, retry_after = reply.detail, reply.retry_after
     if status == 429:
         return ThrottledError(
             f"{what}: Microsoft Graph is throttling, pausing ({detail})",
@@ -109,10 +120,11 @@ def classify(status: int, headers: Mapping[str, str], body: Any, *, what: str) -
         return NotFoundError(f"{what}: not found ({detail}); check site_id and list_id")
     if status in (409, 412):
         return ConflictError(f"{what}: {detail}")
-    if status == 400 and "indexed" in message.lower():
+    if status == 400 and reply.code == FILTER_REFUSED and what in KEY_SEARCHES:
         return PermanentError(
-            f"{what}: {detail}. Index the key column in the list settings (recommended) or "
-            "set allow_unindexed_filter = true"
+            f"{what}: {detail}. The list refused the filter on the key column: check the column "
+            "exists (its internal name), then Index the key column in the list settings "
+            "(recommended) or set allow_unindexed_filter = true"
         )
     if status in (408, 423) or status >= 500:
         return RetryableError(f"{what}: {detail}", retry_after=retry_after)

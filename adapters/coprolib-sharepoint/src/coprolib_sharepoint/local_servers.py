@@ -19,12 +19,17 @@ on 127.0.0.1; tokens come from :class:`coprolib_entra.local.LocalEntra`.
   ``Retry-After`` and ``{"error": {"code": "TooManyRequests"}}``
   (https://learn.microsoft.com/graph/throttling).
 
-:class:`LocalTeamsWorkflow` is a Workflows "When a Teams webhook request is received" trigger:
-``POST`` to its URL (with the ``sig`` in the query) a message with an Adaptive Card attachment;
-``202 Accepted``; over 28 KB ``413`` ("Request Entity too large",
-https://learn.microsoft.com/ja-jp/Connectors/teams/); a wrong signature ``401``; not an Adaptive
-Card ``400`` (Workflows take Adaptive Cards only,
-https://learn.microsoft.com/en-in/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using).
+:class:`LocalTeamsWorkflow` is a Workflows "When a Teams webhook request is received" trigger
+whose "Who can trigger the flow" is *Anyone* (the signature in the URL is the only credential,
+https://learn.microsoft.com/en-us/training/modules/http-connectors/4-http-request): ``POST`` to
+its URL (with the ``sig`` in the query); a wrong signature ``401``, throttling ``429``; anything
+else ``202 Accepted``, because the trigger only starts a flow run and answers before the "Post
+card in a chat or channel" action runs. What the action then refuses makes the *run* fail, not
+the request: over 28 KB ("Request Entity too large",
+https://learn.microsoft.com/ja-jp/Connectors/teams/, a limit of the posting action) or not an
+Adaptive Card (Workflows take Adaptive Cards only,
+https://learn.microsoft.com/en-in/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using)
+is recorded in :attr:`LocalTeamsWorkflow.failed_runs`, as the flow's run history would show it.
 """
 
 from __future__ import annotations
@@ -236,6 +241,8 @@ class LocalTeamsWorkflow:
         self.signature = "sig-local-Yq3vT8"
         self.messages: list[dict[str, Any]] = []
         self.rejected: Counter[int] = Counter()
+        #: Runs the trigger accepted (202) whose posting action failed: (reason, bytes).
+        self.failed_runs: list[tuple[str, int]] = []
         self._throttle: list[str] = []
         self._lock = threading.Lock()
 
@@ -273,7 +280,7 @@ class LocalTeamsWorkflow:
                     {"Retry-After": self._throttle.pop(0)},
                 )
         if len(request.body) > TEAMS_LIMIT:
-            return self._reject(413, "RequestEntityTooLarge", "Request Entity too large")
+            return self._failed_run("Request Entity too large", request)
         try:
             message = json.loads(request.body)
             attachment = message["attachments"][0]
@@ -287,7 +294,7 @@ class LocalTeamsWorkflow:
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             valid = False
         if not valid:
-            return self._reject(400, "InvalidTemplate", "The message is not an Adaptive Card.")
+            return self._failed_run("The message is not an Adaptive Card.", request)
         facts = {
             fact["title"]: fact["value"]
             for block in card["body"]
@@ -304,6 +311,11 @@ class LocalTeamsWorkflow:
                     "card": card,
                 }
             )
+        return Reply(status=202)
+
+    def _failed_run(self, reason: str, request: Request) -> Reply:
+        with self._lock:
+            self.failed_runs.append((reason, len(request.body)))
         return Reply(status=202)
 
     def _reject(self, status: int, code: str, message: str) -> Reply:

@@ -6,6 +6,11 @@ A Teams message cannot be deleted through the webhook, so the adapter declares
 ``can_retract=False``: retraction posts a follow-up card saying the insight was withdrawn (without
 repeating it) and returns a compensating action asking a channel owner to delete the original.
 
+The trigger answers ``202 Accepted`` as soon as it has started a flow run, before the "Post card
+in a chat or channel" action has run: a 202 means the workflow accepted the card, not that Teams
+shows it. The receipt says exactly that; a run that fails later (the flow's owner removed from
+the channel, a card Teams refuses) shows only in the flow's run history.
+
 The webhook cannot de-duplicate either, so the adapter keeps a journal of the keys (and content
 digests) it has announced: the same share delivered again is not posted again; a changed share is
 announced again as an update. The journal lives in memory, and in ``state_file`` (JSON lines) if
@@ -38,9 +43,15 @@ from coprolib.adapters import (
     Secret,
     Status,
 )
-from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint
+from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint, error_for_response
 from coprolib.records import Share
 from coprolib_sharepoint import cards
+
+#: What the receipt of a card says: the workflow took it; Teams shows it if the run succeeds.
+ACCEPTED = (
+    "accepted by the Teams workflow (HTTP 202): the card appears once the flow run succeeds; "
+    "if it does not, see the flow's run history in Power Automate"
+)
 
 #: 413 means the card was too large: sending it again cannot help.
 STATUS_OVERRIDES = {413: Status.PERMANENT, 410: Status.DISABLED, 404: Status.DISABLED}
@@ -157,7 +168,7 @@ class TeamsWorkflowAdapter(Adapter[TeamsWorkflowConfig]):
             idempotency_key=share.idempotency_key,
             status=Status.OK,
             remote_id=share.idempotency_key,
-            message=None if previous != share.digest else "already announced in Teams",
+            message=ACCEPTED if previous != share.digest else "already accepted by the workflow",
         )
 
     def retract_one(self, ref: RetractRef) -> RetractResult:
@@ -172,8 +183,9 @@ class TeamsWorkflowAdapter(Adapter[TeamsWorkflowConfig]):
             status=Status.OK,
             retracted=False,
             compensating_action=(
-                f"Teams messages cannot be deleted through the Workflows webhook: posted a "
-                f"withdrawal notice to the channel ({self.destination}). A channel owner must "
+                f"Teams messages cannot be deleted through the Workflows webhook: a withdrawal "
+                f"notice for the channel ({self.destination}) was accepted by the workflow (HTTP "
+                f"202; check the flow's run history if it does not appear). A channel owner must "
                 f"delete the card with reference {ref.idempotency_key}."
             ),
         )
@@ -187,7 +199,13 @@ class TeamsWorkflowAdapter(Adapter[TeamsWorkflowConfig]):
         if self.config.http.ca_bundle:
             kwargs["verify"] = self.config.http.ca_bundle
         try:
-            self.http.send("HEAD", self.config.webhook_url.reveal(), **kwargs).close()
+            response = self.http.send("HEAD", self.config.webhook_url.reveal(), **kwargs)
+            response.close()
+            # Any answer proves the host, except one saying it is failing or throttling.
+            if response.status_code >= 500 or response.status_code == 429:
+                error = error_for_response(response)
+                if error is not None:
+                    raise error
         except Exception as exc:  # reported as the check result
             status, _, message = self.classify(exc)
             return CheckResult(ok=False, status=status, message=message)

@@ -69,6 +69,10 @@ class WebhookConfig:
         check_endpoint(self.url, "url")
 
 
+#: Signing key sizes Standard Webhooks allows (the decoded bytes after ``whsec_``).
+KEY_MIN_BYTES, KEY_MAX_BYTES = 24, 64
+
+
 def _key(secret: Secret) -> bytes:
     text = secret.reveal()
     if text.startswith(SECRET_PREFIX):
@@ -80,6 +84,13 @@ def _key(secret: Secret) -> bytes:
     if not key:
         raise ConfigError(
             f"{secret}: not a webhook signing secret (expected whsec_ followed by base64)"
+        )
+    if not KEY_MIN_BYTES <= len(key) <= KEY_MAX_BYTES:
+        raise ConfigError(
+            f"{secret}: a webhook signing key must be {KEY_MIN_BYTES} to {KEY_MAX_BYTES} bytes "
+            f"(Standard Webhooks), this one is {len(key)}; make one with "
+            "python -c \"import base64, os; print('whsec_' + base64.b64encode(os.urandom(32))"
+            '.decode())"'
         )
     return key
 

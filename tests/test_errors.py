@@ -1,0 +1,42 @@
+"""Every error coprolib defines derives from CoprolibError, so one ``except`` (and the CLI's one
+mapping to exit codes) covers them all; each keeps the built-in base it always had."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import coprolib
+from coprolib.config import ConfigError
+from coprolib.errors import EXIT_USAGE, CoprolibError
+
+
+def library_errors() -> list[type[BaseException]]:
+    found: dict[str, type[BaseException]] = {}
+    for info in pkgutil.walk_packages(coprolib.__path__, "coprolib."):
+        if ".testing" in info.name or info.name.endswith("__main__"):
+            continue  # test helpers, and the entry point (running it exits)
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseException)
+                and value.__module__ == info.name
+                and not name.startswith("_")
+            ):
+                found[f"{info.name}.{name}"] = value
+    return list(found.values())
+
+
+def test_every_library_error_is_a_coprolib_error() -> None:
+    errors = library_errors()
+    assert len(errors) >= 10, errors
+    strays = [e.__qualname__ for e in errors if not issubclass(e, CoprolibError)]
+    assert strays == []
+
+
+def test_errors_keep_their_old_bases_and_exit_2() -> None:
+    assert issubclass(ConfigError, ValueError)
+    error = ConfigError("ledger", "must be a URL", path="coprolib.toml", line=1)
+    assert isinstance(error, CoprolibError) and error.exit_code == EXIT_USAGE
