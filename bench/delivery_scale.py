@@ -46,7 +46,7 @@ from coprolib.adapters import Secret
 from coprolib.delivery import RetryPolicy, sync, sync_workers
 from coprolib.ledger import open_ledger
 from coprolib.testing.fault_server import FaultServer
-from coprolib.testing.shares import outbox_shares, plan_into, seed_consent
+from coprolib.testing.shares import outbox_config, outbox_shares, plan_into, seed_consent
 
 SECRET = "whsec_" + base64.b64encode(b"bench-signing-key-0123456789abcd").decode()
 DEST = "hooks"
@@ -100,10 +100,10 @@ def engine_rate(url: str, count: int, concurrency: int, folder: Path) -> float:
         _plan(ledger, count)
         adapter = _webhook(url, concurrency)
         started = time.perf_counter()
-        summary = sync(ledger, adapters={DEST: adapter}, claim_size=500)
+        summary = sync(ledger, outbox_config(DEST), adapters={DEST: adapter}, claim_size=500)
         took = time.perf_counter() - started
         adapter.close()
-    assert summary.ok and summary.delivered == count, summary.lines()
+    assert summary.ok and summary.delivered == count, summary.lines()[:20]
     return count / took
 
 
@@ -145,7 +145,13 @@ def fault_run(count: int, folder: Path, max_wait: float) -> dict[str, int]:
         shares = _plan(ledger, count)
         adapter = _webhook(server.url, 8, read_timeout=0.5)
         started = time.perf_counter()
-        summary = sync(ledger, adapters={DEST: adapter}, max_wait=max_wait, policy=RetryPolicy())
+        summary = sync(
+            ledger,
+            outbox_config(DEST),
+            adapters={DEST: adapter},
+            max_wait=max_wait,
+            policy=RetryPolicy(),
+        )
         took = time.perf_counter() - started
         adapter.close()
         keys = {s.idempotency_key for s in shares}
@@ -226,7 +232,7 @@ def _workers(url: str, count: int, workers: int, concurrency: int) -> float | No
     os.environ["BENCH_WEBHOOK_SECRET"] = SECRET
     config = parse_config(
         f"[destinations.{DEST}]\n"
-        'adapter = "webhook"\naudience = "board"\npurposes = ["board_reporting"]\n'
+        'adapter = "webhook"\naudience = "board"\npurposes = ["service_improvement"]\n'
         f'settings = {{ url = "{url}", secrets = ["$env:BENCH_WEBHOOK_SECRET"], concurrency = {concurrency} }}\n'
     )
     with postgres_schema() as ledger_url:
@@ -239,7 +245,7 @@ def _workers(url: str, count: int, workers: int, concurrency: int) -> float | No
             lambda: open_ledger(ledger_url, actor="bench"), config, workers, claim_size=25
         )
         took = time.perf_counter() - started
-    assert summary.ok and summary.delivered == count, summary.lines()
+    assert summary.ok and summary.delivered == count, summary.lines()[:20]
     return count / took
 
 

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coprolib.delivery")
 
+#: How many refused shares the text summary names per destination (``--json`` has them all).
+SHOWN = 20
+
 #: When a stopped destination's jobs fall due again.
 BLOCKED_RETRY_SECONDS = 60.0
 
@@ -265,7 +268,9 @@ def _destination_lines(rep: DestinationReport) -> list[str]:
         )
     if rep.refused:
         out.append(f"  {name}: {len(rep.refused)} share(s) refused before sending")
-        out += [f"    refused {share}: {reason}" for share, reason in rep.refused]
+        out += [f"    refused {share}: {reason}" for share, reason in rep.refused[:SHOWN]]
+        if len(rep.refused) > SHOWN:
+            out.append(f"    and {len(rep.refused) - SHOWN} more (see --json)")
     if rep.paused_until is not None:
         out.append(f"  {name}: paused until {_when(rep.paused_until)}: {rep.pause_reason}")
     if rep.waiting:
