@@ -100,10 +100,10 @@ def test_approval_and_override_let_the_waiting_insight_go(council) -> None:  # t
 
 def test_override_needs_a_best_interests_consent_and_both_reason_and_approver(council) -> None:  # type: ignore[no-untyped-def]
     run = council
-    out = run("consent", "override", "c-02", "--reason", "r", "--approver", "a", code=1).output
+    out = run("consent", "override", "c-02", "--reason", "r", "--approver", "a", code=2).output
     assert "not a best-interests decision" in out
     run("consent", "override", "c-11", "--reason", "r", code=2)  # --approver is required
-    out = run("consent", "override", "c-11", "--reason", " ", "--approver", "a", code=1).output
+    out = run("consent", "override", "c-11", "--reason", " ", "--approver", "a", code=2).output
     assert "needs a reason and an approver" in out
 
 
@@ -137,7 +137,7 @@ def test_corrected_record_is_imported_and_the_next_plan_rerenders_it(
     # Importing it again as new is refused, with the way to correct it.
     lines = run("export", "--type", "insight", "--format", "jsonl").output.splitlines()
     (tmp_path / "same.jsonl").write_text(lines[0] + "\n")
-    assert "coprolib import --update" in run("import", "same.jsonl", code=1).output
+    assert "coprolib import --update" in run("import", "same.jsonl", code=2).output
 
     out = _correct_insight(run, tmp_path, "i-01", " Corrected: two localities, not three.").output
     assert "updated 1 record(s): insight i-01" in out
@@ -162,7 +162,7 @@ def test_a_consent_correction_is_appended_and_never_rewrites_history(
     c01 = next(c for c in map(json.loads, lines) if c["id"] == "c-01")
     c01["events"][0]["terms"]["quotes_allowed"] = False  # rewriting what was agreed
     (tmp_path / "bad.jsonl").write_text(json.dumps(c01) + "\n")
-    out = run("import", "--update", "bad.jsonl", code=1).output
+    out = run("import", "--update", "bad.jsonl", code=2).output
     assert "consent 'c-01' field events[0]: events are append-only" in out
 
     out = run(
@@ -177,9 +177,9 @@ def test_a_consent_correction_is_appended_and_never_rewrites_history(
     assert "s-01" in i01["story_ids"]
 
     # A withdrawn consent is never brought back by a correction or a bare renewal.
-    out = run("consent", "correct", "c-03", "--no-quotes", "--reason", "typo", code=1).output
+    out = run("consent", "correct", "c-03", "--no-quotes", "--reason", "typo", code=2).output
     assert "c-03 is withdrawn; a correction cannot bring it back" in out
-    out = run("consent", "renew", "c-03", code=1).output
+    out = run("consent", "renew", "c-03", code=2).output
     assert "say what they agree to now" in out
 
 
@@ -201,15 +201,15 @@ def test_give_and_renew_on_the_command_line(council) -> None:  # type: ignore[no
     assert shown["terms_now"]["purposes"] == ["board_reporting", "service_improvement"]
     bad = run("consent", "give", "--contributor", "p-dev", "--purpose", "fun", code=2).output
     assert "'fun' is not one of" in bad and "board_reporting" in bad
-    out = run("consent", "give", "--contributor", "p-dev", "--audience", "board", code=1).output
+    out = run("consent", "give", "--contributor", "p-dev", "--audience", "board", code=2).output
     assert "purposes" in out
     out = run("consent", "give", "--contributor", "p-nobody", "--purpose", "policy",
-              "--audience", "board", code=1).output  # fmt: skip
+              "--audience", "board", code=2).output  # fmt: skip
     assert "contributor 'p-nobody' is not in the ledger" in out
 
 
-def test_plan_explain_of_an_unknown_id_exits_1(council) -> None:  # type: ignore[no-untyped-def]
-    out = council("plan", "--explain", "nope", code=1).output
+def test_plan_explain_of_an_unknown_id_exits_2(council) -> None:  # type: ignore[no-untyped-def]
+    out = council("plan", "--explain", "nope", code=2).output
     assert "--explain nope: there is no story or insight with this id" in out
 
 

@@ -141,7 +141,7 @@ def test_bad_csv_names_line_and_column_and_imports_nothing(
     assert message in result.output
     assert not (tmp_path / "coprolib.db").exists()  # the ledger it would have made is gone
     run("import", str(EXAMPLE_BUNDLE))
-    result = run("import", "bad.csv", code=1)
+    result = run("import", "bad.csv", code=2)
     stories = json.loads(run("export").output)["stories"]
     assert stories == json.loads(EXAMPLE_BUNDLE.read_text())["stories"]  # nothing added
 
@@ -160,7 +160,7 @@ def test_csv_problems_are_all_listed_by_import_and_validate(run, tmp_path: Path)
         "bad.csv line 3 column collected_on: '01/02/2025' is not a date (use YYYY-MM-DD)",
         "bad.csv line 5 column id: 's-3' is already the id of the story on line 4",
     ]
-    out = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=1).output
+    out = run("import", str(EXAMPLE_BUNDLE), "bad.csv", code=2).output
     assert "4 problems:" in out and all(e in out for e in expected), out
     out = run("validate", "bad.csv", str(EXAMPLE_BUNDLE), code=1).output
     assert all(e in out for e in expected) and "not valid JSON" not in out
@@ -262,5 +262,5 @@ def test_enum_errors_list_the_valid_values(run, tmp_path: Path) -> None:
     assert "line 1.abuse_types[0]: 'nasty' is not an abuse type (one of: physical," in out
     assert "line 2: not valid JSON" in out
     assert "line 3.feedback_channel: 'pigeon' is not a feedback channel (one of: email," in out
-    out = run("import", "s.jsonl", code=1).output
+    out = run("import", "s.jsonl", code=2).output
     assert "3 problem(s)" in out and not (tmp_path / "coprolib.db").exists()

@@ -184,7 +184,7 @@ def test_init_in_an_empty_folder_makes_an_encrypted_ledger(run, tmp_path: Path) 
     key = next(x.split("=", 1)[1] for x in out.split() if x.startswith("COPROLIB_KEY="))
     assert "(encrypted, key id" in out and "secrets store" in out
     assert key not in (tmp_path / "coprolib.toml").read_text()
-    run("import", str(EXAMPLE_BUNDLE), code=1)  # without the key it cannot write
+    run("import", str(EXAMPLE_BUNDLE), code=2)  # without the key it cannot write
     run("import", str(EXAMPLE_BUNDLE), env={"COPROLIB_KEY": key})
     raw = (tmp_path / "coprolib.db").read_bytes()
     for suffix in ("-wal",):
@@ -205,7 +205,7 @@ def test_init_key_file_is_owner_only_and_never_printed(run, tmp_path: Path) -> N
     run("import", str(EXAMPLE_BUNDLE), env={"COPROLIB_KEY": key})
     # A second init never overwrites the key (that would lock the ledger for good).
     (tmp_path / "coprolib.toml").unlink()
-    out = run("init", "--ledger", "sqlite:///other.db", "--key-file", str(key_file), code=1)
+    out = run("init", "--ledger", "sqlite:///other.db", "--key-file", str(key_file), code=2)
     assert "never overwritten" in out.output and key_file.read_text().strip() == key
 
 
@@ -264,7 +264,7 @@ def test_migrate_and_feedback_done_print_json(run, tmp_path: Path) -> None:  # t
 def test_init_never_puts_a_new_key_on_an_encrypted_ledger(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("init")
     (tmp_path / "coprolib.toml").unlink()
-    out = run("init", code=1).output
+    out = run("init", code=2).output
     assert "is already encrypted (key id" in out and "COPROLIB_KEY=" not in out
 
 

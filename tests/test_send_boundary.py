@@ -263,3 +263,32 @@ def test_forged_shares_are_refused_with_a_reason(
     assert "Amber Wildermere" not in sent
     # The shares the planner made for these destinations were delivered.
     assert any(st is ShareStatus.DELIVERED for _, st in ledger.list_shares())
+
+
+def test_consent_narrow_and_withdraw_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli = build_cli()
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, [*args, "--ledger", url])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    run("import", str(EXAMPLE_BUNDLE))
+    assert "--story, --purpose or --audience" in run(
+        "consent", "narrow", "--contributor", "p-amber", code=2
+    )
+    data = json.loads(
+        run("consent", "narrow", "--contributor", "p-amber", "--story", "s-10", "--json")
+    )
+    assert data["consent_ids"] == ["c-01"] and data["story_ids"] == ["s-10"] and data["narrowing"]
+    shown = json.loads(run("consent", "show", "c-01", "--json"))
+    assert shown["consent"]["events"][-1]["story_ids"] == ["s-10"], shown
+    out = run("consent", "withdraw", "--contributor", "p-amber")
+    assert out.startswith("withdrawn: consent c-01")
+    receipt = run("consent", "receipt", "c-01")
+    assert "you withdrew s-10; your other stories are unchanged" in receipt

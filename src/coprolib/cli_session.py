@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from coprolib.errors import EXIT_USAGE, CoprolibError
+
 if TYPE_CHECKING:
     from coprolib.config import Config
     from coprolib.ledger import Ledger, LedgerLocation
@@ -31,10 +33,10 @@ LEDGER_HELP = (
 CONFIG_HELP = "The coprolib.toml to use (default: $COPROLIB_CONFIG, then ./coprolib.toml)."
 
 
-class ConfigurationProblem(click.ClickException):
+class ConfigurationProblem(CoprolibError, click.ClickException):
     """A missing ledger, an unreadable configuration: a setup problem, exit code 2."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 def ledger_option(f: F) -> F:

@@ -27,6 +27,7 @@ from coprolib.enums import (
     Purpose,
     Support,
 )
+from coprolib.errors import CoprolibError
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -64,7 +65,7 @@ _make_terms = cast(Callable[..., ConsentTerms], ConsentTerms)
 CORRECTION = "correction: "
 
 
-class ConsentLifecycleError(ValueError):
+class ConsentLifecycleError(CoprolibError, ValueError):
     """A lifecycle step that cannot be taken, in one line naming the record and why."""
 
 
@@ -387,6 +388,11 @@ class ConsentTimeline:
             f"consent {c.id} of {c.contributor_id} ({c.basis}, {c.method}), covering {covers}",
             f"  now: {self.state.status}, version {self.state.version}",
         ]
+        out += [
+            f"  story {sid}: {c.state_at(self.moment, sid).status}"
+            for sid in c.story_ids
+            if any(sid in ev.story_ids for ev in c.events)
+        ]
         for version, ev in enumerate(c.events, 1):
             out.append(f"  v{version} {ev.at.isoformat()} {_event_words(ev)}")
         return out
@@ -420,6 +426,8 @@ def _event_words(ev: ConsentEvent) -> str:
         )
     if ev.purposes or ev.audiences:
         parts.append("only " + ", ".join([*map(str, ev.purposes), *map(str, ev.audiences)]))
+    if ev.story_ids:
+        parts.append("story " + ", ".join(ev.story_ids) + " only")
     if ev.insight_id:
         parts.append(f"insight {ev.insight_id} (text {(ev.text_digest or '')[:12]})")
     if ev.approver:

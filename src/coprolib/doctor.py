@@ -34,13 +34,25 @@ ADAPTER_PACKAGES: Mapping[str, str] = {
     "dataverse": "coprolib-dataverse",
     "sharepoint-list": "coprolib-sharepoint",
     "teams-workflow": "coprolib-sharepoint",
+    "salesforce": "coprolib-salesforce",
+    "servicenow": "coprolib-servicenow",
+    "graph-mail": "coprolib-graphmail",
 }
 
 #: Stands in for a secret whose variable is unset while the settings' shape is checked; it never
 #: reaches an adapter that sends anything.
 _UNSET_SECRET = "unset-secret-checked-for-shape-only"
 
-_HOST_KEYS = ("url", "base_url", "environment_url", "site_url", "webhook_url", "host")
+_HOST_KEYS = (
+    "url",
+    "base_url",
+    "environment_url",
+    "instance_url",
+    "site_url",
+    "webhook_url",
+    "graph_url",
+    "host",
+)
 
 
 class Severity(enum.StrEnum):

@@ -21,15 +21,19 @@ from typing import TYPE_CHECKING
 import attrs
 
 from coprolib.config import Config
+from coprolib.feedback_owed import cancel_owed_feedback
 from coprolib.planner import plan, withdraw
 from coprolib.planner._records import utc_now
+from coprolib.planner.reconciliation import LIVE
 from coprolib.records import Consent, Story
 
 if TYPE_CHECKING:
     from coprolib.ledger import Ledger
 
 #: Share statuses that mean the share is, or may be, at its destination.
-_OUT_THERE = ("delivered", "planned", "dead", "retract_planned")
+#: What may be at a destination: what the planner treats as live (in doubt means live), and
+#: what is waiting to be retracted.
+_OUT_THERE = (*LIVE, "retract_planned")
 
 
 @attrs.frozen(kw_only=True)
@@ -111,6 +115,7 @@ def erase_person(
                 if share.destination not in configured and status.value in _OUT_THERE
             }
         )
+        cancel_owed_feedback(ledger, contributor_id, reason="erased", on=moment.date())
         scrubbed = ledger.erase_contributor(contributor_id, compact=compact)
     return ErasureReport(
         contributor_id=contributor_id,

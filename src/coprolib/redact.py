@@ -14,7 +14,10 @@ from __future__ import annotations
 import re
 import sys
 import types
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from importlib import resources
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -30,8 +33,10 @@ __all__ = [
     "Recognizer",
     "Redaction",
     "Span",
+    "common_words",
     "find_spans",
     "get_recognizers",
+    "identifier_terms",
     "redact",
     "reset_recognizers",
 ]
@@ -120,6 +125,51 @@ class PatternRecognizer:
             yield Span(start, end, self.label, self.score)
 
 
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """The shipped common-word list (``coprolib/data/common_words.txt``), lower case.
+
+    A part of a known identifier that is one of these words is not an identifier on its own.
+    """
+    text = resources.files("coprolib.data").joinpath("common_words.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().casefold() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+# A part of an identifier that can stand for the person on its own: a word of letters (with
+# apostrophes or hyphens inside), at least two letters long.
+_PART_RE = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))+")
+_PART_POSSESSIVE_RE = re.compile(r"['’]s?$")
+
+
+def identifier_terms(identifiers: Iterable[str]) -> tuple[str, ...]:
+    """What is searched for, given a contributor's identifiers (and display name).
+
+    Each identifier whole, then each of its parts: every word of letters ("Amira", "Haddad"),
+    and each side of a hyphenated word ("Okafor-Jones" gives "Okafor" and "Jones"), with a
+    trailing possessive dropped; parts of one letter, parts with digits (house numbers, parts of
+    NHS numbers or postcodes) and parts in :func:`common_words` ("Lane", "Will") are left out.
+    Matching is by whole word, in any case, with any spacing, plural or possessive.
+    """
+    common = common_words()
+    terms: dict[str, None] = {}
+    for identifier in identifiers:
+        if not identifier.strip():
+            continue
+        terms.setdefault(identifier, None)
+        if "@" in identifier or "://" in identifier:
+            continue
+        for m in _PART_RE.finditer(identifier):
+            word = _PART_POSSESSIVE_RE.sub("", m.group())
+            pieces = [word, *word.split("-")] if "-" in word else [word]
+            for piece in pieces:
+                key = piece.casefold().replace("’", "'")
+                if len(piece) >= 2 and key not in common and piece != identifier:
+                    terms.setdefault(piece, None)
+    return tuple(terms)
+
+
 def _identifier_pattern(identifier: str) -> str | None:
     words = identifier.split()
     if not words or not any(ch.isalnum() for ch in identifier):
@@ -129,9 +179,19 @@ def _identifier_pattern(identifier: str) -> str | None:
     return rf"(?<!\w){body}(?:s(?!\w)|(?!\w))"
 
 
+@lru_cache(maxsize=1024)
+def _known_pattern(identifiers: tuple[str, ...]) -> re.Pattern[str] | None:
+    terms = identifier_terms(identifiers)
+    parts = {p for p in map(_identifier_pattern, terms) if p is not None}
+    # Longest first so "Mill Lane" wins over "Mill" at the same position.
+    ordered = sorted(parts, key=lambda p: (-len(p), p))
+    return re.compile("|".join(ordered), re.IGNORECASE) if ordered else None
+
+
 @attrs.frozen(kw_only=True)
 class KnownIdentifierRecognizer:
-    """Finds a contributor's known identifiers: whole words, any case, any spacing, possessives."""
+    """Finds a contributor's known identifiers and their parts (see :func:`identifier_terms`):
+    whole words, any case, any spacing, plurals and possessives."""
 
     identifiers: tuple[str, ...]
     name: str = "known_identifiers"
@@ -139,11 +199,7 @@ class KnownIdentifierRecognizer:
     _pattern: re.Pattern[str] | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
-        parts = {p for p in map(_identifier_pattern, self.identifiers) if p is not None}
-        # Longest first so "Mill Lane" wins over "Mill" at the same position.
-        ordered = sorted(parts, key=len, reverse=True)
-        pattern = re.compile("|".join(ordered), re.IGNORECASE) if ordered else None
-        object.__setattr__(self, "_pattern", pattern)
+        object.__setattr__(self, "_pattern", _known_pattern(tuple(self.identifiers)))
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield every occurrence of any known identifier."""
@@ -201,8 +257,18 @@ def _placeholder_ranges(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in PLACEHOLDER_RE.finditer(text)]
 
 
-def _overlaps_any(span: Span, ranges: list[tuple[int, int]]) -> bool:
-    return any(span.start < end and start < span.end for start, end in ranges)
+def _outside(spans: list[Span], ranges: list[tuple[int, int]]) -> list[Span]:
+    """The ``spans`` that overlap none of the sorted, disjoint ``ranges``."""
+    starts = [start for start, _end in ranges]
+    kept = []
+    for span in spans:
+        i = bisect_right(starts, span.start) - 1
+        if i >= 0 and ranges[i][1] > span.start:
+            continue
+        if i + 1 < len(ranges) and ranges[i + 1][0] < span.end:
+            continue
+        kept.append(span)
+    return kept
 
 
 def _better(a: Span, b: Span) -> Span:
@@ -232,6 +298,44 @@ def merge_spans(spans: Iterable[Span]) -> list[Span]:
     return merged
 
 
+def _with_placeholders(text: str, spans: list[Span]) -> tuple[str, list[int], list[int]]:
+    """``text`` with each of the sorted, disjoint ``spans`` replaced by its placeholder, and how
+    to map an offset in it back: in the segment starting at ``starts[i]``, add ``shifts[i]``."""
+    out: list[str] = []
+    starts, shifts = [0], [0]
+    pos = view = 0
+    for span in spans:
+        placeholder = f"[{span.label}]"
+        out.append(text[pos : span.start])
+        out.append(placeholder)
+        view += span.start - pos + len(placeholder)
+        pos = span.end
+        starts.append(view)
+        shifts.append(pos - view)
+    out.append(text[pos:])
+    return "".join(out), starts, shifts
+
+
+def _run(recognizers: Sequence[Recognizer], text: str, claimed: list[Span]) -> list[Span]:
+    """The spans ``recognizers`` find in ``text`` read with the ``claimed`` spans replaced by
+    their placeholders (offsets into ``text``; nothing overlapping a placeholder)."""
+    view, starts, shifts = _with_placeholders(text, claimed) if claimed else (text, [0], [0])
+    found: list[Span] = []
+    for recognizer in recognizers:
+        found.extend(recognizer.find(view))
+    found = [s for s in found if s.end <= len(view)]
+    ranges = _placeholder_ranges(view)
+    if ranges:
+        found = _outside(found, ranges)
+    if not claimed:
+        return found
+    mapped = []
+    for s in found:
+        shift = shifts[bisect_right(starts, s.start) - 1]
+        mapped.append(Span(s.start + shift, s.end + shift, s.label, s.score))
+    return mapped
+
+
 def find_spans(
     text: str,
     known_identifiers: Iterable[str] = (),
@@ -240,22 +344,34 @@ def find_spans(
     """Every identifying span of ``text``, merged where they overlap and sorted by position.
 
     ``recognizers`` defaults to every registered recogniser; ``known_identifiers`` (a
-    contributor's names, addresses, numbers...) are always searched for as well. Spans touching
-    an existing placeholder are ignored, so already-redacted text yields nothing new.
+    contributor's names, addresses, numbers...) and their parts (:func:`identifier_terms`) are
+    always searched for as well. Spans touching an existing placeholder are ignored, so
+    already-redacted text yields nothing new.
+
+    Each recogniser reads the text as the output will show it around what it finds, which is
+    what makes ``redact(redact(x)) == redact(x)`` hold with one pass: known identifiers are
+    found first and every recogniser reads the text with them already replaced by placeholders;
+    recognisers that decide from the words around a span (``reads_context = True``, such as the
+    PERSON recogniser) run last, on the text with everything the others found replaced too.
+    So no decision depends on a word the output no longer contains.
     """
     if recognizers is None:
         recognizers = get_recognizers()
-    found: list[Span] = []
-    for recognizer in recognizers:
-        found.extend(recognizer.find(text))
+    claimed: list[Span] = []
     identifiers = tuple(known_identifiers)
     if identifiers:
-        found.extend(KnownIdentifierRecognizer(identifiers=identifiers).find(text))
-    found = [s for s in found if s.end <= len(text)]
-    ranges = _placeholder_ranges(text)
-    if ranges:
-        found = [s for s in found if not _overlaps_any(s, ranges)]
-    return merge_spans(found)
+        known = list(KnownIdentifierRecognizer(identifiers=identifiers).find(text))
+        existing = _placeholder_ranges(text)
+        if existing:
+            known = _outside(known, existing)
+        claimed = merge_spans(known)
+    plain = [r for r in recognizers if not getattr(r, "reads_context", False)]
+    contextual = [r for r in recognizers if getattr(r, "reads_context", False)]
+    if plain:
+        claimed = merge_spans([*claimed, *_run(plain, text, claimed)])
+    if contextual:
+        claimed = merge_spans([*claimed, *_run(contextual, text, claimed)])
+    return claimed
 
 
 def _level(level: IdentityLevel | str) -> IdentityLevel:
@@ -279,10 +395,15 @@ def _name_tokens(surface: str) -> frozenset[str]:
     return frozenset(_POSSESSIVE_RE.sub("", w).casefold() for w in plain.split())
 
 
+#: Labels whose later, shorter mentions ("Ruth", "Mrs Baker") reuse an earlier full one's number.
+_NAMED_LABELS = frozenset({"PERSON", KNOWN_IDENTIFIER})
+
+
 class _Pseudonyms:
     """Numbers placeholders per label so the same identifier gets the same number in a document.
 
-    For people, a later "Ruth" or "Mrs Baker" reuses the number of an earlier "Ruth Baker".
+    For people and known identifiers, a later "Ruth" or "Mrs Baker" reuses the number of an
+    earlier "Ruth Baker".
     """
 
     def __init__(self) -> None:
@@ -292,10 +413,10 @@ class _Pseudonyms:
         tokens = _name_tokens(surface)
         seen = self._numbers.setdefault(label, [])
         for known, number in seen:
-            if tokens == known or (label == "PERSON" and tokens and tokens <= known):
+            if tokens == known or (label in _NAMED_LABELS and tokens and tokens <= known):
                 return f"[{label} {number}]"
         for known, number in seen:
-            if label == "PERSON" and known and known <= tokens:
+            if label in _NAMED_LABELS and known and known <= tokens:
                 return f"[{label} {number}]"
         number = len({n for _, n in seen}) + 1
         seen.append((tokens, number))

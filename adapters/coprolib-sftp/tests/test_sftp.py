@@ -407,8 +407,10 @@ def test_key_file_with_passphrase(sshd: LocalSshd, tmp_path: Path) -> None:
     path = tmp_path / "id_ed25519"
     path.write_bytes(encrypted)
     base = {k: v for k, v in _settings(sshd).items() if k != "private_key"}
+    # The file is read when first needed, so a wrong passphrase shows at first use.
+    without = SftpAdapter({**base, "private_key_file": str(path)}, destination="case-system")
     with pytest.raises(ConfigError) as caught:
-        SftpAdapter({**base, "private_key_file": str(path)}, destination="case-system")
+        _ = without.key
     assert "passphrase" in str(caught.value) and "private_key_file" in str(caught.value)
     passphrase = Secret("correct horse battery staple", "$env:SFTP_KEY_PASSPHRASE")
     with SftpAdapter(

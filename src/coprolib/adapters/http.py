@@ -213,9 +213,79 @@ class StaticToken:
         return self.secret.reveal()
 
 
-class ClientCredentials:
-    """OAuth 2.0 client-credentials tokens (Entra ID, most FHIR servers), cached until shortly
-    before they expire and fetched again on expiry or when a request gets 401."""
+class TokenEndpoint:
+    """OAuth 2.0 ``client_credentials`` tokens from a token endpoint, cached until shortly before
+    they expire and fetched again on expiry or when a request gets 401. Subclasses say how the
+    client proves who it is (:meth:`credentials`) and what to say when that is refused."""
+
+    #: The lifetime assumed when the endpoint does not say (``expires_in``), in seconds.
+    default_lifetime: float = 3600.0
+
+    def __init__(
+        self,
+        token_url: str,
+        *,
+        scope: str | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        verify: str | bool = True,
+        skew: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token_url = token_url
+        self.scope = scope
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.verify = verify
+        self.skew = skew
+        self.clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def credentials(self) -> dict[str, str]:
+        """The form fields that identify the client (besides ``grant_type`` and ``scope``)."""
+        raise NotImplementedError
+
+    def refused(self, response: requests.Response) -> str:
+        """The message for a token endpoint that refused the credentials (400, 401 or 403)."""
+        return f"token endpoint refused the client credentials (HTTP {response.status_code})"
+
+    def token(self, *, refresh: bool = False) -> str:
+        """A valid access token; fetched when missing, expired or ``refresh`` is set."""
+        with self._lock:
+            if refresh or self._token is None or self.clock() >= self._expires:
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def _fetch(self) -> None:
+        form = {"grant_type": "client_credentials", **self.credentials()}
+        if self.scope:
+            form["scope"] = self.scope
+        try:
+            response = self.session.post(
+                self.token_url, data=form, timeout=self.timeout, verify=self.verify
+            )
+        except requests.RequestException as exc:
+            raise error_for_exception(exc) from None
+        with response:
+            if response.status_code in (400, 401, 403):
+                raise AuthError(self.refused(response))
+            error = error_for_response(response)
+            if error is not None:
+                raise error
+            try:
+                body = response.json()
+                self._token = str(body["access_token"])
+                lifetime = float(body.get("expires_in", self.default_lifetime))
+            except (ValueError, KeyError, TypeError):
+                raise RetryableError("token endpoint sent an unreadable reply") from None
+        self._expires = self.clock() + max(0.0, lifetime - self.skew)
+
+
+class ClientCredentials(TokenEndpoint):
+    """Client-credentials tokens with a client secret (Entra ID, most FHIR servers)."""
 
     def __init__(
         self,
@@ -229,52 +299,15 @@ class ClientCredentials:
         skew: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.token_url = token_url
+        super().__init__(
+            token_url, scope=scope, session=session, timeout=timeout, skew=skew, clock=clock
+        )
         self.client_id = client_id
         self.client_secret = client_secret
-        self.scope = scope
-        self.session = session or requests.Session()
-        self.timeout = timeout
-        self.skew = skew
-        self.clock = clock
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock = threading.Lock()
 
-    def token(self, *, refresh: bool = False) -> str:
-        """A valid access token; fetched when missing, expired or ``refresh`` is set."""
-        with self._lock:
-            if refresh or self._token is None or self.clock() >= self._expires:
-                self._fetch()
-            assert self._token is not None
-            return self._token
-
-    def _fetch(self) -> None:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self.client_secret.reveal(),
-        }
-        if self.scope:
-            form["scope"] = self.scope
-        try:
-            response = self.session.post(self.token_url, data=form, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise error_for_exception(exc) from None
-        if response.status_code in (400, 401, 403):
-            raise AuthError(
-                f"token endpoint refused the client credentials (HTTP {response.status_code})"
-            )
-        error = error_for_response(response)
-        if error is not None:
-            raise error
-        try:
-            body = response.json()
-            self._token = str(body["access_token"])
-            lifetime = float(body.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError):
-            raise RetryableError("token endpoint sent an unreadable reply") from None
-        self._expires = self.clock() + max(0.0, lifetime - self.skew)
+    def credentials(self) -> dict[str, str]:
+        """The client id and secret."""
+        return {"client_id": self.client_id, "client_secret": self.client_secret.reveal()}
 
 
 class HttpClient:

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from coprolib import plugin_host
 from coprolib.consent.folding import in_force, latest_override, quoted
 from coprolib.consent.model import Decision, InForce, ShareRequest
 from coprolib.enums import Audience, DecisionBasis, IdentityLevel
@@ -28,17 +29,9 @@ from coprolib.records import Consent, ConsentEvent, ConsentRef, ConsentTerms, St
 _RANK = {level: i for i, level in enumerate(IdentityLevel)}
 
 
-def _hook() -> Any:
-    from coprolib.plugin_host import get_plugin_manager
-
-    return get_plugin_manager().hook.consent_veto
-
-
 def _failed_rule(exc: Exception) -> str:
     """The name of the plugin whose ``consent_veto`` raised ``exc`` (from the traceback)."""
-    from coprolib.plugin_host import get_plugin_manager
-
-    pm = get_plugin_manager()
+    pm = plugin_host.get_plugin_manager()
     codes = {
         impl.function.__code__: pm.get_name(impl.plugin) or repr(impl.plugin)
         for impl in pm.hook.consent_veto.get_hookimpls()
@@ -86,7 +79,9 @@ def vetoes(story: Story, tellers: Sequence[InForce], request: ShareRequest) -> l
     """Every rule's reason to refuse, in the order pluggy calls the rules (a failing rule is a
     veto naming the plugin: a broken rule refuses rather than allows)."""
     try:
-        found = _hook()(story=story, consents=tellers, request=request)
+        found = plugin_host.get_plugin_manager().hook.consent_veto(
+            story=story, consents=tellers, request=request
+        )
     except Exception as exc:
         return [
             f"story {story.id}: consent rule {_failed_rule(exc)} failed "

@@ -89,6 +89,7 @@ NOT_PERSONAL: dict[str, dict[tuple[str, ...], str]] = {
     },
     "consent_event": {
         ("insight_id",): "id",
+        ("story_ids", "*"): "ids of the stories a narrowing names",
         ("text_digest",): "a SHA-256 digest",
         ("terms", "denied_destinations", "*"): "destination names from configuration",
     },

@@ -15,7 +15,7 @@ import re
 
 import attrs
 
-from coprolib.enums import FeedbackChannel, FeedbackStatus
+from coprolib.enums import FeedbackChannel
 from coprolib.ledger.codec import ERASED
 from coprolib.records import (
     Accessibility,
@@ -54,12 +54,9 @@ def erase_story_record(story: Story) -> Story:
 
 
 def erase_feedback_record(feedback: Feedback) -> Feedback:
-    """Feedback owed to an erased person, with the message and notes removed; still owed is
-    cancelled (there is no one left to tell)."""
-    status = feedback.status
-    if status is FeedbackStatus.OWED:
-        status = FeedbackStatus.CANCELLED
-    return attrs.evolve(feedback, message=None, note=None, status=status)
+    """Feedback to an erased person with the message and notes removed (what was still owed
+    is cancelled first, by :func:`coprolib.feedback_owed.cancel_owed_feedback`)."""
+    return attrs.evolve(feedback, message=None, note=None)
 
 
 def erase_consent_record(consent: Consent) -> Consent:

@@ -14,6 +14,7 @@ from coprolib.ledger.crypto import KEY_ENV, KeyRing
 from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.ledger import Ledger
 from coprolib.ledger.schema import LEDGER_MARK, MIGRATIONS, SCHEMA_VERSION, Migration
+from coprolib.ledger.upgrades import STORY_NARROWING_VERSION, narrow_story_withdrawals
 
 #: The ledger used when nothing else names one.
 DEFAULT_LEDGER_URL = "sqlite:///coprolib.db"
@@ -264,6 +265,8 @@ def open_ledger(
                     )
             finally:
                 ledger._key_setup = False
+        if version is not None and version < STORY_NARROWING_VERSION <= SCHEMA_VERSION:
+            narrow_story_withdrawals(ledger)
         return ledger
     except BaseException:
         db.close()

@@ -192,6 +192,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         version=6,
+        name="per-story withdrawals become events on the consent they narrow (data, not tables:"
+        " see coprolib.ledger.upgrades)",
+        sqlite=(),
+        postgres=(),
+    ),
+    Migration(
+        version=7,
         name="delivery control: fencing tokens, job history, destination pauses",
         sqlite=_delivery_control("INTEGER PRIMARY KEY"),
         postgres=_delivery_control("BIGSERIAL PRIMARY KEY"),

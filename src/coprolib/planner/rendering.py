@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,19 @@ class RedactionCache:
         self.spans: dict[tuple[str, tuple[str, ...]], tuple[Any, ...]] = {}
         self.texts: dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str] = {}
         self._known: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {}
+        self._present: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+    def present_in(self, text: str, identifiers: tuple[str, ...]) -> tuple[str, ...]:
+        """The identifiers one of whose words occurs in ``text`` (only those can match:
+        redact() matches them and their parts as whole words in any case), found once per
+        text and list."""
+        key = (text, identifiers)
+        found = self._present.get(key)
+        if found is None:
+            lowered = text.lower()
+            found = tuple(i for i in identifiers if any(w in lowered for w in _words(i)))
+            self._present[key] = found
+        return found
 
     def identifiers(
         self, insight: Insight, world: World
@@ -54,8 +68,12 @@ class RedactionCache:
                 continue
             for cid in story.contributor_ids:
                 person = world.contributors.get(cid)
-                if person is not None and person.known_identifiers:
-                    known[cid] = person.known_identifiers
+                if person is None:
+                    continue
+                # The display name counts as an identifier too (redact() adds the parts).
+                ids = (*person.known_identifiers, *filter(None, (person.display_name,)))
+                if ids:
+                    known[cid] = ids
         found = (known, tuple(sorted({i for ids in known.values() for i in ids})))
         self._known[insight.id] = found
         return found
@@ -77,9 +95,8 @@ class _Found:
 
 
 @lru_cache(maxsize=65536)
-def _first_word(identifier: str) -> str:
-    words = identifier.split()
-    return words[0].lower() if words else ""
+def _words(identifier: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"[^\W_]+", identifier.lower()))
 
 
 def redact_for_share(
@@ -102,18 +119,17 @@ def redact_for_share(
         return hit
     from coprolib.redact import find_spans, redact
 
-    # Only identifiers whose first word occurs in the text can match (redact() matches whole
-    # words in any case and spacing); passing just those keeps redaction fast.
-    lowered = text.lower()
+    # Only identifiers one of whose words occurs in the text can match (redact() matches them
+    # and their parts as whole words in any case); passing just those keeps redaction fast.
     if level is IdentityLevel.NAMED:
-        withheld = tuple(i for i in withheld if _first_word(i) in lowered)
+        withheld = cache.present_in(text, withheld)
         out = (
             redact(text, IdentityLevel.PSEUDONYMOUS, withheld, recognizers=()).text
             if withheld
             else text
         )
     else:
-        present = tuple(i for i in identifiers if _first_word(i) in lowered)
+        present = cache.present_in(text, identifiers)
         spans = cache.spans.get((text, present))
         if spans is None:
             spans = tuple(find_spans(text, present))

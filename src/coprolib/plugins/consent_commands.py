@@ -154,8 +154,21 @@ def _print_plan(result: Any, *, recorded: bool) -> None:
     )
 
 
-def _withdraw_command(cli: click.Group) -> None:
-    @cli.command(name="withdraw")
+def _withdraw_command(group: click.Group, name: str = "withdraw", *, narrow: bool = False) -> None:
+    """``withdraw`` (and ``consent withdraw`` / ``consent narrow``): one command over
+    :func:`coprolib.planner.withdraw`."""
+    words = (
+        "Narrow a consent: withdraw one story, purpose or audience, the rest stays in force."
+        if narrow
+        else "Record a withdrawal of consent (all of it, or one story, purpose or audience)."
+    )
+
+    @group.command(
+        name=name,
+        short_help="Narrow a consent." if narrow else "Record a withdrawal of consent.",
+        help=words + " Runs over coprolib.planner.withdraw: the check made just before sending "
+        "refuses what it covers at once, and the next `coprolib plan` retracts what was shared.",
+    )
     @click.option("--contributor", required=True, metavar="ID", help="Who is withdrawing.")
     @click.option("--story", metavar="ID", help="Only this story (default: all of theirs).")
     @click.option("--reason", metavar="TEXT", help="Why, in their words (optional).")
@@ -169,6 +182,7 @@ def _withdraw_command(cli: click.Group) -> None:
     @click.option("--at", metavar="WHEN", help="When it was withdrawn (default: now).")
     @_ledger_option
     @_config_option
+    @_json_option
     def withdraw_command(
         contributor: str,
         story: str | None,
@@ -179,10 +193,12 @@ def _withdraw_command(cli: click.Group) -> None:
         at: str | None,
         ledger_opt: str | None,
         config_opt: str | None,
+        as_json: bool,
     ) -> None:
-        """Record a withdrawal of consent; the next `coprolib plan` retracts what was shared."""
         from coprolib.planner import WithdrawalError, withdraw
 
+        if narrow and not (story or purposes or audiences):
+            raise click.UsageError("say what to narrow: --story, --purpose or --audience")
         with _session(ledger_opt, config_opt) as (ledger, config):
             try:
                 w = withdraw(
@@ -198,6 +214,21 @@ def _withdraw_command(cli: click.Group) -> None:
                 )
             except (WithdrawalError, ValueError) as exc:
                 raise click.ClickException(str(exc)) from None
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "contributor_id": w.contributor_id,
+                        "consent_ids": list(w.consent_ids),
+                        "story_ids": list(w.story_ids),
+                        "narrowing": w.narrowing or story is not None,
+                        "cancelled_feedback": list(w.cancelled_feedback),
+                        "confirmation": w.confirmation,
+                    },
+                    indent=2,
+                )
+            )
+            return
         what = "narrowed" if w.narrowing else "withdrawn"
         click.echo(
             f"{what}: consent {', '.join(w.consent_ids)} of {w.contributor_id} "
@@ -207,7 +238,10 @@ def _withdraw_command(cli: click.Group) -> None:
             click.echo(f"cancelled {len(w.cancelled_feedback)} feedback obligation(s)")
         if w.confirmation:
             click.echo(f"confirmation owed to them: feedback {w.confirmation}")
-        click.echo("run `coprolib plan` to retract what was shared")
+        click.echo(
+            "nothing it covers is sent from now on; run `coprolib plan` then `coprolib sync` "
+            "to take back what was shared"
+        )
 
 
 def _feedback_commands(cli: click.Group) -> None:
@@ -280,9 +314,13 @@ def _consent_commands(cli: click.Group) -> None:
 
         @cli.group(name="consent")
         def consent_group() -> None:
-            """Consent: give, renew, correct, approve, override, show; receipts."""
+            """Consent: give, renew, correct, approve, override, narrow, withdraw, show;
+            receipts."""
 
         group = consent_group
+
+    _withdraw_command(group, "withdraw")
+    _withdraw_command(group, "narrow", narrow=True)
 
     @group.command(name="receipt", short_help="Print a consent receipt.")
     @click.argument("consent_id")

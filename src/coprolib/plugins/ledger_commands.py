@@ -461,8 +461,9 @@ def register_commands(cli: click.Group) -> None:
     def migrate_command(ledger_opt: str | None, config_opt: str | None, as_json: bool) -> None:
         """Bring the ledger's schema up to this coprolib's version."""
         from coprolib.cli_session import failure, load, locate
-        from coprolib.ledger import SCHEMA_VERSION, LedgerError, migrate
+        from coprolib.ledger import SCHEMA_VERSION, LedgerError, migrate, open_ledger
         from coprolib.ledger.opening import connect, require_ledger
+        from coprolib.ledger.upgrades import STORY_NARROWING_VERSION, narrow_story_withdrawals
 
         location = locate(ledger_opt, load(config_opt))
         try:
@@ -472,6 +473,9 @@ def register_commands(cli: click.Group) -> None:
                 applied = migrate(db, create=False)
             finally:
                 db.close()
+            if STORY_NARROWING_VERSION in applied:
+                with open_ledger(location.url, create=False) as ledger:
+                    narrow_story_withdrawals(ledger)
         except LedgerError as exc:
             raise failure(exc) from None
         if as_json:

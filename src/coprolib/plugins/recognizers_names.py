@@ -26,7 +26,7 @@ from functools import lru_cache
 from importlib import resources
 
 from coprolib.hookspecs import hookimpl
-from coprolib.redact import Span
+from coprolib.redact import Span, common_words
 
 
 def _words(text: str) -> frozenset[str]:
@@ -73,7 +73,10 @@ _CUE_RE = re.compile(
     r"\bknown as|\bnamed as|\bI'm|\bI am|\bthis is|\bsaid to|\bspoke to|\bspoke with|\btold|"
     r"\basked|\bmet|\bvisited|\baction:|\bactions:|\bdear|\bhi|\bhiya|\bhello|\bhey|\bit's|"
     r"\bits|\bthanks|\bcheers|\bregards|\blove|\bsaw|\bseen|\bhelped|\bhit|\bhurt|\bphoned|"
-    r"\brang|\bcontacted|\bemailed|\btexted|\bthanked|\bblamed|\btrusted|\bknew|\bleft)"
+    r"\brang|\bcontacted|\bemailed|\btexted|\bthanked|\bblamed|\btrusted|\bknew|\bleft"
+    # Sign-offs and what people say they are called.
+    r"|\bbest wishes|\bwarm wishes|\bspeak soon|\btake care|\bbest|\bsincerely|\bthank you"
+    r"|\bcalls? me|\bcalled me|\bgo(?:es)? by|\bwent by)"
     r"[,:]?\s+$",
     re.IGNORECASE,
 )
@@ -86,7 +89,7 @@ _CUE_LAST = _words(
     lodger flatmate child baby boy girl colleague manager nurse gp called named is name's as i'm
     am told asked met visited to with action actions dear hi hiya hello hey it's its thanks
     cheers regards love saw seen helped hit hurt phoned rang contacted emailed texted thanked
-    blamed trusted knew left
+    blamed trusted knew left wishes soon care best sincerely you me by
     """
 )
 
@@ -103,6 +106,28 @@ def _cue_before(text: str, start: int) -> bool:
     if text[cut:end].rstrip(",:").casefold() not in _CUE_LAST:
         return False
     return _CUE_RE.search(text, begin, start) is not None
+
+
+#: An action given to someone in minutes or notes: "Sam to call GP", "- Priya to chase".
+_ACTION_AFTER_RE = re.compile(
+    r"[ \t]+to[ \t]+(?:call|ring|phone|chase|send|book|contact|arrange|speak|check|follow|email"
+    r"|visit|update|share|review|confirm|complete|liaise|refer|write|circulate|draft|meet|discuss"
+    r"|ask|find|raise|seek|provide|invite|report|escalate|agree|explore|organise|organize|attend"
+    r"|request|prepare|sort|link|forward|make|take|give|add|amend|feed|source|identify|obtain"
+    r"|text|bring|collect|contact|tell|inform|notify|present|lead|chair|complete|pass|progress)\b"
+)
+#: Where an action line starts: a line or sentence start, then perhaps a bullet or number.
+_ACTION_START_RE = re.compile(r"(?:^|[\n.!?;:])[ \t]*(?:(?:[-*•–]|\d{1,2}[.)])[ \t]*)?$")
+#: "St." or "Saint" just before a name makes it a place or a building ("St. Mary's Hospital").
+_SAINT_BEFORE_RE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+$")
+
+
+def _action(text: str, start: int, end: int) -> bool:
+    """Whether the word at ``start:end`` is given an action ("Sam to call GP")."""
+    return (
+        _ACTION_AFTER_RE.match(text, end) is not None
+        and _ACTION_START_RE.search(text, max(0, start - 12), start) is not None
+    )
 
 
 _VERB_AFTER_RE = re.compile(
@@ -175,6 +200,7 @@ AMBIGUOUS = _words(
     porter parker miller baker fisher price rice stone wood brook brooke river sky storm rain
     love lovely treasure blessing gift unity verity hero rocky buddy sonny sunshine sage ash
     ashley bailey dean lee ross rory max
+    jan feb mar apr jun jul aug sep sept oct nov dec
     """
 ) | _words(
     # UK towns, cities and counties that are also in the first-name list.
@@ -243,10 +269,13 @@ COMMON_WORDS = _words(
     """
 )
 _FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i")
+# "Dr St. Mary's" is a doctor and a saint's name, not a doctor called St.
+_NOT_AFTER_TITLE = _FUNCTION_WORDS | {"st", "saint"}
 _WEAK_CUE_RE = re.compile(
     r"(?:\b(?:by|with|concerning|regarding|about|cc)"
     r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
-    r"|author|written by|signed|contact|carer|referrer|subject)\s*:)\s+$",
+    r"|author|written by|signed|contact|carer|referrer|subject|worker|practitioner|officer"
+    r"|allocated to|name|from|to)\s*:)\s+$",
     re.IGNORECASE,
 )
 _LIST_LINES = ("Present", "Apologies", "Attendees", "In attendance", "Attending")
@@ -280,6 +309,8 @@ class PersonRecognizer:
 
     name = "person_names"
     labels = ("PERSON",)
+    #: Decides from cues around a word, so it reads the text with other identifiers replaced.
+    reads_context = True
 
     def __init__(self, first: frozenset[str] | None = None, last: frozenset[str] | None = None):
         if first is None or last is None:
@@ -288,6 +319,9 @@ class PersonRecognizer:
             last = default_last if last is None else last
         self.first = first
         self.last = last
+        # Everyday words ("Transport", "Legal", "Mate") are never an unlisted name, even after a
+        # cue ("Action: Legal to advise", "Cheers Mate").
+        self.ordinary = COMMON_WORDS | ORG_WORDS | common_words()
 
     def _supported(self, text: str, key: str, start: int, end: int, next_token: str | None) -> bool:
         """Whether an ambiguous first name ("Will", "Mark") is used as a name here."""
@@ -295,9 +329,9 @@ class PersonRecognizer:
             nxt = _clean(next_token)
             if nxt.replace("'", "") in self.last and nxt not in ORG_WORDS:
                 return True
-            if nxt not in STOP_WORDS and self._weak_cue(text, start):
+            if (nxt not in STOP_WORDS or nxt in SURNAME_PLACES) and self._weak_cue(text, start):
                 return True
-        if _cue_before(text, start):
+        if _cue_before(text, start) or _action(text, start, end):
             return True
         if not _VERB_AFTER_RE.match(text, end, end + 14):
             return False
@@ -314,10 +348,14 @@ class PersonRecognizer:
             return True
         return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
 
-    def _cued(self, text: str, key: str, start: int, nxt: tuple[int, int, str] | None) -> bool:
+    def _cued(
+        self, text: str, key: str, start: int, end: int, nxt: tuple[int, int, str] | None
+    ) -> bool:
         """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
         next word are unusual words with a cue before them or a speech verb after them."""
-        if _cue_before(text, start):
+        if key in self.ordinary:
+            return False
+        if _cue_before(text, start) or _action(text, start, end):
             return True
         if nxt is None:
             return False
@@ -344,7 +382,7 @@ class PersonRecognizer:
         while i < n:
             key = keys[i]
             start, end, word = tokens[i]
-            if key in TITLES and i + 1 < n and keys[i + 1] not in _FUNCTION_WORDS:
+            if key in TITLES and i + 1 < n and keys[i + 1] not in _NOT_AFTER_TITLE:
                 end_i = i + 2
                 while end_i < n and end_i < i + 5 and keys[end_i] not in STOP_WORDS:
                     end_i += 1
@@ -362,10 +400,12 @@ class PersonRecognizer:
                 if ambiguous and not self._supported(text, key, start, end, nxt):
                     continue
             elif key in STOP_WORDS or not self._cued(
-                text, key, start, tokens[i] if i < n else None
+                text, key, start, end, tokens[i] if i < n else None
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
+                continue
+            if i == 1 and _SAINT_BEFORE_RE.search(text, max(0, start - 7), start):
                 continue
             end_i = i
             while end_i < n and end_i - i < 3:
@@ -375,7 +415,10 @@ class PersonRecognizer:
                     if (
                         end_i == i
                         and (end_i == n - 1 or keys[end_i + 1] in TITLES)
-                        and self._surname_too(k, ambiguous)
+                        and (
+                            self._surname_too(k, ambiguous)
+                            or (k in SURNAME_PLACES and self._weak_cue(text, start))
+                        )
                     ):
                         end_i += 1
                     break
@@ -387,12 +430,36 @@ class PersonRecognizer:
             i = end_i
         return hits
 
+    @staticmethod
+    def _remember(
+        tokens: list[tuple[int, int, str]], start: int, end: int, words: set[str]
+    ) -> None:
+        """Add the words of the name at ``start:end`` that other mentions are found by."""
+        position = 0
+        for s, _e, w in tokens:
+            if s < start or s >= end:
+                continue
+            key = _clean(w)
+            if key in TITLES:
+                continue
+            # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
+            if len(key) > 2 and key not in STOP_WORDS and (position or key not in AMBIGUOUS):
+                words.add(w)
+            position += 1
+
     def find(self, text: str) -> Iterable[Span]:
-        """Yield every name found, then every other mention of the words of those names."""
+        """Yield every name found, then every other mention of the words of those names.
+
+        Once the names found are placeholders, the words left of a run on either side of them
+        are runs of their own ("Lane Will" in "Ruth Baker Lane Will" once "Ruth" and "Baker"
+        are masked); those are decided again as such until nothing new is found, so redacting
+        the redacted text finds nothing new.
+        """
         found: list[Span] = []
         words: set[str] = set()
         singles: list[tuple[int, int, str]] = []
         runs: list[list[tuple[int, int, str]]] = []
+        covered: set[int] = set()
         first, stop = self.first, STOP_WORDS
         for m in RUN_RE.finditer(text):
             run = m.group()
@@ -400,7 +467,11 @@ class PersonRecognizer:
             if " " not in run and "\t" not in run:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
-                if key not in first and (key in stop or not _cue_before(text, start)):
+                if key not in first and (
+                    key in stop
+                    or key in self.ordinary
+                    or not (_cue_before(text, start) or _action(text, start, m.end()))
+                ):
                     singles.append((start, m.end(), run))
                     continue
             tokens = [
@@ -409,22 +480,38 @@ class PersonRecognizer:
             runs.append(tokens)
             for start, end in self._people_in_run(text, tokens):
                 found.append(Span(start, end, "PERSON", 0.85))
-                position = 0
-                for s, _e, w in tokens:
-                    if s < start or s >= end:
+                self._remember(tokens, start, end, words)
+                covered.update(s for s, _e, _w in tokens if start <= s < end)
+        if not found:
+            return found
+        # A part of a run is known by the starts of its first and last words.
+        decided: set[tuple[int, int]] = set()
+        split = [tokens for tokens in runs if len(tokens) > 1]
+        mentions = [*singles, *(token for tokens in runs for token in tokens)]
+        while True:
+            new: list[Span] = []
+            for s, e, w in mentions:
+                if w in words and s not in covered:
+                    new.append(Span(s, e, "PERSON", 0.8))
+                    covered.add(s)
+            for tokens in split:
+                part: list[tuple[int, int, str]] = []
+                for token in (*tokens, None):
+                    if token is not None and token[0] not in covered:
+                        part.append(token)
                         continue
-                    key = _clean(w)
-                    if key in TITLES:
-                        continue
-                    # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
-                    if len(key) > 2 and key not in stop and (position or key not in AMBIGUOUS):
-                        words.add(w)
-                    position += 1
-        if words:
-            found.extend(Span(s, e, "PERSON", 0.8) for s, e, w in singles if w in words)
-            for tokens in runs:
-                found.extend(Span(s, e, "PERSON", 0.8) for s, e, w in tokens if w in words)
-        return found
+                    if part and len(part) < len(tokens):
+                        seen = (part[0][0], part[-1][0])
+                        if seen not in decided:
+                            decided.add(seen)
+                            for start, end in self._people_in_run(text, part):
+                                new.append(Span(start, end, "PERSON", 0.85))
+                                self._remember(part, start, end, words)
+                                covered.update(t for t, _e, _w in part if start <= t < end)
+                    part = []
+            if not new:
+                return found
+            found.extend(new)
 
 
 @hookimpl

@@ -32,26 +32,36 @@ def nhs_check_digit_ok(number: str) -> bool:
     return check != 10 and check == digits[9]
 
 
-# 3-3-4 with one consistent separator (space, dash or none), not inside a longer number.
+#: Blanks that may sit inside an identifier: space, tab, no-break and narrow no-break spaces.
+BLANK = "[ \t\u00a0\u2007\u202f]"
+
+# 3-3-4 with blanks (one to three, any mix, or none) or dashes between the groups, not inside a
+# longer number; a dash and a blank are not mixed (checked in _nhs_ok).
 # (The look-behind comes after the first digit so the scanner can skip to digits quickly.)
-NHS_RE = re.compile(r"[0-9](?<![\w.,/-][0-9])\d{2}([ -]?)\d{3}\1\d{4}(?![\w/]|[.,-]\d)")
+NHS_RE = re.compile(
+    rf"[0-9](?<![\w.,/-][0-9])\d{{2}}(?:{BLANK}{{1,3}}|-)?\d{{3}}(?:{BLANK}{{1,3}}|-)?\d{{4}}"
+    r"(?![\w/]|[.,-]\d)"
+)
 
 # Prefix: first letter not D F I Q U V; second not D F I O Q U V; not BG GB KN NK NT TN ZZ.
-# Suffix A-D. Digits in pairs, optionally spaced.
+# Suffix A-D. Digits in pairs, with up to three blanks between any two parts.
+_NI_GAP = rf"{BLANK}{{0,3}}"
 NI_RE = re.compile(
     r"(?<![A-Za-z0-9])(?!(?:BG|GB|KN|NK|NT|TN|ZZ|bg|gb|kn|nk|nt|tn|zz))"
     r"[A-CEGHJ-PR-TW-Za-ceghj-pr-tw-z][A-CEGHJ-NPR-TW-Za-ceghj-npr-tw-z]"
-    r" ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d](?![A-Za-z0-9])"
+    rf"{_NI_GAP}\d{{2}}{_NI_GAP}\d{{2}}{_NI_GAP}\d{{2}}{_NI_GAP}[A-Da-d](?![A-Za-z0-9])"
 )
-_NI_ANCHOR = re.compile(r"[0-9](?<![0-9][0-9])\d ?\d{2} ?\d{2} ?[A-Da-d](?![A-Za-z0-9])")
+_NI_ANCHOR = re.compile(
+    rf"[0-9](?<![0-9][0-9])\d{_NI_GAP}\d{{2}}{_NI_GAP}\d{{2}}{_NI_GAP}[A-Da-d](?![A-Za-z0-9])"
+)
 
 # Every outward format (A9, A99, A9A, AA9, AA99, AA9A) and GIR 0AA; any case; space optional.
 POSTCODE_RE = re.compile(
     r"(?<![A-Za-z0-9])(?:[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?)"
-    r"|GIR)[ \t]?[0-9][ABD-HJLNP-UW-Z]{2}(?![A-Za-z0-9])",
+    rf"|GIR){BLANK}{{0,3}}[0-9][ABD-HJLNP-UW-Z]{{2}}(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_POSTCODE_ANCHOR = re.compile(r"[0-9][0-9A-Za-z]?[ \t]?[0-9][A-Za-z]{2}(?![A-Za-z0-9])")
+_POSTCODE_ANCHOR = re.compile(rf"[0-9][0-9A-Za-z]?{BLANK}{{0,3}}[0-9][A-Za-z]{{2}}(?![A-Za-z0-9])")
 
 # +44 / 0044 / 0 then 9-10 national digits with spaces, dashes, dots or brackets between.
 PHONE_RE = re.compile(
@@ -106,7 +116,7 @@ class _Anchored:
                     break
 
 
-_GIR_RE = re.compile(r"(?<![A-Za-z0-9])GIR[ \t]?0AA(?![A-Za-z0-9])", re.IGNORECASE)
+_GIR_RE = re.compile(rf"(?<![A-Za-z0-9])GIR{BLANK}{{0,3}}0AA(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 class _Girobank:
@@ -120,6 +130,21 @@ class _Girobank:
         if "0AA" in text or "0aa" in text or "0Aa" in text or "0aA" in text:
             for m in _GIR_RE.finditer(text):
                 yield Span(m.start(), m.end(), "UK_POSTCODE", 1.0)
+
+
+class _Url:
+    """Web addresses: ``http(s)://`` or ``www.``, looked for only where one of those occurs."""
+
+    name = "url"
+    labels = ("URL",)
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield every URL."""
+        lowered = text.lower() if not text.islower() else text
+        if "://" not in text and "www." not in lowered:
+            return
+        for m in URL_RE.finditer(text):
+            yield Span(m.start(), m.end(), "URL", 0.95)
 
 
 class _Email:
@@ -155,10 +180,16 @@ _DATE = (
     rf"|(?:19|20)\d\d-[01]\d-[0-3]\d"
     rf"|(?:{_MONTHS}\s+)?(?:19|20)\d\d)"
 )
+# A birth context ("born", "DOB", "d.o.b.", "date of birth", "date-of-birth", "birth date"),
+# then a few words that only introduce the date ("was given as", "recorded as", "(DOB)"), then
+# any punctuation (":", "-", "=", dashes) and the date.
+_DOB_FILLER = (
+    r"(?:\s*\(d\.?o\.?b\.?\))?(?:\s+(?:is|was|of|on|in|the|given|recorded|noted|entered|listed"
+    r"|stated|confirmed|shown|registered|reported|as|being))*"
+)
 DOB_RE = re.compile(
-    r"(?:\bborn(?:\s+(?:on|in))?|\bd\.?o\.?b\b\.?|\bdate\s+of\s+birth\b|\bbirth\s*date\b"
-    r"|\bbirthday\b)"
-    rf"(?:\s+(?:is|was|of))?\s*[:\-–]?\s*\(?(?:the\s+)?(?P<date>{_DATE})(?![\w/])",
+    r"(?:\bborn|\bd\.?o\.?b\b\.?|\bdate[\s-]+of[\s-]+birth\b|\bbirth[\s-]*date\b|\bbirthday\b)"
+    rf"{_DOB_FILLER}\s*[:=\-–—]{{0,2}}\s*\(?(?:the\s+)?(?P<date>{_DATE})(?![\w/])",
     re.IGNORECASE,
 )
 
@@ -173,11 +204,29 @@ STREET_SUFFIXES: tuple[str, ...] = _split(
     """
 )
 _SUFFIX = "|".join(sorted(set(STREET_SUFFIXES), key=len, reverse=True))
-_NAME_WORD = r"(?:[A-Z](?:['’][A-Z])?[a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z'’]+)?|St\.?|de|la|upon)"
-_BUILDING = r"(?:House|Court|Lodge|Mansions|Tower|Block|Heights|Point|Hall|Buildings)"
+# A word of a street name: "Mill", "O'Connell", "McDonald", "Mary's", "James’s", "Ashton-Smith",
+# "St." (a full stop or a possessive may follow).
+_NAME_WORD = (
+    r"(?:[A-Z](?:['’][A-Z])?[a-z]+(?:[A-Z][a-z]+)?(?:['’]s|s['’])?(?:-[A-Z][a-z]+(?:['’]s)?)*"
+    r"|St\.?|de|la|upon)"
+)
+_BUILDING_WORDS = (
+    "House",
+    "Court",
+    "Lodge",
+    "Mansions",
+    "Tower",
+    "Block",
+    "Heights",
+    "Point",
+    "Hall",
+    "Buildings",
+)
+_BUILDING = rf"(?:{'|'.join(_BUILDING_WORDS)})"
 STREET_RE = re.compile(
     r"[0-9](?<![\w£$.,:/-][0-9])\d{0,3}[A-Za-z]?(?:\s?[-–]\s?\d{1,4}[A-Za-z]?)?,?\s+"
-    rf"(?:{_NAME_WORD}\s+){{1,4}}(?i:{_SUFFIX})\b\.?"
+    # The suffix may be joined by a hyphen: "Bishop's-Walk".
+    rf"(?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD}(?:\s+|-)(?i:{_SUFFIX})\b\.?"
 )
 _FLAT_BEFORE = re.compile(
     r"(?:\b(?:[Ff]lat|[Aa]partment|[Aa]pt\.?|[Uu]nit|[Ss]tudio|[Rr]oom)\s+\d{1,4}[A-Za-z]?,?\s+"
@@ -195,7 +244,10 @@ _FLAT_ONLY = re.compile(
 )
 
 
-_HOUSE_HINTS = ("Cottage", "Farm", "Lodge", "Barn", "Villa", "Bungalow", "Manor", "Grange", "House")
+# Where a named house or a flat without a street can be: found quickly, then the full pattern is
+# tried around them (scanning every word for the full patterns costs more than all else here).
+_HOUSE_HINT = re.compile(rf"{_HOUSE_NAME},?\s+[A-Z]")
+_FLAT_HINT = re.compile(r"[FfAaUuSs](?<![\w][FfAaUuSs])(?:lat|partment|nit|tudio)\s+\d")
 
 
 class _StreetAddress:
@@ -208,16 +260,29 @@ class _StreetAddress:
         """Yield "12 Mill Lane", "Flat 3, 22 Rosewood Court", "Flat 4, Hunt House"."""
         for m in STREET_RE.finditer(text):
             start = m.start()
-            before = _FLAT_BEFORE.search(text, max(0, start - 60), start)
-            if before is not None:
-                start = before.start()
+            # A flat or building before the number ends in a digit ("Flat 3,", "Flat 3a") or
+            # a building word ("Hunt House,"): look for one only then.
+            prev = text[max(0, start - 60) : start].rstrip().rstrip(",")
+            if prev and (
+                prev[-1].isdigit()
+                or (len(prev) > 1 and prev[-2].isdigit())
+                or prev.endswith(_BUILDING_WORDS)
+            ):
+                before = _FLAT_BEFORE.search(text, max(0, start - 60), start)
+                if before is not None:
+                    start = before.start()
             yield Span(start, m.end(), "STREET_ADDRESS", 0.95)
-        if any(h in text for h in _HOUSE_HINTS):
-            for m in _NAMED_HOUSE.finditer(text):
-                yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
-        if "lat" in text or "nit" in text or "tudio" in text or "partment" in text:
-            for m in _FLAT_ONLY.finditer(text):
-                yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
+        done = -1
+        for hint in _HOUSE_HINT.finditer(text):
+            # The house name is at most two words of letters before the hint.
+            for m in _NAMED_HOUSE.finditer(text, max(0, hint.start() - 48), hint.end() + 160):
+                if m.start() <= hint.start() < m.end() and m.start() > done:
+                    done = m.start()
+                    yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
+        for hint in _FLAT_HINT.finditer(text):
+            flat = _FLAT_ONLY.match(text, hint.start())
+            if flat is not None:
+                yield Span(flat.start(), flat.end(), "STREET_ADDRESS", 0.95)
 
 
 class _DateOfBirth:
@@ -240,6 +305,13 @@ class _DateOfBirth:
 _DOB_HINT = re.compile(r"[bdBD](?<![\w][bdBD])(?:orn|\.?[oO]\.?[bB]|ate|irth)")
 
 
+def _nhs_ok(match: str) -> bool:
+    # "943 476-5919" mixes a dash and a blank: more likely two numbers than one NHS number.
+    if "-" in match and not match.replace("-", "").isdigit():
+        return False
+    return nhs_check_digit_ok(match)
+
+
 def _phone_ok(match: str) -> bool:
     digits = re.sub(r"\D", "", match)
     if match.startswith(("+", "00")):
@@ -254,17 +326,15 @@ def _ni_prefix_ok(ni: str) -> bool:
 
 
 RECOGNIZERS = (
-    PatternRecognizer(
-        name="uk_nhs_number", label="NHS_NUMBER", pattern=NHS_RE, check=nhs_check_digit_ok
-    ),
-    _Anchored("uk_ni_number", "NI_NUMBER", _NI_ANCHOR, NI_RE, (2, 3), _ni_prefix_ok),
+    PatternRecognizer(name="uk_nhs_number", label="NHS_NUMBER", pattern=NHS_RE, check=_nhs_ok),
+    _Anchored("uk_ni_number", "NI_NUMBER", _NI_ANCHOR, NI_RE, (2, 3, 4, 5, 6), _ni_prefix_ok),
     _Anchored("uk_postcode", "UK_POSTCODE", _POSTCODE_ANCHOR, POSTCODE_RE, (2, 1, 3)),
     _Girobank(),
     PatternRecognizer(
         name="uk_phone", label="UK_PHONE", pattern=PHONE_RE, check=_phone_ok, score=0.9
     ),
     _Email(),
-    PatternRecognizer(name="url", label="URL", pattern=URL_RE, score=0.95),
+    _Url(),
     _DateOfBirth(),
     _StreetAddress(),
 )

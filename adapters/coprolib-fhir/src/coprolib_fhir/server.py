@@ -53,7 +53,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from coprolib.testing.fault_server import Reply, Request
 from coprolib_fhir.smart import ASSERTION_TYPE
@@ -535,7 +535,7 @@ class FhirServer:
         unknown = set(params) - {"identifier", "_summary"}
         if unknown or "identifier" not in params:
             raise EntryFailed(400, "not-supported", f"search by {sorted(unknown) or 'nothing'}")
-        system, value = split_token(unquote(params["identifier"][0]))
+        system, value = split_token(params["identifier"][0])  # parse_qs decoded it once
         return [
             logical
             for logical, resource in self.store.items()

@@ -12,7 +12,6 @@ carries ``kid`` and ``typ: JWT`` and whose claims are ``iss`` and ``sub`` (the c
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,8 +19,7 @@ from typing import Any
 
 import requests
 
-from coprolib.adapters.errors import AuthError, RetryableError
-from coprolib.adapters.http import error_for_exception, error_for_response
+from coprolib.adapters.http import TokenEndpoint
 from coprolib.adapters.secrets import Secret
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -54,10 +52,12 @@ def load_private_key(pem: Secret, algorithm: str) -> Any:
     return key
 
 
-class BackendServicesToken:
+class BackendServicesToken(TokenEndpoint):
     """A :class:`coprolib.adapters.http.TokenSource` for SMART Backend Services: a new signed
     assertion for every token request, the token cached until ``skew`` seconds before expiry
     and fetched again when ``token(refresh=True)`` is called (after a 401)."""
+
+    default_lifetime = 300.0
 
     def __init__(
         self,
@@ -76,21 +76,14 @@ class BackendServicesToken:
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}")
-        self.token_url = token_url
+        super().__init__(
+            token_url, scope=scope, timeout=timeout, verify=verify, skew=skew, clock=clock
+        )
         self.client_id = client_id
         self.key_id = key_id
         self.algorithm = algorithm
-        self.scope = scope
-        self.timeout = timeout
-        self.verify = verify
-        self.skew = skew
-        self.clock = clock
         self.wall_clock = wall_clock
         self._key = load_private_key(private_key, algorithm)
-        self._session = requests.Session()
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock = threading.Lock()
 
     def assertion(self) -> str:
         """A freshly signed client assertion JWT."""
@@ -108,50 +101,22 @@ class BackendServicesToken:
         headers = {"kid": self.key_id, "typ": "JWT"}
         return jwt.encode(claims, self._key, algorithm=self.algorithm, headers=headers)
 
-    def token(self, *, refresh: bool = False) -> str:
-        """A valid access token; fetched when missing, near expiry, or ``refresh`` is set."""
-        with self._lock:
-            if refresh or self._token is None or self.clock() >= self._expires:
-                self._fetch()
-            assert self._token is not None
-            return self._token
+    def credentials(self) -> dict[str, str]:
+        """A freshly signed client assertion in place of a secret."""
+        return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": self.assertion()}
 
-    def _fetch(self) -> None:
-        form = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": self.assertion(),
-        }
-        if self.scope:
-            form["scope"] = self.scope
-        try:
-            response = self._session.post(
-                self.token_url, data=form, timeout=self.timeout, verify=self.verify
-            )
-        except requests.RequestException as exc:
-            raise error_for_exception(exc) from None
-        with response:
-            if response.status_code in (400, 401, 403):
-                raise AuthError(
-                    f"token endpoint refused the signed client assertion (HTTP "
-                    f"{response.status_code}{_oauth_error(response)}): check client_id, that the "
-                    f"public key with kid {self.key_id!r} is registered for this client, and "
-                    "this computer's clock"
-                )
-            error = error_for_response(response)
-            if error is not None:
-                raise error
-            try:
-                body = response.json()
-                self._token = str(body["access_token"])
-                lifetime = float(body.get("expires_in", 300))
-            except (ValueError, KeyError, TypeError):
-                raise RetryableError("token endpoint sent an unreadable reply") from None
-        self._expires = self.clock() + max(0.0, lifetime - self.skew)
+    def refused(self, response: requests.Response) -> str:
+        """What to check when the token endpoint refuses the assertion."""
+        return (
+            f"token endpoint refused the signed client assertion (HTTP "
+            f"{response.status_code}{_oauth_error(response)}): check client_id, that the "
+            f"public key with kid {self.key_id!r} is registered for this client, and "
+            "this computer's clock"
+        )
 
     def close(self) -> None:
         """Close pooled connections."""
-        self._session.close()
+        self.session.close()
 
     def __repr__(self) -> str:
         return f"<BackendServicesToken client_id={self.client_id!r} kid={self.key_id!r}>"

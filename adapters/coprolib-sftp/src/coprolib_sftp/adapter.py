@@ -237,24 +237,38 @@ class SftpAdapter(Adapter[SftpConfig]):
         super().__init__(config, destination=destination)
         cfg = self.config
         self.pins = [parse_pin(text) for text in cfg.host_keys]
-        where = f"destinations.{self.destination}.settings"
-        passphrase = cfg.passphrase.reveal() if cfg.passphrase else None
         if cfg.private_key is not None:
-            self.key = load_private_key(
-                cfg.private_key.reveal().encode(), passphrase, f"{where}.private_key"
-            )
+            # Parsed now: a bad key in the environment is a configuration error at once.
+            self._key: paramiko.PKey | None = self._load_key()
         else:
-            path = Path(cfg.private_key_file or "")
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise ConfigError(
-                    f"{where}.private_key_file: cannot read {path} ({exc.strerror})"
-                ) from None
-            self.key = load_private_key(data, passphrase, f"{where}.private_key_file")
+            self._key = None  # the file is read when first needed (doctor --offline reads none)
         self._session: _Session | None = None
         self.server = f"{cfg.host}:{cfg.port}"
         self.file_mode = int(cfg.file_mode, 8)
+
+    def _load_key(self) -> paramiko.PKey:
+        cfg = self.config
+        where = f"destinations.{self.destination}.settings"
+        passphrase = cfg.passphrase.reveal() if cfg.passphrase else None
+        if cfg.private_key is not None:
+            return load_private_key(
+                cfg.private_key.reveal().encode(), passphrase, f"{where}.private_key"
+            )
+        path = Path(cfg.private_key_file or "")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"{where}.private_key_file: cannot read {path} ({exc.strerror})"
+            ) from None
+        return load_private_key(data, passphrase, f"{where}.private_key_file")
+
+    @property
+    def key(self) -> paramiko.PKey:
+        """coprolib's private key (read from its file on first use)."""
+        if self._key is None:
+            self._key = self._load_key()
+        return self._key
 
     # --- connection -------------------------------------------------------------------------
 
