@@ -248,6 +248,12 @@ def test_migration_2_backfills_story_access_from_existing_rows(ledger_target) ->
     ledger_target.raw("DROP INDEX records_kind_seq")
     # (seed()'s batched entries keep their lists in migration 4's audit_rows: keep them aside)
     ledger_target.raw("ALTER TABLE audit_rows RENAME TO kept_audit_rows")
+    # (and what the delivery-control migration added)
+    ledger_target.raw("DROP TABLE job_events")
+    ledger_target.raw("DROP TABLE delivery_destinations")
+    ledger_target.raw("DROP INDEX jobs_lease")
+    for column in ("claim_token", "in_doubt", "sending_at"):
+        ledger_target.raw(f"ALTER TABLE jobs DROP COLUMN {column}")
     ledger_target.raw("DELETE FROM coprolib_migrations WHERE version >= 2")
     ledger_target.raw("UPDATE coprolib_meta SET value = '1' WHERE key = 'schema_version'")
     with ledger_target.open() as b:

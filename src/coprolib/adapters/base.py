@@ -149,6 +149,7 @@ class Adapter(Generic[C]):
             status=status,
             retry_after=retry_after,
             message=message,
+            reached=exc.reached if isinstance(exc, AdapterError) else None,
         )
 
     def failed_retraction(self, ref: RetractRef, exc: BaseException) -> RetractResult:

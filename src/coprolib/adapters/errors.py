@@ -10,14 +10,18 @@ from coprolib.errors import CoprolibError
 
 
 class AdapterError(CoprolibError):
-    """A classified failure talking to a destination. ``retry_after`` is in seconds."""
+    """A classified failure talking to a destination. ``retry_after`` is in seconds;
+    ``reached=False`` says the request certainly never reached the destination."""
 
     status: ClassVar[Status] = Status.PERMANENT
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, reached: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.reached = reached
 
 
 class RetryableError(AdapterError):

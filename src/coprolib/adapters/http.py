@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import attrs
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import InvalidHeader, NewConnectionError
 from urllib3.util import Retry
 
 from coprolib.adapters.errors import (
@@ -173,11 +173,13 @@ def error_for_exception(exc: requests.RequestException) -> AdapterError:
     if isinstance(exc, requests.exceptions.SSLError):
         return PermanentError(f"TLS verification failed ({name}): check the certificate")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return RetryableError("connect timeout")
+        return RetryableError("connect timeout", reached=False)
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return RetryableError("read timeout")
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return RetryableError(f"connection failed ({name})")
+        cause = getattr(exc.args[0], "reason", None) if exc.args else None
+        never_sent = isinstance(cause, NewConnectionError)  # refused, or no such host
+        return RetryableError(f"connection failed ({name})", reached=False if never_sent else None)
     if isinstance(
         exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
     ):

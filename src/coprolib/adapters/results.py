@@ -67,6 +67,9 @@ class DeliveryResult:
     remote_id: str | None = None
     retry_after: float | None = None
     message: str | None = None
+    #: False when the request certainly never reached the destination (connection refused,
+    #: connect timeout, name not found): such a failure costs the share no attempt.
+    reached: bool | None = None
 
     @property
     def ok(self) -> bool:

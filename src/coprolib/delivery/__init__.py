@@ -12,13 +12,18 @@ from coprolib.delivery.backoff import RetryPolicy, backoff_delay
 from coprolib.delivery.engine import (
     Compensation,
     DeadLetter,
+    DestinationLimits,
+    DestinationReport,
+    DestinationStatus,
     SyncSummary,
     count_due,
     dead_letters,
     delivered_receipt,
+    destination_status,
     outbox_status,
     retry_dead,
     sync,
+    sync_workers,
     worker_id,
 )
 from coprolib.delivery.recheck import consent_reason
@@ -27,6 +32,9 @@ from coprolib.delivery.send import chunks, deliver_checked, retract_checked
 __all__ = [
     "Compensation",
     "DeadLetter",
+    "DestinationLimits",
+    "DestinationReport",
+    "DestinationStatus",
     "RetryPolicy",
     "SyncSummary",
     "backoff_delay",
@@ -36,9 +44,11 @@ __all__ = [
     "dead_letters",
     "deliver_checked",
     "delivered_receipt",
+    "destination_status",
     "outbox_status",
     "retract_checked",
     "retry_dead",
     "sync",
+    "sync_workers",
     "worker_id",
 ]

@@ -15,11 +15,12 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -36,9 +37,17 @@ from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.enums import ShareKind
 from coprolib.feedback_owed import mark_feedback_sent
+from coprolib.ledger.types import Job, JobStatus, ShareStatus
 from coprolib.records import Receipt, Share
 
+if TYPE_CHECKING:
+    from coprolib.config import Config, Destination
+    from coprolib.ledger import Ledger
+
 log = logging.getLogger("coprolib.delivery")
+
+#: How many refused shares the text summary names per destination (``--json`` has them all).
+SHOWN = 20
 
 #: When a stopped destination's jobs fall due again.
 BLOCKED_RETRY_SECONDS = 60.0
@@ -65,14 +74,89 @@ class DeadLetter:
     share_id: str
     kind: str
     reason: str
+    in_doubt: bool = False
+
+
+@attrs.define(kw_only=True)
+class DestinationReport:
+    """One destination in a :func:`sync`: what happened there, and what is left at the end.
+
+    ``failed_attempts`` counts requests that reached the destination (or may have) and failed;
+    ``throttled`` results, ``unreachable`` ones (the request never left: connection refused)
+    and jobs handed back unsent cost no attempt. ``refused`` lists the
+    shares cancelled just before sending, with the reason (consent re-check or a plugin veto).
+    ``late`` counts results that came back after this worker's claim had passed to another
+    (recorded in the job's history, never as a receipt). What is left: ``waiting`` jobs in
+    backoff until ``next_attempt_at``; ``due`` jobs that were due but not sent (the
+    destination is paused or stopped, or the run ended); ``held`` jobs claimed by other
+    workers (by worker, with the latest ``lease_until``); ``expired`` claims whose lease ran
+    out and that no one has claimed again yet; ``left`` of those, the jobs this run tried.
+    """
+
+    destination: str
+    delivered: int = 0
+    retracted: int = 0
+    failed_attempts: int = 0
+    throttled: int = 0
+    unreachable: int = 0
+    refused: list[tuple[str, str]] = attrs.field(factory=list)
+    dead: int = 0
+    late: int = 0
+    last_error: str | None = None
+    paused_until: dt.datetime | None = None
+    pause_reason: str | None = None
+    waiting: int = 0
+    next_attempt_at: dt.datetime | None = None
+    due: int = 0
+    held: dict[str, int] = attrs.field(factory=dict)
+    lease_until: dt.datetime | None = None
+    expired: int = 0
+    left: int = 0
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether work this run should have done is left here."""
+        return bool(self.left or self.due or self.held or self.expired)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as plain JSON values (times as ISO 8601 text)."""
+        return {
+            "destination": self.destination,
+            "delivered": self.delivered,
+            "retracted": self.retracted,
+            "failed_attempts": self.failed_attempts,
+            "throttled": self.throttled,
+            "unreachable": self.unreachable,
+            "refused": [{"share_id": s, "reason": r} for s, r in self.refused],
+            "dead": self.dead,
+            "late_results": self.late,
+            "last_error": self.last_error,
+            "paused_until": _iso(self.paused_until),
+            "pause_reason": self.pause_reason,
+            "waiting": self.waiting,
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "due_not_sent": self.due,
+            "held_by_other_workers": dict(self.held),
+            "lease_until": _iso(self.lease_until),
+            "expired_leases": self.expired,
+            "left_from_this_run": self.left,
+        }
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 @attrs.define(kw_only=True)
 class SyncSummary:
-    """What one :func:`sync` did, counted per outcome.
+    """What one :func:`sync` did, counted per outcome, and what it left.
 
     ``blocked`` names destinations that stopped for the rest of the run (disabled, credentials
-    refused, not configured) with the reason; their jobs stay in the outbox.
+    refused, not configured) with the reason; their jobs stay in the outbox. ``destinations``
+    holds a :class:`DestinationReport` for every destination the run touched or left work at.
+    ``cancel_reasons`` lists ``(share id, reason)`` for every share cancelled before sending.
+    ``retried`` counts the jobs this run put back that are still waiting at its end (jobs, not
+    attempts).
     """
 
     dry_run: bool = False
@@ -82,28 +166,54 @@ class SyncSummary:
     retried: int = 0
     dead: list[DeadLetter] = attrs.field(factory=list)
     would_send: list[tuple[str, str, str]] = attrs.field(factory=list)
+    not_due: list[tuple[str, int, dt.datetime | None]] = attrs.field(factory=list)
     blocked: dict[str, str] = attrs.field(factory=dict)
     compensations: list[Compensation] = attrs.field(factory=list)
     cancel_reasons: list[tuple[str, str]] = attrs.field(factory=list)
+    destinations: dict[str, DestinationReport] = attrs.field(factory=dict)
+    #: Ids of the jobs this run tried and put back (retry, throttling, a pause).
+    put_back: set[int] = attrs.field(factory=set, repr=False)
+
+    def at(self, destination: str) -> DestinationReport:
+        """The report for ``destination`` (made on first use)."""
+        found = self.destinations.get(destination)
+        if found is None:
+            found = self.destinations[destination] = DestinationReport(destination=destination)
+        return found
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether work this run should have done is left (held by others, expired leases,
+        due but unsent, or tried and put back)."""
+        return any(d.unfinished for d in self.destinations.values())
 
     @property
     def ok(self) -> bool:
-        """True when nothing was dead-lettered and no destination was blocked."""
-        return not self.dead and not self.blocked
+        """True when nothing was dead-lettered, no destination was blocked and no work that
+        this run should have done is left."""
+        return not self.dead and not self.blocked and not self.unfinished
 
     def lines(self) -> list[str]:
         """The closing summary, one line per fact, in plain words."""
         if self.dry_run:
             out = [f"dry run: {len(self.would_send)} job(s) would be sent, nothing changed"]
             out += [f"  would {kind} {share} -> {dest}" for kind, dest, share in self.would_send]
-        else:
-            out = [
-                f"delivered {self.delivered}, retracted {self.retracted}, cancelled "
-                f"{self.cancelled}, to retry {self.retried}, dead-lettered {len(self.dead)}"
+            out += [
+                f"  {dest}: {n} job(s) not due yet"
+                + (f" (next attempt {when.isoformat(timespec='seconds')})" if when else "")
+                for dest, n, when in self.not_due
             ]
-        out += [f"  cancelled {share}: {reason}" for share, reason in self.cancel_reasons]
+            out += [f"  cancelled {share}: {reason}" for share, reason in self.cancel_reasons]
+            return out
+        out = [
+            f"delivered {self.delivered}, retracted {self.retracted}, cancelled "
+            f"{self.cancelled}, to retry {self.retried}, dead-lettered {len(self.dead)}"
+        ]
+        for _, rep in sorted(self.destinations.items()):
+            out += _destination_lines(rep)
         out += [
             f"  dead letter {d.job_id} ({d.destination}/{d.share_id}): {d.reason}"
+            + (" (may have arrived)" if d.in_doubt else "")
             for d in self.dead
         ]
         out += [f"  destination {name} stopped: {why}" for name, why in self.blocked.items()]
@@ -111,7 +221,79 @@ class SyncSummary:
             f"  needs a person: {c.destination}/{c.share_id}: {c.action}"
             for c in self.compensations
         ]
+        if self.unfinished:
+            out.append("work is left: see the lines above (coprolib outbox status)")
         return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as plain JSON values (``sync --json``)."""
+        return {
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "delivered": self.delivered,
+            "retracted": self.retracted,
+            "cancelled": self.cancelled,
+            "retried": self.retried,
+            "dead": [attrs.asdict(d) for d in self.dead],
+            "would_send": [
+                {"kind": k, "destination": d, "share_id": s} for k, d, s in self.would_send
+            ],
+            "not_due": [
+                {"destination": d, "jobs": n, "next_attempt_at": _iso(w)}
+                for d, n, w in self.not_due
+            ],
+            "blocked": dict(self.blocked),
+            "compensations": [attrs.asdict(c) for c in self.compensations],
+            "cancelled_shares": [{"share_id": s, "reason": r} for s, r in self.cancel_reasons],
+            "destinations": {n: r.to_json() for n, r in sorted(self.destinations.items())},
+        }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return "?" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _destination_lines(rep: DestinationReport) -> list[str]:
+    name = rep.destination
+    out: list[str] = []
+    if rep.failed_attempts or rep.throttled or rep.unreachable:
+        out.append(
+            f"  {name}: {rep.failed_attempts} failed attempt(s), throttled {rep.throttled}"
+            f" time(s), unreachable {rep.unreachable} time(s); last error: "
+            f"{rep.last_error or '-'}"
+        )
+    if rep.refused:
+        out.append(f"  {name}: {len(rep.refused)} share(s) refused before sending")
+        out += [f"    refused {share}: {reason}" for share, reason in rep.refused[:SHOWN]]
+        if len(rep.refused) > SHOWN:
+            out.append(f"    and {len(rep.refused) - SHOWN} more (see --json)")
+    if rep.paused_until is not None:
+        out.append(f"  {name}: paused until {_when(rep.paused_until)}: {rep.pause_reason}")
+    if rep.waiting:
+        out.append(
+            f"  {name}: {rep.waiting} job(s) waiting to retry, next attempt "
+            f"{_when(rep.next_attempt_at)}"
+            + (f" (last error: {rep.last_error})" if rep.last_error else "")
+        )
+    if rep.due:
+        out.append(f"  {name}: {rep.due} job(s) due and not sent")
+    for worker, n in sorted(rep.held.items()):
+        out.append(
+            f"  {name}: {n} job(s) claimed by worker {worker} (lease until "
+            f"{_when(rep.lease_until)})"
+        )
+    if rep.expired:
+        out.append(f"  {name}: {rep.expired} job(s) whose worker's lease ran out, to claim again")
+    if rep.late:
+        out.append(
+            f"  {name}: {rep.late} result(s) came back after the lease passed to another "
+            "worker: kept in the job history, no receipt written"
+        )
+    return out
 
 
 def worker_id() -> str:
@@ -123,13 +305,34 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class DestinationLimits:
+    """How many batches may be in flight to each destination at once across the workers of
+    one process. A destination that cannot drop duplicates (``can_upsert`` false: email,
+    Notify, Teams) gets one at a time; others ``per_destination`` (default: no limit)."""
+
+    def __init__(self, per_destination: int | None = None) -> None:
+        self.per_destination = per_destination
+        self._lock = threading.Lock()
+        self._gates: dict[str, threading.BoundedSemaphore] = {}
+
+    def gate(self, destination: str, adapter: Adapter[Any]) -> threading.BoundedSemaphore | None:
+        """The semaphore bounding ``destination``, or None when it is unbounded."""
+        size = 1 if not adapter.capabilities.can_upsert else self.per_destination
+        if size is None:
+            return None
+        with self._lock:
+            if destination not in self._gates:
+                self._gates[destination] = threading.BoundedSemaphore(max(1, size))
+            return self._gates[destination]
+
+
 class _Run:
     """The state of one sync run (adapters, paused destinations, the summary)."""
 
     def __init__(
         self,
-        ledger: Any,
-        config: Any,
+        ledger: Ledger,
+        config: Config | None,
         *,
         dry_run: bool,
         policy: RetryPolicy,
@@ -137,6 +340,9 @@ class _Run:
         clock: Callable[[], dt.datetime],
         rng: random.Random,
         progress: Callable[[int], None] | None,
+        worker: str,
+        lease_seconds: int,
+        limits: DestinationLimits,
     ) -> None:
         self.ledger = ledger
         self.config = config
@@ -144,17 +350,38 @@ class _Run:
         self.clock = clock
         self.rng = rng
         self.progress = progress
+        self.worker = worker
+        self.lease_seconds = lease_seconds
+        self.limits = limits
         self.summary = SyncSummary(dry_run=dry_run)
         self.adapters: dict[str, Adapter[Any]] = dict(adapters or {})
         self._owned: list[Adapter[Any]] = []
         self.paused_until: dict[str, dt.datetime] = {}
+        self.failures: dict[str, int] = {}
+        self.touched: set[int] = self.summary.put_back
+        self.errors: dict[str, int] = {}
+
+    def note_errors(self) -> None:
+        """Store the last error each destination gave in the batch just sent (one write)."""
+        for dest, job_id in self.errors.items():
+            self.ledger.note_destination_error(dest, job_id)
+        self.errors.clear()
+
+    def refresh_pauses(self) -> None:
+        """Read the destination pauses every worker shares from the ledger."""
+        for name, state in self.ledger.destination_states().items():
+            self.failures[name] = state.failures
+            if state.paused_until is not None:
+                self.paused_until[name] = state.paused_until
+            else:
+                self.paused_until.pop(name, None)
 
     # --- destinations ---------------------------------------------------------------------
 
-    def destination(self, name: str) -> Any:
+    def destination(self, name: str) -> Destination | None:
         if self.config is None:
             return None
-        return getattr(self.config, "destinations", {}).get(name)
+        return self.config.destinations.get(name)
 
     def adapter(self, name: str) -> Adapter[Any] | None:
         if name in self.adapters:
@@ -179,42 +406,102 @@ class _Run:
             except Exception:
                 log.warning("closing adapter %s failed", made.name)
 
-    # --- job outcomes ---------------------------------------------------------------------
-
-    def retry(self, job: Any, reason: str, retry_after: float | None, share: Share | None) -> None:
-        attempts = job.attempts + 1
-        if attempts >= self.policy.max_attempts:
-            self.dead(job, f"gave up after {attempts} attempts: {reason}", share)
-            return
-        delay = backoff_delay(attempts, self.policy, retry_after=retry_after, rng=self.rng)
-        resume = self.paused_until.get(job.destination)
-        when = self.clock() + dt.timedelta(seconds=delay)
-        if resume is not None and resume > when:
-            when = resume
-        self.ledger.finish_job(job.id, "pending", error=reason, next_attempt_at=when)
-        self.summary.retried += 1
-        _hook_failed(share, job, reason, final=False)
-
     def stopped(self, dest: str) -> bool:
         """Whether the destination is stopped or paused at this moment."""
         paused = self.paused_until.get(dest)
         return dest in self.summary.blocked or (paused is not None and paused > self.clock())
 
-    def release(self, job: Any, reason: str) -> None:
-        """Put a claimed job back untouched (destination paused or stopped): due again when the
-        pause ends, or, for a stopped destination, a minute from now (not again in this run)."""
-        when = self.paused_until.get(job.destination)
-        if job.destination in self.summary.blocked or when is None:
-            when = self.clock() + dt.timedelta(seconds=BLOCKED_RETRY_SECONDS)
-        self.ledger.finish_job(job.id, "pending", error=reason, next_attempt_at=when)
+    def pause(self, dest: str, seconds: float, reason: str, job: Job) -> dt.datetime:
+        """Pause ``dest`` for every worker (stored in the ledger); returns when it ends."""
+        until = self.clock() + dt.timedelta(seconds=max(0.0, seconds))
+        self.ledger.pause_destination(dest, until, reason.split(":")[0], job.id)
+        self.failures[dest] = self.failures.get(dest, 0) + 1
+        current = self.paused_until.get(dest)
+        if current is None or current < until:
+            self.paused_until[dest] = until
+        return self.paused_until[dest]
 
-    def dead(self, job: Any, reason: str, share: Share | None) -> None:
+    def answered(self, dest: str) -> None:
+        """The destination took a request: end its run of destination-wide failures."""
+        if self.failures.get(dest):
+            self.ledger.resume_destination(dest)
+            self.failures[dest] = 0
+            self.paused_until.pop(dest, None)
+
+    # --- job outcomes ---------------------------------------------------------------------
+
+    def release(self, jobs: list[Job], reason: str, error: str | None = None) -> None:
+        """Hand claimed jobs back unsent, at no cost in attempts: due again when the pause
+        ends, or, for a stopped destination, a minute from now (not again in this run)."""
+        if not jobs:
+            return
+        dest = jobs[0].destination
+        when = self.paused_until.get(dest)
+        if when is None or when <= self.clock():
+            when = self.clock()
+        if dest in self.summary.blocked:
+            when = max(when, self.clock() + dt.timedelta(seconds=BLOCKED_RETRY_SECONDS))
+        self.ledger.settle_jobs(
+            jobs, JobStatus.PENDING, next_attempt_at=when, event="released",
+            detail=reason.split(":")[0], error=error,
+            worker=self.worker,
+        )  # fmt: skip
+        self.touched.update(j.id for j in jobs)
+        self.summary.retried += len(jobs)
+
+    def retry(self, job: Job, reason: str, retry_after: float | None, share: Share | None) -> None:
+        """A request reached the destination (or may have) and failed: count the attempt, then
+        retry after a backoff or, past ``max_attempts``, dead-letter."""
+        attempts = job.attempts + 1
+        rep = self.summary.at(job.destination)
+        rep.failed_attempts += 1
+        rep.last_error = reason
+        self.errors[job.destination] = job.id
+        if attempts >= self.policy.max_attempts:
+            self.dead(
+                job, f"gave up after {_count(attempts, 'attempt')}: {reason}", share,
+                count_attempt=True, in_doubt=True,
+            )  # fmt: skip
+            return
+        delay = backoff_delay(attempts, self.policy, retry_after=retry_after, rng=self.rng)
+        when = self.clock() + dt.timedelta(seconds=delay)
+        resume = self.paused_until.get(job.destination)
+        if resume is not None and resume > when:
+            when = resume
+        lost = self.ledger.settle_jobs(
+            [job], JobStatus.PENDING, error=reason, next_attempt_at=when, count_attempt=True,
+            in_doubt=True, event="failed",
+            detail=f"attempt {attempts} of {self.policy.max_attempts}",
+            worker=self.worker,
+        )  # fmt: skip
+        if lost:
+            rep.late += 1
+            return
+        self.touched.add(job.id)
+        self.summary.retried += 1
+        _hook_failed(share, job, reason, final=False)
+
+    def dead(
+        self,
+        job: Job,
+        reason: str,
+        share: Share | None,
+        *,
+        count_attempt: bool = False,
+        in_doubt: bool = False,
+    ) -> None:
         with self.ledger.transaction():
-            self.ledger.finish_job(job.id, "dead", error=reason)
-            if share is not None and job.kind == DELIVER:
-                from coprolib.ledger import ShareStatus
-
+            lost = self.ledger.settle_jobs(
+                [job], JobStatus.DEAD, error=reason, count_attempt=count_attempt,
+                in_doubt=in_doubt, worker=self.worker,
+            )  # fmt: skip
+            if not lost and share is not None and job.kind == DELIVER:
                 self.ledger.set_share_status(share.id, ShareStatus.DEAD)
+        rep = self.summary.at(job.destination)
+        if lost:
+            rep.late += 1
+            return
+        rep.dead += 1
         self.summary.dead.append(
             DeadLetter(
                 job_id=job.id,
@@ -222,42 +509,72 @@ class _Run:
                 share_id=job.share_id,
                 kind=job.kind,
                 reason=reason,
+                in_doubt=in_doubt or job.in_doubt,
             )
         )
         _hook_failed(share, job, reason, final=True)
 
-    def cancel(self, job: Any, reason: str, share: Share | None, *, share_too: bool = True) -> None:
+    def cancel(self, job: Job, reason: str, share: Share | None, *, share_too: bool = True) -> None:
         """End a job without sending; with ``share_too`` the share is marked cancelled."""
         with self.ledger.transaction():
-            self.ledger.finish_job(job.id, "cancelled", error=reason)
-            if share is not None and share_too and job.kind == DELIVER:
-                from coprolib.ledger import ShareStatus
-
+            lost = self.ledger.settle_jobs(
+                [job], JobStatus.CANCELLED, error=reason, worker=self.worker
+            )
+            if not lost and share is not None and share_too and job.kind == DELIVER:
                 self.ledger.set_share_status(share.id, ShareStatus.CANCELLED)
+        rep = self.summary.at(job.destination)
+        if lost:
+            rep.late += 1
+            return
         self.summary.cancelled += 1
         self.summary.cancel_reasons.append((job.share_id, reason))
+        rep.refused.append((job.share_id, reason))
 
     def failure(
-        self, job: Any, result: DeliveryResult | RetractResult, share: Share | None
+        self, job: Job, result: DeliveryResult | RetractResult, share: Share | None
     ) -> None:
         reason = result.message or str(result.status)
         status = result.status
+        dest = job.destination
+        rep = self.summary.at(dest)
         if status is Status.THROTTLED:
-            pause = result.retry_after
-            if pause is None:
-                pause = backoff_delay(job.attempts + 1, self.policy, rng=self.rng)
-            self.paused_until[job.destination] = self.clock() + dt.timedelta(seconds=pause)
-            self.retry(job, f"throttled: {reason}", result.retry_after, share)
+            # The destination asked everyone to slow down: a pause for the whole destination,
+            # stored so every worker and the next run honour it; no attempt is counted.
+            # As long as the destination asked; without a usable Retry-After (none, or 0 that
+            # never lets up), a backoff that grows while it keeps refusing.
+            pause = result.retry_after or 0.0
+            if pause <= 0:
+                pause = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
+            rep.throttled += 1
+            rep.last_error = f"throttled: {reason}"
+            self.pause(dest, pause, f"throttled: {reason}", job)
+            self.release([job], f"throttled: {reason}", error=f"throttled: {reason}")
+        elif status in (Status.AUTH, Status.DISABLED):
+            why = f"{status}: {reason}"
+            self.summary.blocked[dest] = why
+            rep.last_error = why
+            delay = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
+            self.pause(dest, max(BLOCKED_RETRY_SECONDS, delay), why, job)
+            self.release([job], why, error=why)
+        elif status is Status.RETRYABLE and getattr(result, "reached", None) is False:
+            # The request never left (connection refused, connect timeout): the destination
+            # is down, not this share. Pause the destination for everyone; no attempt counted.
+            why = f"unreachable: {reason}"
+            rep.unreachable += 1
+            rep.last_error = why
+            grown = backoff_delay(self.failures.get(dest, 0) + 1, self.policy, rng=self.rng)
+            self.pause(dest, max(result.retry_after or 0.0, grown), why, job)
+            self.release([job], why, error=why)
         elif status is Status.RETRYABLE:
             self.retry(job, reason, result.retry_after, share)
-        elif status in (Status.AUTH, Status.DISABLED):
-            self.summary.blocked[job.destination] = f"{status}: {reason}"
-            self.retry(job, f"{status}: {reason}", None, share)
-        else:  # permanent, conflict, or a status this engine does not know
-            self.dead(job, f"{status}: {reason}", share)
+        else:  # permanent, conflict, or a status this engine does not know: it was refused
+            rep.failed_attempts += 1
+            rep.last_error = f"{status}: {reason}"
+            self.errors[dest] = job.id
+            self.dead(job, f"{status}: {reason}", share, count_attempt=True)
 
 
-def _hook_failed(share: Share | None, job: Any, reason: str, *, final: bool) -> None:
+def _hook_failed(share: Share | None, job: Job, reason: str, *, final: bool) -> None:
     if share is None:
         return
     from coprolib.plugin_host import call_each
@@ -287,42 +604,77 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _process(run: _Run, jobs: list[Any]) -> None:
-    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+def _process(run: _Run, jobs: list[Job]) -> None:
+    groups: dict[tuple[str, str], list[Job]] = defaultdict(list)
     for job in jobs:
         groups[(job.destination, job.kind)].append(job)
+    renewed = run.clock()
     for (dest, kind), group in groups.items():
         if run.stopped(dest):
-            for job in group:
-                run.release(job, "destination paused or stopped during this run")
+            run.release(group, "destination paused or stopped")
             continue
         adapter = run.adapter(dest)
         if adapter is None:
-            for job in group:
-                run.release(job, f"destination stopped: {run.summary.blocked[dest]}")
+            run.release(group, f"destination stopped: {run.summary.blocked[dest]}")
             continue
-        size = adapter.capabilities.max_batch_size
-        for start in range(0, len(group), size):
-            batch = group[start : start + size]
+        # A destination that cannot drop duplicates gets one share per request, each sent only
+        # while this worker's claim on it is fresh (renewed and marked in flight just before).
+        size = adapter.capabilities.max_batch_size if adapter.capabilities.can_upsert else 1
+        gate = run.limits.gate(dest, adapter)
+        rest = list(group)
+        while rest:
+            batch, rest = rest[:size], rest[size:]
             if run.stopped(dest):
-                for job in batch:
-                    run.release(job, "destination paused or stopped during this run")
-                continue
-            if kind == RETRACT:
-                _retract_batch(run, adapter, batch)
-            else:
-                _deliver_batch(run, adapter, batch)
+                run.release(batch + rest, "destination paused or stopped during this run")
+                break
+            if gate is not None:
+                gate.acquire()
+            try:
+                # Renew this claim's other jobs as it goes, so a long claim is not taken over.
+                if rest and (run.clock() - renewed).total_seconds() > run.lease_seconds / 3:
+                    rest = run.ledger.renew_leases(rest, run.lease_seconds, run.clock())
+                    renewed = run.clock()
+                if not adapter.capabilities.can_upsert:
+                    batch = _not_in_doubt(run, batch)
+                held = run.ledger.renew_leases(batch, run.lease_seconds, run.clock(), sending=True)
+                if held:
+                    if kind == RETRACT:
+                        _retract_batch(run, adapter, held)
+                    else:
+                        _deliver_batch(run, adapter, held)
+            finally:
+                if gate is not None:
+                    gate.release()
+            run.note_errors()
             if run.progress is not None:
                 run.progress(len(batch))
 
 
-def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
-    from coprolib.ledger import ShareStatus
+def _not_in_doubt(run: _Run, batch: list[Job]) -> list[Job]:
+    """For a destination that cannot drop duplicates: dead-letter, unsent, each job whose
+    previous holder's lease ran out while it was sending (it may have arrived), and return the
+    rest. ``sending_at`` on a fresh claim is that previous holder's in-flight mark."""
+    keep: list[Job] = []
+    for job in batch:
+        if job.sending_at is None:
+            keep.append(job)
+            continue
+        found = run.ledger.get_share(job.share_id)
+        run.dead(
+            job,
+            "a worker's lease ran out while it was sending this share; not sent again because "
+            f"{job.destination} cannot drop duplicates: check there, then `coprolib outbox retry`",
+            found[0] if found else None,
+            in_doubt=True,
+        )
+    return keep
 
+
+def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     ledger = run.ledger
     dest = jobs[0].destination
     destination_cfg = run.destination(dest)
-    sendable: list[tuple[Any, Share]] = []
+    sendable: list[tuple[Job, Share]] = []
     shares = ledger.get_shares(job.share_id for job in jobs)  # one read for the batch
     for job in jobs:
         found = shares.get(job.share_id)
@@ -348,7 +700,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
         return consent_reason(ledger, share, destination_cfg, consents.now, consents)
 
     results = deliver_checked(adapter, [share for _, share in sendable], recheck=recheck)
-    done: list[tuple[Any, Share, DeliveryResult]] = []
+    done: list[tuple[Job, Share, DeliveryResult]] = []
     for result in results:
         job, share = by_share[result.share_id]
         if result.status is Status.OK:
@@ -359,6 +711,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
             run.failure(job, result, share)
     if not done:
         return
+    run.answered(dest)
     at = run.clock()
     receipts = [
         (
@@ -375,13 +728,18 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
         )
         for job, share, result in done
     ]
-    # Receipts, statuses, job ends and the feedback they send marked sent: all or none.
+    # Receipts, statuses, job ends and the feedback they send marked sent: all or none. Only
+    # jobs this worker still holds get a receipt; a late result is kept in the job's history.
     with ledger.transaction():
-        ledger.record_delivered([(job.id, receipt) for job, _, receipt in receipts])
+        lost = {j.id for j in ledger.record_delivered([(job, r) for job, _, r in receipts])}
+        receipts = [item for item in receipts if item[0].id not in lost]
         for _, share, receipt in receipts:
             if share.kind is ShareKind.FEEDBACK:
                 mark_feedback_sent(ledger, share, receipt)
-    run.summary.delivered += len(done)
+    rep = run.summary.at(dest)
+    rep.late += len(lost)
+    rep.delivered += len(receipts)
+    run.summary.delivered += len(receipts)
     if _implemented("after_delivery"):
         from coprolib.plugin_host import call_each
 
@@ -389,9 +747,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
             call_each("after_delivery", share=share, destination=dest, receipt=receipt)
 
 
-def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
-    from coprolib.ledger import ShareStatus
-
+def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     ledger = run.ledger
     dest = jobs[0].destination
     refs: list[RetractRef] = []
@@ -402,7 +758,7 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
         if any(r.action == RETRACT for r in receipts):
             with ledger.transaction():  # retracted already: nothing more at the remote
                 ledger.set_share_status(job.share_id, ShareStatus.RETRACTED)
-                ledger.finish_job(job.id, "done")
+                ledger.settle_jobs([job], JobStatus.DONE, worker=run.worker)
             run.summary.retracted += 1
             continue
         # No receipt: it was sent and never confirmed, or may have been (a reply lost). In
@@ -446,14 +802,19 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Any]) -> None:
                         Compensation(destination=dest, share_id=job.share_id, action=action)
                     )
             ledger.set_share_status(job.share_id, ShareStatus.RETRACTED)
-            ledger.finish_job(job.id, "done")
+            ledger.settle_jobs([job], JobStatus.DONE, worker=run.worker)
         run.summary.retracted += 1
 
 
 def _dry_run(run: _Run, destination: str | None) -> None:
     now = run.clock()
+    run.refresh_pauses()
+    later: dict[str, list[dt.datetime]] = defaultdict(list)
     for job in run.ledger.list_jobs(status="pending", destination=destination):
-        if job.next_attempt_at > now:
+        paused = run.paused_until.get(job.destination)
+        due = max(job.next_attempt_at, paused) if paused is not None else job.next_attempt_at
+        if due > now:
+            later[job.destination].append(due)
             continue
         found = run.ledger.get_share(job.share_id)
         if found is None:
@@ -466,11 +827,15 @@ def _dry_run(run: _Run, destination: str | None) -> None:
             )
         if reason:
             run.summary.cancel_reasons.append((share.id, reason))
+            run.summary.at(job.destination).refused.append((share.id, reason))
         else:
             run.summary.would_send.append((job.kind, job.destination, share.id))
+    run.summary.not_due = [(d, len(ts), min(ts)) for d, ts in sorted(later.items())]
 
 
-def count_due(ledger: Any, destination: str | None = None, now: dt.datetime | None = None) -> int:
+def count_due(
+    ledger: Ledger, destination: str | None = None, now: dt.datetime | None = None
+) -> int:
     """How many pending jobs are due now (for progress bars)."""
     moment = now or _utcnow()
     return sum(
@@ -480,9 +845,13 @@ def count_due(ledger: Any, destination: str | None = None, now: dt.datetime | No
     )
 
 
+#: How often a run waiting under ``max_wait`` looks again at jobs other workers hold.
+POLL_SECONDS = 0.25
+
+
 def sync(
-    ledger: Any,
-    config: Any = None,
+    ledger: Ledger,
+    config: Config | None = None,
     destination: str | None = None,
     dry_run: bool = False,
     *,
@@ -495,15 +864,19 @@ def sync(
     progress: Callable[[int], None] | None = None,
     clock: Callable[[], dt.datetime] = _utcnow,
     rng: random.Random | None = None,
+    limits: DestinationLimits | None = None,
 ) -> SyncSummary:
     """Send every due outbox job (all destinations, or only ``destination``) and return counts.
 
     ``config`` is a :class:`coprolib.config.Config` (destinations and their adapters); tests and
     embedders may pass ready ``adapters`` by destination name instead. With ``dry_run`` nothing
-    is claimed, sent or changed: the summary lists what would be sent or cancelled. Jobs that
-    fail for a passing reason are put back with a backoff; if ``max_wait`` is above zero the run
-    waits for retries falling due within that many seconds, so one call can finish through a
-    flaky receiver. Several processes may run at once: jobs are claimed with a lease.
+    is claimed, sent or changed: the summary lists what would be sent or cancelled and what is
+    not due yet. Jobs that fail for a passing reason are put back with a backoff; throttling
+    pauses the destination for every worker. If ``max_wait`` is above zero the run waits, up to
+    that many seconds, for retries falling due and for jobs other workers hold (or held, until
+    their lease runs out). Several processes may run at once: jobs are claimed with a lease
+    and a fencing token. ``summary.ok`` is false when anything was dead-lettered, a
+    destination stopped, or work this run should have done is left.
     """
     run = _Run(
         ledger,
@@ -514,47 +887,209 @@ def sync(
         clock=clock,
         rng=rng or random.Random(),
         progress=progress,
+        worker=worker or worker_id(),
+        lease_seconds=lease_seconds,
+        limits=limits or DestinationLimits(),
     )
     if dry_run:
         _dry_run(run, destination)
         return run.summary
-    me = worker or worker_id()
-    deadline = time.monotonic() + max_wait
     try:
-        while True:
-            jobs = ledger.claim_jobs(
-                destination=destination,
-                limit=claim_size,
-                worker=me,
-                now=clock(),
-                lease_seconds=lease_seconds,
-            )
-            if jobs:
-                _process(run, jobs)
-                continue
-            wait = _next_due(ledger, destination, run, clock())
-            if wait is None or time.monotonic() + wait > deadline:
-                break
-            time.sleep(max(wait, 0.001))
+        _work(run, destination, claim_size, max_wait)
     finally:
         run.close()
+    _report_left(run.ledger, run.summary, destination, run.touched, run.worker, clock())
     return run.summary
 
 
-def _next_due(ledger: Any, destination: str | None, run: _Run, now: dt.datetime) -> float | None:
-    """Seconds until the next pending job of a destination that is not stopped falls due."""
-    due: Iterable[dt.datetime] = (
-        job.next_attempt_at
-        for job in ledger.list_jobs(status="pending", destination=destination)
-        if job.destination not in run.summary.blocked
-    )
-    soonest = min(due, default=None)
-    if soonest is None:
-        return None
-    return max(0.0, (soonest - now).total_seconds())
+def _work(run: _Run, destination: str | None, claim_size: int, max_wait: float) -> None:
+    """Claim and send until nothing is due, then wait (within ``max_wait``) for more."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        run.refresh_pauses()
+        jobs = run.ledger.claim_jobs(
+            destination=destination,
+            limit=claim_size,
+            worker=run.worker,
+            now=run.clock(),
+            lease_seconds=run.lease_seconds,
+        )
+        if jobs and time.monotonic() > deadline and all(j.id in run.touched for j in jobs):
+            # Past the wait, only retries of this run's own failures are due: hand them back
+            # (unchanged) for the next run rather than spin on a destination that keeps failing.
+            by_dest: dict[str, list[Job]] = defaultdict(list)
+            for job in jobs:
+                by_dest[job.destination].append(job)
+            for group in by_dest.values():
+                run.ledger.settle_jobs(
+                    group, JobStatus.PENDING, event="released", detail="the run ended",
+                    worker=run.worker,
+                )  # fmt: skip
+            return
+        if jobs:
+            _process(run, jobs)
+            continue
+        wait = _next_wake(run, destination)
+        if wait is None or time.monotonic() + wait > deadline:
+            return
+        time.sleep(max(wait, 0.001))
 
 
-def delivered_receipt(ledger: Any, share_id: str) -> Receipt | None:
+def _next_wake(run: _Run, destination: str | None) -> float | None:
+    """Seconds until something this run could do may be possible: a retry or a pause ending,
+    an expired lease, or (polled) a job another worker holds; None when nothing is left."""
+    now = run.clock()
+    soonest: float | None = None
+    for job in run.ledger.list_jobs(destination=destination, open_only=True):
+        if job.destination in run.summary.blocked:
+            continue
+        if job.status == JobStatus.CLAIMED:
+            left = POLL_SECONDS
+            if job.lease_until is not None:
+                left = min(left, max(0.0, (job.lease_until - now).total_seconds()))
+        else:
+            due = job.next_attempt_at
+            paused = run.paused_until.get(job.destination)
+            if paused is not None and paused > due:
+                due = paused
+            left = max(0.0, (due - now).total_seconds())
+        soonest = left if soonest is None else min(soonest, left)
+    return soonest
+
+
+def _report_left(
+    ledger: Ledger,
+    summary: SyncSummary,
+    destination: str | None,
+    touched: set[int],
+    me: str | None,
+    now: dt.datetime,
+) -> None:
+    """Count, per destination, what is left in the outbox at the end of a run."""
+    states = ledger.destination_states()
+    for job in ledger.list_jobs(destination=destination, open_only=True):
+        rep = summary.at(job.destination)
+        if job.id in touched:
+            rep.left += 1
+        if job.status == JobStatus.CLAIMED:
+            if job.lease_until is not None and job.lease_until <= now:
+                rep.expired += 1
+            else:
+                who = job.claimed_by or "?"
+                rep.held[who] = rep.held.get(who, 0) + 1
+                if job.lease_until is not None and (
+                    rep.lease_until is None or job.lease_until > rep.lease_until
+                ):
+                    rep.lease_until = job.lease_until
+            continue
+        state = states.get(job.destination)
+        paused = state is not None and state.paused(now)
+        if job.next_attempt_at > now or paused:
+            rep.waiting += 1
+            due = job.next_attempt_at
+            if paused and state is not None and state.paused_until is not None:
+                due = max(due, state.paused_until)
+            if rep.next_attempt_at is None or due < rep.next_attempt_at:
+                rep.next_attempt_at = due
+        else:
+            rep.due += 1
+        if rep.last_error is None:
+            rep.last_error = job.last_error
+    # "To retry" counts jobs, not attempts: those this run put back that are still open.
+    summary.retried = sum(rep.left for rep in summary.destinations.values())
+    for name, rep in summary.destinations.items():
+        state = states.get(name)
+        if state is None:
+            continue
+        if state.paused(now):
+            rep.paused_until, rep.pause_reason = state.paused_until, state.pause_reason
+        if rep.last_error is None:
+            rep.last_error = state.last_error
+
+
+def sync_workers(
+    open_ledger: Callable[[], Ledger],
+    config: Config | None = None,
+    workers: int = 2,
+    *,
+    per_destination: int | None = None,
+    destination: str | None = None,
+    **options: Any,
+) -> SyncSummary:
+    """Run ``workers`` :func:`sync` loops at once in this process, each with its own ledger
+    handle from ``open_ledger()`` (on PostgreSQL they share the outbox through ``FOR UPDATE
+    SKIP LOCKED``), at most ``per_destination`` batches in flight to one destination (one for
+    a destination that cannot drop duplicates); returns one summary for them all."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    limits = DestinationLimits(per_destination)
+    base = options.pop("worker", None) or worker_id()
+    results: list[SyncSummary] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    clock: Callable[[], dt.datetime] = options.get("clock", _utcnow)
+
+    def one(number: int) -> None:
+        try:
+            with open_ledger() as ledger:
+                got = sync(
+                    ledger, config, destination, worker=f"{base}/{number}", limits=limits,
+                    **options,
+                )  # fmt: skip
+            with lock:
+                results.append(got)
+        except BaseException as exc:  # reported after every worker stopped
+            with lock:
+                errors.append(exc)
+
+    threads = [
+        threading.Thread(target=one, args=(n,), name=f"coprolib-sync-{n}")
+        for n in range(1, workers + 1)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    merged = _merge(results)
+    merged.destinations = {}
+    for part in results:
+        for name, rep in part.destinations.items():
+            into = merged.at(name)
+            into.delivered += rep.delivered
+            into.retracted += rep.retracted
+            into.failed_attempts += rep.failed_attempts
+            into.throttled += rep.throttled
+            into.refused += rep.refused
+            into.dead += rep.dead
+            into.late += rep.late
+            into.last_error = rep.last_error or into.last_error
+    with open_ledger() as ledger:
+        mine = {f"{base}/{n}" for n in range(1, workers + 1)}
+        _report_left(ledger, merged, destination, merged.put_back, None, clock())
+        for rep in merged.destinations.values():
+            for worker in mine & set(rep.held):
+                rep.expired += rep.held.pop(worker)  # its own run ended: nobody holds these
+    return merged
+
+
+def _merge(parts: list[SyncSummary]) -> SyncSummary:
+    out = SyncSummary()
+    for part in parts:
+        out.delivered += part.delivered
+        out.retracted += part.retracted
+        out.cancelled += part.cancelled
+        out.retried += part.retried
+        out.dead += part.dead
+        out.blocked.update(part.blocked)
+        out.compensations += part.compensations
+        out.cancel_reasons += part.cancel_reasons
+        out.put_back |= part.put_back
+    return out
+
+
+def delivered_receipt(ledger: Ledger, share_id: str) -> Receipt | None:
     """The receipt that shows ``share_id`` reached its destination (and was not retracted
     since), or None: the precondition of the "shared" feedback owed for it."""
     receipts = ledger.receipts_for(share_id)
@@ -564,22 +1099,110 @@ def delivered_receipt(ledger: Any, share_id: str) -> Receipt | None:
     return last
 
 
-def outbox_status(ledger: Any) -> dict[str, Counter[str]]:
+def outbox_status(ledger: Ledger) -> dict[str, Counter[str]]:
     """Job counts by destination and status."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for job in ledger.list_jobs():
-        counts[job.destination][job.status] += 1
+    for dest, entry in ledger.job_counts().items():
+        counts[dest].update(entry["counts"])
     return dict(counts)
 
 
-def dead_letters(ledger: Any, destination: str | None = None) -> list[Any]:
+@attrs.frozen(kw_only=True)
+class DestinationStatus:
+    """One destination's outbox at a glance (``coprolib outbox status``)."""
+
+    destination: str
+    pending: int
+    due: int
+    in_backoff: int
+    next_attempt_at: dt.datetime | None
+    claimed: int
+    lease_until: dt.datetime | None
+    paused_until: dt.datetime | None
+    pause_reason: str | None
+    done: int
+    dead: int
+    dead_may_have_arrived: int
+    cancelled: int
+    last_error: str | None
+    last_error_at: dt.datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values (times as ISO 8601 text)."""
+        out = attrs.asdict(self)
+        return {k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in out.items()}
+
+    def line(self) -> str:
+        """One line in plain words."""
+        parts = [f"{self.pending} pending ({self.due} due"]
+        if self.in_backoff:
+            parts[0] += f", {self.in_backoff} in backoff until {_when(self.next_attempt_at)}"
+        parts[0] += ")"
+        if self.claimed:
+            parts.append(f"{self.claimed} claimed (lease until {_when(self.lease_until)})")
+        if self.paused_until is not None:
+            parts.append(f"paused until {_when(self.paused_until)}: {self.pause_reason}")
+        parts.append(f"{self.done} done")
+        dead = f"{self.dead} dead"
+        if self.dead_may_have_arrived:
+            dead += f" ({self.dead_may_have_arrived} may have arrived)"
+        parts.append(dead)
+        parts.append(f"{self.cancelled} cancelled")
+        text = f"{self.destination}: " + ", ".join(parts)
+        if self.last_error:
+            text += f"; last error ({_when(self.last_error_at)}): {self.last_error}"
+        return text
+
+
+def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[DestinationStatus]:
+    """Per destination: pending (due, in backoff until when), claimed, paused (why, until
+    when), done, dead (and how many of those may have arrived), cancelled and the last error."""
+    moment = now or _utcnow()
+    counts = ledger.job_counts(moment)
+    states = ledger.destination_states()
+    out: list[DestinationStatus] = []
+    for name in sorted(set(counts) | set(states)):
+        entry = counts.get(name, {"counts": {}, "backoff": 0})
+        by = entry["counts"]
+        state = states.get(name)
+        paused = state is not None and state.paused(moment)
+        backoff = entry.get("backoff", 0)
+        pending = by.get("pending", 0)
+        next_at = entry.get("next_attempt_at")
+        if paused and state is not None and pending:
+            backoff = pending
+            next_at = max(next_at, state.paused_until) if next_at else state.paused_until
+        out.append(
+            DestinationStatus(
+                destination=name,
+                pending=pending,
+                due=pending - backoff,
+                in_backoff=backoff,
+                next_attempt_at=next_at if backoff else None,
+                claimed=by.get("claimed", 0),
+                lease_until=entry.get("lease_until"),
+                paused_until=state.paused_until if paused and state else None,
+                pause_reason=state.pause_reason if paused and state else None,
+                done=by.get("done", 0),
+                dead=by.get("dead", 0),
+                dead_may_have_arrived=entry.get("in_doubt_dead", 0),
+                cancelled=by.get("cancelled", 0),
+                last_error=state.last_error if state else None,
+                last_error_at=state.last_error_at if state else None,
+            )
+        )
+    return out
+
+
+def dead_letters(ledger: Ledger, destination: str | None = None) -> list[Job]:
     """The dead-lettered jobs, with their reasons in ``last_error``."""
     return list(ledger.list_jobs(status="dead", destination=destination))
 
 
-def retry_dead(ledger: Any, job_id: int) -> Any:
+def retry_dead(ledger: Ledger, job_id: int) -> Job:
     """Put a dead-lettered job back in the outbox as a new job with the same idempotency key."""
-    for job in ledger.list_jobs(status="dead"):
-        if job.id == job_id:
-            return ledger.enqueue_job(job.kind, job.destination, job.share_id, job.idempotency_key)
-    raise LookupError(f"no dead-lettered job with id {job_id}")
+    job = ledger.get_job(job_id)
+    if job is None or job.status != JobStatus.DEAD:
+        raise LookupError(f"no dead-lettered job with id {job_id}")
+    queued: Job = ledger.enqueue_job(job.kind, job.destination, job.share_id, job.idempotency_key)
+    return queued

@@ -21,7 +21,16 @@ from coprolib.ledger.opening import (
     resolve_ledger_url,
 )
 from coprolib.ledger.schema import SCHEMA_VERSION
-from coprolib.ledger.types import AuditEntry, AuditVerification, Job, ShareStatus
+from coprolib.ledger.types import (
+    AuditEntry,
+    AuditVerification,
+    DestinationState,
+    Job,
+    JobEvent,
+    JobKind,
+    JobStatus,
+    ShareStatus,
+)
 
 __all__ = [
     "DEFAULT_LEDGER_URL",
@@ -30,7 +39,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditEntry",
     "AuditVerification",
+    "DestinationState",
     "Job",
+    "JobEvent",
+    "JobKind",
+    "JobStatus",
     "KeyRing",
     "Ledger",
     "LedgerError",

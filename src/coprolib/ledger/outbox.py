@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -19,13 +20,28 @@ from coprolib.ledger.audit import from_utc_text, utc_text
 from coprolib.ledger.codec import row_digest
 from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.record_store import RecordStore
-from coprolib.ledger.types import JOB_FINISH_STATUSES, JOB_KINDS, Job, ShareStatus
+from coprolib.ledger.types import (
+    JOB_FINISH_STATUSES,
+    JOB_KINDS,
+    JOB_STATUSES,
+    DestinationState,
+    Job,
+    JobEvent,
+    JobKind,
+    JobStatus,
+    ShareStatus,
+)
 from coprolib.records import Receipt, Share
 
+#: The audited columns of a job row, in digest order (``coprolib ledger verify`` reads these).
 _JOB_COLUMNS = (
     "id, kind, destination, share_id, idempotency_key, status, attempts,"
     " next_attempt_at, last_error, claimed_by, lease_until"
 )
+_AUDITED = 11
+#: Every column read: the audited ones, then the claim's fencing token, the "may have
+#: arrived" flag and the in-flight mark (kept out of the digest, which predates them).
+_JOB_SELECT = _JOB_COLUMNS + ", claim_token, in_doubt, sending_at"
 
 
 def share_digest(share_id: str, data: str, destination: str, subject_id: str, status: str) -> str:
@@ -98,16 +114,35 @@ def cut_error(error: str | None) -> str | None:
 def _job(row: tuple[Any, ...]) -> Job:
     return Job(
         id=int(row[0]),
-        kind=row[1],
+        kind=_KINDS[row[1]],
         destination=row[2],
         share_id=row[3],
         idempotency_key=row[4],
-        status=row[5],
+        status=_JOB_STATUSES[row[5]],
         attempts=int(row[6]),
         next_attempt_at=from_utc_text(row[7]),
         last_error=row[8],
         claimed_by=row[9],
+        lease_until=from_utc_text(row[10]) if row[10] else None,
+        token=int(row[11]),
+        in_doubt=bool(row[12]),
+        sending_at=from_utc_text(row[13]) if row[13] else None,
     )
+
+
+_KINDS = {k.value: k for k in JobKind}
+_JOB_STATUSES = {s.value: s for s in JobStatus}
+
+
+def _job_status(value: Any) -> JobStatus:
+    found = _JOB_STATUSES.get(value) if isinstance(value, str) else None
+    if found is None:
+        raise LedgerError(f"{value!r} is not a job status (one of: {', '.join(JOB_STATUSES)})")
+    return found
+
+
+def _text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class OutboxStore(RecordStore):
@@ -309,18 +344,25 @@ class OutboxStore(RecordStore):
         for seq, share_id, data in rows:
             self._audit("receipt", f"receipt:{seq}", receipt_digest(seq, share_id, data))
 
-    def record_delivered(self, deliveries: Sequence[tuple[int, Receipt]]) -> None:
-        """Record a batch of deliveries, each ``(job id, receipt)``: append the receipts, mark
+    def record_delivered(self, deliveries: Sequence[tuple[int | Job, Receipt]]) -> list[Job]:
+        """Record a batch of deliveries, each ``(job, receipt)``: append the receipts, mark
         their shares delivered and finish the jobs ``done``, all in one transaction, each change
-        audited. One read of the shares serves both the reference check and the status change.
-        If any share or job is missing, nothing is written."""
+        audited. Given a claimed :class:`Job` (rather than a job id), the delivery is fenced:
+        if the claim was lost (its lease passed and another worker claimed the job, or the job
+        was finished), no receipt is written; the late result goes in the job's history and
+        the job is marked ``in_doubt``. Returns those late jobs. If any share or job is missing,
+        nothing is written."""
         if not deliveries:
-            return
-        receipts = [receipt for _, receipt in deliveries]
-        for receipt in receipts:
+            return []
+        for _, receipt in deliveries:
             if not isinstance(receipt, Receipt):
                 raise LedgerError(f"expected a Receipt, got {type(receipt).__name__}")
         with self.transaction():
+            claims = [job for job, _ in deliveries if isinstance(job, Job)]
+            lost = self._fenced(claims)[1] if claims else []
+            late = {j.id for j in lost}
+            kept = [(j, r) for j, r in deliveries if not (isinstance(j, Job) and j.id in late)]
+            receipts = [receipt for _, receipt in kept]
             rows = self._share_rows([r.share_id for r in receipts])
             for r in receipts:
                 if r.share_id not in rows:
@@ -329,9 +371,28 @@ class OutboxStore(RecordStore):
                         record=f"receipt for share {r.share_id!r}",
                         field="share_id",
                     )
-            self._insert_receipts(receipts)
-            self._write_statuses([(r.share_id, ShareStatus.DELIVERED) for r in receipts], rows)
-            self.finish_jobs([job_id for job_id, _ in deliveries], "done")
+            if kept:
+                self._insert_receipts(receipts)
+                self._write_statuses([(r.share_id, ShareStatus.DELIVERED) for r in receipts], rows)
+            ids = [j.id if isinstance(j, Job) else int(j) for j, _ in kept]
+            found = self._job_rows(ids, lock=True)
+            for job_id in ids:
+                if job_id not in found:
+                    raise LedgerError("there is no job with this id", record=f"job {job_id}")
+            self._settle([self._job_of(found[i]) for i in ids], found, JobStatus.DONE, None, None,
+                         False, False)  # fmt: skip
+            now_s = utc_text(dt.datetime.now(dt.UTC))
+            self._update_in("UPDATE jobs SET in_doubt = 1", (), "id", sorted(late))
+            self._job_events(
+                [(i, now_s, "done", None, "receipt recorded") for i in ids]
+                + [
+                    (j.id, now_s, "late_result", j.claimed_by,
+                     f"delivered after the claim (token {j.token}) was lost: a late duplicate,"
+                     " no receipt written")
+                    for j in lost
+                ]
+            )  # fmt: skip
+        return lost
 
     def receipts_for(self, share_id: str) -> list[Receipt]:
         """The receipts for a share, oldest first."""
@@ -355,15 +416,23 @@ class OutboxStore(RecordStore):
         suffix = self._db.for_update if lock else ""
         for chunk in _chunked(job_ids):
             for row in self._db.query(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({_marks(chunk)}){suffix}", chunk
+                f"SELECT {_JOB_SELECT} FROM jobs WHERE id IN ({_marks(chunk)}){suffix}", chunk
             ):
                 rows[int(row[0])] = row
         return rows
 
     def _audit_job_rows(self, action: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Audit jobs' rows as this transaction leaves them (every column, in order)."""
+        """Audit jobs' rows as this transaction leaves them (the audited columns, in order)."""
         for row in rows:
-            self._audit(action, f"job:{row[0]}", job_digest(row))
+            self._audit(action, f"job:{row[0]}", job_digest(row[:_AUDITED]))
+
+    def _job_events(self, events: Sequence[tuple[int, str, str, str | None, str | None]]) -> None:
+        """Append ``(job id, at, event, worker, detail)`` rows to the jobs' histories."""
+        if events:
+            self._db.executemany(
+                "INSERT INTO job_events (job_id, at, event, worker, detail) VALUES (?, ?, ?, ?, ?)",
+                events,
+            )
 
     def enqueue_job(self, kind: str, destination: str, share_id: str, idempotency_key: str) -> Job:
         """Queue a deliver or retract job for a share; if an open (pending or claimed) job for
@@ -372,16 +441,17 @@ class OutboxStore(RecordStore):
             raise LedgerError(f"{kind!r} is not a job kind (one of: {', '.join(JOB_KINDS)})")
         with self.transaction():
             self._require_share(share_id, f"{kind} job for share {share_id!r}")
+            now_s = utc_text(dt.datetime.now(dt.UTC))
             cur = self._db.execute(
                 "INSERT INTO jobs (kind, destination, share_id, idempotency_key, status, attempts,"
                 " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)"
                 " ON CONFLICT (kind, destination, share_id)"
                 " WHERE status IN ('pending', 'claimed') DO NOTHING",
-                (kind, destination, share_id, idempotency_key, utc_text(dt.datetime.now(dt.UTC))),
+                (kind, destination, share_id, idempotency_key, now_s),
             )
             inserted = cur.rowcount == 1
             row = self._db.query_one(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE kind = ? AND destination = ?"
+                f"SELECT {_JOB_SELECT} FROM jobs WHERE kind = ? AND destination = ?"
                 " AND share_id = ? AND status IN ('pending', 'claimed')",
                 (kind, destination, share_id),
             )
@@ -390,7 +460,8 @@ class OutboxStore(RecordStore):
                     "the job could not be queued", record=f"{kind} job for share {share_id!r}"
                 )
             if inserted:
-                self._audit("enqueue", f"job:{row[0]}", job_digest(row))
+                self._audit("enqueue", f"job:{row[0]}", job_digest(row[:_AUDITED]))
+                self._job_events([(int(row[0]), now_s, "queued", None, None)])
             return self._job_of(row)
 
     def claim_jobs(
@@ -402,36 +473,206 @@ class OutboxStore(RecordStore):
         lease_seconds: int = 300,
     ) -> list[Job]:
         """Claim up to ``limit`` jobs that are due (pending with ``next_attempt_at <= now``) or
-        whose lease expired, for ``worker``, oldest due first. Two workers never get the same
-        job (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the write lock)."""
+        whose lease expired, for ``worker``, oldest due first; jobs of a destination paused
+        now (:meth:`pause_destination`) are left. Two workers never get the same job
+        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the write lock). Each claim gets a new
+        fencing ``token``; a job whose previous holder's lease ran out while it was sending is
+        marked ``in_doubt`` (the request may have reached the destination)."""
         moment = _moment(now, "now")
         now_s = utc_text(moment)
         lease_s = utc_text(moment + dt.timedelta(seconds=lease_seconds))
-        dest, params = ("", []) if destination is None else (" AND destination = ?", [destination])
+        where, params = "", []
+        if destination is not None:
+            where, params = " AND destination = ?", [destination]
+        where += (
+            " AND destination NOT IN"
+            " (SELECT destination FROM delivery_destinations WHERE paused_until > ?)"
+        )
+        params.append(now_s)
         order = f" ORDER BY next_attempt_at, id LIMIT {int(limit)}{self._db.skip_locked}"
         with self.transaction():
             # Two index range scans (due pending jobs, expired leases) rather than one OR,
             # which would sort every pending job on each claim.
             rows = self._db.query(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'pending'"
-                f" AND next_attempt_at <= ?{dest}{order}",
+                f"SELECT {_JOB_SELECT} FROM jobs WHERE status = 'pending'"
+                f" AND next_attempt_at <= ?{where}{order}",
                 (now_s, *params),
             )
             rows += self._db.query(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'claimed'"
-                f" AND lease_until <= ?{dest}{order}",
+                f"SELECT {_JOB_SELECT} FROM jobs WHERE status = 'claimed'"
+                f" AND lease_until <= ?{where}{order}",
                 (now_s, *params),
             )
             rows.sort(key=lambda r: (r[7], int(r[0])))
-            claimed = [(*r[:5], "claimed", *r[6:9], worker, lease_s) for r in rows[:limit]]
+            rows = rows[:limit]
+            lapsed = [r for r in rows if r[5] == "claimed"]
+            doubt = {int(r[0]) for r in lapsed if r[13] is not None}
+            claimed = [
+                (*r[:5], "claimed", *r[6:9], worker, lease_s, int(r[11]) + 1,
+                 1 if int(r[0]) in doubt else r[12], r[13])
+                for r in rows
+            ]  # fmt: skip
             self._update_in(
-                "UPDATE jobs SET status = 'claimed', claimed_by = ?, lease_until = ?",
+                "UPDATE jobs SET status = 'claimed', claimed_by = ?, lease_until = ?,"
+                " claim_token = claim_token + 1",
                 (worker, lease_s),
                 "id",
                 [r[0] for r in claimed],
             )
+            self._update_in("UPDATE jobs SET in_doubt = 1", (), "id", sorted(doubt))
+            events = [
+                (int(r[0]), now_s, "lease_lapsed", r[9],
+                 f"lease until {r[10]} ran out"
+                 + (f" while sending (since {r[13]})" if r[13] is not None else ""))
+                for r in lapsed
+            ]  # fmt: skip
+            events += [(int(r[0]), now_s, "claimed", worker, f"token {r[11]}") for r in claimed]
+            self._job_events(events)
             self._audit_job_rows("claim", claimed)
             return [self._job_of(row) for row in claimed]
+
+    def _fenced(
+        self, jobs: Sequence[Job]
+    ) -> tuple[list[Job], list[Job], dict[int, tuple[Any, ...]]]:
+        """Split claimed ``jobs`` into those whose claim (fencing token) is still current and
+        those lost since (lease passed and claimed again, or finished by someone else); rows
+        locked until commit."""
+        rows = self._job_rows(list(dict.fromkeys(j.id for j in jobs)), lock=True)
+        held: list[Job] = []
+        lost: list[Job] = []
+        for job in jobs:
+            row = rows.get(job.id)
+            if row is not None and row[5] == "claimed" and int(row[11]) == job.token:
+                held.append(job)
+            else:
+                lost.append(job)
+        return held, lost, rows
+
+    def renew_leases(
+        self,
+        jobs: Sequence[Job],
+        lease_seconds: int,
+        now: dt.datetime | None = None,
+        *,
+        sending: bool = False,
+    ) -> list[Job]:
+        """Extend the lease of the claimed ``jobs`` this holder still holds (fenced by token) to
+        ``now + lease_seconds``; with ``sending`` also mark them in flight (a request is about
+        to leave). Returns the jobs still held, with their new lease; the others were lost."""
+        if not jobs:
+            return []
+        moment = _moment(now, "now")
+        now_s = utc_text(moment)
+        lease_s = utc_text(moment + dt.timedelta(seconds=lease_seconds))
+        with self.transaction():
+            held, _lost, _rows = self._fenced(jobs)
+            ids = [j.id for j in held]
+            if sending:
+                self._update_in(
+                    "UPDATE jobs SET lease_until = ?, sending_at = ?", (lease_s, now_s), "id", ids
+                )
+            else:
+                self._update_in("UPDATE jobs SET lease_until = ?", (lease_s,), "id", ids)
+        until = from_utc_text(lease_s)
+        if sending:
+            return [attrs.evolve(j, lease_until=until, sending_at=moment) for j in held]
+        return [attrs.evolve(j, lease_until=until) for j in held]
+
+    def settle_jobs(
+        self,
+        jobs: Sequence[Job],
+        status: JobStatus | str,
+        *,
+        error: str | None = None,
+        next_attempt_at: dt.datetime | None = None,
+        count_attempt: bool = False,
+        in_doubt: bool = False,
+        event: str | None = None,
+        detail: str | None = None,
+        worker: str | None = None,
+    ) -> list[Job]:
+        """End the current claim of ``jobs`` (fenced: only jobs whose claim token is still
+        theirs): ``done``, ``dead`` or ``cancelled``, or back to ``pending`` due at
+        ``next_attempt_at``. ``count_attempt`` adds one failed attempt (a request reached the
+        destination and failed); ``in_doubt`` marks that it may have arrived all the same.
+        Going back to ``pending`` without an ``error`` keeps the last one. ``event`` and
+        ``detail`` name the step in each job's history (never the error text, which may echo a
+        share: that is kept, protected, in the job's ``last_error`` only).
+        Returns the jobs that were no longer held and so were left as they are."""
+        st = _job_status(status)
+        if not jobs:
+            return []
+        now = dt.datetime.now(dt.UTC)
+        now_s = utc_text(now)
+        with self.transaction():
+            held, lost, rows = self._fenced(jobs)
+            self._settle(held, rows, st, error, next_attempt_at, count_attempt, in_doubt)
+            name = event or st.value
+            self._job_events(
+                [(j.id, now_s, name, worker or j.claimed_by, detail) for j in held]
+                + [
+                    (j.id, now_s, "late_result", worker or j.claimed_by,
+                     f"{name} after the claim (token {j.token}) was lost: not recorded")
+                    for j in lost
+                ]
+            )  # fmt: skip
+        return lost
+
+    def _settle(
+        self,
+        jobs: Sequence[Job],
+        rows: dict[int, tuple[Any, ...]],
+        status: JobStatus,
+        error: str | None,
+        next_attempt_at: dt.datetime | None,
+        count_attempt: bool,
+        in_doubt: bool,
+    ) -> None:
+        ids = list(dict.fromkeys(j.id for j in jobs))
+        if not ids:
+            return
+        found = [rows[i] for i in ids]
+        doubt = ", in_doubt = 1" if in_doubt else ""
+        add = 1 if count_attempt else 0
+        # Each job's error as stored: cut short, and sealed per job when the ledger has a key.
+        errors = self._job_errors(ids, error) if error is not None else {}
+        if status is JobStatus.PENDING:
+            when = utc_text(_moment(next_attempt_at, "next_attempt_at"))
+            audited = [
+                (*r[:5], "pending", int(r[6]) + add, when, errors.get(int(r[0]), r[8]), None, None)
+                for r in found
+            ]
+            sql = (
+                f"UPDATE jobs SET status = 'pending', attempts = attempts + {add},"
+                " next_attempt_at = ?, claimed_by = NULL, lease_until = NULL,"
+                f" sending_at = NULL{doubt}"
+            )
+            params: tuple[Any, ...] = (when,)
+        else:
+            audited = [
+                (*r[:5], status.value, int(r[6]) + add, r[7], errors.get(int(r[0])), r[9], None)
+                for r in found
+            ]
+            sql = (
+                f"UPDATE jobs SET status = ?, attempts = attempts + {add},"
+                f" lease_until = NULL, sending_at = NULL{doubt}"
+            )
+            params = (status.value,)
+        if status is JobStatus.PENDING and error is None:
+            self._update_in(sql, params, "id", ids)  # the last error stays
+        elif self._key_id is not None and error is not None:  # one sealed value per job
+            self._db.executemany(
+                sql.replace(" SET ", " SET last_error = ?, ", 1) + " WHERE id = ?",
+                [(errors[i], *params, i) for i in ids],
+            )
+        else:
+            self._update_in(
+                sql.replace(" SET ", " SET last_error = ?, ", 1),
+                (cut_error(error), *params),
+                "id",
+                ids,
+            )
+        self._audit_job_rows(f"job_{status.value}", audited)
 
     def finish_job(
         self,
@@ -440,8 +681,9 @@ class OutboxStore(RecordStore):
         error: str | None = None,
         next_attempt_at: dt.datetime | None = None,
     ) -> None:
-        """Finish a job: ``done``, ``dead`` or ``cancelled``; or ``pending`` to retry at
-        ``next_attempt_at`` (default now), counting one more failed attempt."""
+        """Finish a job whoever holds it: ``done``, ``dead`` or ``cancelled``; or ``pending``
+        to retry at ``next_attempt_at`` (default now), counting one more failed attempt.
+        Workers finish their claims with :meth:`settle_jobs`, which is fenced."""
         self.finish_jobs([job_id], status, error=error, next_attempt_at=next_attempt_at)
 
     def finish_jobs(
@@ -462,51 +704,169 @@ class OutboxStore(RecordStore):
             )
         if not ids:
             return
+        st = JobStatus(status)
         with self.transaction():
             found = self._job_rows(ids, lock=True)
             for job_id in ids:
                 if job_id not in found:
                     raise LedgerError("there is no job with this id", record=f"job {job_id}")
-            errors = self._job_errors(ids, error)
-            sealed = self._key_id is not None and error is not None
-            if status == "pending":
-                when = utc_text(_moment(next_attempt_at, "next_attempt_at"))
-                rows = [
-                    (*r[:5], "pending", int(r[6]) + 1, when, errors[int(r[0])], None, None)
-                    for r in (found[i] for i in ids)
-                ]
-                sql = (
-                    "UPDATE jobs SET status = 'pending', attempts = attempts + 1,"
-                    " next_attempt_at = ?, last_error = ?, claimed_by = NULL, lease_until = NULL"
-                )
-                params: tuple[Any, ...] = (when,)
-            else:
-                rows = [
-                    (*r[:5], status, *r[6:8], errors[int(r[0])], r[9], None)
-                    for r in (found[i] for i in ids)
-                ]
-                sql = "UPDATE jobs SET status = ?, last_error = ?, lease_until = NULL"
-                params = (status,)
-            if sealed:  # one value per job
-                self._db.executemany(f"{sql} WHERE id = ?", [(*params, errors[i], i) for i in ids])
-            else:
-                self._update_in(sql, (*params, cut_error(error)), "id", ids)
-            self._audit_job_rows(f"job_{status}", rows)
+            jobs = [self._job_of(found[i]) for i in ids]
+            self._settle(jobs, found, st, error, next_attempt_at, st is JobStatus.PENDING, False)
+            now_s = utc_text(dt.datetime.now(dt.UTC))
+            self._job_events([(i, now_s, st.value, None, None) for i in ids])
 
-    def list_jobs(self, status: str | None = None, destination: str | None = None) -> list[Job]:
-        """Jobs in the order queued, filtered."""
+    def get_job(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+        row = self._db.query_one(f"SELECT {_JOB_SELECT} FROM jobs WHERE id = ?", (int(job_id),))
+        return None if row is None else self._job_of(row)
+
+    def job_history(self, job_id: int) -> list[JobEvent]:
+        """A job's history, oldest first: queued, claimed, sending, each failure, its end."""
+        rows = self._db.query(
+            "SELECT job_id, at, event, worker, detail FROM job_events WHERE job_id = ?"
+            " ORDER BY seq",
+            (int(job_id),),
+        )
+        return [
+            JobEvent(job_id=int(r[0]), at=from_utc_text(r[1]), event=r[2], worker=r[3], detail=r[4])
+            for r in rows
+        ]
+
+    def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        destination: str | None = None,
+        *,
+        open_only: bool = False,
+    ) -> list[Job]:
+        """Jobs in the order queued, filtered (``open_only``: pending or claimed)."""
         where = ["1 = 1"]
         params: list[Any] = []
         if status is not None:
             where.append("status = ?")
-            params.append(status)
+            params.append(_job_status(status).value)
+        if open_only:
+            where.append("status IN ('pending', 'claimed')")
         if destination is not None:
             where.append("destination = ?")
             params.append(destination)
         rows = self._db.query(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params
+            f"SELECT {_JOB_SELECT} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params
         )
         return [self._job_of(r) for r in rows]
+
+    def job_counts(self, now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
+        """Per destination: jobs by status, how many pending are in backoff (not due yet) and
+        the earliest next attempt among them, and the latest lease among claimed jobs."""
+        now_s = utc_text(_moment(now, "now"))
+        rows = self._db.query(
+            "SELECT destination, status, later, count(*), min(next_attempt_at),"
+            " max(lease_until), sum(in_doubt) FROM (SELECT destination, status,"
+            " CASE WHEN status = 'pending' AND next_attempt_at > ? THEN 1 ELSE 0 END AS later,"
+            " next_attempt_at, lease_until, in_doubt FROM jobs) AS j"
+            " GROUP BY destination, status, later",
+            (now_s,),
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for dest, status, later, count, first, lease, doubt in rows:
+            entry = out.setdefault(
+                dest,
+                {"counts": {}, "backoff": 0, "next_attempt_at": None, "lease_until": None,
+                 "in_doubt_dead": 0},
+            )  # fmt: skip
+            entry["counts"][status] = entry["counts"].get(status, 0) + int(count)
+            if later:
+                entry["backoff"] += int(count)
+                entry["next_attempt_at"] = from_utc_text(first)
+            if status == "claimed" and lease is not None:
+                entry["lease_until"] = from_utc_text(lease)
+            if status == "dead":
+                entry["in_doubt_dead"] += int(doubt or 0)
+        return out
+
+    # --- destinations -------------------------------------------------------------------
+
+    def destination_states(self) -> dict[str, DestinationState]:
+        """What the outbox remembers about each destination (pauses, last error), by name.
+
+        The last error is read from the job it happened to (``last_error_job``): error text
+        can echo a share, so it lives only in the job's protected, erasable ``last_error``.
+        """
+        rows = self._db.query(
+            "SELECT d.destination, d.paused_until, d.pause_reason, d.failures, j.id,"
+            " j.last_error, d.last_error_at FROM delivery_destinations d"
+            " LEFT JOIN jobs j ON j.id = d.last_error_job"
+        )
+        out: dict[str, DestinationState] = {}
+        for r in rows:
+            error = None
+            if r[4] is not None and r[5] is not None:
+                error = self._unseal(f"jobs:job:{r[4]}:last_error", r[5])
+            out[r[0]] = DestinationState(
+                destination=r[0],
+                paused_until=from_utc_text(r[1]) if r[1] else None,
+                pause_reason=f"{r[2]}: {error}" if r[2] and error else r[2],
+                failures=int(r[3]),
+                last_error=error,
+                last_error_at=from_utc_text(r[6]) if r[6] else None,
+            )
+        return out
+
+    def _upsert_destination(self, destination: str, sets: str, params: Sequence[Any]) -> None:
+        self._db.execute(
+            "INSERT INTO delivery_destinations (destination, failures) VALUES (?, 0)"
+            " ON CONFLICT (destination) DO NOTHING",
+            (destination,),
+        )
+        self._db.execute(
+            f"UPDATE delivery_destinations SET {sets} WHERE destination = ?",
+            (*params, destination),
+        )
+
+    def pause_destination(
+        self,
+        destination: str,
+        until: dt.datetime,
+        kind: str,
+        job_id: int | None = None,
+        *,
+        count_failure: bool = True,
+    ) -> None:
+        """Pause a whole destination until ``until`` (every worker's claims skip it); ``kind``
+        says why in a word or two ("throttled", "unreachable", "auth"), and ``job_id`` names
+        the job whose error caused it. A later pause never shortens an earlier one.
+        ``count_failure`` adds one to the destination's run of failures (its backoff)."""
+        until_s = utc_text(_moment(until, "until"))
+        now_s = utc_text(dt.datetime.now(dt.UTC))
+        add = 1 if count_failure else 0
+        with self.transaction():
+            self._upsert_destination(
+                destination,
+                "paused_until = CASE WHEN paused_until IS NULL OR paused_until < ? THEN ?"
+                f" ELSE paused_until END, pause_reason = ?, failures = failures + {add},"
+                " last_error_job = coalesce(?, last_error_job), last_error_at = ?",
+                (until_s, until_s, kind, job_id, now_s),
+            )
+            self._audit(
+                "destination_paused", f"destination:{destination}", _text_digest(kind), "note"
+            )
+
+    def note_destination_error(self, destination: str, job_id: int) -> None:
+        """Remember which job gave the last error seen at a destination (``outbox status``)."""
+        now_s = utc_text(dt.datetime.now(dt.UTC))
+        with self.transaction():
+            self._upsert_destination(
+                destination, "last_error_job = ?, last_error_at = ?", (job_id, now_s)
+            )
+
+    def resume_destination(self, destination: str) -> None:
+        """End a destination's pause and its run of failures (it answered again)."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE delivery_destinations SET paused_until = NULL, pause_reason = NULL,"
+                " failures = 0 WHERE destination = ?",
+                (destination,),
+            )
 
     def _job_of(self, row: tuple[Any, ...]) -> Job:
         """A job from its row, ``last_error`` decrypted when the ledger has a key."""

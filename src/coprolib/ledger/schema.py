@@ -140,6 +140,24 @@ def _lean_indexes(sqlite: bool) -> tuple[str, ...]:
     )
 
 
+def _delivery_control(serial: str) -> tuple[str, ...]:
+    # Fencing tokens, the "may have arrived" flag and the in-flight mark on jobs; each job's
+    # history; destination-wide pauses every worker honours; an index for expired leases.
+    return (
+        "ALTER TABLE jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN sending_at TEXT",
+        "CREATE INDEX jobs_lease ON jobs (status, lease_until)",
+        f"CREATE TABLE job_events (seq {serial}, job_id INTEGER NOT NULL, at TEXT NOT NULL,"
+        " event TEXT NOT NULL, worker TEXT, detail TEXT)",
+        "CREATE INDEX job_events_job ON job_events (job_id, seq)",
+        # No error text here (it can echo a share): the job it happened to holds it, protected.
+        "CREATE TABLE delivery_destinations (destination TEXT PRIMARY KEY, paused_until TEXT,"
+        " pause_reason TEXT, failures INTEGER NOT NULL DEFAULT 0, last_error_job INTEGER,"
+        " last_error_at TEXT)",
+    )
+
+
 #: Every migration, oldest first. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -178,6 +196,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         " see coprolib.ledger.upgrades)",
         sqlite=(),
         postgres=(),
+    ),
+    Migration(
+        version=7,
+        name="delivery control: fencing tokens, job history, destination pauses",
+        sqlite=_delivery_control("INTEGER PRIMARY KEY"),
+        postgres=_delivery_control("BIGSERIAL PRIMARY KEY"),
     ),
 )
 

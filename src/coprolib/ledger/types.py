@@ -19,16 +19,43 @@ class ShareStatus(enum.StrEnum):
     DEAD = "dead"
 
 
-#: Job kinds and statuses the outbox knows.
-JOB_KINDS = ("deliver", "retract")
-JOB_STATUSES = ("pending", "claimed", "done", "dead", "cancelled")
+class JobKind(enum.StrEnum):
+    """What an outbox job does: deliver a share, or retract a delivered one."""
+
+    DELIVER = "deliver"
+    RETRACT = "retract"
+
+
+class JobStatus(enum.StrEnum):
+    """Where an outbox job stands. ``pending`` and ``claimed`` are open; the rest are ends."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+#: Job kinds and statuses the outbox knows (the enums' values).
+JOB_KINDS = tuple(k.value for k in JobKind)
+JOB_STATUSES = tuple(s.value for s in JobStatus)
 #: Statuses ``finish_job`` accepts.
 JOB_FINISH_STATUSES = ("done", "dead", "cancelled", "pending")
 
 
 @attrs.frozen(kw_only=True)
 class Job:
-    """One outbox job: deliver or retract a share at a destination."""
+    """One outbox job: deliver or retract a share at a destination.
+
+    ``attempts`` counts only requests that reached the destination (or may have: a timeout, a
+    reset, a 5xx) and failed; throttling, pauses, configuration errors and work handed back
+    unsent cost nothing. ``in_doubt`` is set, and stays set, once any such attempt may have left
+    the share at the destination (a 5xx, a timeout or reset, a result that came back after the
+    lease had passed, or a worker that stopped while sending): a ``dead`` job with ``in_doubt``
+    may have arrived. ``token`` is the fencing token of the current claim: a claim's holder
+    finishes the job only while the token is still the job's. ``sending_at`` is when the holder
+    of the latest claim handed it to the adapter (None when no request is in flight).
+    """
 
     id: int
     kind: str
@@ -40,6 +67,44 @@ class Job:
     next_attempt_at: dt.datetime
     last_error: str | None
     claimed_by: str | None
+    lease_until: dt.datetime | None = None
+    token: int = 0
+    in_doubt: bool = False
+    sending_at: dt.datetime | None = None
+
+    @property
+    def may_have_arrived(self) -> bool:
+        """Whether the destination may hold this share although no receipt says so: the job
+        is not done and a request for it may have reached the destination."""
+        return self.status != JobStatus.DONE and self.in_doubt
+
+
+@attrs.frozen(kw_only=True)
+class JobEvent:
+    """One step in a job's history (``coprolib outbox show JOB``)."""
+
+    job_id: int
+    at: dt.datetime
+    event: str
+    worker: str | None
+    detail: str | None
+
+
+@attrs.frozen(kw_only=True)
+class DestinationState:
+    """What the outbox remembers about a destination as a whole: a pause every worker honours
+    (throttled, unreachable, refused credentials) and the last error seen there."""
+
+    destination: str
+    paused_until: dt.datetime | None
+    pause_reason: str | None
+    failures: int
+    last_error: str | None
+    last_error_at: dt.datetime | None
+
+    def paused(self, now: dt.datetime) -> bool:
+        """Whether the destination is paused at ``now``."""
+        return self.paused_until is not None and self.paused_until > now
 
 
 @attrs.frozen(kw_only=True)

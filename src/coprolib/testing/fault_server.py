@@ -5,6 +5,8 @@ Knobs (change them at any time; draws come from ``seed``):
 * ``fail_prob``: answer 500.
 * ``throttle_prob``: answer 429 with ``Retry-After: <retry_after>``.
 * ``reset_prob``: read the request, then reset the connection (TCP RST).
+* ``stored_reset_prob``: hand the request to the app (it is stored), then reset the connection
+  instead of answering: the client cannot tell it arrived.
 * ``slow_prob`` / ``slow_seconds``: wait before answering (longer than a read timeout).
 * ``malformed_prob``: answer 200 with a truncated JSON body.
 * ``latency``: added to every reply.
@@ -34,7 +36,19 @@ from typing import Any, Self
 
 import attrs
 
-FAULTS = ("500", "502", "503", "504", "410", "401", "429", "reset", "slow", "malformed")
+FAULTS = (
+    "500",
+    "502",
+    "503",
+    "504",
+    "410",
+    "401",
+    "429",
+    "reset",
+    "stored_reset",
+    "slow",
+    "malformed",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -95,6 +109,7 @@ class FaultServer:
         fail_prob: float = 0.0,
         throttle_prob: float = 0.0,
         reset_prob: float = 0.0,
+        stored_reset_prob: float = 0.0,
         slow_prob: float = 0.0,
         malformed_prob: float = 0.0,
         latency: float = 0.0,
@@ -106,6 +121,7 @@ class FaultServer:
         self.fail_prob = fail_prob
         self.throttle_prob = throttle_prob
         self.reset_prob = reset_prob
+        self.stored_reset_prob = stored_reset_prob
         self.slow_prob = slow_prob
         self.malformed_prob = malformed_prob
         self.latency = latency
@@ -148,6 +164,7 @@ class FaultServer:
                 ("500", self.fail_prob),
                 ("429", self.throttle_prob),
                 ("reset", self.reset_prob),
+                ("stored_reset", self.stored_reset_prob),
                 ("slow", self.slow_prob),
                 ("malformed", self.malformed_prob),
             ):
@@ -220,6 +237,10 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             if fault is not None:
                 server.faults_served.append(fault)
             if fault == "reset":
+                self._reset()
+                return
+            if fault == "stored_reset":
+                server.app(request)
                 self._reset()
                 return
             if fault == "slow":
