@@ -40,6 +40,7 @@ __all__ = [
     "render_template",
     "report_sections",
     "table",
+    "write_atomic",
     "write_report",
 ]
 
@@ -57,7 +58,15 @@ def esc(value: Any) -> str:
 @functools.cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("coprolib", "templates/report"),
+        # The report's templates, and other pages' under a prefix ("journey/...").
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("coprolib", "templates/report"),
+                jinja2.PrefixLoader(
+                    {"journey": jinja2.PackageLoader("coprolib", "templates/journey")}
+                ),
+            ]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -629,8 +638,12 @@ def report_sections() -> list[ReportSection]:
 def write_report(impact: Impact, path: str | os.PathLike[str], **options: Any) -> Path:
     """Render the report and write it to ``path`` atomically (a reader never sees half a file).
     ``options`` go to :func:`render_html`. Returns the path written."""
+    return write_atomic(path, render_html(impact, **options))
+
+
+def write_atomic(path: str | os.PathLike[str], html: str) -> Path:
+    """Write ``html`` to ``path`` atomically (a reader never sees half a file); returns it."""
     target = Path(path)
-    html = render_html(impact, **options)
     target.parent.mkdir(parents=True, exist_ok=True)
     # A new file (mode "x") gets the usual permissions from the umask, unlike mkstemp's 0600:
     # the report is meant to be shared.
