@@ -248,7 +248,7 @@ class Journey:
 
     def to_json(self) -> dict[str, Any]:
         """The journey as JSON types only (dates and times as ISO 8601 strings)."""
-        data = attrs.asdict(self, value_serializer=_serialise)
+        data: dict[str, Any] = _plain(self)
         if self.erased:
             return {
                 "contributor_id": self.contributor_id,
@@ -264,7 +264,12 @@ class Journey:
         return data
 
 
-def _serialise(_inst: Any, _field: Any, value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    """``value`` as JSON types: records as dicts, tuples as lists, dates as ISO 8601."""
+    if attrs.has(type(value)):
+        return {f.name: _plain(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
