@@ -65,6 +65,10 @@ def example_config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def lived(ledger: Any, tmp_path: Path) -> tuple[Any, Config]:
+    return live_example(ledger, tmp_path)
+
+
+def live_example(ledger: Any, tmp_path: Path) -> tuple[Any, Config]:
     """The example taken through each stage for p-amber: planned, delivered to the board pack,
     s-01 withdrawn and retracted there, then an outcome recorded from i-01."""
     ledger.import_bundle(load_bundle(EXAMPLE_BUNDLE))

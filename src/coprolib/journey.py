@@ -448,9 +448,7 @@ def journey(
         story_steps.append(
             StoryStep(
                 id=story.id,
-                label=scrub.text(
-                    story.title or f"Story collected on {story.collected_on.isoformat()}"
-                ),
+                label=scrub.text(story.title or f"Story collected on {_day(story.collected_on)}"),
                 collected_on=story.collected_on,
                 source=str(story.source),
                 collected_by=scrub(story.collected_by),
@@ -576,6 +574,31 @@ _FEEDBACK_WORDS: dict[str, str] = {
 }
 
 
+#: Who a destination's audience is, in plain words (Easy Read).
+_AUDIENCE_WORDS: dict[str, str] = {
+    "internal": "staff in the organisation that heard your story",
+    "partners": "partner organisations",
+    "board": "the Safeguarding Adults Board",
+    "public": "the public",
+}
+
+
+def _place(share: ShareStep) -> str:
+    """Where a share went, in plain words: its audience when known, else its name."""
+    if share.audience in _AUDIENCE_WORDS:
+        return f"{_AUDIENCE_WORDS[share.audience]} ({share.destination})"
+    return share.destination
+
+
+def _owed_lines(journey_: Journey) -> list[tuple[str, dt.date | None, bool]]:
+    """What is still owed, each kind and due date once (Easy Read says it once)."""
+    seen: dict[tuple[str, dt.date | None], bool] = {}
+    for f in journey_.feedback_owed:
+        key = (f.kind, f.due)
+        seen[key] = seen.get(key, False) or f.overdue
+    return [(kind, due, late) for (kind, due), late in seen.items()]
+
+
 def _words(value: object) -> str:
     text = str(value)
     return _WORDS.get(text, text.replace("_", " "))
@@ -616,6 +639,8 @@ def render_html(
         feedback_words=lambda kind: _FEEDBACK_WORDS.get(str(kind), str(kind).replace("_", " ")),
         day=_day,
         when=_when,
+        place=_place,
+        owed_lines=_owed_lines(journey_),
     )
     return str(html) + "\n"
 
