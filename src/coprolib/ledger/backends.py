@@ -87,6 +87,10 @@ class Backend:
     def analyze(self) -> None:
         """Refresh the planner's statistics (during a big import, inside its transaction)."""
 
+    def optimize(self) -> None:
+        """After a commit that added or changed stories or consents: refresh the planner's
+        statistics where they are missing or stale (cheap when nothing needs doing)."""
+
     def compact(self) -> None:
         """Rewrite the storage so deleted or overwritten content is gone from the files."""
 
@@ -160,6 +164,19 @@ class SQLiteBackend(Backend):
     def tables(self) -> set[str]:
         """Table names from ``sqlite_master``."""
         return {r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def optimize(self) -> None:
+        """A ledger filled by many small writes gets statistics too, so filters by reference
+        start from their index: the first time there are references, ANALYZE the tables (the
+        ratios it records stay right as the ledger grows); afterwards ``PRAGMA optimize``
+        refreshes what went stale (usually nothing to do)."""
+        analysed = self.query_one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        ) and self.query_one("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'record_refs'")
+        if not analysed:
+            self.analyze()
+            return
+        self.execute("PRAGMA optimize")
 
     def analyze(self) -> None:
         """ANALYZE the tables a big import grows: without statistics SQLite reads every record

@@ -103,7 +103,8 @@ class LedgerCore:
             if self._doomed:
                 raise LedgerError("part of this transaction failed, so none of it was written")
             self._check_pending_refs()
-            if self._access_dirty:
+            grew = bool(self._access_dirty)
+            if grew:
                 self._refresh_access(sorted(self._access_dirty))
             self._flush_audit()
             self._db.commit()
@@ -114,6 +115,8 @@ class LedgerCore:
         finally:
             self._depth = 0
             self._reset_tx()
+        if grew:
+            self._db.optimize()
         if self._compact_after:
             self._compact_after = False
             self._db.compact()
