@@ -24,7 +24,7 @@ from coprolib.journey import ContributorNotFound, journey, render_html, summary_
 from coprolib.ledger import ShareStatus
 from coprolib.outcomes_ledger import add_outcome
 from coprolib.planner import plan, withdraw
-from coprolib.records import Contributor, Outcome, OutcomeEvent
+from coprolib.records import Contributor, Outcome, OutcomeEvent, Story
 from tests.conftest import EXAMPLE_BUNDLE, ROOT
 
 UTC = dt.UTC
@@ -240,3 +240,13 @@ def test_contributor_record_is_not_touched(ledger: Any) -> None:
     journey(ledger, "p-amber")
     assert ledger.get(Contributor, "p-amber") == before
     assert len(list(ledger.audit_entries())) == entries, "reading a journey writes nothing"
+
+
+def test_page_escapes_what_staff_wrote(ledger: Any) -> None:
+    ledger.import_bundle(load_bundle(EXAMPLE_BUNDLE))
+    story = ledger.get(Story, "s-01")
+    ledger.replace(attrs.evolve(story, title='<script>alert("x")</script> & <b>bold</b>'))
+    for easy in (False, True):
+        html = render_html(journey(ledger, "p-amber"), easy_read=easy)
+        assert "<script>" not in html and "<b>" not in html
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;" in html

@@ -44,12 +44,13 @@ from coprolib.records import (
     Feedback,
     Insight,
     Outcome,
+    Share,
     Story,
 )
 
 if TYPE_CHECKING:
     from coprolib.config import Config
-    from coprolib.ledger import Ledger
+    from coprolib.ledger import Ledger, ShareStatus
 
 __all__ = [
     "OTHER_PERSON",
@@ -353,7 +354,9 @@ def _consent_view(
     )
 
 
-def _share_step(ledger: Ledger, share: Any, status: Any, config: Config | None) -> ShareStep:
+def _share_step(
+    ledger: Ledger, share: Share, status: ShareStatus, config: Config | None
+) -> ShareStep:
     receipts = tuple(ReceiptStep(action=r.action, at=r.at) for r in ledger.receipts_for(share.id))
     delivered = [r.at for r in receipts if r.action == _DELIVER]
     retracted = [r.at for r in receipts if r.action == _RETRACT]
