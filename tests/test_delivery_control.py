@@ -368,3 +368,32 @@ def test_sync_workers_from_the_command_line(
     with open_ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
         workers = {j.claimed_by for j in ledger.list_jobs()}
     assert len(workers) >= 2, workers
+
+
+def test_batches_in_flight_follow_the_adapters_declared_concurrency() -> None:
+    """A destination's own limit (Capabilities.max_concurrency) bounds the batches in flight
+    to it; --per-destination can only lower it; a destination that cannot drop duplicates
+    gets one at a time."""
+    import attrs as _attrs
+
+    from coprolib.adapters import Capabilities
+    from coprolib.delivery.engine import DestinationLimits
+
+    class Limited(FileAdapter):
+        capabilities = Capabilities(max_batch_size=10, max_concurrency=3)
+
+    class NoRepeat(FileAdapter):
+        capabilities = _attrs.evolve(Limited.capabilities, can_upsert=False)
+
+    def room(gate: Any) -> int:
+        n = 0
+        while gate.acquire(blocking=False):
+            n += 1
+        return n
+
+    settings = {"directory": "unused"}
+    assert room(DestinationLimits().gate("a", Limited(settings, destination="a"))) == 3
+    assert room(DestinationLimits(2).gate("b", Limited(settings, destination="b"))) == 2
+    assert room(DestinationLimits(8).gate("c", Limited(settings, destination="c"))) == 3
+    assert room(DestinationLimits().gate("d", NoRepeat(settings, destination="d"))) == 1
+    assert DestinationLimits().gate("e", FileAdapter(settings, destination="e")) is None

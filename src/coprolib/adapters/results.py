@@ -45,11 +45,14 @@ class Capabilities:
     ``can_retract``: the remote can delete a record; if not, ``retract`` records a compensating
     action for a person. ``can_upsert``: delivering a key again updates the same remote record
     (False where the remote cannot recognise a repeat, such as email or SMS).
+    ``max_concurrency``: the most batches one process may have in flight to the destination at
+    once (None: no limit of its own; ``sync --per-destination`` sets one for every destination).
     """
 
     max_batch_size: int = attrs.field(default=1)
     can_retract: bool = True
     can_upsert: bool = True
+    max_concurrency: int | None = None
 
     @max_batch_size.validator
     def _positive(self, attribute: attrs.Attribute[int], value: int) -> None:

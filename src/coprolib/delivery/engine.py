@@ -308,7 +308,8 @@ def _utcnow() -> dt.datetime:
 class DestinationLimits:
     """How many batches may be in flight to each destination at once across the workers of
     one process. A destination that cannot drop duplicates (``can_upsert`` false: email,
-    Notify, Teams) gets one at a time; others ``per_destination`` (default: no limit)."""
+    Notify, Teams) gets one at a time; others the least of ``per_destination`` and the
+    adapter's declared ``max_concurrency`` (no limit when neither is set)."""
 
     def __init__(self, per_destination: int | None = None) -> None:
         self.per_destination = per_destination
@@ -317,7 +318,9 @@ class DestinationLimits:
 
     def gate(self, destination: str, adapter: Adapter[Any]) -> threading.BoundedSemaphore | None:
         """The semaphore bounding ``destination``, or None when it is unbounded."""
-        size = 1 if not adapter.capabilities.can_upsert else self.per_destination
+        caps = adapter.capabilities
+        limits = [n for n in (self.per_destination, caps.max_concurrency) if n is not None]
+        size = 1 if not caps.can_upsert else (min(limits) if limits else None)
         if size is None:
             return None
         with self._lock:
