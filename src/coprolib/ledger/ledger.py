@@ -81,12 +81,16 @@ class Ledger(OutboxStore):
     # --- export -------------------------------------------------------------------------
 
     def export_records(self, types: list[type[Any]] | None = None) -> Iterator[Any]:
-        """Every record (of ``types``, default all) in an order that satisfies references."""
+        """Every record (of ``types``, default all) in an order that satisfies references.
+        An involvement leaves the ledger only when the person agreed (``agreed_to_share``)."""
         by_kind = {_kind_of_cls(cls): cls for cls in BUNDLE_TYPES.values()}
         for kind in KIND_ORDER:
             cls = by_kind[kind]
             if types is None or cls in types:
-                yield from self.list(cls)
+                if kind == "involvement":
+                    yield from (r for r in self.list(cls) if r.agreed_to_share)
+                else:
+                    yield from self.list(cls)
 
     # --- erasure ------------------------------------------------------------------------
 
