@@ -1,0 +1,189 @@
+"""Proposals, lived-experience answers and involvements: validation naming the field, bundles and
+their schema, the ledger (stored, exported only with agreement, audited), the [impact] config
+section and `coprolib impact --json`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from coprolib.bundle import BundleError, bundle_from_data, dumps_bundle, load_bundle, loads_bundle
+from coprolib.config import ConfigError, parse_config
+from coprolib.enums import InvolvementRole, LivedVerdict, PaymentMethod, RecognitionKind
+from coprolib.impact import involvement_of, measure_ledger
+from coprolib.ledger import LedgerError
+from coprolib.records import Involvement, LivedAnswer, Proposal, Recognition, RecordError
+from coprolib.schema import bundle_schema
+
+NORTHDALE = Path(__file__).resolve().parents[1] / "examples" / "northdale.json"
+PACKAGED = Path(__file__).resolve().parents[1] / "src" / "coprolib" / "examples" / "northdale.json"
+TODAY = dt.date(2026, 12, 5)
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (
+            lambda: LivedAnswer(
+                id="a", verdict=LivedVerdict.NEW, heard_on=TODAY, proposal_id="pr-1"
+            ),
+            "proposal_id",
+        ),
+        (
+            lambda: LivedAnswer(id="a", verdict=LivedVerdict.CHANGED, heard_on=TODAY),
+            "proposal_id",
+        ),
+        (lambda: Recognition(kind=RecognitionKind.PAYMENT), "amount_pence"),
+        (
+            lambda: Recognition(kind=RecognitionKind.PAYMENT, amount_pence=500, given_on=TODAY),
+            "method",
+        ),
+        (lambda: Recognition(kind=RecognitionKind.GIFT, amount_pence=-1), "amount_pence"),
+        (
+            lambda: Recognition(
+                kind=RecognitionKind.GIFT, offered_on=TODAY, given_on=TODAY - dt.timedelta(1)
+            ),
+            "given_on",
+        ),
+        (
+            lambda: Involvement(id="v", contributor_id="c", activity_id="a", hours=200.0),
+            "hours",
+        ),
+        (
+            lambda: Proposal(id="p", title=" ", proposed_by="Case review", proposed_on=TODAY),
+            "title",
+        ),
+    ],
+)
+def test_bad_records_name_the_field(build: Any, field: str) -> None:
+    with pytest.raises(RecordError) as err:
+        build()
+    assert err.value.field == field
+
+
+def test_northdale_round_trips_and_satisfies_the_schema() -> None:
+    text = NORTHDALE.read_text(encoding="utf-8")
+    assert text == PACKAGED.read_text(encoding="utf-8"), "keep both Northdale copies identical"
+    bundle = load_bundle(NORTHDALE)
+    assert bundle.proposals and bundle.answers and bundle.involvements
+    assert loads_bundle(dumps_bundle(bundle)) == bundle
+    jsonschema.Draft202012Validator(bundle_schema()).validate(json.loads(text))
+    assert bundle.counts()["involvements"] == len(bundle.involvements)
+
+
+def test_bundle_references_are_checked() -> None:
+    data = json.loads(NORTHDALE.read_text(encoding="utf-8"))
+    data["answers"].append(dict(data["answers"][0], id="la-99"))  # a second answer to pr-01
+    data["answers"].append(dict(data["answers"][1], id="la-98", proposal_id="pr-nope"))
+    data["involvements"][0]["activity_id"] = "a-nope"
+    with pytest.raises(BundleError) as err:
+        bundle_from_data(data)
+    where = {p.path for p in err.value.problems}
+    assert "answers[6].proposal_id" in where  # pr-01 already answered
+    assert "answers[7].proposal_id" in where  # no such proposal
+    assert "involvements[0].activity_id" in where
+
+
+def test_bundle_field_errors_name_the_path() -> None:
+    data = json.loads(NORTHDALE.read_text(encoding="utf-8"))
+    data["answers"][0]["verdict"] = "sort of"
+    data["involvements"][1]["recognition"][0]["amount_pence"] = None
+    with pytest.raises(BundleError) as err:
+        bundle_from_data(data)
+    text = str(err.value)
+    assert "answers[0].verdict" in text
+    assert "involvements[1].recognition[0]" in text and "amount_pence" in text
+
+
+def test_ledger_stores_audits_and_exports_only_agreed_involvement(ledger: Any) -> None:
+    bundle = load_bundle(NORTHDALE)
+    counts = ledger.import_bundle(bundle)
+    assert counts["proposals"] == 6 and counts["answers"] == 6 and counts["involvements"] == 9
+    assert ledger.verify_audit().ok
+    assert list(ledger.list(LivedAnswer)) == list(bundle.answers)
+    exported = [r for r in ledger.export_records() if isinstance(r, Involvement)]
+    assert exported and all(r.agreed_to_share for r in exported)
+    assert {r.id for r in exported} == {i.id for i in bundle.involvements if i.agreed_to_share}
+    # The measures read the same from the ledger as from the bundle.
+    from coprolib.impact import measure_bundle
+
+    assert (
+        measure_ledger(ledger, today=TODAY).to_dict()
+        == measure_bundle(bundle, today=TODAY).to_dict()
+    )
+    # One person's involvement, for their journey.
+    amber = involvement_of(ledger, "p-amber", today=TODAY, hourly_rates={})
+    assert [e.role for e in amber.entries] == [
+        InvolvementRole.PARTICIPANT,
+        InvolvementRole.TRAINER,
+        InvolvementRole.CO_FACILITATOR,
+    ]
+    assert amber.entries[1].given_pence == 12000
+    assert amber.entries[1].methods == (PaymentMethod.BANK_TRANSFER.value,)
+    assert amber.supporting_orgs == ("Northdale Women's Aid (fictional)",)
+    json.dumps(amber.to_dict())
+
+
+def test_ledger_refuses_an_answer_to_a_proposal_it_does_not_hold(ledger: Any) -> None:
+    bundle = load_bundle(NORTHDALE)
+    ledger.import_bundle(attrs.evolve(bundle, proposals=(), answers=(), involvements=()))
+    orphan = LivedAnswer(
+        id="la-x", verdict=LivedVerdict.CONFIRMED, heard_on=TODAY, proposal_id="pr-missing"
+    )
+    with pytest.raises(LedgerError) as err:
+        ledger.add(orphan)
+    assert "proposal_id" in str(err.value)
+    assert not list(ledger.list(LivedAnswer))
+
+
+def test_impact_config_section() -> None:
+    policy = parse_config(
+        "[impact]\nstalled_after_days = 30\nhourly_rates = { trainer = 30.5, participant = 20 }\n"
+    ).impact
+    assert policy.stalled_after_days == 30 and policy.follow_up_days == 180
+    assert policy.hourly_rates == {InvolvementRole.TRAINER: 3050, InvolvementRole.PARTICIPANT: 2000}
+    for text, key in (
+        ("[impact]\nstalled_after_days = -1\n", "impact.stalled_after_days"),
+        ("[impact]\nstalled = 3\n", "impact.stalled"),
+        ("[impact]\nhourly_rates = { boss = 3 }\n", "impact.hourly_rates.boss"),
+        ("[impact]\nhourly_rates = { trainer = 'lots' }\n", "impact.hourly_rates.trainer"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_config(text)
+        assert key in str(err.value)
+
+
+def test_impact_json_carries_the_board_measures(tmp_path: Path) -> None:
+    from coprolib.cli import build_cli
+
+    config = tmp_path / "coprolib.toml"
+    config.write_text("[impact]\nstalled_after_days = 285\n", encoding="utf-8")
+    args = ["impact", "--json", "--bundle", str(NORTHDALE), "--today", TODAY.isoformat()]
+    runner = CliRunner()
+    default = runner.invoke(build_cli(), args)
+    assert default.exit_code == 0, default.output
+    data = json.loads(default.output)
+    bar = data["off_the_bar"]
+    assert (bar["heard"], bar["changed"] + bar["overturned"], bar["off_rate"]) == (5, 4, 0.8)
+    assert bar["adopted_from_lived_experience"] == 5 and bar["adopted_from_professionals"] == 1
+    depth = {r["depth"]: (r["open"], r["stalled"]) for r in data["stalled"]["by_depth"]}
+    assert depth == {"tinkering": (0, 0), "practice": (1, 0), "service": (1, 1), "system": (1, 1)}
+    assert [c["outcome_id"] for c in data["stalled"]["changes"]] == ["o-05", "o-03"]
+    warnings = data["involvement"]["warnings"]
+    assert any("took part once" in w for w in warnings)
+    assert any("no recognition" in w for w in warnings)
+    assert "p-" not in json.dumps(data["involvement"]), "involvement is counts only"
+    # The config's threshold: o-03 (279 days in progress) is no longer stalled; o-05 is past due.
+    relaxed = runner.invoke(build_cli(), [*args, "--config", str(config)])
+    assert relaxed.exit_code == 0, relaxed.output
+    changes = json.loads(relaxed.output)["stalled"]["changes"]
+    assert [(c["outcome_id"], c["reasons"]) for c in changes] == [
+        ("o-05", ["no_progress", "past_due"])
+    ]
