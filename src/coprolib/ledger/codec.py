@@ -108,7 +108,6 @@ NOT_PERSONAL: dict[str, dict[tuple[str, ...], str]] = {
         ("story_ids", "*"): "ids of the stories a narrowing names",
         ("text_digest",): "a SHA-256 digest",
         ("terms", "denied_destinations", "*"): "destination names from configuration",
-        ("story_ids", "*"): "ids",
     },
     "insight": {
         ("id",): "id",
