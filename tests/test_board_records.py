@@ -187,3 +187,21 @@ def test_impact_json_carries_the_board_measures(tmp_path: Path) -> None:
     assert [(c["outcome_id"], c["reasons"]) for c in changes] == [
         ("o-05", ["no_progress", "past_due"])
     ]
+
+
+def test_erasure_reaches_involvement_notes_and_answer_summaries(ledger: Any) -> None:
+    bundle = load_bundle(NORTHDALE)
+    involvements = tuple(
+        attrs.evolve(i, notes="Rowan-private-note-71") if i.contributor_id == "p-rowan" else i
+        for i in bundle.involvements
+    )
+    ledger.import_bundle(attrs.evolve(bundle, involvements=involvements))
+    counts = ledger.erase_contributor("p-rowan", compact=False)
+    # la-02 rests on s-02, Rowan's story; inv-04 and inv-05 are Rowan's.
+    assert counts["involvements"] == 2 and counts["answers"] == 1
+    assert all(i.notes is None for i in ledger.list(Involvement, contributor="p-rowan"))
+    answers = {a.id: a for a in ledger.list(LivedAnswer)}
+    assert answers["la-02"].summary is None and answers["la-01"].summary is not None
+    assert answers["la-02"].verdict is LivedVerdict.CHANGED  # the count a board sees stays
+    assert set(ledger.erase_contributor("p-rowan", compact=False).values()) == {0}
+    assert ledger.verify_audit().ok
