@@ -13,10 +13,18 @@ import attrs
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coprolib.bundle import BundleError, bundle_from_data, dumps_bundle, load_bundle, loads_bundle
 from coprolib.config import ConfigError, parse_config
-from coprolib.enums import InvolvementRole, LivedVerdict, PaymentMethod, RecognitionKind
+from coprolib.enums import (
+    InvolvementRole,
+    LivedVerdict,
+    PaymentMethod,
+    RecognitionKind,
+    StorySource,
+)
 from coprolib.impact import involvement_of, measure_ledger
 from coprolib.ledger import LedgerError
 from coprolib.records import Involvement, LivedAnswer, Proposal, Recognition, RecordError
@@ -205,3 +213,164 @@ def test_erasure_reaches_involvement_notes_and_answer_summaries(ledger: Any) -> 
     assert answers["la-02"].verdict is LivedVerdict.CHANGED  # the count a board sees stays
     assert set(ledger.erase_contributor("p-rowan", compact=False).values()) == {0}
     assert ledger.verify_audit().ok
+
+
+_DAY0 = dt.date(2026, 1, 1)
+
+
+@st.composite
+def _board_world(draw: st.DrawFn) -> dict[str, Any]:
+    """A small world of stories, insights, outcomes at any stage, proposals with or without an
+    answer, new answers, activities and involvements with any recognition."""
+    from coprolib.enums import ChangeDepth, DecisionHolder, LadderRung, OutcomeKind, SARDomain
+    from coprolib.enums import OutcomeStatus as S
+    from coprolib.outcomes import advance, propose
+    from coprolib.records import Activity, Contributor, EvidenceRef, Insight, Story
+
+    def on(n: int) -> dt.date:
+        return _DAY0 + dt.timedelta(days=n)
+
+    people = [Contributor(id=f"c-{n}") for n in range(3)]
+    stories = [
+        Story(
+            id=f"s-{n}",
+            contributor_ids=(f"c-{n % 3}",),
+            text="Fictional.",
+            source=StorySource.WORKSHOP,
+            collected_on=on(draw(st.integers(0, 300))),
+        )
+        for n in range(4)
+    ]
+    insights = [
+        Insight(
+            id=f"i-{n}",
+            title=f"i-{n}",
+            summary="s",
+            recommendation="r",
+            domain=SARDomain.DIRECT_PRACTICE,
+            evidence=(EvidenceRef(story_id=f"s-{n}"),),
+        )
+        for n in range(4)
+    ]
+    path = [S.AGREED, S.IN_PROGRESS, S.IMPLEMENTED, S.EVIDENCED]
+    outcomes = []
+    for n in range(draw(st.integers(0, 6))):
+        o = propose(
+            id=f"o-{n}",
+            title=f"o-{n}",
+            kind=OutcomeKind.SERVICE_DESIGN,
+            depth=draw(st.sampled_from(list(ChangeDepth))),
+            insight_ids=(f"i-{draw(st.integers(0, 3))}",),
+            owner="Fictional team",
+            on=on(draw(st.integers(0, 100))),
+            due=draw(st.none() | st.builds(on, st.integers(0, 400))),
+        )
+        day = o.timeline[0].on
+        for status in path[: draw(st.integers(0, 4))]:
+            day += dt.timedelta(days=draw(st.integers(0, 120)))
+            o = advance(o, status, on=day)
+        if draw(st.booleans()) and o.status not in (S.EVIDENCED,):
+            o = advance(o, S.NOT_ADOPTED, on=day, note="no budget")
+        outcomes.append(o)
+    proposals = [
+        Proposal(id=f"p-{n}", title="t", proposed_by="g", proposed_on=on(draw(st.integers(0, 300))))
+        for n in range(draw(st.integers(0, 5)))
+    ]
+    answers = []
+    for p in proposals:
+        verdict = draw(
+            st.none() | st.sampled_from([v for v in LivedVerdict if v is not LivedVerdict.NEW])
+        )
+        if verdict is not None:
+            answers.append(
+                LivedAnswer(
+                    id=f"a-{p.id}",
+                    verdict=verdict,
+                    heard_on=p.proposed_on,
+                    proposal_id=p.id,
+                    insight_ids=tuple({f"i-{draw(st.integers(0, 3))}"}),
+                )
+            )
+    for n in range(draw(st.integers(0, 2))):
+        answers.append(
+            LivedAnswer(
+                id=f"a-new-{n}", verdict=LivedVerdict.NEW, heard_on=on(50), insight_ids=("i-0",)
+            )
+        )
+    activities = [
+        Activity(
+            id=f"act-{n}",
+            title="t",
+            held_on=on(draw(st.integers(0, 330))),
+            rung=LadderRung.CO_PRODUCTION,
+            decisions_held_by=DecisionHolder.SHARED,
+            contributor_ids=tuple(
+                draw(st.lists(st.sampled_from(["c-0", "c-1", "c-2"]), unique=True, max_size=2))
+            ),
+        )
+        for n in range(3)
+    ]
+    recognition = st.lists(
+        st.builds(
+            Recognition,
+            kind=st.sampled_from(
+                [RecognitionKind.GIFT, RecognitionKind.DECLINED, RecognitionKind.CERTIFICATE]
+            ),
+            given_on=st.none() | st.just(on(10)),
+        ),
+        max_size=2,
+    )
+    involvements = [
+        Involvement(
+            id=f"v-{n}",
+            contributor_id=f"c-{draw(st.integers(0, 2))}",
+            activity_id=f"act-{draw(st.integers(0, 2))}",
+            role=draw(st.sampled_from(list(InvolvementRole))),
+            hours=draw(st.none() | st.floats(0, 10)),
+            recognition=tuple(draw(recognition)),
+        )
+        for n in range(draw(st.integers(0, 5)))
+    ]
+    return {
+        "stories": stories,
+        "contributors": people,
+        "insights": insights,
+        "outcomes": outcomes,
+        "proposals": proposals,
+        "answers": answers,
+        "activities": activities,
+        "involvements": involvements,
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    world=_board_world(), today_at=st.integers(300, 700), since_at=st.none() | st.integers(0, 300)
+)
+def test_board_measures_hold_together(
+    world: dict[str, Any], today_at: int, since_at: int | None
+) -> None:
+    from coprolib.impact import measure
+
+    today = _DAY0 + dt.timedelta(days=today_at)
+    since = None if since_at is None else _DAY0 + dt.timedelta(days=since_at)
+    impact = measure(
+        **world, today=today, since=since, hourly_rates={InvolvementRole.TRAINER: 2500}
+    )
+    bar, stalled, inv = impact.off_the_bar, impact.stalled, impact.involvement
+    assert bar is not None and stalled is not None and inv is not None
+    assert bar.heard == bar.confirmed + bar.changed + bar.overturned <= bar.proposals
+    assert bar.off_rate is None or 0 <= bar.off_rate <= 1
+    assert bar.adopted == (
+        bar.adopted_from_lived_experience + bar.adopted_from_professionals + bar.adopted_unlinked
+    )
+    assert all(r.stalled <= r.open for r in stalled.by_depth)
+    assert stalled.count == len(stalled.changes) == sum(r.stalled for r in stalled.by_depth)
+    assert all(c.reasons for c in stalled.changes)
+    assert len(stalled.outcomes) == len(world["outcomes"])
+    assert all(d >= 0 for t in stalled.outcomes for d in t.days_in_status.values())
+    assert inv.returned + inv.once == inv.people
+    assert inv.no_recognition <= inv.involvements
+    assert sum(r.involvements for r in inv.by_role) == inv.involvements
+    assert inv.given_pence <= inv.offered_pence
+    json.dumps(impact.to_dict())

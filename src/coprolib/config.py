@@ -193,6 +193,11 @@ class Config:
             "ledger": _mask_url(self.ledger) if self.ledger else None,
             "organisation": self.organisation,
             "feedback": attrs.asdict(self.feedback),
+            "impact": {
+                "stalled_after_days": self.impact.stalled_after_days,
+                "follow_up_days": self.impact.follow_up_days,
+                "hourly_rates_pence": {str(r): p for r, p in self.impact.hourly_rates.items()},
+            },
             "destinations": {
                 name: {
                     "adapter": d.adapter,
