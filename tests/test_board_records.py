@@ -182,18 +182,20 @@ def test_impact_json_carries_the_board_measures(tmp_path: Path) -> None:
     assert (bar["heard"], bar["changed"] + bar["overturned"], bar["off_rate"]) == (5, 4, 0.8)
     assert bar["adopted_from_lived_experience"] == 5 and bar["adopted_from_professionals"] == 1
     depth = {r["depth"]: (r["open"], r["stalled"]) for r in data["stalled"]["by_depth"]}
-    assert depth == {"tinkering": (0, 0), "practice": (1, 0), "service": (1, 1), "system": (1, 1)}
-    assert [c["outcome_id"] for c in data["stalled"]["changes"]] == ["o-05", "o-03"]
+    assert depth == {"tinkering": (0, 0), "practice": (1, 0), "service": (2, 2), "system": (1, 1)}
+    assert [c["outcome_id"] for c in data["stalled"]["changes"]] == ["o-05", "o-03", "o-08"]
     warnings = data["involvement"]["warnings"]
     assert any("took part once" in w for w in warnings)
     assert any("no recognition" in w for w in warnings)
     assert "p-" not in json.dumps(data["involvement"]), "involvement is counts only"
-    # The config's threshold: o-03 (279 days in progress) is no longer stalled; o-05 is past due.
+    # The config's threshold: o-03 (279 days in progress) and o-08 (270 days proposed) are no
+    # longer without progress, but o-08 is past due; o-05 is both.
     relaxed = runner.invoke(build_cli(), [*args, "--config", str(config)])
     assert relaxed.exit_code == 0, relaxed.output
     changes = json.loads(relaxed.output)["stalled"]["changes"]
     assert [(c["outcome_id"], c["reasons"]) for c in changes] == [
-        ("o-05", ["no_progress", "past_due"])
+        ("o-05", ["no_progress", "past_due"]),
+        ("o-08", ["past_due"]),
     ]
 
 
