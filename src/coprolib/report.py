@@ -264,14 +264,19 @@ def _summary(impact: Impact) -> str:
     stories = impact.stage("stories")
     delivered = sum(r.delivered for r in impact.change_depth)
     loop = impact.loop_closure
-    figures = (
+    figures: list[tuple[str, str]] = [
         ("Stories collected", str(stories.count)),
         ("Changes implemented or evidenced", str(delivered)),
         (f"Heard back within {loop.within_days} days", _pct(loop.rate)),
         ("Median days to first feedback", _days(impact.feedback_timing.median_days)),
         ("Feedback overdue", str(len(impact.overdue_feedback))),
         ("Warnings", str(len(impact.warnings))),
-    )
+    ]
+    bar, stalled = impact.off_the_bar, impact.stalled
+    if bar is not None and bar.heard:
+        figures.append(("Proposals lived experience changed or overturned", _pct(bar.off_rate)))
+    if stalled is not None and stalled.open:
+        figures.append(("Changes stalled", f"{stalled.count} of {stalled.open}"))
     return render_template("sections/summary.html.j2", figures=figures)
 
 
