@@ -376,3 +376,14 @@ def test_board_measures_hold_together(
     assert sum(r.involvements for r in inv.by_role) == inv.involvements
     assert inv.given_pence <= inv.offered_pence
     json.dumps(impact.to_dict())
+
+
+def test_the_docs_jsonl_example_holds_valid_records() -> None:
+    import re
+
+    from coprolib.bundle import iter_jsonl
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "impact.md").read_text(encoding="utf-8")
+    block = re.findall(r"```text\n(\{\"type\".*?)```", text, flags=re.S)[0]
+    records = list(iter_jsonl(block.splitlines(), source="docs/impact.md"))
+    assert [type(r) for r in records] == [Proposal, LivedAnswer, Involvement]
