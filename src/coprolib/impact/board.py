@@ -174,6 +174,18 @@ def _pounds(pence: int) -> str:
     return f"£{pence // 100}.{pence % 100:02d}"
 
 
+def _untold_since(
+    stories: Iterable[Story], heard: bool, wants: bool, today: dt.date, within_days: int
+) -> dt.date | None:
+    """ "Story taken, no feedback": the day of the person's first story older than
+    ``within_days`` when they asked to hear back and never heard anything; else None."""
+    if heard or not wants:
+        return None
+    cutoff = today - dt.timedelta(days=within_days)
+    old = [s.collected_on for s in stories if s.collected_on <= cutoff and not s.disclosure]
+    return min(old) if old else None
+
+
 def contributor_involvement(
     contributor_id: str,
     *,
@@ -290,10 +302,8 @@ def contributor_involvement(
                 )
             )
     wants = contributor is None or contributor.wants_feedback
-    cutoff = today - dt.timedelta(days=within_days)
-    old = [s for s in theirs if s.collected_on <= cutoff]
-    if wants and old and not heard:
-        first = min(s.collected_on for s in old)
+    first = _untold_since(theirs, bool(heard), wants, today, within_days)
+    if first is not None:
         warnings.append(
             ImpactWarning(
                 code="story_no_feedback",
@@ -351,13 +361,41 @@ def involvement_summary(
     for s in story_list:
         for cid in s.contributor_ids:
             story_by[cid].append(s)
+    # Each person is measured over their own activities only, so the pass stays linear.
+    act_by_id = {a.id: a for a in act_list}
+    listed_on: dict[str, list[Activity]] = defaultdict(list)
+    for a in act_list:
+        for cid in a.contributor_ids:
+            listed_on[cid].append(a)
     c: Counter[str] = Counter()
     roles: dict[InvolvementRole, Counter[str]] = {r: Counter() for r in InvolvementRole}
     for cid in ids:
+        invs, listed = inv_by.get(cid, ()), listed_on.get(cid, ())
+        if not invs and not listed:
+            # Took part in nothing: only "story taken, no feedback" can apply.
+            person_rec = people_by_id.get(cid)
+            c["story_no_feedback"] += (
+                _untold_since(
+                    story_by.get(cid, ()),
+                    bool(ix.heard_on.get(cid)),
+                    person_rec is None or person_rec.wants_feedback,
+                    ix.today,
+                    within_days,
+                )
+                is not None
+            )
+            continue
         person = contributor_involvement(
             cid,
-            involvements=inv_by.get(cid, ()),
-            activities=act_list,
+            involvements=invs,
+            activities={
+                **{a.id: a for a in listed},
+                **{
+                    i.activity_id: act_by_id[i.activity_id]
+                    for i in invs
+                    if i.activity_id in act_by_id
+                },
+            }.values(),
             stories=story_by.get(cid, ()),
             feedback=fb_by.get(cid, ()),
             contributor=people_by_id.get(cid),
