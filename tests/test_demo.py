@@ -29,7 +29,14 @@ def test_demo_command_runs_end_to_end(tmp_path: Path) -> None:
     for step in range(1, 10):
         assert f"\n{step}. " in "\n" + text, f"step {step} missing from:\n{text}"
     assert "verified" in text and "Nothing is left running" in text
-    assert (out / "report.html").read_text(encoding="utf-8").lower().startswith("<!doctype html>")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.lower().startswith("<!doctype html>")
+    for key, chart in (
+        ("stalled", "chart-stalled"),
+        ("bar", "chart-bar"),
+        ("involvement", "chart-involvement"),
+    ):
+        assert f'<section id="{key}"' in html and f'id="{chart}"' in html, key
     rows = [
         json.loads(line)
         for f in (out / "board-pack").glob("*.jsonl")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import attrs
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,11 +20,16 @@ from coprolib.enums import (
     FeedbackChannel,
     FeedbackKind,
     FeedbackStatus,
+    InvolvementRole,
     LadderRung,
+    LivedVerdict,
     OutcomeStatus,
+    PaymentMethod,
     Purpose,
+    RecognitionKind,
 )
-from coprolib.impact import measure, measure_bundle
+from coprolib.impact import contributor_involvement, measure, measure_bundle
+from coprolib.outcomes import time_in_status
 from coprolib.records import (
     Activity,
     Consent,
@@ -32,6 +38,10 @@ from coprolib.records import (
     ConsentTerms,
     Contributor,
     Feedback,
+    Involvement,
+    LivedAnswer,
+    Proposal,
+    Recognition,
     Share,
 )
 from coprolib.testing.synthetic import synthetic_world
@@ -54,6 +64,11 @@ DEFINED = (
     "Warnings",
     "Overdue feedback",
     "Quarterly trend",
+    "How far off the bar",
+    "Time in status",
+    "Stalled changes",
+    "Involvement over time",
+    "Wheeled out",
 )
 
 
@@ -454,3 +469,260 @@ def test_shared_counts_a_story_withdrawn_on_its_own_as_not_consented() -> None:
         today=TODAY,
     )
     assert impact.stage("shared").count == 1
+
+
+def _proposal(pid: str, ago: int) -> Proposal:
+    return Proposal(id=pid, title=pid, proposed_by="Case review group", proposed_on=day(ago))
+
+
+def _answer(aid: str, verdict: LivedVerdict, pid: str | None, *insights: str) -> LivedAnswer:
+    return LivedAnswer(
+        id=aid, verdict=verdict, heard_on=day(50), proposal_id=pid, insight_ids=insights
+    )
+
+
+def test_how_far_off_the_bar() -> None:
+    agreed = [(OutcomeStatus.AGREED, 40)]
+    impact = measure(
+        stories=[story("s-1", "c-1", 300)],
+        insights=[insight(i, "s-1") for i in ("i-1", "i-2", "i-3", "i-4")],
+        outcomes=[
+            outcome("o-1", "i-1", agreed, ChangeDepth.SYSTEM),  # overturned: lived experience
+            outcome("o-2", "i-2", agreed, ChangeDepth.PRACTICE),  # confirmed: professionals
+            outcome("o-3", "i-3", agreed, ChangeDepth.SERVICE),  # new: lived experience
+            outcome("o-4", "i-4", agreed, ChangeDepth.SERVICE),  # no answer: not traced
+            outcome("o-5", "i-1", [(OutcomeStatus.NOT_ADOPTED, 40)], ChangeDepth.SYSTEM),
+            outcome("o-6", "i-1", [], ChangeDepth.SYSTEM),  # only proposed: not adopted yet
+        ],
+        proposals=[
+            _proposal("p-1", 200),
+            _proposal("p-2", 200),
+            _proposal("p-3", 200),
+            _proposal("p-4", 200),  # not heard yet
+            _proposal("p-old", 400),  # before the period
+        ],
+        answers=[
+            _answer("a-1", LivedVerdict.OVERTURNED, "p-1", "i-1"),
+            _answer("a-2", LivedVerdict.CONFIRMED, "p-2", "i-2"),
+            _answer("a-3", LivedVerdict.CHANGED, "p-3"),
+            _answer("a-4", LivedVerdict.NEW, None, "i-3"),
+            _answer("a-5", LivedVerdict.OVERTURNED, "p-old"),
+        ],
+        today=TODAY,
+        since=day(365),
+    )
+    bar = impact.off_the_bar
+    assert bar is not None
+    assert (bar.proposals, bar.heard) == (4, 3)
+    assert (bar.confirmed, bar.changed, bar.overturned, bar.new) == (1, 1, 1, 1)
+    assert bar.off_rate == 2 / 3
+    assert bar.adopted == 4
+    assert bar.adopted_from_lived_experience == 2
+    assert bar.adopted_from_professionals == 1
+    assert bar.adopted_unlinked == 1
+    assert bar.lived_share == 2 / 3
+    assert impact.to_dict()["off_the_bar"]["off_rate"] == 2 / 3
+
+
+def test_time_in_status() -> None:
+    o = outcome(
+        "o-1",
+        "i-1",
+        [(OutcomeStatus.AGREED, 200), (OutcomeStatus.IN_PROGRESS, 50)],
+        ChangeDepth.SYSTEM,
+    )
+    spans = time_in_status(o, TODAY)
+    assert [(x.status, x.days) for x in spans] == [
+        (OutcomeStatus.PROPOSED, 100),
+        (OutcomeStatus.AGREED, 150),
+        (OutcomeStatus.IN_PROGRESS, 50),
+    ]
+    assert spans[-1].until is None and spans[0].until == day(200)
+    ended = outcome("o-2", "i-1", [(OutcomeStatus.NOT_ADOPTED, 100)], ChangeDepth.SYSTEM)
+    assert [x.days for x in time_in_status(ended, TODAY)] == [200, 0]
+    impact = measure(stories=[], insights=[insight("i-1")], outcomes=[o, ended], today=TODAY)
+    assert impact.stalled is not None
+    times = {t.outcome_id: t.days_in_status for t in impact.stalled.outcomes}
+    assert times["o-1"] == {"proposed": 100, "agreed": 150, "in_progress": 50}
+    assert times["o-2"] == {"proposed": 200, "not_adopted": 0}
+
+
+def test_stalled_changes() -> None:
+    stuck = outcome("o-1", "i-1", [(OutcomeStatus.AGREED, 120)], ChangeDepth.SYSTEM)
+    late = attrs.evolve(
+        outcome("o-2", "i-1", [(OutcomeStatus.AGREED, 10)], ChangeDepth.SYSTEM), due=day(1)
+    )
+    moving = outcome("o-3", "i-1", [(OutcomeStatus.AGREED, 30)], ChangeDepth.PRACTICE)
+    done = outcome("o-4", "i-1", [(OutcomeStatus.AGREED, 290)], ChangeDepth.PRACTICE)
+    done = attrs.evolve(done, timeline=(*done.timeline[:1],))  # proposed 300 days ago: open
+    delivered = outcome(
+        "o-5",
+        "i-1",
+        [
+            (OutcomeStatus.AGREED, 290),
+            (OutcomeStatus.IN_PROGRESS, 280),
+            (OutcomeStatus.IMPLEMENTED, 270),
+        ],
+        ChangeDepth.SERVICE,
+    )
+    impact = measure(
+        stories=[story("s-1", "c-1", 400)],
+        insights=[insight("i-1", "s-1")],
+        outcomes=[stuck, late, moving, done, delivered],
+        today=TODAY,
+        stalled_after_days=100,
+    )
+    s = impact.stalled
+    assert s is not None
+    assert (s.open, s.count) == (4, 3)
+    rows = {r.depth: r for r in s.by_depth}
+    assert (rows[ChangeDepth.SYSTEM].open, rows[ChangeDepth.SYSTEM].stalled) == (2, 2)
+    assert (rows[ChangeDepth.PRACTICE].open, rows[ChangeDepth.PRACTICE].stalled) == (2, 1)
+    assert rows[ChangeDepth.SERVICE].open == 0 and rows[ChangeDepth.SERVICE].rate is None
+    by_id = {c.outcome_id: c for c in s.changes}
+    assert by_id["o-1"].reasons == ("no_progress",) and by_id["o-1"].days_in_status == 120
+    assert by_id["o-2"].reasons == ("past_due",)
+    assert by_id["o-4"].status is OutcomeStatus.PROPOSED
+    assert by_id["o-1"].owner == "x" and by_id["o-1"].story_ids == ("s-1",)
+    assert [c.outcome_id for c in s.changes][:2] == ["o-1", "o-2"]  # deepest, longest first
+    # The threshold is the config's: a year lets the no-progress ones off, not the late one.
+    relaxed = measure(
+        stories=[],
+        insights=[insight("i-1")],
+        outcomes=[stuck, late],
+        today=TODAY,
+        stalled_after_days=365,
+    )
+    assert relaxed.stalled is not None
+    assert [c.outcome_id for c in relaxed.stalled.changes] == ["o-2"]
+
+
+def _involvement(
+    iid: str, cid: str, aid: str, role: InvolvementRole, *recognition: Recognition
+) -> Involvement:
+    return Involvement(
+        id=iid,
+        contributor_id=cid,
+        activity_id=aid,
+        role=role,
+        hours=2.0,
+        recognition=recognition,
+    )
+
+
+_PAID = Recognition(
+    kind=RecognitionKind.PAYMENT,
+    amount_pence=4000,
+    offered_on=day(300),
+    given_on=day(290),
+    method=PaymentMethod.BANK_TRANSFER,
+)
+_OFFERED = Recognition(kind=RecognitionKind.VOUCHER, amount_pence=2000, offered_on=day(100))
+
+
+def _held(aid: str, ago: int) -> Activity:
+    return attrs.evolve(
+        _activity(aid, LadderRung.CO_PRODUCTION, DecisionHolder.SHARED, None), held_on=day(ago)
+    )
+
+
+def _involvement_world() -> dict[str, object]:
+    return {
+        "stories": [story("s-1", "c-1", 300)],
+        "contributors": [Contributor(id=c) for c in ("c-1", "c-2", "c-3", "c-4")],
+        "activities": [
+            _held("a-1", 300),
+            _held("a-2", 100),
+            attrs.evolve(
+                _held("a-3", 250),
+                contributor_ids=("c-4",),
+            ),
+        ],
+        "involvements": [
+            _involvement("v-1", "c-1", "a-1", InvolvementRole.PARTICIPANT, _PAID),
+            _involvement("v-2", "c-1", "a-2", InvolvementRole.TRAINER, _OFFERED),
+            _involvement("v-3", "c-2", "a-1", InvolvementRole.PARTICIPANT),
+            _involvement(
+                "v-4",
+                "c-3",
+                "a-2",
+                InvolvementRole.CO_FACILITATOR,
+                Recognition(kind=RecognitionKind.DECLINED),
+            ),
+        ],
+    }
+
+
+def test_involvement_over_time() -> None:
+    impact = measure(
+        **_involvement_world(),  # type: ignore[arg-type]
+        today=TODAY,
+        hourly_rates={InvolvementRole.TRAINER: 3000, InvolvementRole.PARTICIPANT: 2000},
+    )
+    v = impact.involvement
+    assert v is not None
+    assert (v.people, v.involvements, v.returned, v.once) == (4, 5, 1, 3)
+    roles = {r.role: r for r in v.by_role}
+    assert (
+        roles[InvolvementRole.PARTICIPANT].people,
+        roles[InvolvementRole.PARTICIPANT].involvements,
+    ) == (3, 3)
+    assert roles[InvolvementRole.TRAINER].people == 1
+    assert (v.recognition_offered, v.recognition_given, v.recognition_declined) == (2, 1, 1)
+    assert v.no_recognition == 2  # c-2 at a-1, and c-4 listed on a-3 with nothing recorded
+    assert (v.offered_pence, v.given_pence) == (6000, 4000)
+    assert v.policy_pence == 2000 * 2 * 2 + 3000 * 2  # two participants' 2 hours, a trainer's
+    # Only the activities held in the period count; a came-back person stays one who came back.
+    later = measure(**_involvement_world(), today=TODAY, since=day(200))  # type: ignore[arg-type]
+    assert later.involvement is not None
+    assert (later.involvement.people, later.involvement.involvements) == (2, 2)  # a-2 only
+    assert later.involvement.returned == 1  # c-1 came back (a-1 was before the period)
+    # One person's own record, for their journey.
+    mine = contributor_involvement(
+        "c-1",
+        **{k: v for k, v in _involvement_world().items() if k in ("involvements", "activities")},  # type: ignore[arg-type]
+        today=TODAY,
+        hourly_rates={InvolvementRole.TRAINER: 3000},
+    )
+    assert [(e.activity_id, e.role, e.given) for e in mine.entries] == [
+        ("a-1", InvolvementRole.PARTICIPANT, True),
+        ("a-2", InvolvementRole.TRAINER, False),
+    ]
+    assert mine.entries[1].policy_pence == 6000 and mine.entries[0].methods == ("bank_transfer",)
+
+
+def test_wheeled_out() -> None:
+    world = _involvement_world()
+    impact = measure(**world, today=TODAY, follow_up_days=180)  # type: ignore[arg-type]
+    v = impact.involvement
+    assert v is not None
+    # c-2 took part once, 300 days ago, and nobody has been in touch since; c-4 once, 250 days
+    # ago; c-1 came back and c-3's only time was 100 days ago.
+    assert v.involved_once_not_contacted == 2
+    # c-1 gave a story 300 days ago, asked to hear back and never heard anything.
+    assert v.story_no_feedback == 1
+    assert v.warnings == (
+        "2 people took part once and nobody has been in touch since (more than 180 days)",
+        "2 times someone took part with no recognition or payment recorded",
+        "1 person gave their story and never heard anything back",
+    )
+    assert impact.to_dict()["involvement"]["warnings"] == list(v.warnings)
+    # Feedback sent to c-1 and a story from c-2 after their activity clear both warnings.
+    fed = measure(
+        **{**world, "stories": [story("s-1", "c-1", 300), story("s-2", "c-2", 10)]},  # type: ignore[arg-type]
+        feedback=[sent("f-1", "c-1", 20)],
+        today=TODAY,
+    )
+    assert fed.involvement is not None
+    assert (fed.involvement.involved_once_not_contacted, fed.involvement.story_no_feedback) == (
+        1,
+        0,
+    )
+    person = contributor_involvement(
+        "c-2",
+        involvements=world["involvements"],
+        activities=world["activities"],  # type: ignore[arg-type]
+        today=TODAY,
+    )
+    assert {w.code for w in person.warnings} == {"involved_once", "no_recognition"}
+    assert "c-2 took part once (a-1 on" in person.warnings[0].message

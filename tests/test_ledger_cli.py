@@ -52,7 +52,11 @@ def test_init_import_export_round_trips(run, tmp_path: Path) -> None:
     run("init", code=2)  # refuses to overwrite
     assert "imported 10 contributors" in run("import", str(EXAMPLE_BUNDLE), env=env).output
     exported = json.loads(run("export", env=env).output)
-    assert exported == json.loads(EXAMPLE_BUNDLE.read_text())
+    example = json.loads(EXAMPLE_BUNDLE.read_text())
+    # An involvement leaves the ledger only when the person agreed to it.
+    agreed = [i for i in example["involvements"] if i["agreed_to_share"]]
+    assert 0 < len(agreed) < len(example["involvements"])
+    assert exported == {**example, "involvements": agreed}
     lines = run("export", "--format", "jsonl", "--type", "story", env=env).output.splitlines()
     assert len(lines) == 12 and all(json.loads(x)["type"] == "story" for x in lines)
     run("export", "--type", "unicorn", env=env, code=2)
@@ -108,7 +112,8 @@ def test_jsonl_and_csv_import_with_progress(run, tmp_path: Path) -> None:
     )
     result = run("import", "all.jsonl", "more.csv", "--create-contributors", "--progress")
     assert "imported 11 contributors, 13 stories" in result.output
-    assert "all.jsonl: 46 records (100%)" in result.output  # CliRunner mixes stderr in
+    total = sum(bundle.counts().values())
+    assert f"all.jsonl: {total} records (100%)" in result.output  # CliRunner mixes stderr in
     with open_ledger(f"sqlite:///{tmp_path / 'coprolib.db'}", key="") as ledger:
         s = ledger.get(Story, "s-100")
         assert s is not None and s.text == 'Quince said, "the bus never came".'
@@ -200,7 +205,11 @@ def test_init_generate_key_then_rekey(run, tmp_path: Path) -> None:
     exported = json.loads(
         run("export", "--ledger", "sqlite:///enc.db", env={"COPROLIB_KEY": new}).output
     )
-    assert exported == json.loads(EXAMPLE_BUNDLE.read_text())
+    example = json.loads(EXAMPLE_BUNDLE.read_text())
+    # An involvement leaves the ledger only when the person agreed to it.
+    agreed = [i for i in example["involvements"] if i["agreed_to_share"]]
+    assert 0 < len(agreed) < len(example["involvements"])
+    assert exported == {**example, "involvements": agreed}
 
 
 def test_migrate_command(run, tmp_path: Path) -> None:

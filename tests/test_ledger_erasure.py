@@ -63,6 +63,8 @@ def test_erased_text_is_gone_from_the_sqlite_files(tmp_path: Path, key: str) -> 
             "consents": 0,
             "consent_events": 0,
             "feedback": 1,
+            "involvements": 0,
+            "answers": 0,
             "shares": 2,
             "jobs": 0,
         }

@@ -23,7 +23,10 @@ from coprolib.records import (
     Contributor,
     Feedback,
     Insight,
+    Involvement,
+    LivedAnswer,
     Outcome,
+    Proposal,
     Receipt,
     Share,
     Story,
@@ -39,6 +42,9 @@ ROOTS: dict[str, type[Any]] = {
     "outcome": Outcome,
     "feedback": Feedback,
     "activity": Activity,
+    "proposal": Proposal,
+    "lived_answer": LivedAnswer,
+    "involvement": Involvement,
     "share": Share,
     "receipt": Receipt,
 }
@@ -65,7 +71,9 @@ def _paths_of(tp: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
         return [path]
     if isinstance(tp, type) and attrs.has(tp):
         return _string_paths(tp, path)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum | int | bool | dt.date | type(None)):
+    if isinstance(tp, type) and issubclass(
+        tp, enum.Enum | int | float | bool | dt.date | type(None)
+    ):
         return []
     raise AssertionError(f"{'.'.join(path)}: a field of type {tp!r} the walk does not know")
 

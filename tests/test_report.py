@@ -40,6 +40,7 @@ CHART_IDS = (
     "chart-trend",
     "chart-loop",
     "chart-depth",
+    "chart-stalled",
     "chart-ladder",
     "chart-themes",
 )
@@ -292,7 +293,46 @@ def test_empty_report_renders_in_headless_chromium(browser: Chromium, tmp_path: 
     )
     empty = measure(stories=[lone], contributors=[Contributor(id="c-1")], today=today)
     report = write_report(empty, tmp_path / "empty.html")
-    _check_page(browser, report, expected=CHART_IDS[:-1])  # no themes, so no themes chart
+    # No themes, no open changes, no proposals and nobody involved: none of their charts.
+    empty_charts = tuple(c for c in CHART_IDS if c not in ("chart-themes", "chart-stalled"))
+    _check_page(browser, report, expected=empty_charts)
+
+
+NORTHDALE = Path(__file__).resolve().parents[1] / "examples" / "northdale.json"
+
+
+def test_board_sections_render_in_headless_chromium(browser: Chromium, tmp_path: Path) -> None:
+    """The Northdale example draws every chart, the three board sections' included, and the
+    involvement section carries counts only: no contributor id, name or supporting org."""
+    from coprolib.bundle import load_bundle
+
+    bundle = load_bundle(NORTHDALE)
+    impact = measure_bundle(bundle, today=dt.date(2026, 12, 5))
+    report = write_report(impact, tmp_path / "northdale.html")
+    expected = (
+        "chart-funnel",
+        "chart-trend",
+        "chart-loop",
+        "chart-depth",
+        "chart-stalled",
+        "chart-bar",
+        "chart-ladder",
+        "chart-involvement",
+        "chart-themes",
+    )
+    charts = _check_page(browser, report, expected=expected)
+    assert all(c["bars"] > 0 for c in charts)
+    html = report.read_text(encoding="utf-8")
+    start = html.index('id="involvement"')
+    involvement = html[start : html.index("</section>", start)]
+    for person in bundle.contributors:
+        assert person.id not in involvement
+        name = person.display_name
+        assert name is None or not re.search(rf"\b{re.escape(name)}\b", html), name
+    for inv in bundle.involvements:
+        assert inv.supporting_org is None or inv.supporting_org not in involvement
+    stalled = html[html.index('id="stalled"') :]
+    assert "SAB independent chair" in stalled and "s-09" in stalled
 
 
 def test_report_command_writes_html_and_json(tmp_path: Path) -> None:
@@ -408,7 +448,12 @@ def test_docs_impact_example_runs(tmp_path: Path) -> None:
     from tests.conftest import ROOT
 
     doc = (ROOT / "docs" / "impact.md").read_text(encoding="utf-8")
-    (example,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    # The example that writes the board report (the page's other examples run in test_docs).
+    (example,) = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+        if "write_report" in block
+    ]
     result = subprocess.run(
         [sys.executable, "-c", example],
         cwd=tmp_path,

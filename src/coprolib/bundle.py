@@ -24,7 +24,10 @@ from coprolib.records import (
     Contributor,
     Feedback,
     Insight,
+    Involvement,
+    LivedAnswer,
     Outcome,
+    Proposal,
     Story,
 )
 
@@ -46,6 +49,9 @@ class Bundle:
     outcomes: tuple[Outcome, ...] = ()
     feedback: tuple[Feedback, ...] = ()
     activities: tuple[Activity, ...] = ()
+    proposals: tuple[Proposal, ...] = ()
+    answers: tuple[LivedAnswer, ...] = ()
+    involvements: tuple[Involvement, ...] = ()
 
     def records(self) -> Iterator[Any]:
         """Every record, contributors first, in an order that satisfies references."""
@@ -154,6 +160,31 @@ def reference_problems(bundle: Bundle) -> list[Problem]:
     for i, a in enumerate(bundle.activities):
         for j, c in enumerate(a.contributor_ids):
             check("activities", i, f"contributor_ids[{j}]", c, "contributors")
+    for i, p in enumerate(bundle.proposals):
+        for j, sid in enumerate(p.story_ids):
+            check("proposals", i, f"story_ids[{j}]", sid, "stories")
+        check("proposals", i, "activity_id", p.activity_id, "activities")
+    answered: dict[str, str] = {}
+    for i, ans in enumerate(bundle.answers):
+        check("answers", i, "proposal_id", ans.proposal_id, "proposals")
+        if ans.proposal_id is not None:
+            if ans.proposal_id in answered:
+                problems.append(
+                    Problem(
+                        f"answers[{i}].proposal_id",
+                        f"proposal {ans.proposal_id!r} is already answered by "
+                        f"{answered[ans.proposal_id]!r}: one answer a proposal",
+                    )
+                )
+            answered.setdefault(ans.proposal_id, ans.id)
+        for j, sid in enumerate(ans.story_ids):
+            check("answers", i, f"story_ids[{j}]", sid, "stories")
+        check("answers", i, "activity_id", ans.activity_id, "activities")
+        for j, iid in enumerate(ans.insight_ids):
+            check("answers", i, f"insight_ids[{j}]", iid, "insights")
+    for i, inv in enumerate(bundle.involvements):
+        check("involvements", i, "contributor_id", inv.contributor_id, "contributors")
+        check("involvements", i, "activity_id", inv.activity_id, "activities")
     return problems
 
 

@@ -22,6 +22,11 @@ adapter = "email"
 carries = "feedback"
 channels = ["email"]            # the feedback channels (email, sms, letter) it reaches
 settings = { host = "smtp.example.org", from_address = "feedback@example.org" }
+
+[impact]                        # what the board report calls stalled, and the involvement policy
+stalled_after_days = 90         # a change with no new status for this long is stalled
+follow_up_days = 180            # involved once and not contacted for this long: a warning
+hourly_rates = { participant = 20, trainer = 30 }   # pounds an hour, by role
 ```
 
 A destination ``carries`` insights (the default) or ``"feedback"``. A feedback destination takes
@@ -46,7 +51,7 @@ from typing import Any
 
 import attrs
 
-from coprolib.enums import Audience, FeedbackChannel, IdentityLevel, Purpose
+from coprolib.enums import Audience, FeedbackChannel, IdentityLevel, InvolvementRole, Purpose
 from coprolib.errors import CoprolibError
 
 #: The environment variable naming the configuration file.
@@ -86,6 +91,16 @@ class FeedbackPolicy:
 
     scheduled_days: int = 7
     shared_days: int = 28
+
+
+@attrs.frozen(kw_only=True)
+class ImpactPolicy:
+    """The ``[impact]`` section: when a change counts as stalled, when a person involved once
+    should have been contacted again, and the hourly rate offered for each role (in pence)."""
+
+    stalled_after_days: int = 90
+    follow_up_days: int = 180
+    hourly_rates: Mapping[InvolvementRole, int] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -150,6 +165,7 @@ class Config:
     destinations: Mapping[str, Destination] = attrs.field(factory=dict)
     feedback: FeedbackPolicy = attrs.field(factory=FeedbackPolicy)
     plugins: Mapping[str, Any] = attrs.field(factory=dict)
+    impact: ImpactPolicy = attrs.field(factory=ImpactPolicy)
     path: str | None = None
 
     def destination(self, name: str) -> Destination:
@@ -177,6 +193,11 @@ class Config:
             "ledger": _mask_url(self.ledger) if self.ledger else None,
             "organisation": self.organisation,
             "feedback": attrs.asdict(self.feedback),
+            "impact": {
+                "stalled_after_days": self.impact.stalled_after_days,
+                "follow_up_days": self.impact.follow_up_days,
+                "hourly_rates_pence": {str(r): p for r, p in self.impact.hourly_rates.items()},
+            },
             "destinations": {
                 name: {
                     "adapter": d.adapter,
@@ -342,7 +363,8 @@ _DEST_KEYS = {
     "channels",
 }
 _INSIGHT_ONLY_KEYS = ("audience", "purposes", "max_identity", "quotes", "min_contributors")
-_TOP_KEYS = {"ledger", "organisation", "destinations", "feedback", "plugins"}
+_TOP_KEYS = {"ledger", "organisation", "destinations", "feedback", "plugins", "impact"}
+_IMPACT_KEYS = {"stalled_after_days", "follow_up_days", "hourly_rates"}
 _FEEDBACK_KEYS = {"scheduled_days", "shared_days"}
 
 
@@ -385,6 +407,27 @@ class _Reader:
                 )
             values[k] = v
         return FeedbackPolicy(**values)
+
+    def impact(self, raw: Any) -> ImpactPolicy:
+        table = self.table(raw, "impact")
+        self.check_keys(table, _IMPACT_KEYS, "impact")
+        days: dict[str, int] = {}
+        for k in ("stalled_after_days", "follow_up_days"):
+            if k in table:
+                v = table[k]
+                if type(v) is not int or v < 0:
+                    raise self.fail(
+                        f"impact.{k}", f"must be a whole number of days (0 or more), not {v!r}"
+                    )
+                days[k] = v
+        rates: dict[InvolvementRole, int] = {}
+        for role, v in self.table(table.get("hourly_rates", {}), "impact.hourly_rates").items():
+            key = f"impact.hourly_rates.{role}"
+            member = self.enum(role, InvolvementRole, key)
+            if type(v) not in (int, float) or v < 0:
+                raise self.fail(key, f"must be pounds an hour (0 or more), not {v!r}")
+            rates[member] = round(v * 100)
+        return ImpactPolicy(**days, hourly_rates=MappingProxyType(rates))
 
     def destination(self, name: str, raw: Any, feedback: FeedbackPolicy) -> Destination:
         key = f"destinations.{name}"
@@ -547,7 +590,9 @@ def parse_config(text: str, path: str | None = None) -> Config:
         for name, raw in reader.table(data.get("destinations", {}), "destinations").items()
     }
     plugins = reader.table(data.get("plugins", {}), "plugins")
+    impact = reader.impact(data["impact"]) if "impact" in data else ImpactPolicy()
     return Config(
+        impact=impact,
         ledger=ledger,
         organisation=organisation,
         destinations=destinations,

@@ -75,6 +75,12 @@ ledger = "sqlite:///{(directory / "coprolib.db").as_posix()}"
 scheduled_days = 7
 shared_days = 42
 
+# What the board report calls a stalled change, and the involvement payment policy.
+[impact]
+stalled_after_days = 90
+follow_up_days = 180
+hourly_rates = {{ participant = 20, co_facilitator = 25, trainer = 30, paid_peer_worker = 15 }}
+
 # The SAB's board pack: a folder of JSONL records (the embedded default destination).
 [destinations.board-pack]
 adapter = "file"
@@ -241,9 +247,15 @@ def run_demo(directory: str | os.PathLike[str], say: Callable[[str], None] = pri
             for fb in owed[:5]:
                 say(f"     {fb.id}  {fb.kind}  to {fb.contributor_id} by {fb.due}")
 
-            report = write_report(
-                measure_ledger(ledger, today=dt.date.today()), folder / "report.html"
+            policy = config.impact
+            impact = measure_ledger(
+                ledger,
+                today=dt.date.today(),
+                stalled_after_days=policy.stalled_after_days,
+                follow_up_days=policy.follow_up_days,
+                hourly_rates=policy.hourly_rates,
             )
+            report = write_report(impact, folder / "report.html")
             say(f"8. Board report: {report}")
             verify = ledger.verify_audit()
             say(

@@ -270,3 +270,47 @@ class ShareKind(enum.StrEnum):
 
     INSIGHT = "insight"
     FEEDBACK = "feedback"
+
+
+class LivedVerdict(enum.StrEnum):
+    """What lived experience said of a professionals' proposal: it ``confirmed`` it, ``changed``
+    it, ``overturned`` it, or said something ``new`` that nobody had proposed."""
+
+    CONFIRMED = "confirmed"
+    CHANGED = "changed"
+    OVERTURNED = "overturned"
+    NEW = "new"
+
+
+class InvolvementRole(_Ranked):
+    """The part a person with lived experience took in an activity, from taking part to being
+    employed for their expertise."""
+
+    PARTICIPANT = "participant"
+    ADVISER = "adviser"
+    CO_FACILITATOR = "co_facilitator"
+    CO_RESEARCHER = "co_researcher"
+    TRAINER = "trainer"
+    PAID_PEER_WORKER = "paid_peer_worker"
+
+
+class RecognitionKind(enum.StrEnum):
+    """How a person's time and expertise were recognised."""
+
+    PAYMENT = "payment"
+    VOUCHER = "voucher"
+    EXPENSES = "expenses"
+    GIFT = "gift"
+    CERTIFICATE = "certificate"
+    DECLINED = "declined"
+
+
+class PaymentMethod(enum.StrEnum):
+    """How a payment or voucher reached the person (``none`` for recognition without money)."""
+
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    CHEQUE = "cheque"
+    VOUCHER = "voucher"
+    PAYROLL = "payroll"
+    NONE = "none"

@@ -34,6 +34,7 @@ __all__ = [
     "FINAL_STATUSES",
     "TRANSITIONS",
     "LifecycleError",
+    "StatusSpan",
     "advance",
     "allowed_next",
     "change_feedback",
@@ -41,6 +42,7 @@ __all__ = [
     "contributors_behind",
     "propose",
     "reached",
+    "time_in_status",
 ]
 
 #: Days a contributor should wait at most, after a status change, to hear about it.
@@ -79,6 +81,36 @@ class LifecycleError(RecordError):
     def __init__(self, outcome_id: str, field: str, message: str) -> None:
         super().__init__(field, f"outcome {outcome_id!r}: {message}")
         self.outcome_id = outcome_id
+
+
+@attrs.frozen(kw_only=True)
+class StatusSpan:
+    """A stretch of an outcome's timeline in one status: from ``since`` to ``until`` (``None``
+    while it is the current status), and its length in days up to ``until`` or today."""
+
+    status: OutcomeStatus
+    since: dt.date
+    until: dt.date | None
+    days: int
+
+
+def time_in_status(outcome: Outcome, today: dt.date) -> tuple[StatusSpan, ...]:
+    """Each step of the outcome's timeline as a :class:`StatusSpan`, in order: a step lasts
+    until the next one; the last lasts until ``today`` unless it is final (``evidenced`` or
+    ``not_adopted``), when it has no end and ``days`` is 0. A step dated after ``today``
+    counts 0 days."""
+    spans: list[StatusSpan] = []
+    timeline = outcome.timeline
+    for i, event in enumerate(timeline):
+        until = timeline[i + 1].on if i + 1 < len(timeline) else None
+        if until is not None:
+            days = (until - event.on).days
+        elif event.status in FINAL_STATUSES:
+            days = 0
+        else:
+            days = max(0, (today - event.on).days)
+        spans.append(StatusSpan(status=event.status, since=event.on, until=until, days=days))
+    return tuple(spans)
 
 
 def allowed_next(status: OutcomeStatus) -> tuple[OutcomeStatus, ...]:

@@ -26,10 +26,14 @@ from coprolib.enums import (
     FeedbackStatus,
     IdentityLevel,
     InsightStatus,
+    InvolvementRole,
     LadderRung,
+    LivedVerdict,
     OutcomeKind,
     OutcomeStatus,
+    PaymentMethod,
     Purpose,
+    RecognitionKind,
     RiskLocation,
     RiskSource,
     SARDomain,
@@ -476,6 +480,110 @@ class Activity:
             raise RecordError("participants", "cannot be negative")
 
 
+# --- how far off the bar, and involvement over time ---------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Proposal:
+    """What professionals proposed before hearing lived experience ("what could we have done to
+    prevent this?"), for which case studies or activity, when, and by which group."""
+
+    id: str = attrs.field(validator=_nonempty)
+    title: str = attrs.field(validator=_nonempty)
+    proposed_by: str = attrs.field(validator=_nonempty)
+    proposed_on: dt.date
+    story_ids: tuple[str, ...] = ()
+    activity_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _unique(self.story_ids, "story", "story_ids")
+
+
+@attrs.frozen(kw_only=True)
+class LivedAnswer:
+    """What lived experience said: of a proposal (``confirmed``, ``changed``, ``overturned``),
+    or something nobody proposed (``new``, with no ``proposal_id``); linked to the stories or
+    activity it came from and the insights it went into."""
+
+    id: str = attrs.field(validator=_nonempty)
+    verdict: LivedVerdict
+    heard_on: dt.date
+    proposal_id: str | None = None
+    summary: str | None = None
+    story_ids: tuple[str, ...] = ()
+    activity_id: str | None = None
+    insight_ids: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.verdict is LivedVerdict.NEW and self.proposal_id is not None:
+            raise RecordError(
+                "proposal_id", "a 'new' answer is something nobody proposed: leave it empty"
+            )
+        if self.verdict is not LivedVerdict.NEW and not (
+            self.proposal_id and self.proposal_id.strip()
+        ):
+            raise RecordError(
+                "proposal_id",
+                f"a '{self.verdict}' answer must name the proposal it answers "
+                "(or use 'new' for something nobody proposed)",
+            )
+        _unique(self.story_ids, "story", "story_ids")
+        _unique(self.insight_ids, "insight", "insight_ids")
+
+
+@attrs.frozen(kw_only=True)
+class Recognition:
+    """Recognition or payment for a person's time: offered (when, how much), and given (when).
+    ``amount_pence`` is in pence; a payment or voucher says how it was paid."""
+
+    kind: RecognitionKind
+    offered_on: dt.date | None = None
+    given_on: dt.date | None = None
+    amount_pence: int | None = None
+    method: PaymentMethod = PaymentMethod.NONE
+
+    def __attrs_post_init__(self) -> None:
+        if self.amount_pence is not None and self.amount_pence < 0:
+            raise RecordError("amount_pence", f"is {self.amount_pence}; it cannot be negative")
+        money = (RecognitionKind.PAYMENT, RecognitionKind.VOUCHER, RecognitionKind.EXPENSES)
+        if self.kind in money and self.amount_pence is None:
+            raise RecordError("amount_pence", f"a '{self.kind}' must say how much (in pence)")
+        if self.kind in money and self.given_on is not None and self.method is PaymentMethod.NONE:
+            raise RecordError("method", f"a '{self.kind}' that was given must say how it was paid")
+        if (
+            self.offered_on is not None
+            and self.given_on is not None
+            and self.given_on < self.offered_on
+        ):
+            raise RecordError(
+                "given_on",
+                f"{self.given_on.isoformat()} is before it was offered "
+                f"({self.offered_on.isoformat()})",
+            )
+
+
+@attrs.frozen(kw_only=True)
+class Involvement:
+    """One person's part in one activity: their role, hours, the recognition offered and given,
+    and the organisation that supported them. Kept in the ledger: it leaves it (exports, other
+    systems) only when ``agreed_to_share`` records that the person agreed, and the board report
+    shows it only as counts."""
+
+    id: str = attrs.field(validator=_nonempty)
+    contributor_id: str = attrs.field(validator=_nonempty)
+    activity_id: str = attrs.field(validator=_nonempty)
+    role: InvolvementRole = InvolvementRole.PARTICIPANT
+    hours: float | None = None
+    supporting_org: str | None = None
+    recognition: tuple[Recognition, ...] = ()
+    agreed_to_share: bool = False
+    notes: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.hours is not None and not 0 <= self.hours <= 24 * 7:
+            raise RecordError("hours", f"is {self.hours}; give the hours taken part (0 to 168)")
+
+
 # --- what leaves the library --------------------------------------------------------------
 
 
@@ -555,6 +663,9 @@ BUNDLE_TYPES: dict[str, type[Any]] = {
     "outcomes": Outcome,
     "feedback": Feedback,
     "activities": Activity,
+    "proposals": Proposal,
+    "answers": LivedAnswer,
+    "involvements": Involvement,
 }
 
 #: The JSONL ``type`` name of each record type.
@@ -566,4 +677,7 @@ RECORD_NAMES: dict[type[Any], str] = {
     Outcome: "outcome",
     Feedback: "feedback",
     Activity: "activity",
+    Proposal: "proposal",
+    LivedAnswer: "lived_answer",
+    Involvement: "involvement",
 }

@@ -273,14 +273,19 @@ def _summary(impact: Impact) -> str:
     stories = impact.stage("stories")
     delivered = sum(r.delivered for r in impact.change_depth)
     loop = impact.loop_closure
-    figures = (
+    figures: list[tuple[str, str]] = [
         ("Stories collected", str(stories.count)),
         ("Changes implemented or evidenced", str(delivered)),
         (f"Heard back within {loop.within_days} days", _pct(loop.rate)),
         ("Median days to first feedback", _days(impact.feedback_timing.median_days)),
         ("Feedback overdue", str(len(impact.overdue_feedback))),
         ("Warnings", str(len(impact.warnings))),
-    )
+    ]
+    bar, stalled = impact.off_the_bar, impact.stalled
+    if bar is not None and bar.heard:
+        figures.append(("Proposals lived experience changed or overturned", _pct(bar.off_rate)))
+    if stalled is not None and stalled.open:
+        figures.append(("Changes stalled", f"{stalled.count} of {stalled.open}"))
     return render_template("sections/summary.html.j2", figures=figures)
 
 
@@ -452,6 +457,176 @@ def _ladder(impact: Impact) -> str:
     )
 
 
+_DEPTH_NAMES = {
+    "tinkering": "Tinkering around the edges",
+    "practice": "Practice",
+    "service": "Service",
+    "system": "System",
+}
+
+_REASONS = {"no_progress": "no progress", "past_due": "past due"}
+
+
+def _stalled(impact: Impact, limit: int) -> str:
+    s = impact.stalled
+    if s is None:
+        return "<p>Stalled changes were not measured.</p>"
+    names = [_DEPTH_NAMES[r.depth.value] for r in s.by_depth]
+    chart = ""
+    if s.open:
+        summary = "; ".join(
+            f"{n}: {r.stalled} of {r.open} open changes stalled"
+            for n, r in zip(names, s.by_depth, strict=True)
+        )
+        chart = bar_chart(
+            chart_id="chart-stalled",
+            title="Changes not yet delivered, by depth: stalled and moving",
+            summary=f"Stalled changes by depth. {summary}.",
+            categories=names,
+            series=[
+                Series(
+                    name="Stalled",
+                    values=tuple(float(r.stalled) for r in s.by_depth),
+                    colour=PALETTE[5],
+                ),
+                Series(
+                    name="Moving",
+                    values=tuple(float(r.open - r.stalled) for r in s.by_depth),
+                    colour=PALETTE[4],
+                ),
+            ],
+        )
+    return render_template(
+        "sections/stalled.html.j2",
+        s=s,
+        chart=Markup(chart),
+        limit=limit,
+        depth_rows=[
+            (n, r.open, r.stalled, _pct(r.rate)) for n, r in zip(names, s.by_depth, strict=True)
+        ],
+        rows=[
+            (
+                c.title,
+                c.outcome_id,
+                _DEPTH_NAMES[c.depth.value],
+                c.owner,
+                c.status.value.replace("_", " "),
+                c.due.isoformat() if c.due else "",
+                ", ".join(_REASONS.get(r, r) for r in c.reasons),
+                "; ".join(c.insight_titles),
+                ", ".join(c.story_ids),
+                c.days_in_status,
+            )
+            for c in s.changes[:limit]
+        ],
+    )
+
+
+def _bar(impact: Impact) -> str:
+    b = impact.off_the_bar
+    if b is None:
+        return "<p>How far off the bar was not measured.</p>"
+    waiting = b.proposals - b.heard
+    parts = (
+        ("Confirmed", b.confirmed, PALETTE[2]),
+        ("Changed", b.changed, PALETTE[1]),
+        ("Overturned", b.overturned, PALETTE[5]),
+        ("New: something nobody proposed", b.new, PALETTE[3]),
+        ("Not yet heard", waiting, PALETTE[6]),
+    )
+    linked = b.adopted_from_lived_experience + b.adopted_from_professionals
+    summary = (
+        f"They proposed {b.proposals}; of the {b.heard} that lived experience has answered, it "
+        f"changed or overturned {b.changed + b.overturned} ({_pct(b.off_rate)}), and it said "
+        f"{b.new} new thing{'s' if b.new != 1 else ''} nobody had proposed. Of the "
+        f"{linked} adopted changes traced to a proposal or an answer, "
+        f"{b.adopted_from_lived_experience} came from lived experience ({_pct(b.lived_share)})."
+    )
+    chart = ""
+    if b.proposals or b.new:
+        chart = bar_chart(
+            chart_id="chart-bar",
+            title="What lived experience said of the professionals' proposals",
+            summary=f"How far off the bar. {summary}",
+            categories=[n for n, _, _ in parts],
+            series=[
+                Series(
+                    name="Proposals", values=tuple(float(v) for _, v, _ in parts), colour=PALETTE[0]
+                )
+            ],
+        )
+    return render_template(
+        "sections/bar.html.j2",
+        summary=summary,
+        chart=Markup(chart),
+        rows=[(n, v) for n, v, _ in parts],
+        origin_rows=[
+            ("Lived experience (changed, overturned or new)", b.adopted_from_lived_experience),
+            ("The professionals' list (confirmed)", b.adopted_from_professionals),
+            ("Not traced to a proposal or an answer", b.adopted_unlinked),
+        ],
+    )
+
+
+_ROLE_NAMES = {
+    "participant": "Participant",
+    "adviser": "Adviser",
+    "co_facilitator": "Co-facilitator",
+    "co_researcher": "Co-researcher",
+    "trainer": "Trainer",
+    "paid_peer_worker": "Paid peer worker",
+}
+
+
+def _money(pence: int) -> str:
+    return f"\u00a3{pence // 100:,}.{pence % 100:02d}"
+
+
+def _involvement(impact: Impact) -> str:
+    v = impact.involvement
+    if v is None:
+        return "<p>Involvement was not measured.</p>"
+    names = [_ROLE_NAMES.get(r.role.value, r.role.value) for r in v.by_role]
+    summary = (
+        f"{v.people} people took part {v.involvements} times; {v.returned} came back for more "
+        f"than one activity and {v.once} took part once. {v.supported} were supported by an "
+        "organisation."
+    )
+    chart = ""
+    if v.involvements:
+        chart = bar_chart(
+            chart_id="chart-involvement",
+            title="People with lived experience by the role they took",
+            summary="Involvement by role. "
+            + "; ".join(f"{n}: {r.people} people" for n, r in zip(names, v.by_role, strict=True))
+            + ".",
+            categories=names,
+            series=[
+                Series(
+                    name="People",
+                    values=tuple(float(r.people) for r in v.by_role),
+                    colour=PALETTE[2],
+                )
+            ],
+        )
+    return render_template(
+        "sections/involvement.html.j2",
+        summary=summary,
+        chart=Markup(chart),
+        role_rows=[(n, r.people, r.involvements) for n, r in zip(names, v.by_role, strict=True)],
+        recognition_rows=[
+            ("Times recognition or payment was offered", v.recognition_offered),
+            ("Times it was given", v.recognition_given),
+            ("Times it was declined", v.recognition_declined),
+            ("Times none was recorded", v.no_recognition),
+            ("Amount offered", _money(v.offered_pence)),
+            ("Amount given", _money(v.given_pence)),
+            ("What the hourly rates come to for the hours recorded", _money(v.policy_pence)),
+        ],
+        warnings=v.warnings,
+    )
+
+
 def _themes(impact: Impact, top: int = 10) -> str:
     rows = impact.themes[:top]
     chart = ""
@@ -596,7 +771,10 @@ def builtin_sections() -> tuple[ReportSection, ...]:
         ReportSection(key="trend", title="Quarter by quarter", render=fixed(_trend)),
         ReportSection(key="loop", title="Closing the loop", render=fixed(_loop)),
         ReportSection(key="depth", title="How deep the changes went", render=fixed(_depth)),
+        ReportSection(key="stalled", title="Changes that stalled", render=limited(_stalled)),
+        ReportSection(key="bar", title="How far off the bar", render=fixed(_bar)),
         ReportSection(key="ladder", title="The ladder of co-production", render=fixed(_ladder)),
+        ReportSection(key="involvement", title="Involvement over time", render=fixed(_involvement)),
         ReportSection(key="themes", title="Top themes", render=fixed(_themes)),
         ReportSection(
             key="domains",

@@ -91,8 +91,9 @@ def bundle_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "coprolib bundle",
-        "description": "Contributors, stories, consents, insights, outcomes, feedback and "
-        "co-production activities, as exchanged by coprolib.",
+        "description": "Contributors, stories, consents, insights, outcomes, feedback, "
+        "co-production activities, professionals' proposals and what lived experience said of "
+        "them, and involvement over time, as exchanged by coprolib.",
         "type": "object",
         "properties": props,
         "required": ["coprolib_bundle"],

@@ -9,7 +9,21 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
-from coprolib.enums import ChangeDepth, DecisionHolder, LadderRung, OutcomeStatus, SARDomain
+from coprolib.enums import (
+    ChangeDepth,
+    DecisionHolder,
+    InvolvementRole,
+    LadderRung,
+    OutcomeStatus,
+    SARDomain,
+)
+from coprolib.impact.board import (
+    DEFAULT_FOLLOW_UP_DAYS,
+    DEFAULT_STALLED_AFTER_DAYS,
+    involvement_summary,
+    off_the_bar,
+    stalled_changes,
+)
 from coprolib.impact.index import AGREED_OR_LATER, DELIVERED, Index
 from coprolib.impact.result import (
     DepthRow,
@@ -30,7 +44,10 @@ from coprolib.records import (
     Contributor,
     Feedback,
     Insight,
+    Involvement,
+    LivedAnswer,
     Outcome,
+    Proposal,
     RecordError,
     Share,
     Story,
@@ -388,22 +405,39 @@ def measure(
     contributors: Iterable[Contributor] = (),
     shares: Iterable[Share | tuple[Share, str]] = (),
     consents: Iterable[Consent] = (),
+    proposals: Iterable[Proposal] = (),
+    answers: Iterable[LivedAnswer] = (),
+    involvements: Iterable[Involvement] = (),
     today: dt.date,
     since: dt.date | None = None,
     within_days: int = DEFAULT_WITHIN_DAYS,
     soak_days: int = DEFAULT_SOAK_DAYS,
+    stalled_after_days: int = DEFAULT_STALLED_AFTER_DAYS,
+    follow_up_days: int = DEFAULT_FOLLOW_UP_DAYS,
+    hourly_rates: Mapping[InvolvementRole, int] | None = None,
 ) -> Impact:
     """Compute every impact measure from the records given (see the module docs for the
     definitions). ``shares`` may be bare shares or ``(share, status)`` pairs as the ledger lists
     them; ``consents`` let a delivered share whose consent has since been withdrawn stop
-    counting as shared. Runs in one pass over each input."""
-    if within_days < 0:
-        raise RecordError("within_days", f"is {within_days}; it cannot be negative")
+    counting as shared. ``proposals`` and ``answers`` give how far off the bar,
+    ``stalled_after_days`` when an open change counts as stalled, and ``involvements``,
+    ``follow_up_days`` and ``hourly_rates`` (pence an hour by role) involvement over time."""
+    for name, value in (
+        ("within_days", within_days),
+        ("stalled_after_days", stalled_after_days),
+        ("follow_up_days", follow_up_days),
+    ):
+        if value < 0:
+            raise RecordError(name, f"is {value}; it cannot be negative")
     if soak_days < 0:
         raise RecordError("soak_days", f"is {soak_days}; it cannot be negative")
     if since is not None and since > today:
         raise RecordError("since", f"{since.isoformat()} is after today ({today.isoformat()})")
     ix = Index(today=today, since=since)
+    stories = list(stories)
+    feedback = list(feedback)
+    activities = list(activities)
+    contributors = list(contributors)
     ix.add_stories(stories)
     ix.add_insights(insights, shares, consents)
     ix.add_outcomes(outcomes)
@@ -428,6 +462,19 @@ def measure(
         warnings=(*activity_warnings, *never_told),
         overdue_feedback=tuple(ix.overdue),
         trend=_trend(ix),
+        off_the_bar=off_the_bar(ix, proposals, answers),
+        stalled=stalled_changes(ix, stalled_after_days),
+        involvement=involvement_summary(
+            ix,
+            involvements=involvements,
+            activities=activities,
+            stories=stories,
+            feedback=feedback,
+            contributors=contributors,
+            follow_up_days=follow_up_days,
+            within_days=within_days,
+            hourly_rates=hourly_rates or {},
+        ),
     )
 
 

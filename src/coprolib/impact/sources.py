@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from coprolib.impact.board import contributor_involvement
 from coprolib.impact.measures import measure
-from coprolib.impact.result import Impact
-from coprolib.records import Activity, Consent, Contributor, Feedback, Insight, Outcome, Story
+from coprolib.impact.result import ContributorInvolvement, Impact
+from coprolib.records import (
+    Activity,
+    Consent,
+    Contributor,
+    Feedback,
+    Insight,
+    Involvement,
+    LivedAnswer,
+    Outcome,
+    Proposal,
+    Story,
+)
 
 
 def measure_bundle(bundle: Any, **options: Any) -> Impact:
@@ -22,6 +34,9 @@ def measure_bundle(bundle: Any, **options: Any) -> Impact:
         contributors=getattr(bundle, "contributors", ()),
         shares=getattr(bundle, "shares", ()),
         consents=getattr(bundle, "consents", ()),
+        proposals=getattr(bundle, "proposals", ()),
+        answers=getattr(bundle, "answers", ()),
+        involvements=getattr(bundle, "involvements", ()),
         **options,
     )
 
@@ -40,5 +55,25 @@ def measure_ledger(ledger: Any, **options: Any) -> Impact:
         contributors=ledger.list(Contributor),
         shares=ledger.list_shares(),
         consents=ledger.list(Consent),
+        proposals=ledger.list(Proposal),
+        answers=ledger.list(LivedAnswer),
+        involvements=ledger.list(Involvement),
+        **options,
+    )
+
+
+def involvement_of(ledger: Any, contributor_id: str, **options: Any) -> ContributorInvolvement:
+    """One contributor's involvement over time from the ledger (their activities, roles,
+    recognition, supporting organisations and the warnings about them), for their own journey.
+    ``options`` go to :func:`~coprolib.impact.board.contributor_involvement` (``today`` is
+    required; ``follow_up_days``, ``within_days``, ``hourly_rates``)."""
+    people = ledger.get_many(Contributor, [contributor_id])
+    return contributor_involvement(
+        contributor_id,
+        involvements=ledger.list(Involvement, contributor=contributor_id),
+        activities=ledger.list(Activity),
+        stories=ledger.list(Story, contributor=contributor_id),
+        feedback=ledger.list(Feedback, contributor=contributor_id),
+        contributor=people.get(contributor_id),
         **options,
     )

@@ -48,6 +48,40 @@ def format_text(impact: Impact) -> str:
         if r.activities
     )
     lines.append(f"Activities by ladder rung: {rungs or 'none'}")
+    bar = impact.off_the_bar
+    if bar is not None:
+        off = "n/a" if bar.off_rate is None else f"{bar.off_rate * 100:.0f}%"
+        lived = "n/a" if bar.lived_share is None else f"{bar.lived_share * 100:.0f}%"
+        lines.append(
+            f"How far off the bar: {off} of {bar.heard} proposals heard were changed or "
+            f"overturned ({bar.confirmed} confirmed, {bar.changed} changed, {bar.overturned} "
+            f"overturned; {bar.new} new); adopted changes from lived experience: {lived} "
+            f"({bar.adopted_from_lived_experience} of "
+            f"{bar.adopted_from_lived_experience + bar.adopted_from_professionals})"
+        )
+    stalled = impact.stalled
+    if stalled is not None:
+        depth_text = ", ".join(
+            f"{r.depth.value} {r.stalled} of {r.open}" for r in stalled.by_depth if r.open
+        )
+        lines.append(
+            f"Stalled changes (no new status for {stalled.after_days} days, or past due): "
+            f"{stalled.count} of {stalled.open} open ({depth_text or 'none open'})"
+        )
+        lines.extend(
+            f"  {c.outcome_id} ({c.title}): {c.status.value} for {c.days_in_status} days, "
+            f"owner {c.owner}"
+            for c in stalled.changes[:10]
+        )
+    inv = impact.involvement
+    if inv is not None:
+        lines.append(
+            f"Involvement: {inv.people} people took part {inv.involvements} times "
+            f"({inv.returned} came back, {inv.once} once); recognition offered "
+            f"{inv.recognition_offered}, given {inv.recognition_given}, none recorded "
+            f"{inv.no_recognition}"
+        )
+        lines.extend(f"  {w}" for w in inv.warnings)
     lines.append(f"Feedback overdue: {len(impact.overdue_feedback)}")
     lines.extend(
         f"  {o.feedback_id} ({o.title or o.kind.value}): {o.days_overdue} days"

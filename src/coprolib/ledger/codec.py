@@ -17,7 +17,10 @@ from coprolib.records import (
     Consent,
     Feedback,
     Insight,
+    Involvement,
+    LivedAnswer,
     Outcome,
+    Proposal,
     Story,
 )
 
@@ -28,7 +31,18 @@ CLASS_BY_KIND: dict[str, type[Any]] = {name: cls for cls, name in RECORD_NAMES.i
 KIND_BY_CLASS: dict[type[Any], str] = dict(RECORD_NAMES)
 
 #: Order that satisfies references when records of several kinds are written together.
-KIND_ORDER = ("contributor", "activity", "story", "consent", "insight", "outcome", "feedback")
+KIND_ORDER = (
+    "contributor",
+    "activity",
+    "story",
+    "consent",
+    "insight",
+    "outcome",
+    "feedback",
+    "proposal",
+    "lived_answer",
+    "involvement",
+)
 
 #: Which protected fields each kind has, as paths into the unstructured data.
 #: ``*`` means every item of a list. Every free-text field that can hold personal data is here:
@@ -52,6 +66,8 @@ PROTECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     "outcome": (("description",), ("timeline", "*", "note"), ("timeline", "*", "by")),
     "feedback": (("message",), ("note",)),
     "activity": (("notes",),),
+    "lived_answer": (("summary",),),
+    "involvement": (("notes",),),
     "share": (
         ("title",),
         ("body",),
@@ -120,6 +136,26 @@ NOT_PERSONAL: dict[str, dict[tuple[str, ...], str]] = {
         ("title",): "the name of a co-production activity",
         ("described_as",): "how the activity was labelled (a ladder word)",
         ("contributor_ids", "*"): "pseudonymous ids",
+    },
+    "proposal": {
+        ("id",): "id",
+        ("title",): "what professionals proposed (a service change, reported to the board)",
+        ("proposed_by",): "the professional group that proposed it",
+        ("story_ids", "*"): "ids",
+        ("activity_id",): "id",
+    },
+    "lived_answer": {
+        ("id",): "id",
+        ("proposal_id",): "id",
+        ("story_ids", "*"): "ids",
+        ("activity_id",): "id",
+        ("insight_ids", "*"): "ids",
+    },
+    "involvement": {
+        ("id",): "id",
+        ("contributor_id",): "pseudonymous id",
+        ("activity_id",): "id",
+        ("supporting_org",): "an organisation's name",
     },
     "share": {
         ("id",): "id",
@@ -242,6 +278,20 @@ def references(record: Any) -> list[Ref]:
             (f"contributor_ids[{i}]", "contributor", c)
             for i, c in enumerate(record.contributor_ids)
         ]
+    elif isinstance(record, Proposal):
+        refs += [(f"story_ids[{i}]", "story", s) for i, s in enumerate(record.story_ids)]
+        if record.activity_id is not None:
+            refs.append(("activity_id", "activity", record.activity_id))
+    elif isinstance(record, LivedAnswer):
+        if record.proposal_id is not None:
+            refs.append(("proposal_id", "proposal", record.proposal_id))
+        refs += [(f"story_ids[{i}]", "story", s) for i, s in enumerate(record.story_ids)]
+        if record.activity_id is not None:
+            refs.append(("activity_id", "activity", record.activity_id))
+        refs += [(f"insight_ids[{i}]", "insight", s) for i, s in enumerate(record.insight_ids)]
+    elif isinstance(record, Involvement):
+        refs.append(("contributor_id", "contributor", record.contributor_id))
+        refs.append(("activity_id", "activity", record.activity_id))
     return refs
 
 

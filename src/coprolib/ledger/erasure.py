@@ -23,6 +23,8 @@ from coprolib.records import (
     ContactDetails,
     Contributor,
     Feedback,
+    Involvement,
+    LivedAnswer,
     Share,
     SharedQuote,
     Story,
@@ -57,6 +59,18 @@ def erase_feedback_record(feedback: Feedback) -> Feedback:
     """Feedback to an erased person with the message and notes removed (what was still owed
     is cancelled first, by :func:`coprolib.feedback_owed.cancel_owed_feedback`)."""
     return attrs.evolve(feedback, message=None, note=None)
+
+
+def erase_involvement_record(involvement: Involvement) -> Involvement:
+    """An erased person's involvement with its notes removed; role, hours and recognition stay
+    (counts and payment records, no words about the person)."""
+    return attrs.evolve(involvement, notes=None)
+
+
+def erase_answer_summary(answer: LivedAnswer) -> LivedAnswer:
+    """A lived-experience answer drawn from an erased person's story, without its summary (which
+    may carry their words)."""
+    return attrs.evolve(answer, summary=None)
 
 
 def erase_consent_record(consent: Consent) -> Consent:

@@ -10,9 +10,11 @@ from coprolib.ledger.audit import note_digest, parse_rows_list
 from coprolib.ledger.codec import ERASED, KIND_ORDER, PROTECTED, dumps
 from coprolib.ledger.crypto import KeyRing
 from coprolib.ledger.erasure import (
+    erase_answer_summary,
     erase_consent_record,
     erase_contributor_record,
     erase_feedback_record,
+    erase_involvement_record,
     erase_story_record,
     scrub_share,
 )
@@ -21,7 +23,16 @@ from coprolib.ledger.outbox import OutboxStore, share_digest
 from coprolib.ledger.record_store import _kind_of_cls, event_digest, record_digest
 from coprolib.ledger.types import AuditEntry, AuditVerification
 from coprolib.ledger.verify import audit_rows, verify_chain
-from coprolib.records import BUNDLE_TYPES, Consent, Contributor, Feedback, Share, Story
+from coprolib.records import (
+    BUNDLE_TYPES,
+    Consent,
+    Contributor,
+    Feedback,
+    Involvement,
+    LivedAnswer,
+    Share,
+    Story,
+)
 
 
 class Ledger(OutboxStore):
@@ -81,18 +92,24 @@ class Ledger(OutboxStore):
     # --- export -------------------------------------------------------------------------
 
     def export_records(self, types: list[type[Any]] | None = None) -> Iterator[Any]:
-        """Every record (of ``types``, default all) in an order that satisfies references."""
+        """Every record (of ``types``, default all) in an order that satisfies references.
+        An involvement leaves the ledger only when the person agreed (``agreed_to_share``)."""
         by_kind = {_kind_of_cls(cls): cls for cls in BUNDLE_TYPES.values()}
         for kind in KIND_ORDER:
             cls = by_kind[kind]
             if types is None or cls in types:
-                yield from self.list(cls)
+                if kind == "involvement":
+                    yield from (r for r in self.list(cls) if r.agreed_to_share)
+                else:
+                    yield from self.list(cls)
 
     # --- erasure ------------------------------------------------------------------------
 
     def erase_contributor(self, contributor_id: str, *, compact: bool = True) -> dict[str, int]:
         """Erase a person for good, finding what is theirs by reference: their name, contact
         details, identifiers and notes; their stories' text, titles, quotes and collector;
+        their involvements' notes, and the summary of any lived-experience answer drawn from
+        their stories;
         their consents' free text (who supported the decision; each event's recorder, reason
         and approver); the messages owed to them; their quotes in share records (by the
         quote's story reference, whatever the identity level), and the recipient and message
@@ -107,7 +124,17 @@ class Ledger(OutboxStore):
         again changes nothing and counts zeros."""
         where = f"contributor {contributor_id!r}"
         counts = dict.fromkeys(
-            ("contributors", "stories", "consents", "consent_events", "feedback", "shares", "jobs"),
+            (
+                "contributors",
+                "stories",
+                "consents",
+                "consent_events",
+                "feedback",
+                "involvements",
+                "answers",
+                "shares",
+                "jobs",
+            ),
             0,
         )
         with self.transaction():
@@ -133,6 +160,15 @@ class Ledger(OutboxStore):
                 if self._overwrite(fb, erase_feedback_record(fb), erased=0):
                     counts["feedback"] += 1
             story_ids = {s.id for s in stories}
+            for inv in self.list(Involvement, contributor=contributor_id):
+                if inv.contributor_id == contributor_id and self._overwrite(
+                    inv, erase_involvement_record(inv)
+                ):
+                    counts["involvements"] += 1
+            for answer in self.list(LivedAnswer):
+                drawn = answer.summary is not None and story_ids.intersection(answer.story_ids)
+                if drawn and self._overwrite(answer, erase_answer_summary(answer), erased=0):
+                    counts["answers"] += 1
             addressed = {fb.id for fb in feedback} | {fb.share_id for fb in feedback if fb.share_id}
             touched: list[str] = []
             for share, status in list(self.list_shares()):

@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 #: Which ``list`` filters apply to which kinds of record.
 FILTERS: dict[str, frozenset[str]] = {
-    "contributor": frozenset({"story", "activity", "consent", "feedback"}),
+    "contributor": frozenset({"story", "activity", "consent", "feedback", "involvement"}),
     "story": frozenset({"consent", "insight", "feedback"}),
     "theme": frozenset({"story", "insight"}),
     "status": frozenset({"consent", "insight", "outcome", "feedback"}),

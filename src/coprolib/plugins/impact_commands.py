@@ -84,6 +84,12 @@ def _measure(
         options["within_days"] = within_days
     if soak_days is not None:
         options["soak_days"] = soak_days
+    from coprolib.config import load_config
+
+    policy = load_config(config_opt).impact  # [impact]: stalled changes, involvement policy
+    options["stalled_after_days"] = policy.stalled_after_days
+    options["follow_up_days"] = policy.follow_up_days
+    options["hourly_rates"] = policy.hourly_rates
     try:
         if bundle_path is not None:
             from coprolib.bundle import BundleError, load_bundle
@@ -296,7 +302,8 @@ def register_commands(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print every measure as JSON.")
     @_source_options
     def impact_command(as_json: bool, **source: Any) -> None:
-        """Measure impact: the funnel, loop closure, change depth, ladder rungs and warnings."""
+        """Measure impact: the funnel, loop closure, change depth, ladder rungs, how far off the
+        bar, stalled changes, involvement over time and warnings."""
         from coprolib.impact import format_text
 
         impact = _measure(**source)
