@@ -143,7 +143,7 @@ def test_journey_shows_each_stage(lived: tuple[Any, Config]) -> None:
     assert change and all(f.due is not None for f in change)
 
     # Involvement: the forum theatre session, others counted not named.
-    (drama,) = j.involvement
+    (drama,) = [a for a in j.involvement if a.id == "a-drama"]
     assert drama.id == "a-drama" and drama.participants >= 4
 
     data = j.to_json()
@@ -250,3 +250,22 @@ def test_page_escapes_what_staff_wrote(ledger: Any) -> None:
         html = render_html(journey(ledger, "p-amber"), easy_read=easy)
         assert "<script>" not in html and "<b>" not in html
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;" in html
+
+
+def test_journey_shows_their_roles_and_recognition(lived: tuple[Any, Config]) -> None:
+    from coprolib.journey import journey, render_html, summary_lines
+
+    ledger, config = lived
+    j = journey(ledger, "p-amber", config=config)
+    by_activity = {a.id: a for a in j.involvement}
+    assert by_activity["a-training"].role == "trainer"
+    assert by_activity["a-training"].recognition == (
+        "payment of £120.00, given on 2026-05-30 by bank transfer",
+    )
+    assert by_activity["a-drama"].role == "participant"
+    text = "\n".join(summary_lines(j))
+    assert "as trainer" in text and "recognition: payment of £60.00" in text
+    assert "Your role" in render_html(j) and "You were the trainer." in render_html(
+        j, easy_read=True
+    )
+    assert j.to_json()["involvement"][0]["recognition"]

@@ -34,6 +34,7 @@ from coprolib.enums import (
     ConsentEventType,
     FeedbackKind,
     FeedbackStatus,
+    PaymentMethod,
     ShareKind,
 )
 from coprolib.errors import CoprolibError
@@ -43,7 +44,9 @@ from coprolib.records import (
     Contributor,
     Feedback,
     Insight,
+    Involvement,
     Outcome,
+    Recognition,
     Share,
     Story,
 )
@@ -207,6 +210,24 @@ class ActivityStep:
     rung_name: str
     decisions_held_by: str
     participants: int
+    #: Their own part in it, from their involvement record (None when none is recorded).
+    role: str | None = None
+    hours: float | None = None
+    #: The recognition offered and given, in plain words, one item each.
+    recognition: tuple[str, ...] = ()
+
+
+def _recognition_words(r: Recognition) -> str:
+    """One recognition in plain words: what, how much, offered when, given when and how."""
+    what = str(r.kind).replace("_", " ")
+    if r.amount_pence is not None:
+        what += f" of £{r.amount_pence / 100:,.2f}"
+    if r.given_on is not None:
+        how = f" by {str(r.method).replace('_', ' ')}" if r.method is not PaymentMethod.NONE else ""
+        return f"{what}, given on {r.given_on.isoformat()}{how}"
+    if r.offered_on is not None:
+        return f"{what}, offered on {r.offered_on.isoformat()}, not yet given"
+    return f"{what}, offered"
 
 
 @attrs.frozen(kw_only=True)
@@ -424,11 +445,18 @@ def journey(
         for f in ledger.list(Feedback, contributor=contributor_id)
         if f.contributor_id == contributor_id
     ]
-    activities = [
-        a
+    parts = {
+        i.activity_id: i
+        for i in ledger.list(Involvement, contributor=contributor_id)
+        if i.contributor_id == contributor_id
+    }
+    listed = {
+        a.id: a
         for a in ledger.list(Activity, contributor=contributor_id)
         if contributor_id in a.contributor_ids
-    ]
+    }
+    listed.update(ledger.get_many(Activity, set(parts) - set(listed)))
+    activities = sorted(listed.values(), key=lambda a: (a.held_on, a.id))
 
     # Everyone else whose records touch what is shown: their ids, names and identifiers are
     # taken out of any text the journey shows.
@@ -520,6 +548,11 @@ def journey(
             rung_name=a.rung.name.lower(),
             decisions_held_by=str(a.decisions_held_by),
             participants=max(a.participants, len(a.contributor_ids)),
+            role=str(parts[a.id].role).replace("_", " ") if a.id in parts else None,
+            hours=parts[a.id].hours if a.id in parts else None,
+            recognition=tuple(
+                _recognition_words(r) for r in (parts[a.id].recognition if a.id in parts else ())
+            ),
         )
         for a in activities
     )
@@ -701,5 +734,7 @@ def summary_lines(journey_: Journey) -> list[str]:
     for a in j.involvement:
         lines.append(
             f"activity {a.id} {a.title!r} on {a.held_on.isoformat()} (rung {a.rung}, {a.rung_name})"
+            + (f", as {a.role}" if a.role else "")
         )
+        lines.extend(f"  recognition: {r}" for r in a.recognition)
     return lines
