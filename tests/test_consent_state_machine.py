@@ -310,3 +310,18 @@ class ConsentMachine(RuleBasedStateMachine):
 
 ConsentMachine.TestCase.settings = settings(max_examples=80, stateful_step_count=40, deadline=None)
 TestConsentMachine = ConsentMachine.TestCase
+
+
+def test_a_share_refused_at_sending_after_a_lost_reply_is_retracted_on_withdrawal() -> None:
+    """Found by the machine: a share whose first reply was lost (it arrived), then refused at
+    the send boundary because consent changed, may be at the destination; a withdrawal must
+    still retract it there."""
+    machine = ConsentMachine()
+    try:
+        machine.plan()
+        machine.sync("lose")
+        machine.override()  # p-3's story may now go: the planned shares are no longer current
+        machine.sync("ok")  # refused at the send boundary, but already received once
+        machine.withdraw_then_plan_and_sync("p-1")
+    finally:
+        machine.teardown()

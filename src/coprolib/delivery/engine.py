@@ -524,7 +524,11 @@ class _Run:
                 [job], JobStatus.CANCELLED, error=reason, worker=self.worker
             )
             if not lost and share is not None and share_too and job.kind == DELIVER:
-                self.ledger.set_share_status(share.id, ShareStatus.CANCELLED)
+                # Tried before (a reply may have been lost): it may be at the destination, so it
+                # stays in doubt (the planner treats that as live and retracts it when it must).
+                maybe_out = job.in_doubt or job.attempts > 0
+                status = ShareStatus.DEAD if maybe_out else ShareStatus.CANCELLED
+                self.ledger.set_share_status(share.id, status)
         rep = self.summary.at(job.destination)
         if lost:
             rep.late += 1
