@@ -325,3 +325,19 @@ def test_a_share_refused_at_sending_after_a_lost_reply_is_retracted_on_withdrawa
         machine.withdraw_then_plan_and_sync("p-1")
     finally:
         machine.teardown()
+
+
+def test_a_share_delivered_again_after_a_retraction_is_retracted_again() -> None:
+    """Found by the machine: shared, withdrawn and retracted, consent renewed so the same share
+    went out again under a fresh key, withdrawn again: the second copy must come back too (the
+    earlier retraction receipt is for the old key only)."""
+    machine = ConsentMachine()
+    try:
+        machine.plan()
+        machine.sync("ok")
+        machine.withdraw_then_plan_and_sync("p-1")
+        machine.renew("p-1")
+        machine.withdraw_then_plan_and_sync("p-2")  # a full plan: p-1's shares go out again
+        machine.withdraw_then_plan_and_sync("p-1")
+    finally:
+        machine.teardown()

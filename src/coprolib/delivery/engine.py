@@ -761,16 +761,21 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     by_key: dict[str, Any] = {}
     for job in jobs:
         receipts = [r for r in ledger.receipts_for(job.share_id) if r.destination == dest]
-        delivered = [(r.idempotency_key, r.remote_id) for r in receipts if r.action == DELIVER]
-        if any(r.action == RETRACT for r in receipts):
-            with ledger.transaction():  # retracted already: nothing more at the remote
+        retracted = {r.idempotency_key for r in receipts if r.action == RETRACT}
+        delivered = {r.idempotency_key: r.remote_id for r in receipts if r.action == DELIVER}
+        # No delivery receipt: it was sent and never confirmed, or may have been (a reply
+        # lost). In doubt means live: retract it by the key it was sent with (not there counts
+        # as done). A share delivered again after a retraction has a fresh key to retract.
+        if not delivered:
+            delivered = {job.idempotency_key: None}
+        left = [(key, rid) for key, rid in delivered.items() if key not in retracted]
+        if not left:
+            with ledger.transaction():  # every copy retracted already: nothing more to remove
                 ledger.set_share_status(job.share_id, ShareStatus.RETRACTED)
                 ledger.settle_jobs([job], JobStatus.DONE, worker=run.worker)
             run.summary.retracted += 1
             continue
-        # No receipt: it was sent and never confirmed, or may have been (a reply lost). In
-        # doubt means live: retract it by the key it was sent with (not there counts as done).
-        for key, remote_id in delivered or [(job.idempotency_key, None)]:
+        for key, remote_id in left:
             if key in by_key:
                 continue
             refs.append(RetractRef(share_id=job.share_id, idempotency_key=key, remote_id=remote_id))
