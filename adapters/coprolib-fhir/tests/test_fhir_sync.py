@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from coprolib_fhir.server import FhirServer
+from coprolib_fhir.testing import FhirServer
 
 from coprolib.bundle import load_bundle
 from coprolib.cli import build_cli
