@@ -18,8 +18,8 @@ from typing import Any
 
 from coprolib_dataverse import DataverseAdapter
 from coprolib_dataverse.columns import DEFAULT_COLUMNS
-from coprolib_dataverse.local_server import LocalDataverse
-from coprolib_entra.local import LocalEntra
+from coprolib_dataverse.testing import LocalDataverse
+from coprolib_entra.testing import LocalEntra
 
 from coprolib.adapters import Secret
 from coprolib.delivery.send import deliver_checked

@@ -132,7 +132,7 @@ def postgres_schema() -> Iterator[str | None]:
 
 
 def fault_run(count: int, folder: Path, max_wait: float) -> dict[str, int]:
-    from coprolib_webhook.receiver import Receiver
+    from coprolib_webhook.testing import Receiver
 
     receiver = Receiver(SECRET)
     knobs = dict(

@@ -14,7 +14,7 @@ import argparse
 import time
 
 from coprolib_fhir import FhirAdapter
-from coprolib_fhir.server import FhirServer
+from coprolib_fhir.testing import FhirServer
 
 from coprolib.delivery.send import deliver_checked
 from coprolib.testing.fault_server import FaultServer

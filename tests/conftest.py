@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ from hypothesis import HealthCheck, settings
 from coprolib.plugin_host import reset_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_BUNDLE = ROOT / "examples" / "northdale.json"
+# The one copy of the fictional example bundle: the package data that `coprolib demo` reads.
+EXAMPLE_BUNDLE = Path(str(importlib.resources.files("coprolib.examples") / "northdale.json"))
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -29,9 +29,8 @@ from coprolib.impact import involvement_of, measure_ledger
 from coprolib.ledger import LedgerError
 from coprolib.records import Involvement, LivedAnswer, Proposal, Recognition, RecordError
 from coprolib.schema import bundle_schema
+from tests.conftest import EXAMPLE_BUNDLE
 
-NORTHDALE = Path(__file__).resolve().parents[1] / "examples" / "northdale.json"
-PACKAGED = Path(__file__).resolve().parents[1] / "src" / "coprolib" / "examples" / "northdale.json"
 TODAY = dt.date(2026, 12, 5)
 
 
@@ -77,9 +76,8 @@ def test_bad_records_name_the_field(build: Any, field: str) -> None:
 
 
 def test_northdale_round_trips_and_satisfies_the_schema() -> None:
-    text = NORTHDALE.read_text(encoding="utf-8")
-    assert text == PACKAGED.read_text(encoding="utf-8"), "keep both Northdale copies identical"
-    bundle = load_bundle(NORTHDALE)
+    text = EXAMPLE_BUNDLE.read_text(encoding="utf-8")
+    bundle = load_bundle(EXAMPLE_BUNDLE)
     assert bundle.proposals and bundle.answers and bundle.involvements
     assert loads_bundle(dumps_bundle(bundle)) == bundle
     jsonschema.Draft202012Validator(bundle_schema()).validate(json.loads(text))
@@ -87,7 +85,7 @@ def test_northdale_round_trips_and_satisfies_the_schema() -> None:
 
 
 def test_bundle_references_are_checked() -> None:
-    data = json.loads(NORTHDALE.read_text(encoding="utf-8"))
+    data = json.loads(EXAMPLE_BUNDLE.read_text(encoding="utf-8"))
     data["answers"].append(dict(data["answers"][0], id="la-99"))  # a second answer to pr-01
     data["answers"].append(dict(data["answers"][1], id="la-98", proposal_id="pr-nope"))
     data["involvements"][0]["activity_id"] = "a-nope"
@@ -100,7 +98,7 @@ def test_bundle_references_are_checked() -> None:
 
 
 def test_bundle_field_errors_name_the_path() -> None:
-    data = json.loads(NORTHDALE.read_text(encoding="utf-8"))
+    data = json.loads(EXAMPLE_BUNDLE.read_text(encoding="utf-8"))
     data["answers"][0]["verdict"] = "sort of"
     data["involvements"][1]["recognition"][0]["amount_pence"] = None
     with pytest.raises(BundleError) as err:
@@ -111,7 +109,7 @@ def test_bundle_field_errors_name_the_path() -> None:
 
 
 def test_ledger_stores_audits_and_exports_only_agreed_involvement(ledger: Any) -> None:
-    bundle = load_bundle(NORTHDALE)
+    bundle = load_bundle(EXAMPLE_BUNDLE)
     counts = ledger.import_bundle(bundle)
     assert counts["proposals"] == 6 and counts["answers"] == 6 and counts["involvements"] == 9
     assert ledger.verify_audit().ok
@@ -140,7 +138,7 @@ def test_ledger_stores_audits_and_exports_only_agreed_involvement(ledger: Any) -
 
 
 def test_ledger_refuses_an_answer_to_a_proposal_it_does_not_hold(ledger: Any) -> None:
-    bundle = load_bundle(NORTHDALE)
+    bundle = load_bundle(EXAMPLE_BUNDLE)
     ledger.import_bundle(attrs.evolve(bundle, proposals=(), answers=(), involvements=()))
     orphan = LivedAnswer(
         id="la-x", verdict=LivedVerdict.CONFIRMED, heard_on=TODAY, proposal_id="pr-missing"
@@ -173,7 +171,7 @@ def test_impact_json_carries_the_board_measures(tmp_path: Path) -> None:
 
     config = tmp_path / "coprolib.toml"
     config.write_text("[impact]\nstalled_after_days = 285\n", encoding="utf-8")
-    args = ["impact", "--json", "--bundle", str(NORTHDALE), "--today", TODAY.isoformat()]
+    args = ["impact", "--json", "--bundle", str(EXAMPLE_BUNDLE), "--today", TODAY.isoformat()]
     runner = CliRunner()
     default = runner.invoke(build_cli(), args)
     assert default.exit_code == 0, default.output
@@ -200,7 +198,7 @@ def test_impact_json_carries_the_board_measures(tmp_path: Path) -> None:
 
 
 def test_erasure_reaches_involvement_notes_and_answer_summaries(ledger: Any) -> None:
-    bundle = load_bundle(NORTHDALE)
+    bundle = load_bundle(EXAMPLE_BUNDLE)
     involvements = tuple(
         attrs.evolve(i, notes="Rowan-private-note-71") if i.contributor_id == "p-rowan" else i
         for i in bundle.involvements

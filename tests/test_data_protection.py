@@ -63,7 +63,7 @@ from coprolib.testing.fault_server import FaultServer, Reply, Request
 from coprolib.testing.ledger_fixtures import LedgerTarget
 
 pytest.importorskip("coprolib_webhook", reason="pip install -e 'adapters/coprolib-webhook[test]'")
-from coprolib_webhook.receiver import Receiver
+from coprolib_webhook.testing import Receiver
 
 SECRET = "whsec_" + base64.b64encode(b"fictional-protection-signing-k3y").decode()
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)

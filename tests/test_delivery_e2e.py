@@ -21,12 +21,12 @@ from coprolib.planner import plan, withdraw
 from coprolib.plugins.file_destination import FileAdapter
 from coprolib.testing.fault_server import FaultServer
 
-from .conftest import ROOT
+from .conftest import EXAMPLE_BUNDLE, ROOT
 
 coprolib_webhook = pytest.importorskip(
     "coprolib_webhook", reason="install it: pip install -e 'adapters/coprolib-webhook[test]'"
 )
-from coprolib_webhook.receiver import Receiver  # noqa: E402
+from coprolib_webhook.testing import Receiver  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"northdale-fictional-signing-key!").decode()
 
@@ -74,7 +74,7 @@ def setup(
     path.write_text(_toml(tmp_path, server.url), encoding="utf-8")
     config = parse_config(path.read_text(encoding="utf-8"), str(path))
     ledger = open_ledger(config.ledger, actor="test")
-    ledger.import_bundle(load_bundle(ROOT / "examples" / "northdale.json"))
+    ledger.import_bundle(load_bundle(EXAMPLE_BUNDLE))
     return ledger, config, path
 
 

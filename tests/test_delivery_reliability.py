@@ -36,7 +36,7 @@ coprolib_webhook = pytest.importorskip(
     "coprolib_webhook", reason="install it: pip install -e 'adapters/coprolib-webhook[test]'"
 )
 from coprolib_webhook import WebhookAdapter  # noqa: E402
-from coprolib_webhook.receiver import Receiver  # noqa: E402
+from coprolib_webhook.testing import Receiver  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"reliability-fictional-signing-k").decode()
 DEST = "hooks"

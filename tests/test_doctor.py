@@ -39,7 +39,7 @@ def problems(findings: list[Finding]) -> list[Finding]:
 @pytest.fixture
 def fhir_url() -> Iterator[str]:
     pytest.importorskip("coprolib_fhir")
-    from coprolib_fhir.server import FhirServer
+    from coprolib_fhir.testing import FhirServer
 
     server = FhirServer(token=SECRET, validate=False)
     with FaultServer(server.app) as http:
@@ -301,7 +301,7 @@ def test_notify_clock_out_by_a_minute_says_fix_the_clock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("coprolib_notify")
-    from coprolib_notify.server import NotifyServer
+    from coprolib_notify.testing import NotifyServer
 
     notify = NotifyServer(clock=lambda: time.time() - 60)
     template = notify.add_template("email", "Dear ((name)), ((message))", subject="((title))")
@@ -325,7 +325,7 @@ def test_notify_clock_out_by_a_minute_says_fix_the_clock(
 def test_smtp_untrusted_certificate_advises_ca_file(tmp_path: Path) -> None:
     pytest.importorskip("coprolib_email")
     pytest.importorskip("aiosmtpd")
-    from coprolib_email.server import Mailbox, self_signed_cert, smtp_server
+    from coprolib_email.testing import Mailbox, self_signed_cert, smtp_server
 
     cert = self_signed_cert(tmp_path)
     with smtp_server(Mailbox(), security="tls", cert=cert) as port:

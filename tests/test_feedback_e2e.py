@@ -15,7 +15,7 @@ from click.testing import CliRunner
 pytest.importorskip("aiosmtpd")
 pytest.importorskip("coprolib_email")
 
-from coprolib_email.server import KEY_HEADER, Mailbox, smtp_server
+from coprolib_email.testing import KEY_HEADER, Mailbox, smtp_server
 
 from coprolib.cli import build_cli
 from coprolib.enums import (

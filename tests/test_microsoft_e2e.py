@@ -30,10 +30,10 @@ pytest.importorskip(
 pytest.importorskip("cryptography", reason="pip install -e 'adapters/coprolib-entra[test]'")
 
 from coprolib_dataverse.columns import DEFAULT_COLUMNS as DV_COLUMNS
-from coprolib_dataverse.local_server import LocalDataverse
-from coprolib_entra.local import LocalEntra
-from coprolib_sharepoint.local_servers import LocalGraphList, LocalTeamsWorkflow
+from coprolib_dataverse.testing import LocalDataverse
+from coprolib_entra.testing import LocalEntra
 from coprolib_sharepoint.sharepoint import DEFAULT_COLUMNS as SP_COLUMNS
+from coprolib_sharepoint.testing import LocalGraphList, LocalTeamsWorkflow
 
 CLIENT_ID = "e2e-client"
 CLIENT_SECRET = "e2e-client-secret-fictional"

@@ -34,6 +34,7 @@ from coprolib.report import (
 from coprolib.testing.strategies import bundles, dates
 from coprolib.testing.synthetic import SyntheticWorld, synthetic_world
 from tests.chromium_cdp import Chromium, find_chromium
+from tests.conftest import EXAMPLE_BUNDLE
 
 CHART_IDS = (
     "chart-funnel",
@@ -298,15 +299,12 @@ def test_empty_report_renders_in_headless_chromium(browser: Chromium, tmp_path: 
     _check_page(browser, report, expected=empty_charts)
 
 
-NORTHDALE = Path(__file__).resolve().parents[1] / "examples" / "northdale.json"
-
-
 def test_board_sections_render_in_headless_chromium(browser: Chromium, tmp_path: Path) -> None:
     """The Northdale example draws every chart, the three board sections' included, and the
     involvement section carries counts only: no contributor id, name or supporting org."""
     from coprolib.bundle import load_bundle
 
-    bundle = load_bundle(NORTHDALE)
+    bundle = load_bundle(EXAMPLE_BUNDLE)
     impact = measure_bundle(bundle, today=dt.date(2026, 12, 5))
     report = write_report(impact, tmp_path / "northdale.html")
     expected = (
@@ -341,7 +339,6 @@ def test_report_command_writes_html_and_json(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from coprolib.cli import build_cli
-    from tests.conftest import EXAMPLE_BUNDLE
 
     out = tmp_path / "board.html"
     result = CliRunner().invoke(

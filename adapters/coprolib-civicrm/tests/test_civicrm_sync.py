@@ -3,6 +3,7 @@ CiviCRM, a contributor withdraws, and ``coprolib sync`` deletes the Activities."
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import plan, withdraw
 from coprolib.testing.fault_server import FaultServer
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "northdale.json"
+# The example bundle coprolib ships (``coprolib demo`` reads it).
+EXAMPLE = Path(str(importlib.resources.files("coprolib.examples") / "northdale.json"))
 PERMISSIONS = {
     "access CiviCRM",
     "access AJAX API",

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from coprolib_dataverse import DataverseAdapter
 from coprolib_dataverse.columns import DEFAULT_COLUMNS
-from coprolib_dataverse.local_server import LocalDataverse
-from coprolib_entra.local import LocalEntra
+from coprolib_dataverse.testing import LocalDataverse
+from coprolib_entra.testing import LocalEntra
 
 from coprolib.adapters import Secret
 from coprolib.testing.fault_server import FaultServer

@@ -11,8 +11,8 @@ import requests
 from coprolib_dataverse import DataverseAdapter, batch
 from coprolib_dataverse.adapter import key_from_value, key_value
 from coprolib_dataverse.errors import RowMissingError, classify
-from coprolib_dataverse.local_server import UNREADABLE_IN_KEYS, LocalDataverse
-from coprolib_entra.local import LocalEntra
+from coprolib_dataverse.testing import UNREADABLE_IN_KEYS, LocalDataverse
+from coprolib_entra.testing import LocalEntra
 from hypothesis import given
 from hypothesis import strategies as st
 

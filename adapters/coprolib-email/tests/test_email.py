@@ -13,14 +13,14 @@ import pytest
 from coprolib_email import EmailAdapter
 from coprolib_email.adapter import EXCHANGE_SCOPE, classify_smtp
 from coprolib_email.message import KEY_HEADER, message_id
-from coprolib_email.server import (
+from coprolib_email.testing import (
     Mailbox,
     OAuthMailbox,
     free_port,
     self_signed_cert,
     smtp_server,
 )
-from coprolib_entra.local import LocalEntra
+from coprolib_entra.testing import LocalEntra
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
 from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind

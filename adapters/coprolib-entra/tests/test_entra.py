@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from coprolib_entra import EntraCredentials, default_scope
-from coprolib_entra.local import LocalEntra
+from coprolib_entra.testing import LocalEntra
 
 from coprolib.adapters import AuthError, RetryableError, Secret
 from coprolib.testing.fault_server import refused_url

@@ -69,7 +69,7 @@ def test_detail_leaves_out_what_is_empty(body: bytes, detail: str) -> None:
 
 
 def test_error_reply_is_read_back_by_read_error() -> None:
-    from coprolib_entra.local import error_reply
+    from coprolib_entra.testing import error_reply
 
     reply = error_reply(429, "TooManyRequests", "Slow down", {"Retry-After": "3"})
     assert reply.headers["Content-Type"] == "application/json"
@@ -80,7 +80,7 @@ def test_error_reply_is_read_back_by_read_error() -> None:
 
 
 def test_local_service_throttles_in_order_and_counts_whole_requests() -> None:
-    from coprolib_entra.local import LocalService
+    from coprolib_entra.testing import LocalService
 
     service = LocalService()
     assert service.next_throttle() is None and service.next_item_throttle() is None

@@ -13,7 +13,7 @@ import pytest
 from coprolib_fhir import FhirAdapter
 from coprolib_fhir.outcome import classify
 from coprolib_fhir.resources import escape_token, identifier_query
-from coprolib_fhir.server import FhirServer, split_token
+from coprolib_fhir.testing import FhirServer, split_token
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communication import Communication
 from hypothesis import given, settings

@@ -14,8 +14,8 @@ import jwt
 import pytest
 import requests
 from coprolib_fhir import FhirAdapter
-from coprolib_fhir.server import FhirServer
 from coprolib_fhir.smart import ASSERTION_TYPE, BackendServicesToken
+from coprolib_fhir.testing import FhirServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 

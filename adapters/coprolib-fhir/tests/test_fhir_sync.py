@@ -4,13 +4,14 @@ Communication from the server, and a second sync creates nothing new."""
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from coprolib_fhir.server import FhirServer
+from coprolib_fhir.testing import FhirServer
 
 from coprolib.bundle import load_bundle
 from coprolib.cli import build_cli
@@ -20,7 +21,8 @@ from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import plan, withdraw
 from coprolib.testing.fault_server import FaultServer
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "northdale.json"
+# The example bundle coprolib ships (``coprolib demo`` reads it).
+EXAMPLE = Path(str(importlib.resources.files("coprolib.examples") / "northdale.json"))
 TOKEN = "fictional-northdale-fhir-token"
 
 

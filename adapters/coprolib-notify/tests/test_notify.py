@@ -19,7 +19,7 @@ from coprolib_notify.adapter import (
     reference_for,
     seconds_to_midnight,
 )
-from coprolib_notify.server import PERSONAL_LOOKING, NotifyServer
+from coprolib_notify.testing import PERSONAL_LOOKING, NotifyServer
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from coprolib_notify.server import NotifyServer
+from coprolib_notify.testing import NotifyServer
 
 from coprolib.config import parse_config
 from coprolib.delivery import sync

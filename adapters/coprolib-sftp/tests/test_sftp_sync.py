@@ -3,6 +3,7 @@ sshd's drop folder, a contributor withdraws, and ``coprolib sync`` writes retrac
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,8 @@ from coprolib.delivery import sync
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import plan, withdraw
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "northdale.json"
+# The example bundle coprolib ships (``coprolib demo`` reads it).
+EXAMPLE = Path(str(importlib.resources.files("coprolib.examples") / "northdale.json"))
 
 
 @pytest.fixture

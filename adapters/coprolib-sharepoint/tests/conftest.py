@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from coprolib_entra.local import LocalEntra
-from coprolib_sharepoint.local_servers import LocalGraphList, LocalTeamsWorkflow
+from coprolib_entra.testing import LocalEntra
 from coprolib_sharepoint.sharepoint import DEFAULT_COLUMNS, DEFAULT_MAX_LENGTHS
+from coprolib_sharepoint.testing import LocalGraphList, LocalTeamsWorkflow
 
 from coprolib.adapters import Secret
 from coprolib.testing.fault_server import FaultServer

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from coprolib_entra.local import LocalEntra
+from coprolib_entra.testing import LocalEntra
 from coprolib_sharepoint import SharePointListAdapter, graph
-from coprolib_sharepoint.local_servers import LocalGraphList
+from coprolib_sharepoint.testing import LocalGraphList
 
 from coprolib.adapters import ConfigError, PermanentError, RetractRef, Status, build_adapter
 from coprolib.testing.conformance import AdapterConformance

@@ -11,8 +11,8 @@ import pytest
 import requests
 from coprolib_sharepoint import TeamsWorkflowAdapter
 from coprolib_sharepoint.cards import DEFAULT_MAX_BYTES, fit_message
-from coprolib_sharepoint.local_servers import TEAMS_LIMIT, LocalTeamsWorkflow
 from coprolib_sharepoint.teams import ACCEPTED
+from coprolib_sharepoint.testing import TEAMS_LIMIT, LocalTeamsWorkflow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 from coprolib_webhook import WebhookAdapter
-from coprolib_webhook.receiver import Receiver
+from coprolib_webhook.testing import Receiver
 from standardwebhooks import Webhook
 
 from coprolib.adapters import ConfigError, RetractRef, Secret, Status, build_adapter

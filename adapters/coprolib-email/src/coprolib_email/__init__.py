@@ -3,8 +3,8 @@
 STARTTLS or implicit TLS (always verified; ``ca_file`` adds a private authority), optional login,
 plain text and HTML alternatives, an Easy Read layout when the recipient needs it, and a
 ``Message-ID`` derived from the share's idempotency key. Email cannot be recalled: retraction
-records the compensating action for a person. :mod:`coprolib_email.server` is a real aiosmtpd
-server for tests.
+records the compensating action for a person. :mod:`coprolib_email.testing` (in the source
+tree only, not in the wheel) is a real aiosmtpd server for tests.
 """
 
 from __future__ import annotations

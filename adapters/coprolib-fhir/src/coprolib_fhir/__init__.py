@@ -6,7 +6,8 @@ update (``PUT Communication?identifier=…``) or conditional create (``ifNoneExi
 delivery repeated any number of times leaves one resource. Retraction marks the resource
 ``entered-in-error`` and then deletes it with a conditional ``DELETE``. ``OperationOutcome``
 issues are read into coprolib's error classes. Auth: a bearer token or OAuth 2.0 client
-credentials. :mod:`coprolib_fhir.server` is a FHIR-subset server for tests.
+credentials. :mod:`coprolib_fhir.testing` (in the source tree only, not in
+the wheel) is a FHIR-subset server for tests.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ from the share (name, title, message, and address lines for letters), and ``refe
 from the share's idempotency key so that Notify never takes it for personal data
 (:func:`~coprolib_notify.adapter.reference_for`), looked up before every send so a retry never
 sends twice. Notify cannot recall a message: retraction records the compensating action for a
-person. :mod:`coprolib_notify.server` is a Notify API subset for tests.
+person. :mod:`coprolib_notify.testing` (in the source tree only, not
+in the wheel) is a Notify API subset for tests.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 It lives in the source tree for tests but is left out of the built wheel: the adapter never
 imports it. Serve :meth:`LocalGraphMail.app` with :class:`coprolib.testing.fault_server.FaultServer`
-on 127.0.0.1, with tokens from :class:`RolesEntra` (a :class:`coprolib_entra.local.LocalEntra`
+on 127.0.0.1, with tokens from :class:`RolesEntra` (a :class:`coprolib_entra.testing.LocalEntra`
 whose access tokens are JWT-shaped and carry the ``roles`` the app registration was granted,
 as Entra ID's app-only tokens do).
 
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from coprolib_entra.local import LocalEntra, LocalService, error_reply
+from coprolib_entra.testing import LocalEntra, LocalService, error_reply
 
 from coprolib.testing.fault_server import Reply, Request
 

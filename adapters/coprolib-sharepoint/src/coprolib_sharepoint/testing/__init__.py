@@ -1,6 +1,6 @@
 """Local stand-ins for the Microsoft Graph list-item API and a Teams Workflows webhook, for tests
 and demonstrations. Serve their ``app`` with :class:`coprolib.testing.fault_server.FaultServer`
-on 127.0.0.1; tokens come from :class:`coprolib_entra.local.LocalEntra`.
+on 127.0.0.1; tokens come from :class:`coprolib_entra.testing.LocalEntra`.
 
 :class:`LocalGraphList` implements, under ``/v1.0``, what the ``sharepoint-list`` adapter uses:
 
@@ -42,8 +42,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from coprolib_entra.local import LocalService
-from coprolib_entra.local import error_reply as _error
+from coprolib_entra.testing import LocalService
+from coprolib_entra.testing import error_reply as _error
 
 from coprolib.testing.fault_server import Reply, Request
 

@@ -1,7 +1,7 @@
 """A local stand-in for the subset of the Dataverse Web API the adapter uses, for tests and the
 benchmark. Serve :meth:`LocalDataverse.app` with :class:`coprolib.testing.fault_server.FaultServer`
 on 127.0.0.1 (so transport faults can be injected too), with tokens from
-:class:`coprolib_entra.local.LocalEntra`.
+:class:`coprolib_entra.testing.LocalEntra`.
 
 What it implements, and the pages it follows:
 
@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from coprolib_entra.local import LocalService, error_reply
+from coprolib_entra.testing import LocalService, error_reply
 
 from coprolib.testing.fault_server import Reply, Request
 
