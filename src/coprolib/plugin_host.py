@@ -44,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.report_sections",
     "coprolib.plugins.demo_command",
     "coprolib.plugins.doctor_command",
+    "coprolib.plugins.serve_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"

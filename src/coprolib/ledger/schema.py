@@ -140,6 +140,18 @@ def _lean_indexes(sqlite: bool) -> tuple[str, ...]:
     )
 
 
+def _api(big: str) -> tuple[str, ...]:
+    # The HTTP API's own state. Neither table decides what may be shared: ``api_tokens`` says who
+    # may call the API (each create/revoke is a note in the audit chain) and ``api_replays``
+    # remembers answered Idempotency-Keys and webhook ids so a repeat writes nothing.
+    return (
+        "CREATE TABLE api_tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+        " scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
+        f"CREATE TABLE api_replays (key TEXT PRIMARY KEY, request_digest TEXT NOT NULL,"
+        f" status {big} NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)",
+    )
+
+
 #: Every migration, oldest first. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -171,6 +183,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="leaner write path: partial status/domain indexes; SQLite record_refs keyed",
         sqlite=_lean_indexes(sqlite=True),
         postgres=_lean_indexes(sqlite=False),
+    ),
+    Migration(
+        version=6,
+        name="api_tokens and api_replays: who may call coprolib serve; answered requests",
+        sqlite=_api("INTEGER"),
+        postgres=_api("INTEGER"),
     ),
 )
 
