@@ -127,9 +127,9 @@ def test_give_renew_correct_approve_and_override(api: Any) -> None:
     assert corrected.status_code == 200, corrected.text
     types = [e["type"] for e in get(base, "/v1/consents/c-09-api", t).json()["consent"]["events"]]
     assert types == ["given", "renewed", "renewed"]
-    approve = post(base, "/v1/consents/c-02/approve", t, json={"insight_id": "i-01"})
+    approve = post(base, "/v1/consents/c-02/approve", t, json={"insight_id": "i-02"})
     assert approve.status_code == 200, approve.text
-    assert approve.json()["consent"]["events"][-1]["insight_id"] == "i-01"
+    assert approve.json()["consent"]["events"][-1]["insight_id"] == "i-02"
     nothing_of_theirs = post(base, "/v1/consents/c-02/approve", t, json={"insight_id": "i-04"})
     assert_problem(nothing_of_theirs, 422, "consent_id")
     override = post(
