@@ -87,7 +87,7 @@ def _problem_response(problem: Problem, path: str) -> Response:
     )
 
 
-def _library_problem(exc: Exception, op: Operation | None) -> Problem:
+def _library_problem(exc: Exception, subject: str | None) -> Problem:
     """A refusal from the library as a problem naming the field it is about."""
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     field = getattr(exc, "field", None) or getattr(exc, "key", None)
@@ -97,8 +97,8 @@ def _library_problem(exc: Exception, op: Operation | None) -> Problem:
         or ("there is no " in message)
     )
     if missing:
-        return Problem(404, message, field=str(field or (op.subject if op else "id")))
-    return Problem(422, message, field=str(field or (op.subject if op else "body") or "body"))
+        return Problem(404, message, field=str(field or subject or "id"))
+    return Problem(422, message, field=str(field or subject or "body"))
 
 
 def _media(request: Request) -> str:
@@ -228,7 +228,7 @@ class Api:
             except Problem:
                 raise
             except (CoprolibError, ValueError, LookupError) as exc:
-                raise _library_problem(exc, op) from None
+                raise _library_problem(exc, op.subject) from None
 
     async def webhook(self, request: Request) -> Response:
         source_name = request.path_params["source"]
@@ -271,9 +271,7 @@ class Api:
             except (CoprolibError, ValueError, LookupError) as exc:
                 if find_replay(ledger, slot) is not None:
                     return 200, {"webhook_id": msg_id, "replayed": True}
-                problem = _library_problem(exc, None)
-                problem.field = f"data.{problem.field}" if problem.field != "body" else "data"
-                raise problem from None
+                raise _library_problem(exc, "data.contributor_id") from None
         return 200, answer
 
     async def health(self, request: Request) -> Response:
