@@ -238,7 +238,7 @@ def test_outcome_status_change_owes_feedback(api: Any) -> None:
 
 def _new_records() -> dict[str, Any]:
     return {
-        "coprolib_bundle": "1.0",
+        "coprolib_bundle": 1,
         "contributors": [{"id": "p-api-01", "display_name": "Robin (fictional)"}],
         "stories": [
             {
