@@ -143,11 +143,12 @@ def _lean_indexes(sqlite: bool) -> tuple[str, ...]:
 def _api(big: str) -> tuple[str, ...]:
     # The HTTP API's own state. Neither table decides what may be shared: ``api_tokens`` says who
     # may call the API (each create/revoke is a note in the audit chain) and ``api_replays``
-    # remembers answered Idempotency-Keys and webhook ids so a repeat writes nothing.
+    # remembers answered Idempotency-Keys and webhook ids so a repeat writes nothing. IF NOT
+    # EXISTS: re-running the migrations over a ledger put back to an older version keeps them.
     return (
-        "CREATE TABLE api_tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+        "CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
         " scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
-        f"CREATE TABLE api_replays (key TEXT PRIMARY KEY, request_digest TEXT NOT NULL,"
+        f"CREATE TABLE IF NOT EXISTS api_replays (key TEXT PRIMARY KEY, request_digest TEXT NOT NULL,"
         f" status {big} NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)",
     )
 
