@@ -209,7 +209,7 @@ class Api:
             known = dict(op.query)
             for name, value in query.items():
                 if name not in known:
-                    raise Problem(400, f"unknown query parameter {name!r}", field=name)
+                    raise Problem(400, f"unknown query parameter {name!r}", field=name or "query")
                 validate_value(known[name], value, name)
             ledger.actor = principal.name
             call = Call(

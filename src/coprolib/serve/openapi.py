@@ -83,7 +83,8 @@ def _operation(op: Operation) -> dict[str, Any]:
         statuses += [413, 415]
     if op.operation_id == "contributorJourney":
         statuses.append(501)
-    doc["responses"] = {str(op.status): _json("Done"), **_refusals(*sorted(statuses))}
+    answer = dict(op.answer_schema) if op.answer_schema is not None else None
+    doc["responses"] = {str(op.status): _json("Done", answer), **_refusals(*sorted(statuses))}
     return doc
 
 

@@ -68,6 +68,8 @@ class Operation:
     extra_media: tuple[str, ...] = ()
     #: The path parameter a "not in the ledger" refusal is about.
     subject: str | None = None
+    #: The schema of a successful answer (default: an object).
+    answer_schema: Mapping[str, Any] | None = None
 
 
 # --- shared schema pieces ---------------------------------------------------------------------
@@ -623,6 +625,7 @@ OPERATIONS: tuple[Operation, ...] = (
         scope="read",
         run=due,
         query=(("overdue", {"type": "string", "enum": ["true", "false"]}),),
+        answer_schema={"type": "array", "items": {"type": "object"}},
     ),
     Operation(
         method="POST",

@@ -59,4 +59,4 @@ def validate_value(schema: Mapping[str, Any], value: str, name: str) -> None:
 
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     for error in validator.iter_errors(value):
-        raise Problem(400, f"{name}: {error.message}", field=name)
+        raise Problem(400, f"{name}: {error.message}", field=name or "query")
