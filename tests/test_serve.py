@@ -367,3 +367,39 @@ def test_journey_route_calls_the_journey_function(api: Any, target: LedgerTarget
             ledger, "p-rowan", config=northdale_config(), moment=dt.datetime.fromisoformat(at)
         ).to_json()
     assert r.json() == json.loads(json.dumps(direct, default=str))
+
+
+def test_the_readme_curl_examples_work(api: Any, target: LedgerTarget) -> None:
+    import re
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    base, tokens = api
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = [m for m in re.findall(r"^\$ (curl .*)$", readme, flags=re.M) if "/v1/" in m]
+    assert len(lines) == 2 and "withdraw" in lines[0] and "journey" in lines[1]
+    outputs = []
+    for line in lines:
+        command = line.replace("http://127.0.0.1:8080", base) + " --max-time 30 --silent"
+        done = subprocess.run(
+            ["bash", "-c", command],
+            env={"COPROLIB_TOKEN": tokens["consent-only"], "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        outputs.append(json.loads(done.stdout))
+    assert outputs[0]["consent_ids"] == ["c-02"]
+    assert target.raw("SELECT count(*) FROM consent_events WHERE consent_id = 'c-02'")[0][0] == 3
+    try:
+        import coprolib.journey  # noqa: F401
+    except ImportError:
+        assert outputs[1]["status"] == 501
+    else:
+        assert "status" not in outputs[1] or outputs[1]["status"] != 501
