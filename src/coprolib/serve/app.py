@@ -346,6 +346,13 @@ def create_app(
         )
         return _problem_response(problem, request.url.path)
 
+    async def on_error(request: Request, exc: Exception) -> Response:
+        # Only the kind of error and the route: its message may hold ids or words from a story.
+        route = _route_template(request.scope)
+        log.error("%s %s failed: %s", request.method, route, type(exc).__name__)
+        problem = Problem(500, "the server could not complete the request", field="request")
+        return _problem_response(problem, route)
+
     from starlette.exceptions import HTTPException
 
     @asynccontextmanager
@@ -359,7 +366,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={Problem: on_problem, HTTPException: on_http},
+        exception_handlers={Problem: on_problem, HTTPException: on_http, Exception: on_error},
         lifespan=lifespan,
     )
     app.state.api = api
