@@ -288,9 +288,12 @@ def test_import_with_an_idempotency_key_writes_once(api: Any, target: LedgerTarg
     assert ledger_state(target) == state
 
 
-def test_size_limit_cors_and_metrics(target: LedgerTarget) -> None:
+def test_size_limit_cors_metrics_and_logs_without_personal_data(
+    target: LedgerTarget, caplog: pytest.LogCaptureFixture
+) -> None:
     tokens = fill(target, ("case-system", ALL_SCOPES))
     t = tokens["case-system"]
+    caplog.set_level("INFO", logger="coprolib.serve")
     with serving(target) as base:
         big = post(base, "/v1/records", t, json={"x": "a" * (11 * 1024 * 1024)})
         assert_problem(big, 413, "body")
@@ -301,6 +304,9 @@ def test_size_limit_cors_and_metrics(target: LedgerTarget) -> None:
     assert 'route="/v1/contributors/{contributor_id}/withdraw",status="200"' in metrics
     assert 'coprolib_writes_total{operation="withdrawConsent"} 1.0' in metrics
     assert "p-jo" not in metrics and "Robin" not in metrics
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "coprolib.serve")
+    assert "POST /v1/contributors/{contributor_id}/withdraw 200" in logged
+    assert "p-jo" not in logged and "Robin" not in logged and t not in logged
     config = northdale_config(
         '[plugins.serve]\nmax_body_bytes = 2048\ncors_origins = ["https://crm.example.org"]\n'
     )
