@@ -409,3 +409,31 @@ def test_the_readme_curl_examples_work(api: Any, target: LedgerTarget) -> None:
         assert outputs[1]["status"] == 501
     else:
         assert "status" not in outputs[1] or outputs[1]["status"] != 501
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        ('[plugins.serve]\ncors_origins = "*"\n', "plugins.serve.cors_origins"),
+        ("[plugins.serve]\nmax_body_bytes = 10\n", "plugins.serve.max_body_bytes"),
+        ("[plugins.serve]\nlimit = 1\n", "plugins.serve.limit: unknown key"),
+        (
+            '[plugins.serve.webhooks.mosaic]\nsecret = "whsec_c2VjcmV0"\n',
+            "write secrets as $env:NAME",
+        ),
+        (
+            '[plugins.serve.webhooks.mosaic]\nsecret = "$env:COPROLIB_TEST_UNSET_SECRET"\n',
+            "COPROLIB_TEST_UNSET_SECRET, which is not set",
+        ),
+        ('[plugins.serve.entra]\naudience = "api://x"\n', "plugins.serve.entra.tenant_id"),
+    ],
+)
+def test_a_bad_serve_configuration_is_one_line_naming_the_key(
+    tmp_path: Path, toml: str, says: str
+) -> None:
+    config = tmp_path / "coprolib.toml"
+    config.write_text(toml)
+    result = CliRunner().invoke(build_cli(), ["serve", "--openapi", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert "c2VjcmV0" not in result.output

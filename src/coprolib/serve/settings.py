@@ -89,7 +89,8 @@ def _check(table: Any, known: set[str], key: str, config: Config) -> Mapping[str
         raise _fail(key, "must be a table", config)
     for k in table:
         if k not in known:
-            raise _fail(f"{key}.{k}", f"unknown key (known: {', '.join(sorted(known))})", config)
+            where = f"{key}.{k}" if key else str(k)
+            raise _fail(where, f"unknown key (known: {', '.join(sorted(known))})", config)
     return table
 
 
