@@ -89,6 +89,7 @@ def _token(key: rsa.RSAPrivateKey, *, roles: list[str], **changes: Any) -> str:
         "roles": roles,
         **changes,
     }
+    claims = {k: v for k, v in claims.items() if v is not None}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID, "typ": "JWT"})
 
 
@@ -121,6 +122,18 @@ def test_entra_token_with_the_role_may_withdraw_audited_as_the_app(
     assert r.status_code == 200, r.text
     actors = [str(a[0]) for a in target.raw("SELECT actor FROM audit")]
     assert f"entra:{CLIENT}" in actors
+    # A v1.0 token (the default when the app registration does not ask for v2.0): other
+    # issuer form, the calling app in ``appid``.
+    v1 = _token(
+        tenant_key,
+        roles=["Coprolib.Consent.Write"],
+        iss=f"https://sts.windows.net/{TENANT}/",
+        ver="1.0",
+        azp=None,
+        appid=CLIENT,
+    )
+    r = post(entra_api, "/v1/contributors/p-taylor/withdraw", v1, json={})
+    assert r.status_code == 200, r.text
 
 
 def test_entra_tokens_that_do_not_hold_are_refused_and_change_nothing(

@@ -60,7 +60,7 @@ class EntraVerifier:
                 key.key,
                 algorithms=["RS256"],
                 audience=s.audience,
-                issuer=s.issuer,
+                issuer=s.issuers,
                 leeway=s.leeway_seconds,
                 options={"require": ["exp", "iss", "aud"]},
             )

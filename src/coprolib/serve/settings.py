@@ -10,7 +10,7 @@ pool = 4                           # ledger handles, one per request in flight
 tenant_id = "0b2a6c9e-4f1d-4c8e-9a57-3f1e2d4c5b6a"
 audience = "api://coprolib-northdale"
 roles = { "Coprolib.Read" = ["read"], "Coprolib.Consent" = ["read", "consent:write"] }
-# issuer and jwks_url default to the tenant's published v2.0 ones
+# issuers default to the tenant's v2.0 and v1.0 ones; jwks_url to its published keys
 
 [plugins.serve.webhooks.mosaic]    # POST /v1/webhooks/mosaic, Standard Webhooks signed
 secret = "$env:MOSAIC_WEBHOOK_SECRET"
@@ -31,7 +31,7 @@ from coprolib.ledger.api_store import SCOPES
 
 _ENV_REF = re.compile(r"^\$env:([A-Za-z_][A-Za-z0-9_]*)$")
 _KEYS = {"max_body_bytes", "cors_origins", "pool", "entra", "webhooks"}
-_ENTRA_KEYS = {"tenant_id", "audience", "issuer", "jwks_url", "roles", "leeway_seconds"}
+_ENTRA_KEYS = {"tenant_id", "audience", "issuers", "jwks_url", "roles", "leeway_seconds"}
 _WEBHOOK_KEYS = {"secret", "tolerance_seconds"}
 #: Where the body of a request is refused (413) by default: 10 MiB.
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -43,7 +43,9 @@ class EntraSettings:
 
     tenant_id: str
     audience: str
-    issuer: str
+    #: Accepted ``iss`` values: Entra ID issues v2.0 tokens, or v1.0 ones when the API's app
+    #: registration leaves ``accessTokenAcceptedVersion`` unset.
+    issuers: tuple[str, ...]
     jwks_url: str
     roles: Mapping[str, tuple[str, ...]]
     leeway_seconds: int = 60
@@ -100,6 +102,9 @@ def _entra(raw: Any, config: Config) -> EntraSettings:
         if not isinstance(table.get(k), str) or not table[k].strip():
             raise _fail(f"entra.{k}", "is required", config)
     tenant = table["tenant_id"]
+    given = table.get("issuers", [])
+    if not isinstance(given, list) or not all(isinstance(i, str) and i for i in given):
+        raise _fail("entra.issuers", "must be a list of issuer URLs", config)
     roles_raw = _check(table.get("roles", {}), set(table.get("roles", {})), "entra.roles", config)
     roles: dict[str, tuple[str, ...]] = {}
     for role, scopes in roles_raw.items():
@@ -109,7 +114,15 @@ def _entra(raw: Any, config: Config) -> EntraSettings:
     return EntraSettings(
         tenant_id=tenant,
         audience=table["audience"],
-        issuer=table.get("issuer", f"https://login.microsoftonline.com/{tenant}/v2.0"),
+        issuers=tuple(
+            table.get(
+                "issuers",
+                [
+                    f"https://login.microsoftonline.com/{tenant}/v2.0",
+                    f"https://sts.windows.net/{tenant}/",
+                ],
+            )
+        ),
         jwks_url=table.get(
             "jwks_url", f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
         ),
