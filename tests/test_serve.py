@@ -426,6 +426,10 @@ def test_the_readme_curl_examples_work(api: Any, target: LedgerTarget) -> None:
             "COPROLIB_TEST_UNSET_SECRET, which is not set",
         ),
         ('[plugins.serve.entra]\naudience = "api://x"\n', "plugins.serve.entra.tenant_id"),
+        (
+            '[plugins.serve.webhooks.mosaic]\nsecret = "$env:PATH"\n',
+            "does not hold a signing secret",
+        ),
     ],
 )
 def test_a_bad_serve_configuration_is_one_line_naming_the_key(

@@ -131,6 +131,18 @@ def _entra(raw: Any, config: Config) -> EntraSettings:
     )
 
 
+def _is_signing_secret(secret: str) -> bool:
+    import base64
+    import binascii
+
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(secret[6:], validate=True)) >= 16
+    except (binascii.Error, ValueError):
+        return False
+
+
 def serve_settings(config: Config, environ: Mapping[str, str] | None = None) -> ServeSettings:
     """The serve settings in ``config`` (defaults when there is no ``[plugins.serve]``).
     Raises :class:`ConfigError` naming the key; secrets are read from the environment."""
@@ -150,9 +162,16 @@ def serve_settings(config: Config, environ: Mapping[str, str] | None = None) -> 
         table.get("webhooks", {}), set(table.get("webhooks", {})), "webhooks", config
     ).items():
         t = _check(raw, _WEBHOOK_KEYS, f"webhooks.{name}", config)
+        secret = _secret(t.get("secret"), f"webhooks.{name}.secret", config, env)
+        if not _is_signing_secret(secret):
+            raise _fail(
+                f"webhooks.{name}.secret",
+                "the variable does not hold a signing secret (whsec_ followed by base64)",
+                config,
+            )
         hooks[name] = WebhookSource(
             name=name,
-            secret=_secret(t.get("secret"), f"webhooks.{name}.secret", config, env),
+            secret=secret,
             tolerance_seconds=int(t.get("tolerance_seconds", 300)),
         )
     return ServeSettings(
