@@ -128,8 +128,11 @@ def _token_commands(cli: click.Group) -> None:
 
     @token_group.command(name="revoke")
     @click.argument("name")
+    @json_option
     @ledger_options
-    def revoke_command(name: str, ledger_opt: str | None, config_opt: str | None) -> None:
+    def revoke_command(
+        name: str, as_json: bool, ledger_opt: str | None, config_opt: str | None
+    ) -> None:
         """Revoke the token called NAME; it is refused from now on."""
         from coprolib.ledger.api_store import TokenError, revoke_token
 
@@ -138,6 +141,9 @@ def _token_commands(cli: click.Group) -> None:
                 token = revoke_token(ledger, name)
             except TokenError as exc:
                 raise click.ClickException(str(exc)) from None
+        if as_json:
+            click.echo(json.dumps({"name": token.name, "revoked_at": token.revoked_at}))
+            return
         click.echo(f"revoked {token.name} at {token.revoked_at}")
 
     @token_group.command(name="list")

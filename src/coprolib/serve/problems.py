@@ -6,11 +6,13 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from coprolib.errors import CoprolibError
+
 #: The media type of a problem document.
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(Exception):
+class Problem(CoprolibError):
     """A request the API refuses: ``status``, a one-line ``detail`` and the ``field`` it is about
     (a body key such as ``terms.purposes``, a path or query parameter, or a header)."""
 
