@@ -224,6 +224,7 @@ NO_JSON = {
     "schema",  # prints JSON Schema
     "redact",  # a text filter; --jsonl for records
     "rekey",  # prints a key once
+    "serve",  # runs the HTTP API; --openapi prints its JSON document
     "sync",
     "outbox",
     "withdraw",

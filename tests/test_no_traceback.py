@@ -25,7 +25,7 @@ from coprolib.testing.fault_server import refused_url
 from .conftest import EXAMPLE_BUNDLE
 
 #: Commands that only start something long-running, or write a whole demo: not fed garbage here.
-SKIP = {"demo"}
+SKIP = {"demo", "serve"}
 
 
 def commands() -> list[tuple[tuple[str, ...], click.Command]]:

@@ -45,6 +45,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "coprolib.plugins.demo_command",
     "coprolib.plugins.doctor_command",
     "coprolib.plugins.journey_commands",
+    "coprolib.plugins.serve_commands",
 )
 
 ENTRY_POINT_GROUP = "coprolib"

@@ -512,8 +512,12 @@ class RecordStore(LedgerCore):
         if not isinstance(event, ConsentEvent):
             raise LedgerError(f"expected a ConsentEvent, got {type(event).__name__}", record=where)
         with self.transaction():
+            # Lock the consent's row in ``records``: it is updated in place, never deleted
+            # and re-inserted as ``consent_state`` is, so on PostgreSQL a writer waiting here
+            # sees the version the one before it wrote (a lock on a row that was replaced would
+            # be released with no row, and two waiters would both write the same version).
             self._db.query_one(
-                f"SELECT version FROM consent_state WHERE consent_id = ?{self._db.for_update}",
+                f"SELECT seq FROM records WHERE kind = 'consent' AND id = ?{self._db.for_update}",
                 (consent_id,),
             )
             consent = self.get(Consent, consent_id)

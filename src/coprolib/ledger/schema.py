@@ -158,6 +158,19 @@ def _delivery_control(serial: str) -> tuple[str, ...]:
     )
 
 
+def _api(big: str) -> tuple[str, ...]:
+    # The HTTP API's own state. Neither table decides what may be shared: ``api_tokens`` says who
+    # may call the API (each create/revoke is a note in the audit chain) and ``api_replays``
+    # remembers answered Idempotency-Keys and webhook ids so a repeat writes nothing. IF NOT
+    # EXISTS: re-running the migrations over a ledger put back to an older version keeps them.
+    return (
+        "CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+        " scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
+        f"CREATE TABLE IF NOT EXISTS api_replays (key TEXT PRIMARY KEY, request_digest TEXT NOT NULL,"
+        f" status {big} NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)",
+    )
+
+
 #: Every migration, oldest first. Append new ones; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -202,6 +215,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="delivery control: fencing tokens, job history, destination pauses",
         sqlite=_delivery_control("INTEGER PRIMARY KEY"),
         postgres=_delivery_control("BIGSERIAL PRIMARY KEY"),
+    ),
+    Migration(
+        version=8,
+        name="api_tokens and api_replays: who may call coprolib serve; answered requests",
+        sqlite=_api("INTEGER"),
+        postgres=_api("INTEGER"),
     ),
 )
 
