@@ -366,7 +366,9 @@ def test_journey_route_calls_the_journey_function(api: Any, target: LedgerTarget
 
     base, tokens = api
     at = "2026-12-01T12:00:00+00:00"
-    r = get(base, f"/v1/contributors/p-rowan/journey?at={at}", tokens["reader"])
+    from urllib.parse import quote
+
+    r = get(base, f"/v1/contributors/p-rowan/journey?at={quote(at)}", tokens["reader"])
     assert r.status_code == 200, r.text
     with target.open(actor="test") as ledger:
         direct = journeys.journey(
