@@ -11,6 +11,7 @@ Typical use inside an adapter::
 
 from __future__ import annotations
 
+import abc
 import ipaddress
 import threading
 import time
@@ -213,7 +214,7 @@ class StaticToken:
         return self.secret.reveal()
 
 
-class TokenEndpoint:
+class TokenEndpoint(abc.ABC):
     """OAuth 2.0 ``client_credentials`` tokens from a token endpoint, cached until shortly before
     they expire and fetched again on expiry or when a request gets 401. Subclasses say how the
     client proves who it is (:meth:`credentials`) and what to say when that is refused."""
@@ -243,9 +244,9 @@ class TokenEndpoint:
         self._expires = 0.0
         self._lock = threading.Lock()
 
+    @abc.abstractmethod
     def credentials(self) -> dict[str, str]:
         """The form fields that identify the client (besides ``grant_type`` and ``scope``)."""
-        raise NotImplementedError
 
     def refused(self, response: requests.Response) -> str:
         """The message for a token endpoint that refused the credentials (400, 401 or 403)."""
