@@ -30,6 +30,7 @@ from coprolib.adapters.errors import (
     AuthError,
     PermanentError,
     RetryableError,
+    ThrottledError,
     error_for,
 )
 from coprolib.adapters.results import Status
@@ -399,3 +400,76 @@ class HttpClient:
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
+
+
+class Classify(Protocol):
+    """An adapter's mapping of a non-2xx reply to ``what`` onto a coprolib error."""
+
+    def __call__(
+        self, status: int, headers: Mapping[str, str], body: bytes, *, what: str
+    ) -> AdapterError: ...
+
+
+class ServiceClient:
+    """One remote service for one destination: requests with the token refreshed once on 401,
+    counted, errors classified by ``classify`` and masked, and the destination paused as a 429
+    (or an exhausted limit) asks. ``service`` names it in messages ("Dataverse", "Salesforce")."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        http: HttpClient,
+        classify: Classify,
+        redact: Callable[[str], str],
+        clock: Callable[[], float],
+    ) -> None:
+        self.service = service
+        self.http = http
+        self.classify = classify
+        self.redact = redact
+        self.clock = clock
+        #: HTTP requests sent to the service (not counting token requests).
+        self.requests_sent = 0
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def paused_for(self) -> float:
+        """Seconds this destination is still paused by a 429 (0 when not paused)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self.clock())
+
+    def note(self, error: AdapterError) -> AdapterError:
+        """``error`` with secrets masked; a throttle pauses the destination for its delay."""
+        if isinstance(error, ThrottledError):
+            with self._lock:
+                until = self.clock() + (error.retry_after or 0.0)
+                self._paused_until = max(self._paused_until, until)
+        error.message = self.redact(error.message)
+        error.args = (error.message,)
+        return error
+
+    def send(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
+        """One request, the token refreshed once on 401: the 2xx response, or the adapter's
+        classified error raised (and noted). While paused, nothing is sent."""
+        remaining = self.paused_for()
+        if remaining > 0:
+            raise ThrottledError(
+                f"{self.service} asked us to wait: destination paused for {remaining:.0f} s more",
+                retry_after=remaining,
+            )
+        if self.http.options.ca_bundle:
+            kwargs["verify"] = self.http.options.ca_bundle
+        response = self.http.send(method, url, **kwargs)
+        self.requests_sent += 1
+        if response.status_code == 401:
+            response.close()
+            response = self.http.send(method, url, _refresh=True, **kwargs)
+            self.requests_sent += 1
+        if response.status_code >= 300:
+            error = self.classify(
+                response.status_code, response.headers, response.content, what=what
+            )
+            response.close()
+            raise self.note(error)
+        return response

@@ -23,8 +23,8 @@ Docs followed:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -44,8 +44,14 @@ from coprolib.adapters import (
     Status,
 )
 from coprolib.adapters import columns as share_columns
-from coprolib.adapters.errors import AdapterError, PermanentError, RetryableError, ThrottledError
-from coprolib.adapters.http import ClientCredentials, HttpClient, HttpOptions, check_endpoint
+from coprolib.adapters.errors import AdapterError, PermanentError, RetryableError
+from coprolib.adapters.http import (
+    ClientCredentials,
+    HttpClient,
+    HttpOptions,
+    ServiceClient,
+    check_endpoint,
+)
 from coprolib.records import Share
 from coprolib_salesforce.errors import RecordMissingError, classify, classify_code, error_parts
 
@@ -200,56 +206,31 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
             redact=self.redact,
             headers={"Accept": "application/json"},
         )
-        #: HTTP requests sent to the REST API (token requests not counted), for benchmarks.
-        self.requests_sent = 0
-        self._paused_until = 0.0
+        self.service = ServiceClient(
+            service="Salesforce",
+            http=self.http,
+            classify=functools.partial(classify, limit_pause=self.config.limit_pause),
+            redact=self.redact,
+            clock=clock,
+        )
         self._object_confirmed = False
-        self._lock = threading.Lock()
 
     # --- one request ----------------------------------------------------------------------
 
     def paused_for(self) -> float:
         """Seconds this destination is still paused by a limit or 429 (0 when not paused)."""
-        with self._lock:
-            return max(0.0, self._paused_until - self.clock())
+        return self.service.paused_for()
 
-    def _noted(self, error: AdapterError) -> AdapterError:
-        if isinstance(error, ThrottledError):
-            with self._lock:
-                until = self.clock() + (error.retry_after or 0.0)
-                self._paused_until = max(self._paused_until, until)
-        error.message = self.redact(error.message)
-        error.args = (error.message,)
-        return error
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent to the REST API (token requests not counted), for benchmarks."""
+        return self.service.requests_sent
 
     def call(self, method: str, path: str, *, what: str, **kwargs: Any) -> requests.Response:
-        """One REST API request: the token refreshed once on 401, nothing sent while paused;
-        the 2xx response, or the classified error raised."""
-        remaining = self.paused_for()
-        if remaining > 0:
-            raise ThrottledError(
-                f"{what}: Salesforce asked us to wait; paused for {remaining:.0f} s more",
-                retry_after=remaining,
-            )
-        with self._lock:
-            self.requests_sent += 1
-        response = self.http.send(method, path, **kwargs)
-        if response.status_code == 401:
-            response.close()
-            with self._lock:
-                self.requests_sent += 1
-            response = self.http.send(method, path, _refresh=True, **kwargs)
-        if response.status_code >= 300:
-            error = classify(
-                response.status_code,
-                response.headers,
-                response.content,
-                what=what,
-                limit_pause=self.config.limit_pause,
-            )
-            response.close()
-            raise self._noted(error)
-        return response
+        """One REST request through :class:`coprolib.adapters.http.ServiceClient`: the token
+        refreshed once on 401, nothing sent while paused; the 2xx response, or the classified
+        error raised (a 429 or an exhausted limit pauses the destination)."""
+        return self.service.send(method, path, what=what, **kwargs)
 
     # --- addresses and records ------------------------------------------------------------
 
@@ -344,7 +325,7 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
             what="upsert",
             limit_pause=self.config.limit_pause,
         )
-        return self.failed_delivery(share, self._noted(error))
+        return self.failed_delivery(share, self.service.note(error))
 
     def _delivered(self, share: Share, remote_id: str | None) -> DeliveryResult:
         return DeliveryResult(
@@ -482,7 +463,7 @@ class SalesforceAdapter(Adapter[SalesforceConfig]):
             what="delete",
             limit_pause=self.config.limit_pause,
         )
-        return None if isinstance(error, RecordMissingError) else self._noted(error)
+        return None if isinstance(error, RecordMissingError) else self.service.note(error)
 
     # --- check ----------------------------------------------------------------------------
 

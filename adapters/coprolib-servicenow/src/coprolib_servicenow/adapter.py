@@ -27,8 +27,8 @@ Docs followed:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -52,9 +52,14 @@ from coprolib.adapters.errors import (
     AuthError,
     PermanentError,
     RetryableError,
-    ThrottledError,
 )
-from coprolib.adapters.http import ClientCredentials, HttpClient, HttpOptions, check_endpoint
+from coprolib.adapters.http import (
+    ClientCredentials,
+    HttpClient,
+    HttpOptions,
+    ServiceClient,
+    check_endpoint,
+)
 from coprolib.records import Share
 from coprolib_servicenow.errors import RecordMissingError, classify
 
@@ -189,52 +194,30 @@ class ServiceNowAdapter(Adapter[ServiceNowConfig]):
             redact=self.redact,
             headers={"Accept": "application/json"},
         )
-        #: HTTP requests sent to the REST APIs (token requests not counted), for benchmarks.
-        self.requests_sent = 0
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self.service = ServiceClient(
+            service="ServiceNow",
+            http=self.http,
+            classify=functools.partial(classify, wall=self.wall),
+            redact=self.redact,
+            clock=clock,
+        )
 
     # --- one request ----------------------------------------------------------------------
 
     def paused_for(self) -> float:
-        """Seconds this destination is still paused by a 429 (0 when not paused)."""
-        with self._lock:
-            return max(0.0, self._paused_until - self.clock())
+        """Seconds this destination is still paused by a limit or 429 (0 when not paused)."""
+        return self.service.paused_for()
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent to the REST API (token requests not counted), for benchmarks."""
+        return self.service.requests_sent
 
     def call(self, method: str, path: str, *, what: str, **kwargs: Any) -> requests.Response:
-        """One REST request: the token refreshed once on 401, nothing sent while paused; the
-        2xx response, or the classified error raised (a 429 pauses the destination)."""
-        remaining = self.paused_for()
-        if remaining > 0:
-            raise ThrottledError(
-                f"{what}: ServiceNow asked us to wait; paused for {remaining:.0f} s more",
-                retry_after=remaining,
-            )
-        with self._lock:
-            self.requests_sent += 1
-        response = self.http.send(method, path, **kwargs)
-        if response.status_code == 401:
-            response.close()
-            with self._lock:
-                self.requests_sent += 1
-            response = self.http.send(method, path, _refresh=True, **kwargs)
-        if response.status_code >= 300:
-            error = classify(
-                response.status_code,
-                response.headers,
-                response.content,
-                what=what,
-                wall=self.wall,
-            )
-            response.close()
-            if isinstance(error, ThrottledError):
-                with self._lock:
-                    until = self.clock() + (error.retry_after or 0.0)
-                    self._paused_until = max(self._paused_until, until)
-            error.message = self.redact(error.message)
-            error.args = (error.message,)
-            raise error
-        return response
+        """One REST request through :class:`coprolib.adapters.http.ServiceClient`: the token
+        refreshed once on 401, nothing sent while paused; the 2xx response, or the classified
+        error raised (a 429 or an exhausted limit pauses the destination)."""
+        return self.service.send(method, path, what=what, **kwargs)
 
     def _json(self, response: requests.Response, what: str) -> Any:
         try:
