@@ -476,8 +476,6 @@ def plan_feedback(
     share is delivered) are listed in :attr:`FeedbackPlan.for_a_person`. With ``apply=False``
     nothing is recorded.
     """
-    from coprolib.delivery.engine import delivered_receipt
-
     moment = moment or dt.datetime.now(dt.UTC)
     dests = sorted(
         (
@@ -553,7 +551,7 @@ def plan_feedback(
             waiting.append((fb.id, refused))
             continue
         if fb.kind is FeedbackKind.SHARED:
-            if fb.share_id and not delivered_receipt(ledger, fb.share_id):
+            if fb.share_id and not ledger.delivered_receipt(fb.share_id):
                 waiting.append((fb.id, f"share {fb.share_id} has not been delivered yet"))
             else:
                 # Its message is a note to staff; what happened and how it was received needs

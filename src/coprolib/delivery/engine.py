@@ -1102,13 +1102,9 @@ def _merge(parts: list[SyncSummary]) -> SyncSummary:
 
 
 def delivered_receipt(ledger: Ledger, share_id: str) -> Receipt | None:
-    """The receipt that shows ``share_id`` reached its destination (and was not retracted
-    since), or None: the precondition of the "shared" feedback owed for it."""
-    receipts = ledger.receipts_for(share_id)
-    if not receipts or receipts[-1].action != DELIVER:
-        return None
-    last: Receipt = receipts[-1]
-    return last
+    """The receipt that shows ``share_id`` reached its destination and was not retracted since
+    (see :meth:`coprolib.ledger.Ledger.delivered_receipt`)."""
+    return ledger.delivered_receipt(share_id)
 
 
 def outbox_status(ledger: Ledger) -> dict[str, Counter[str]]:

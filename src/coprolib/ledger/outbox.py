@@ -394,6 +394,14 @@ class OutboxStore(RecordStore):
             )  # fmt: skip
         return lost
 
+    def delivered_receipt(self, share_id: str) -> Receipt | None:
+        """The receipt that shows ``share_id`` reached its destination (and was not retracted
+        since), or None: the precondition of the "shared" feedback owed for it."""
+        receipts = self.receipts_for(share_id)
+        if not receipts or receipts[-1].action != JobKind.DELIVER.value:
+            return None
+        return receipts[-1]
+
     def receipts_for(self, share_id: str) -> list[Receipt]:
         """The receipts for a share, oldest first."""
         rows = self._db.query(
