@@ -397,3 +397,51 @@ def test_batches_in_flight_follow_the_adapters_declared_concurrency() -> None:
     assert room(DestinationLimits(8).gate("c", Limited(settings, destination="c"))) == 3
     assert room(DestinationLimits().gate("d", NoRepeat(settings, destination="d"))) == 1
     assert DestinationLimits().gate("e", FileAdapter(settings, destination="e")) is None
+
+
+def test_a_slow_request_keeps_its_lease_so_no_other_worker_claims_it(tmp_path: Path) -> None:
+    """A request slower than the lease: its claim is renewed while it is in flight, so a second
+    worker that starts meanwhile finds nothing to claim and each share arrives once."""
+    import threading
+
+    from coprolib.testing.shares import outbox_config
+
+    url = f"sqlite:///{tmp_path / 'slow.db'}"
+    received: list[str] = []
+
+    class Slow(Adapter[Any]):
+        name = "slow"
+        config_class = dict
+        capabilities = Capabilities(max_batch_size=10)
+
+        def __init__(self) -> None:
+            self.destination = "board"
+            self.config = {}
+            self._secrets = ()
+
+        def deliver_one(self, share: Share) -> DeliveryResult:
+            time.sleep(1.2)  # together the batch takes longer than the 2 s lease
+            received.append(share.idempotency_key)
+            return DeliveryResult(
+                share_id=share.id, idempotency_key=share.idempotency_key, status=Status.OK
+            )
+
+    with open_ledger(url, actor="test") as ledger:
+        seed_consent(ledger)
+        plan_into(ledger, outbox_shares(3, "board"))
+    config = outbox_config("board")
+    first: list[Any] = []
+
+    def worker_a() -> None:
+        with open_ledger(url, actor="a") as ledger:
+            first.append(sync(ledger, config, adapters={"board": Slow()}, lease_seconds=2))
+
+    a = threading.Thread(target=worker_a)
+    a.start()
+    time.sleep(2.6)  # past the first lease: without renewal the jobs would be claimable now
+    with open_ledger(url, actor="b") as ledger:
+        second = sync(ledger, config, adapters={"board": Slow()}, lease_seconds=2)
+    a.join(timeout=30)
+    assert second.delivered == 0, second.lines()
+    assert first and first[0].delivered == 3, first
+    assert sorted(received) == sorted(set(received)) and len(received) == 3

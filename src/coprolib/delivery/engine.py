@@ -19,7 +19,8 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -657,6 +658,30 @@ def _process(run: _Run, jobs: list[Job]) -> None:
                 run.progress(len(batch))
 
 
+@contextmanager
+def _leases_kept(run: _Run, jobs: list[Job]) -> Iterator[None]:
+    """Renew the leases of ``jobs`` every third of a lease while a request is in flight, so a
+    slow destination never lets another worker claim them mid-request. The ledger is used only
+    by this thread meanwhile (the engine waits in the adapter), and the renewal is fenced: a
+    claim already lost stays lost."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(max(1.0, run.lease_seconds / 3)):
+            try:
+                run.ledger.renew_leases(jobs, run.lease_seconds, run.clock())
+            except Exception:  # best effort: the fence still decides who may record
+                return
+
+    keeper = threading.Thread(target=beat, name="coprolib-lease-keeper", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
+
+
 def _not_in_doubt(run: _Run, batch: list[Job]) -> list[Job]:
     """For a destination that cannot drop duplicates: dead-letter, unsent, each job whose
     previous holder's lease ran out while it was sending (it may have arrived), and return the
@@ -706,7 +731,12 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
             return vetoed
         return consent_reason(ledger, share, destination_cfg, consents.now, consents)
 
-    results = deliver_checked(adapter, [share for _, share in sendable], recheck=recheck)
+    results = deliver_checked(
+        adapter,
+        [share for _, share in sendable],
+        recheck=recheck,
+        in_flight=lambda: _leases_kept(run, jobs),
+    )
     done: list[tuple[Job, Share, DeliveryResult]] = []
     for result in results:
         job, share = by_share[result.share_id]
@@ -780,7 +810,7 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
                 continue
             refs.append(RetractRef(share_id=job.share_id, idempotency_key=key, remote_id=remote_id))
             by_key[key] = job
-    results = retract_checked(adapter, refs)
+    results = retract_checked(adapter, refs, in_flight=lambda: _leases_kept(run, jobs))
     outcome: dict[int, list[RetractResult]] = defaultdict(list)
     for result in results:
         outcome[by_key[result.idempotency_key].id].append(result)

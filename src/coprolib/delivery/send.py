@@ -9,6 +9,7 @@ adapter does (raises, returns too few results, returns them out of order).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from coprolib.adapters import (
@@ -23,6 +24,9 @@ from coprolib.records import Share
 #: Given a share about to be sent, the reason it must not be (consent changed, vetoed) or None.
 Recheck = Callable[[Share], str | None]
 
+#: What to hold open while a request is in flight (the engine keeps its claim's lease alive).
+InFlight = Callable[[], AbstractContextManager[object]]
+
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     """``items`` in consecutive groups of at most ``size``."""
@@ -30,13 +34,17 @@ def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def deliver_checked(
-    adapter: Adapter[Any], shares: Sequence[Share], *, recheck: Recheck | None = None
+    adapter: Adapter[Any],
+    shares: Sequence[Share],
+    *,
+    recheck: Recheck | None = None,
+    in_flight: InFlight = nullcontext,
 ) -> list[DeliveryResult]:
     """Deliver ``shares`` through ``adapter``, skipping any that ``recheck`` now refuses.
 
     Shares go in groups of the adapter's batch size; each group is re-checked just before it is
     sent. A refused share gets a ``CANCELLED`` result with the reason and never reaches the
-    adapter.
+    adapter. ``in_flight()`` is held open around each call to the adapter (and only then).
     """
     results: dict[str, DeliveryResult] = {}
     for group in chunks(shares, adapter.capabilities.max_batch_size):
@@ -55,7 +63,8 @@ def deliver_checked(
         if not to_send:
             continue
         try:
-            got = adapter.deliver(to_send)
+            with in_flight():
+                got = adapter.deliver(to_send)
         except Exception as exc:
             got = [adapter.failed_delivery(share, exc) for share in to_send]
         by_id = {r.share_id: r for r in got if isinstance(r, DeliveryResult)}
@@ -64,12 +73,16 @@ def deliver_checked(
     return [results[share.id] for share in shares]
 
 
-def retract_checked(adapter: Adapter[Any], refs: Sequence[RetractRef]) -> list[RetractResult]:
-    """Retract ``refs`` through ``adapter`` in batches: exactly one result per ref, in order."""
+def retract_checked(
+    adapter: Adapter[Any], refs: Sequence[RetractRef], *, in_flight: InFlight = nullcontext
+) -> list[RetractResult]:
+    """Retract ``refs`` through ``adapter`` in batches: exactly one result per ref, in order
+    (``in_flight()`` held open around each call to the adapter)."""
     results: dict[str, RetractResult] = {}
     for group in chunks(refs, adapter.capabilities.max_batch_size):
         try:
-            got = adapter.retract(group)
+            with in_flight():
+                got = adapter.retract(group)
         except Exception as exc:
             got = [adapter.failed_retraction(ref, exc) for ref in group]
         by_key = {r.idempotency_key: r for r in got if isinstance(r, RetractResult)}
