@@ -12,9 +12,9 @@ import json
 import random
 import time
 
-from coprolib.convert import converter
-from coprolib.enums import Audience, ConsentEventType, IdentityLevel, Purpose, StorySource
 from coprolib.records import Consent, ConsentEvent, ConsentTerms, Quote, Story
+from coprolib.records.convert import converter
+from coprolib.records.enums import Audience, ConsentEventType, IdentityLevel, Purpose, StorySource
 
 
 def make_records(n: int, seed: int = 7) -> tuple[list[Story], list[Consent]]:

@@ -29,15 +29,6 @@ from pathlib import Path
 
 from coprolib.config import Config, Destination, FeedbackPolicy
 from coprolib.consent import DecisionCache, ShareRequest, decide
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    IdentityLevel,
-    InsightStatus,
-    Purpose,
-    SARDomain,
-    StorySource,
-)
 from coprolib.planner import World, insight_text_digest, plan, reconcile, route, withdraw
 from coprolib.records import (
     Consent,
@@ -48,6 +39,15 @@ from coprolib.records import (
     Insight,
     Quote,
     Story,
+)
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    StorySource,
 )
 
 UTC = dt.UTC
@@ -353,9 +353,9 @@ def main() -> int:
     )
 
     if args.ledger:
-        from coprolib.bundle import Bundle
         from coprolib.ledger import open_ledger
         from coprolib.planner import apply_plan
+        from coprolib.records.bundle import Bundle
 
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"

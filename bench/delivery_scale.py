@@ -78,7 +78,7 @@ def naive_rate(url: str, shares: list[Any]) -> float:
     """Shares per second, one ``requests.post`` per share, no session, no concurrency."""
     from coprolib_webhook.adapter import sign
 
-    from coprolib import convert
+    from coprolib.records import convert
 
     key = base64.b64decode(SECRET.removeprefix("whsec_"))
     started = time.perf_counter()

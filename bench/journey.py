@@ -4,7 +4,7 @@ Builds a fictional world (``coprolib.testing.synthetic_world``: 100k stories, 5k
 2-8 supporting stories each, outcomes, feedback, one delivered share per agreed insight with a
 receipt, a blanket consent per contributor) in a SQLite ledger, then measures in the same run:
 
-* ``coprolib.journey.journey(ledger, id)`` for contributors whose stories feed insights (so
+* ``coprolib.report.journey.journey(ledger, id)`` for contributors whose stories feed insights (so
   every part is read: stories, consents, insights, outcomes, shares, receipts, feedback,
   activities and the other people to keep out of the text), median of the runs;
 * the same with the HTML page rendered (``render_html``);
@@ -28,10 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coprolib.enums import Audience, ConsentEventType, IdentityLevel, Purpose
-from coprolib.journey import journey, render_html
 from coprolib.ledger import open_ledger
 from coprolib.records import Consent, ConsentEvent, ConsentTerms, Contributor, Receipt
+from coprolib.records.enums import Audience, ConsentEventType, IdentityLevel, Purpose
+from coprolib.report.journey import journey, render_html
 from coprolib.testing.synthetic import synthetic_world
 
 TARGET_MS = 100.0

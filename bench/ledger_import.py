@@ -161,7 +161,7 @@ def child_ledger(url: str, schema: str | None, path: str) -> dict[str, float]:
 
 
 def child_validate(path: str) -> dict[str, float]:
-    from coprolib.bundle import iter_jsonl
+    from coprolib.records.bundle import iter_jsonl
 
     t = time.perf_counter()
     with open(path, encoding="utf-8") as fh:

@@ -45,7 +45,7 @@ Tool = Callable[[str], Predicted]
 
 def coprolib_tool() -> tuple[Tool, set[str]]:
     """coprolib's find_spans with the built-in recognisers only."""
-    from coprolib.redact import find_spans, get_recognizers
+    from coprolib.redaction import find_spans, get_recognizers
 
     builtin = [r for r in get_recognizers() if type(r).__module__.startswith("coprolib.")]
     labels = {label for r in builtin for label in r.labels}
@@ -62,7 +62,7 @@ def presidio_tool() -> tuple[Tool, set[str]]:
     EMAIL_ADDRESS and URL are left out: their check downloads the Public Suffix List."""
     from coprolib_presidio import DEFAULT_ENTITIES, presidio_recognizers
 
-    from coprolib.redact import find_spans
+    from coprolib.redaction import find_spans
 
     recognizers = presidio_recognizers([*DEFAULT_ENTITIES, "DATE_TIME"])
     rename = {"DATE": "DATE_OF_BIRTH"}

@@ -353,7 +353,7 @@ class Corpus:
         self.fake = Faker("en_GB")
         self.fake.seed_instance(seed)
         if known_first is None:
-            from coprolib.plugins.recognizers_names import first_names
+            from coprolib.redaction.recognizers_names import first_names
 
             known_first = set(first_names())
         self.people = People(self.fake, self.rng, known_first)

@@ -46,7 +46,7 @@ SCRUBADUB_LABELS = {
 
 def coprolib_tool() -> tuple[Callable[[str], Predicted], set[str]]:
     """coprolib's find_spans with the built-in recognisers."""
-    from coprolib.redact import find_spans, get_recognizers
+    from coprolib.redaction import find_spans, get_recognizers
 
     labels = {label for r in get_recognizers() for label in r.labels}
 
@@ -155,7 +155,7 @@ def _overlap() -> str:
     """How many of Faker's en_GB first names are in coprolib's list (why held-out matters)."""
     from faker.providers.person.en_GB import Provider
 
-    from coprolib.plugins.recognizers_names import first_names
+    from coprolib.redaction.recognizers_names import first_names
 
     ours = first_names()
     faker = {n.casefold() for n in (*Provider.first_names_male, *Provider.first_names_female)}

@@ -14,11 +14,27 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
-from coprolib.bundle import Bundle, dump_bundle
-from coprolib.enums import (
+from coprolib.records import (
+    Accessibility,
+    Activity,
+    Consent,
+    ConsentEvent,
+    ConsentTerms,
+    ContactDetails,
+    Contributor,
+    EvidenceRef,
+    Feedback,
+    Insight,
+    Outcome,
+    OutcomeEvent,
+    Quote,
+    Story,
+)
+from coprolib.records.bundle import Bundle, dump_bundle
+from coprolib.records.enums import (
     AbuseType as A,
 )
-from coprolib.enums import (
+from coprolib.records.enums import (
     Audience,
     ChangeDepth,
     ConsentEventType,
@@ -39,22 +55,6 @@ from coprolib.enums import (
     SARDomain,
     StorySource,
     Support,
-)
-from coprolib.records import (
-    Accessibility,
-    Activity,
-    Consent,
-    ConsentEvent,
-    ConsentTerms,
-    ContactDetails,
-    Contributor,
-    EvidenceRef,
-    Feedback,
-    Insight,
-    Outcome,
-    OutcomeEvent,
-    Quote,
-    Story,
 )
 
 UTC = dt.UTC

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from coprolib.plugin_host import reset_plugin_manager
+from coprolib.plugins import reset_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 # The one copy of the fictional example bundle: the package data that `coprolib demo` reads.

@@ -5,18 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    FeedbackChannel,
-    FeedbackKind,
-    IdentityLevel,
-    InsightStatus,
-    Purpose,
-    SARDomain,
-    ShareKind,
-    StorySource,
-)
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -31,6 +19,18 @@ from coprolib.records import (
     Share,
     SharedQuote,
     Story,
+)
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    FeedbackChannel,
+    FeedbackKind,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    ShareKind,
+    StorySource,
 )
 
 T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)

@@ -13,9 +13,9 @@ from typing import Any
 import requests
 import uvicorn
 
-from coprolib.bundle import load_bundle
 from coprolib.config import Config, parse_config
 from coprolib.ledger.api_store import create_token
+from coprolib.records.bundle import load_bundle
 from tests.conftest import EXAMPLE_BUNDLE, ROOT
 
 #: Every scope, for a token that may do anything.

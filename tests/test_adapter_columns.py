@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coprolib.adapters import columns
-from coprolib.enums import FeedbackChannel, IdentityLevel, SARDomain
 from coprolib.records import ConsentRef, Share, SharedQuote
+from coprolib.records.enums import FeedbackChannel, IdentityLevel, SARDomain
 from coprolib.testing.shares import PLANNED_AT, canonical_shares, make_share
 
 

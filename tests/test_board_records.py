@@ -16,19 +16,25 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coprolib.bundle import BundleError, bundle_from_data, dumps_bundle, load_bundle, loads_bundle
 from coprolib.config import ConfigError, parse_config
-from coprolib.enums import (
+from coprolib.impact import involvement_of, measure_ledger
+from coprolib.ledger import LedgerError
+from coprolib.records import Involvement, LivedAnswer, Proposal, Recognition, RecordError
+from coprolib.records.bundle import (
+    BundleError,
+    bundle_from_data,
+    dumps_bundle,
+    load_bundle,
+    loads_bundle,
+)
+from coprolib.records.enums import (
     InvolvementRole,
     LivedVerdict,
     PaymentMethod,
     RecognitionKind,
     StorySource,
 )
-from coprolib.impact import involvement_of, measure_ledger
-from coprolib.ledger import LedgerError
-from coprolib.records import Involvement, LivedAnswer, Proposal, Recognition, RecordError
-from coprolib.schema import bundle_schema
+from coprolib.records.schema import bundle_schema
 from tests.conftest import EXAMPLE_BUNDLE
 
 TODAY = dt.date(2026, 12, 5)
@@ -222,10 +228,16 @@ _DAY0 = dt.date(2026, 1, 1)
 def _board_world(draw: st.DrawFn) -> dict[str, Any]:
     """A small world of stories, insights, outcomes at any stage, proposals with or without an
     answer, new answers, activities and involvements with any recognition."""
-    from coprolib.enums import ChangeDepth, DecisionHolder, LadderRung, OutcomeKind, SARDomain
-    from coprolib.enums import OutcomeStatus as S
     from coprolib.outcomes import advance, propose
     from coprolib.records import Activity, Contributor, EvidenceRef, Insight, Story
+    from coprolib.records.enums import (
+        ChangeDepth,
+        DecisionHolder,
+        LadderRung,
+        OutcomeKind,
+        SARDomain,
+    )
+    from coprolib.records.enums import OutcomeStatus as S
 
     def on(n: int) -> dt.date:
         return _DAY0 + dt.timedelta(days=n)
@@ -379,7 +391,7 @@ def test_board_measures_hold_together(
 def test_the_docs_jsonl_example_holds_valid_records() -> None:
     import re
 
-    from coprolib.bundle import iter_jsonl
+    from coprolib.records.bundle import iter_jsonl
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "impact.md").read_text(encoding="utf-8")
     block = re.findall(r"```text\n(\{\"type\".*?)```", text, flags=re.S)[0]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coprolib.bundle import (
+from coprolib.records.bundle import (
     Bundle,
     BundleError,
     bundle_from_data,
@@ -23,8 +23,8 @@ from coprolib.bundle import (
     loads_bundle,
     write_jsonl,
 )
-from coprolib.convert import structure, unstructure
-from coprolib.schema import bundle_schema, bundle_schema_text
+from coprolib.records.convert import structure, unstructure
+from coprolib.records.schema import bundle_schema, bundle_schema_text
 from coprolib.testing import strategies as cst
 
 from .conftest import EXAMPLE_BUNDLE, ROOT

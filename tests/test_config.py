@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from coprolib.config import MASK, ConfigError, key_lines, load_config, parse_config
-from coprolib.enums import Audience, IdentityLevel, Purpose
+from coprolib.records.enums import Audience, IdentityLevel, Purpose
 
 GOOD = """\
 ledger = "sqlite:///example.db"

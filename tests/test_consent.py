@@ -12,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coprolib.consent import Decision, InForce, ShareRequest, evaluate
-from coprolib.enums import (
+from coprolib.hookspecs import hookimpl
+from coprolib.plugins import get_plugin_manager
+from coprolib.records import Consent, ConsentEvent, ConsentTerms, Story
+from coprolib.records.enums import (
     Audience,
     ConsentEventType,
     DecisionBasis,
@@ -21,9 +24,6 @@ from coprolib.enums import (
     StorySource,
     Support,
 )
-from coprolib.hookspecs import hookimpl
-from coprolib.plugin_host import get_plugin_manager
-from coprolib.records import Consent, ConsentEvent, ConsentTerms, Story
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, 9, tzinfo=UTC)
@@ -322,7 +322,7 @@ def test_default_deny_holds_even_if_built_in_rules_are_removed() -> None:
     names = [
         n
         for n in (pm.get_name(impl.plugin) for impl in pm.hook.consent_veto.get_hookimpls())
-        if n and n.startswith("coprolib.plugins.rule_")
+        if n and n.startswith("coprolib.consent.rules.")
     ]
     removed = [(n, pm.unregister(name=n)) for n in names]
     try:

@@ -27,16 +27,6 @@ from coprolib.adapters import Status as S
 from coprolib.config import Config, parse_config
 from coprolib.consent import decide
 from coprolib.delivery import RetryPolicy, sync
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    DecisionBasis,
-    IdentityLevel,
-    InsightStatus,
-    Purpose,
-    SARDomain,
-    StorySource,
-)
 from coprolib.ledger import open_ledger
 from coprolib.planner import SendCheck, explain, insight_text_digest, plan, request_for, withdraw
 from coprolib.planner.world import load_world
@@ -50,6 +40,16 @@ from coprolib.records import (
     Quote,
     Share,
     Story,
+)
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    DecisionBasis,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    StorySource,
 )
 
 #: Just ahead of the wall clock: the outbox stamps jobs due with the real time.

@@ -23,28 +23,12 @@ from typing import Any
 
 import pytest
 
+from coprolib.adapters.file_destination import FileAdapter
 from coprolib.config import Config, parse_config
-from coprolib.consent_receipts import consent_receipt
-from coprolib.convert import unstructure
 from coprolib.delivery import sync
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    DecisionBasis,
-    FeedbackChannel,
-    FeedbackKind,
-    IdentityLevel,
-    InsightStatus,
-    Purpose,
-    SARDomain,
-    StorySource,
-    Support,
-)
-from coprolib.erase import erase_person
 from coprolib.impact import measure_ledger
 from coprolib.ledger import generate_key
 from coprolib.planner import plan
-from coprolib.plugins.file_destination import FileAdapter
 from coprolib.records import (
     Accessibility,
     Consent,
@@ -58,7 +42,23 @@ from coprolib.records import (
     Quote,
     Story,
 )
+from coprolib.records.convert import unstructure
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    DecisionBasis,
+    FeedbackChannel,
+    FeedbackKind,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    StorySource,
+    Support,
+)
 from coprolib.report import write_report
+from coprolib.rights.erasure import erase_person
+from coprolib.rights.receipts import consent_receipt
 from coprolib.testing.fault_server import FaultServer, Reply, Request
 from coprolib.testing.ledger_fixtures import LedgerTarget
 

@@ -23,12 +23,12 @@ from coprolib.adapters import (
     RetractResult,
     Status,
 )
+from coprolib.adapters.file_destination import FileAdapter
 from coprolib.delivery import RetryPolicy, backoff_delay, delivered_receipt, sync
-from coprolib.enums import ConsentEventType
 from coprolib.ledger import ShareStatus
-from coprolib.plugin_host import get_plugin_manager
-from coprolib.plugins.file_destination import FileAdapter
+from coprolib.plugins import get_plugin_manager
 from coprolib.records import ConsentEvent, Share
+from coprolib.records.enums import ConsentEventType
 from coprolib.testing.shares import (
     CONSENT_ID,
     outbox_config,
@@ -379,7 +379,7 @@ def test_consent_renewed_unchanged_is_checked_again_and_sent(ledger: Any, tmp_pa
 
 
 def test_consent_narrowed_away_from_the_audience_cancels(ledger: Any, tmp_path: Path) -> None:
-    from coprolib.enums import Audience
+    from coprolib.records.enums import Audience
 
     _planned(ledger, 2)
     ledger.append_consent_event(

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from coprolib.adapters import Adapter, Capabilities, DeliveryResult, Status
+from coprolib.adapters.file_destination import FileAdapter
 from coprolib.cli import build_cli
 from coprolib.delivery import RetryPolicy, destination_status, sync
-from coprolib.enums import Audience
 from coprolib.ledger import JobStatus, ShareStatus, open_ledger
-from coprolib.plugins.file_destination import FileAdapter
-from coprolib.records import ConsentEvent, ConsentEventType, Receipt, Share
+from coprolib.records import ConsentEvent, Receipt, Share
+from coprolib.records.enums import Audience, ConsentEventType
 from coprolib.testing.fault_server import refused_url
 from coprolib.testing.shares import (
     CONSENT_ID,

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from coprolib.bundle import load_bundle
+from coprolib.adapters.file_destination import FileAdapter
 from coprolib.cli import build_cli
 from coprolib.config import Config, parse_config
 from coprolib.delivery import sync
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import plan, withdraw
-from coprolib.plugins.file_destination import FileAdapter
+from coprolib.records.bundle import load_bundle
 from coprolib.testing.fault_server import FaultServer
 
 from .conftest import EXAMPLE_BUNDLE, ROOT

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from coprolib.demo import run_demo
+from coprolib.cli.demo import run_demo
 from coprolib.ledger import open_ledger
 from coprolib.records import Feedback
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from coprolib.cli import build_cli
-from coprolib.doctor import Finding, Severity, install_command, run_checks
+from coprolib.cli.doctor import Finding, Severity, install_command, run_checks
 from coprolib.testing.fault_server import FaultServer, refused_url
 
 SECRET = "fictional-doctor-secret-93a1"

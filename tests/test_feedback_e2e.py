@@ -18,16 +18,6 @@ pytest.importorskip("coprolib_email")
 from coprolib_email.testing import KEY_HEADER, Mailbox, smtp_server
 
 from coprolib.cli import build_cli
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    FeedbackChannel,
-    FeedbackKind,
-    FeedbackStatus,
-    IdentityLevel,
-    Purpose,
-    StorySource,
-)
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import withdraw
 from coprolib.records import (
@@ -39,6 +29,16 @@ from coprolib.records import (
     Contributor,
     Feedback,
     Story,
+)
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    IdentityLevel,
+    Purpose,
+    StorySource,
 )
 
 GIVEN = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)

@@ -11,18 +11,7 @@ import pytest
 
 from coprolib.config import ConfigError, parse_config
 from coprolib.delivery.recheck import consent_reason
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    FeedbackChannel,
-    FeedbackKind,
-    FeedbackStatus,
-    IdentityLevel,
-    Purpose,
-    ShareKind,
-    StorySource,
-)
-from coprolib.feedback_owed import feedback_done, feedback_share_identity, plan_feedback
+from coprolib.feedback.owed import feedback_done, feedback_share_identity, plan_feedback
 from coprolib.ledger import ShareStatus
 from coprolib.planner import plan, request_for, withdraw
 from coprolib.records import (
@@ -34,6 +23,17 @@ from coprolib.records import (
     Contributor,
     Feedback,
     Story,
+)
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    IdentityLevel,
+    Purpose,
+    ShareKind,
+    StorySource,
 )
 
 T0 = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)

@@ -10,22 +10,7 @@ from typing import Any
 
 from coprolib.config import parse_config
 from coprolib.delivery.recheck import consent_reason
-from coprolib.enums import (
-    Audience,
-    ChangeDepth,
-    ConsentEventType,
-    FeedbackChannel,
-    FeedbackKind,
-    FeedbackStatus,
-    IdentityLevel,
-    InsightStatus,
-    OutcomeKind,
-    OutcomeStatus,
-    Purpose,
-    SARDomain,
-    StorySource,
-)
-from coprolib.feedback_owed import (
+from coprolib.feedback.owed import (
     cancel_owed_feedback,
     feedback_due,
     is_about_outcome,
@@ -34,7 +19,7 @@ from coprolib.feedback_owed import (
     scheduled_message,
 )
 from coprolib.ledger import ShareStatus
-from coprolib.outcomes_ledger import add_outcome, update_outcome
+from coprolib.outcomes.recording import add_outcome, update_outcome
 from coprolib.planner import plan, withdraw
 from coprolib.records import (
     Consent,
@@ -48,6 +33,21 @@ from coprolib.records import (
     Outcome,
     OutcomeEvent,
     Story,
+)
+from coprolib.records.enums import (
+    Audience,
+    ChangeDepth,
+    ConsentEventType,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    IdentityLevel,
+    InsightStatus,
+    OutcomeKind,
+    OutcomeStatus,
+    Purpose,
+    SARDomain,
+    StorySource,
 )
 
 T0 = dt.datetime(2026, 10, 5, 9, tzinfo=dt.UTC)

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
-from coprolib.plugins.file_destination import FileAdapter
+from coprolib.adapters.file_destination import FileAdapter
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.shares import canonical_shares, make_share
 
@@ -173,7 +173,7 @@ def test_csv_cells_that_start_a_formula_are_neutralised(tmp_path: Path, start: s
 
 @given(st.text(max_size=40))
 def test_neutralised_cells_never_start_a_formula_and_stay_stable(value: str) -> None:
-    from coprolib.plugins.file_destination import FORMULA_START, neutralise_cell, restore_cell
+    from coprolib.adapters.file_destination import FORMULA_START, neutralise_cell, restore_cell
 
     once = neutralise_cell(value)
     assert not once.startswith(FORMULA_START)

@@ -10,20 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coprolib.enums import (
-    ChangeDepth,
-    DecisionHolder,
-    FeedbackChannel,
-    FeedbackKind,
-    FeedbackStatus,
-    IdentityLevel,
-    LadderRung,
-    OutcomeKind,
-    OutcomeStatus,
-    SARDomain,
-    ShareKind,
-    StorySource,
-)
 from coprolib.impact import measure, measure_bundle
 from coprolib.outcomes import advance, propose
 from coprolib.records import (
@@ -36,6 +22,20 @@ from coprolib.records import (
     RecordError,
     Share,
     Story,
+)
+from coprolib.records.enums import (
+    ChangeDepth,
+    DecisionHolder,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    IdentityLevel,
+    LadderRung,
+    OutcomeKind,
+    OutcomeStatus,
+    SARDomain,
+    ShareKind,
+    StorySource,
 )
 from coprolib.testing.synthetic import synthetic_world
 
@@ -414,8 +414,8 @@ def test_imported_timeline_that_skips_steps_still_counts_as_agreed() -> None:
 def test_impact_command_reads_a_bundle(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from coprolib.bundle import Bundle, dump_bundle
     from coprolib.cli import build_cli
+    from coprolib.records.bundle import Bundle, dump_bundle
 
     world = synthetic_world(stories=50, insights=6, seed=2)
     path = tmp_path / "world.json"

@@ -12,22 +12,6 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coprolib.enums import (
-    Audience,
-    ChangeDepth,
-    ConsentEventType,
-    DecisionHolder,
-    FeedbackChannel,
-    FeedbackKind,
-    FeedbackStatus,
-    InvolvementRole,
-    LadderRung,
-    LivedVerdict,
-    OutcomeStatus,
-    PaymentMethod,
-    Purpose,
-    RecognitionKind,
-)
 from coprolib.impact import contributor_involvement, measure, measure_bundle
 from coprolib.outcomes import time_in_status
 from coprolib.records import (
@@ -43,6 +27,22 @@ from coprolib.records import (
     Proposal,
     Recognition,
     Share,
+)
+from coprolib.records.enums import (
+    Audience,
+    ChangeDepth,
+    ConsentEventType,
+    DecisionHolder,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    InvolvementRole,
+    LadderRung,
+    LivedVerdict,
+    OutcomeStatus,
+    PaymentMethod,
+    Purpose,
+    RecognitionKind,
 )
 from coprolib.testing.synthetic import synthetic_world
 

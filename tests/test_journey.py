@@ -14,17 +14,17 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from coprolib.bundle import load_bundle
 from coprolib.cli import build_cli
 from coprolib.config import Config, load_config
 from coprolib.delivery import sync
-from coprolib.enums import ChangeDepth, FeedbackKind, OutcomeKind, OutcomeStatus
-from coprolib.erase import erase_person
-from coprolib.journey import ContributorNotFound, journey, render_html, summary_lines
 from coprolib.ledger import ShareStatus
-from coprolib.outcomes_ledger import add_outcome
+from coprolib.outcomes.recording import add_outcome
 from coprolib.planner import plan, withdraw
 from coprolib.records import Contributor, Outcome, OutcomeEvent, Story
+from coprolib.records.bundle import load_bundle
+from coprolib.records.enums import ChangeDepth, FeedbackKind, OutcomeKind, OutcomeStatus
+from coprolib.report.journey import ContributorNotFound, journey, render_html, summary_lines
+from coprolib.rights.erasure import erase_person
 from tests.conftest import EXAMPLE_BUNDLE, ROOT
 
 UTC = dt.UTC
@@ -253,7 +253,7 @@ def test_page_escapes_what_staff_wrote(ledger: Any) -> None:
 
 
 def test_journey_shows_their_roles_and_recognition(lived: tuple[Any, Config]) -> None:
-    from coprolib.journey import journey, render_html, summary_lines
+    from coprolib.report.journey import journey, render_html, summary_lines
 
     ledger, config = lived
     j = journey(ledger, "p-amber", config=config)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from coprolib.journey import journey, write_html
 from coprolib.ledger import open_ledger
+from coprolib.report.journey import journey, write_html
 from tests.chromium_cdp import Chromium, find_chromium
 from tests.conftest import EXAMPLE_BUNDLE
 from tests.test_journey import live_example, mentions, other_people

@@ -14,7 +14,23 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coprolib.enums import (
+from coprolib.ledger import open_ledger
+from coprolib.records import (
+    Activity,
+    Consent,
+    ConsentEvent,
+    ConsentTerms,
+    Contributor,
+    EvidenceRef,
+    Feedback,
+    Insight,
+    Outcome,
+    OutcomeEvent,
+    Receipt,
+    Share,
+    Story,
+)
+from coprolib.records.enums import (
     Audience,
     ChangeDepth,
     ConsentEventType,
@@ -32,23 +48,7 @@ from coprolib.enums import (
     ShareKind,
     StorySource,
 )
-from coprolib.journey import journey, render_html, summary_lines
-from coprolib.ledger import open_ledger
-from coprolib.records import (
-    Activity,
-    Consent,
-    ConsentEvent,
-    ConsentTerms,
-    Contributor,
-    EvidenceRef,
-    Feedback,
-    Insight,
-    Outcome,
-    OutcomeEvent,
-    Receipt,
-    Share,
-    Story,
-)
+from coprolib.report.journey import journey, render_html, summary_lines
 
 AT = dt.datetime(2026, 6, 1, 10, tzinfo=dt.UTC)
 

@@ -13,8 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coprolib.bundle import load_bundle
-from coprolib.enums import InsightStatus, Purpose
 from coprolib.ledger import (
     SCHEMA_VERSION,
     LedgerError,
@@ -24,6 +22,8 @@ from coprolib.ledger import (
 )
 from coprolib.ledger import schema as ledger_schema
 from coprolib.records import Activity, Consent, Contributor, Feedback, Insight, Outcome, Story
+from coprolib.records.bundle import load_bundle
+from coprolib.records.enums import InsightStatus, Purpose
 from tests.conftest import EXAMPLE_BUNDLE
 from tests.ledger_data import (
     T0,

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from coprolib.enums import Purpose
 from coprolib.records import Story
+from coprolib.records.enums import Purpose
 from tests.ledger_data import consent, contributor, share, story
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from coprolib.bundle import load_bundle, write_jsonl
 from coprolib.cli import build_cli
 from coprolib.ledger import SCHEMA_VERSION, KeyRing, open_ledger
 from coprolib.ledger.schema import MIGRATIONS
 from coprolib.records import Story
+from coprolib.records.bundle import load_bundle, write_jsonl
 from coprolib.testing.ledger_fixtures import drop_target, make_target
 from tests.conftest import EXAMPLE_BUNDLE
 from tests.ledger_data import contributor, story
@@ -248,7 +248,7 @@ def _postgres_commands(run, ledger_target) -> None:  # type: ignore[no-untyped-d
 
 
 def test_init_never_writes_a_password_into_the_config(run, tmp_path: Path) -> None:
-    from coprolib.plugins.ledger_commands import without_password
+    from coprolib.cli.ledger_commands import without_password
 
     assert without_password("postgresql://app:s3cret@db:5432/x") == (
         "postgresql://app@db:5432/x",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from coprolib.enums import Purpose
 from coprolib.ledger import LedgerError, generate_key
 from coprolib.ledger.codec import ERASED
 from coprolib.records import Consent, Contributor, Feedback, Story
+from coprolib.records.enums import Purpose
 from tests.ledger_data import (
     consent,
     contributor,

@@ -26,11 +26,11 @@ from hypothesis.stateful import (
     rule,
 )
 
-from coprolib.bundle import Bundle as RecordBundle
-from coprolib.enums import Purpose
 from coprolib.ledger import LedgerError, generate_key, open_ledger
 from coprolib.ledger.codec import ERASED
 from coprolib.records import Consent, Contributor, Story
+from coprolib.records.bundle import Bundle as RecordBundle
+from coprolib.records.enums import Purpose
 from coprolib.testing.ledger_fixtures import drop_target, make_target
 from tests.ledger_data import T0, consent, contributor, story, withdrawal
 

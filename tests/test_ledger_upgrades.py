@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from coprolib.enums import Audience, ConsentEventType, IdentityLevel, Purpose, StorySource
 from coprolib.ledger import open_ledger
 from coprolib.ledger.ledger import Ledger
 from coprolib.ledger.opening import connect, migrate
 from coprolib.ledger.schema import MIGRATIONS
 from coprolib.ledger.upgrades import STORY_NARROWING_VERSION, narrow_story_withdrawals
 from coprolib.records import Consent, ConsentEvent, ConsentTerms, Contributor, Story
+from coprolib.records.enums import Audience, ConsentEventType, IdentityLevel, Purpose, StorySource
 
 T0 = dt.datetime(2025, 3, 4, 10, tzinfo=dt.UTC)
 T1 = dt.datetime(2025, 9, 1, 9, tzinfo=dt.UTC)

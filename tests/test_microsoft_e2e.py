@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from coprolib.bundle import load_bundle
 from coprolib.config import parse_config
 from coprolib.delivery import sync
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import plan, withdraw
+from coprolib.records.bundle import load_bundle
 from coprolib.testing.fault_server import FaultServer
 
 from .conftest import EXAMPLE_BUNDLE

@@ -217,7 +217,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A ledger holding the example bundle, copied for each case."""
     path = tmp_path_factory.mktemp("template") / "ledger.db"
     with open_ledger(f"sqlite:///{path}", key=None) as ledger:
-        from coprolib.bundle import load_bundle
+        from coprolib.records.bundle import load_bundle
 
         ledger.import_bundle(load_bundle(EXAMPLE_BUNDLE))
     conn = sqlite3.connect(path)
@@ -267,7 +267,7 @@ def test_an_encrypted_ledger_without_its_key_is_one_line(
     key = generate_key()
     url = f"sqlite:///{tmp_path / 'enc.db'}"
     with open_ledger(url, key=key) as ledger:
-        from coprolib.bundle import load_bundle
+        from coprolib.records.bundle import load_bundle
 
         ledger.import_bundle(load_bundle(EXAMPLE_BUNDLE))
     case = Case(tmp_path, url, _good_config(tmp_path, url), EXAMPLE_BUNDLE)

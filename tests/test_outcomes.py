@@ -19,17 +19,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from coprolib.enums import (
-    ChangeDepth,
-    FeedbackChannel,
-    FeedbackKind,
-    FeedbackStatus,
-    InsightStatus,
-    OutcomeKind,
-    OutcomeStatus,
-    SARDomain,
-    StorySource,
-)
 from coprolib.outcomes import (
     FINAL_STATUSES,
     TRANSITIONS,
@@ -50,6 +39,17 @@ from coprolib.records import (
     OutcomeEvent,
     RecordError,
     Story,
+)
+from coprolib.records.enums import (
+    ChangeDepth,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    InsightStatus,
+    OutcomeKind,
+    OutcomeStatus,
+    SARDomain,
+    StorySource,
 )
 
 S = OutcomeStatus
@@ -305,10 +305,10 @@ def test_outcome_commands_record_the_change_and_the_feedback_owed(tmp_path: Path
 
 def test_withdrawn_contributors_are_not_sent_change_updates(tmp_path: Path) -> None:
     pytest.importorskip("coprolib.ledger", reason="the ledger is not in this branch yet")
-    from coprolib.enums import Audience, ConsentEventType, Purpose
     from coprolib.ledger import open_ledger
-    from coprolib.outcomes_ledger import add_outcome, update_outcome
+    from coprolib.outcomes.recording import add_outcome, update_outcome
     from coprolib.records import Consent, ConsentEvent, ConsentTerms
+    from coprolib.records.enums import Audience, ConsentEventType, Purpose
 
     url = _ledger_with_world(tmp_path)
     at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -347,9 +347,9 @@ class OutcomeLedgerMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from coprolib.enums import Audience, ConsentEventType, Purpose
         from coprolib.ledger import open_ledger
         from coprolib.records import Consent, ConsentEvent, ConsentTerms
+        from coprolib.records.enums import Audience, ConsentEventType, Purpose
 
         self.ledger = open_ledger("sqlite:///:memory:", actor="machine")
         self.clock = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -393,7 +393,7 @@ class OutcomeLedgerMachine(RuleBasedStateMachine):
 
     @rule(insights=st.sets(st.sampled_from(["i-0", "i-1", "i-2"]), min_size=1))
     def add(self, insights: set[str]) -> None:
-        from coprolib.outcomes_ledger import add_outcome
+        from coprolib.outcomes.recording import add_outcome
 
         self._tick()
         oid = f"o-{len(self.model)}"
@@ -407,7 +407,7 @@ class OutcomeLedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.model))
     @rule(data=st.data(), status=st.sampled_from(list(OutcomeStatus)), reason=st.booleans())
     def move(self, data: st.DataObject, status: OutcomeStatus, reason: bool) -> None:
-        from coprolib.outcomes_ledger import update_outcome
+        from coprolib.outcomes.recording import update_outcome
 
         self._tick()
         oid = data.draw(st.sampled_from(sorted(self.model)))
@@ -438,8 +438,8 @@ class OutcomeLedgerMachine(RuleBasedStateMachine):
 
     @rule(sid=st.sampled_from([f"s-{n}" for n in range(8)]))
     def withdraw(self, sid: str) -> None:
-        from coprolib.enums import ConsentEventType
         from coprolib.records import ConsentEvent
+        from coprolib.records.enums import ConsentEventType
 
         if sid in self.withdrawn:
             return

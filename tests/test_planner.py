@@ -12,18 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from coprolib.bundle import Bundle, load_bundle
 from coprolib.config import Config, Destination, load_config
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    FeedbackKind,
-    IdentityLevel,
-    InsightStatus,
-    Purpose,
-    SARDomain,
-    StorySource,
-)
 from coprolib.planner import (
     Plan,
     World,
@@ -43,6 +32,17 @@ from coprolib.records import (
     Quote,
     Share,
     Story,
+)
+from coprolib.records.bundle import Bundle, load_bundle
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    FeedbackKind,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    StorySource,
 )
 from tests.conftest import EXAMPLE_BUNDLE, ROOT
 

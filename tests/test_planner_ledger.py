@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from coprolib.bundle import load_bundle
 from coprolib.cli import build_cli
 from coprolib.config import load_config
-from coprolib.enums import ConsentEventType, FeedbackKind, FeedbackStatus
-from coprolib.feedback_owed import FeedbackNotFound, feedback_done, feedback_due
+from coprolib.feedback.owed import FeedbackNotFound, feedback_done, feedback_due
 from coprolib.ledger import ShareStatus
 from coprolib.planner import WithdrawalError, plan, withdraw
 from coprolib.records import Consent, ConsentEvent, Feedback
+from coprolib.records.bundle import load_bundle
+from coprolib.records.enums import ConsentEventType, FeedbackKind, FeedbackStatus
 from tests.conftest import EXAMPLE_BUNDLE, ROOT
 
 UTC = dt.UTC

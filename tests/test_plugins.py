@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from coprolib import hookimpl, hookspecs
 from coprolib.cli import build_cli
-from coprolib.plugin_host import (
+from coprolib.plugins import (
     DEFAULT_PLUGINS,
     get_adapters,
     get_plugin_manager,
@@ -160,7 +160,7 @@ class _CommandPlugin:
 def test_hook_register_commands(fresh_plugins: None) -> None:
     get_plugin_manager().register(_CommandPlugin(), name="command-plugin")
     group = click.Group(name="coprolib")
-    from coprolib.plugin_host import collect_commands
+    from coprolib.plugins import collect_commands
 
     collect_commands(group)
     result = CliRunner().invoke(group, ["sab-hello"])

@@ -6,7 +6,18 @@ import datetime as dt
 
 import pytest
 
-from coprolib.enums import (
+from coprolib.records import (
+    Activity,
+    Consent,
+    ConsentEvent,
+    ConsentTerms,
+    Outcome,
+    OutcomeEvent,
+    Quote,
+    RecordError,
+    Story,
+)
+from coprolib.records.enums import (
     Audience,
     ChangeDepth,
     ConsentEventType,
@@ -18,17 +29,6 @@ from coprolib.enums import (
     OutcomeStatus,
     Purpose,
     StorySource,
-)
-from coprolib.records import (
-    Activity,
-    Consent,
-    ConsentEvent,
-    ConsentTerms,
-    Outcome,
-    OutcomeEvent,
-    Quote,
-    RecordError,
-    Story,
 )
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)

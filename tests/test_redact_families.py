@@ -13,15 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coprolib.config import Destination
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    IdentityLevel,
-    InsightStatus,
-    Purpose,
-    SARDomain,
-    StorySource,
-)
 from coprolib.planner import World, route
 from coprolib.records import (
     Consent,
@@ -33,7 +24,16 @@ from coprolib.records import (
     Quote,
     Story,
 )
-from coprolib.redact import PLACEHOLDER_RE, common_words, find_spans, identifier_terms, redact
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    StorySource,
+)
+from coprolib.redaction import PLACEHOLDER_RE, common_words, find_spans, identifier_terms, redact
 
 NBSP = "\u00a0"
 

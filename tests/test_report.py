@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 
 from coprolib import hookimpl
-from coprolib.enums import StorySource
 from coprolib.impact import Impact, measure, measure_bundle
-from coprolib.plugin_host import get_plugin_manager
+from coprolib.plugins import get_plugin_manager
 from coprolib.records import Contributor, Story
+from coprolib.records.enums import StorySource
 from coprolib.report import (
     Series,
     bar_chart,
@@ -302,7 +302,7 @@ def test_empty_report_renders_in_headless_chromium(browser: Chromium, tmp_path: 
 def test_board_sections_render_in_headless_chromium(browser: Chromium, tmp_path: Path) -> None:
     """The Northdale example draws every chart, the three board sections' included, and the
     involvement section carries counts only: no contributor id, name or supporting org."""
-    from coprolib.bundle import load_bundle
+    from coprolib.records.bundle import load_bundle
 
     bundle = load_bundle(EXAMPLE_BUNDLE)
     impact = measure_bundle(bundle, today=dt.date(2026, 12, 5))

@@ -20,20 +20,20 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from coprolib.bundle import load_bundle
+from coprolib.adapters.file_destination import FileAdapter
 from coprolib.cli import build_cli
 from coprolib.config import parse_config
 from coprolib.delivery import sync
-from coprolib.enums import (
+from coprolib.ledger import ShareStatus
+from coprolib.planner import plan
+from coprolib.records import ConsentRef, Recipient, Share, SharedQuote, Story
+from coprolib.records.bundle import load_bundle
+from coprolib.records.enums import (
     FeedbackChannel,
     FeedbackKind,
     IdentityLevel,
     ShareKind,
 )
-from coprolib.ledger import ShareStatus
-from coprolib.planner import plan
-from coprolib.plugins.file_destination import FileAdapter
-from coprolib.records import ConsentRef, Recipient, Share, SharedQuote, Story
 from coprolib.testing.fault_server import FaultServer, Reply
 from tests.conftest import EXAMPLE_BUNDLE
 
@@ -299,9 +299,9 @@ def test_a_share_allowed_again_after_its_retraction_is_sent_with_a_fresh_key(
 ) -> None:
     import datetime as dt
 
-    from coprolib.enums import ConsentEventType
     from coprolib.planner import withdraw
     from coprolib.records import Consent, ConsentEvent
+    from coprolib.records.enums import ConsentEventType
 
     ledger, config = planned_ledger
     out = tmp_path / "out"

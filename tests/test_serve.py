@@ -361,7 +361,7 @@ def test_openapi_v2_export_validates(tmp_path: Path) -> None:
 
 
 def test_journey_route_calls_the_journey_function(api: Any, target: LedgerTarget) -> None:
-    journeys = pytest.importorskip("coprolib.journey")
+    journeys = pytest.importorskip("coprolib.report.journey")
     import datetime as dt
 
     base, tokens = api
@@ -406,7 +406,7 @@ def test_the_readme_curl_examples_work(api: Any, target: LedgerTarget) -> None:
     assert outputs[0]["consent_ids"] == ["c-02"]
     assert target.raw("SELECT count(*) FROM consent_events WHERE consent_id = 'c-02'")[0][0] == 3
     try:
-        import coprolib.journey  # noqa: F401
+        import coprolib.report.journey  # noqa: F401
     except ImportError:
         assert outputs[1]["status"] == 501
     else:

@@ -6,32 +6,13 @@ small); modules with heavier dependencies load on first use.
 
 from __future__ import annotations
 
+import importlib
+import sys
+import warnings
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coprolib.enums import (
-    AbuseType,
-    Audience,
-    ChangeDepth,
-    ConsentEventType,
-    ConsentMethod,
-    DecisionBasis,
-    DecisionHolder,
-    FeedbackChannel,
-    FeedbackKind,
-    FeedbackStatus,
-    IdentityLevel,
-    InsightStatus,
-    LadderRung,
-    OutcomeKind,
-    OutcomeStatus,
-    Purpose,
-    RiskLocation,
-    RiskSource,
-    SARDomain,
-    ShareKind,
-    StorySource,
-    Support,
-)
 from coprolib.errors import CoprolibError
 from coprolib.hookspecs import hookimpl
 from coprolib.records import (
@@ -57,8 +38,32 @@ from coprolib.records import (
     SharedQuote,
     Story,
 )
+from coprolib.records.enums import (
+    AbuseType,
+    Audience,
+    ChangeDepth,
+    ConsentEventType,
+    ConsentMethod,
+    DecisionBasis,
+    DecisionHolder,
+    FeedbackChannel,
+    FeedbackKind,
+    FeedbackStatus,
+    IdentityLevel,
+    InsightStatus,
+    LadderRung,
+    OutcomeKind,
+    OutcomeStatus,
+    Purpose,
+    RiskLocation,
+    RiskSource,
+    SARDomain,
+    ShareKind,
+    StorySource,
+    Support,
+)
 
-__version__ = "0.1.0"
+__version__ = metadata.version("coprolib")
 
 # Names whose modules import cattrs or other heavier dependencies: loaded on first access.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
@@ -68,7 +73,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "Secret",
         "Status",
     ),
-    "coprolib.bundle": (
+    "coprolib.records.bundle": (
         "Bundle",
         "BundleError",
         "dump_bundle",
@@ -89,11 +94,11 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "decide",
         "evaluate",
     ),
-    "coprolib.consent_receipts": (
+    "coprolib.rights.receipts": (
         "consent_receipt",
         "consent_receipt_json",
     ),
-    "coprolib.convert": (
+    "coprolib.records.convert": (
         "StructureError",
         "structure",
         "unstructure",
@@ -103,11 +108,11 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "SyncSummary",
         "sync",
     ),
-    "coprolib.doctor": (
+    "coprolib.cli.doctor": (
         "Finding",
         "run_checks",
     ),
-    "coprolib.feedback_owed": (
+    "coprolib.feedback.owed": (
         "FeedbackPlan",
         "feedback_done",
         "feedback_due",
@@ -138,7 +143,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "plan",
         "withdraw",
     ),
-    "coprolib.redact": (
+    "coprolib.redaction": (
         "Recognizer",
         "Redaction",
         "Span",
@@ -154,7 +159,7 @@ _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in nam
 
 if TYPE_CHECKING:
     from coprolib.adapters import Adapter, Capabilities, Secret, Status
-    from coprolib.bundle import Bundle, BundleError, dump_bundle, load_bundle
+    from coprolib.cli.doctor import Finding, run_checks
     from coprolib.config import Config, ConfigError, Destination, FeedbackPolicy, load_config
     from coprolib.consent import (
         Decision,
@@ -164,24 +169,39 @@ if TYPE_CHECKING:
         decide,
         evaluate,
     )
-    from coprolib.consent_receipts import consent_receipt, consent_receipt_json
-    from coprolib.convert import StructureError, structure, unstructure
     from coprolib.delivery import RetryPolicy, SyncSummary, sync
-    from coprolib.doctor import Finding, run_checks
-    from coprolib.feedback_owed import FeedbackPlan, feedback_done, feedback_due, plan_feedback
+    from coprolib.feedback.owed import FeedbackPlan, feedback_done, feedback_due, plan_feedback
     from coprolib.impact import Impact, measure
     from coprolib.ledger import Ledger, LedgerError, ShareStatus, open_ledger, resolve_ledger_url
     from coprolib.outcomes import LifecycleError, advance, change_feedback, propose
     from coprolib.planner import Plan, Retraction, Withdrawal, insight_text_digest, plan, withdraw
-    from coprolib.redact import Recognizer, Redaction, Span, find_spans, redact
+    from coprolib.records.bundle import Bundle, BundleError, dump_bundle, load_bundle
+    from coprolib.records.convert import StructureError, structure, unstructure
+    from coprolib.redaction import Recognizer, Redaction, Span, find_spans, redact
     from coprolib.report import render_html, write_report
+    from coprolib.rights.receipts import consent_receipt, consent_receipt_json
+
+
+# Modules that moved into their stage's package in 0.2 stay importable by their old names,
+# with a DeprecationWarning, until 0.3: each old name is a file in ``_moved/``, which is not a
+# package, so only an import of an old name reaches it.
+__path__.append(str(Path(__file__).with_name("_moved")))
+
+
+def _moved_module(old: str, new: str) -> None:
+    """Make the module ``old`` an alias of ``new``, warning the code that imported it."""
+    warnings.warn(
+        f"{old} has moved to {new}; the old name will be removed in coprolib 0.3",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    sys.modules[old] = importlib.import_module(new)
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'coprolib' has no attribute {name!r}")
-    import importlib
 
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Secret, Status, build_adapter
-from coprolib.doctor import Severity, run_checks
+from coprolib.cli.doctor import Severity, run_checks
 from coprolib.records import Share
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.fault_server import FaultServer, refused_url

@@ -13,12 +13,12 @@ import pytest
 from civicrm_standin import LocalCiviCRM
 from click.testing import CliRunner
 
-from coprolib.bundle import load_bundle
 from coprolib.cli import build_cli
 from coprolib.config import parse_config
 from coprolib.delivery import sync
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import plan, withdraw
+from coprolib.records.bundle import load_bundle
 from coprolib.testing.fault_server import FaultServer
 
 # The example bundle coprolib ships (``coprolib demo`` reads it).

@@ -23,8 +23,8 @@ from coprolib_email.testing import (
 from coprolib_entra.testing import LocalEntra
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
-from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.records import Recipient, Share
+from coprolib.records.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.shares import canonical_shares, make_share
 

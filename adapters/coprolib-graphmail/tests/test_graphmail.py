@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
-from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.records import Recipient, Share
+from coprolib.records.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.fault_server import FaultServer
 from coprolib.testing.shares import canonical_shares, make_share
@@ -246,7 +246,7 @@ def test_doctor_reports_sign_in_and_names_admin_consent(
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from coprolib.doctor import Severity, run_checks
+    from coprolib.cli.doctor import Severity, run_checks
 
     _, server = graph
     settings = settings_for(server.url)

@@ -24,8 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coprolib.adapters import ConfigError, RetractRef, Status, build_adapter
-from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.records import Recipient, Share
+from coprolib.records.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.fault_server import FaultServer
 from coprolib.testing.shares import canonical_shares, make_share

@@ -14,10 +14,10 @@ from coprolib_notify.testing import NotifyServer
 
 from coprolib.config import parse_config
 from coprolib.delivery import sync
-from coprolib.enums import FeedbackChannel, FeedbackKind, FeedbackStatus
-from coprolib.feedback_owed import plan_feedback
+from coprolib.feedback.owed import plan_feedback
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.records import ContactDetails, Contributor, Feedback
+from coprolib.records.enums import FeedbackChannel, FeedbackKind, FeedbackStatus
 from coprolib.testing.fault_server import FaultServer
 
 

@@ -15,8 +15,8 @@ from coprolib_presidio import (
 )
 
 from coprolib import redact
-from coprolib.plugin_host import get_plugin_manager, load_errors
-from coprolib.redact import find_spans, get_recognizers, reset_recognizers
+from coprolib.plugins import get_plugin_manager, load_errors
+from coprolib.redaction import find_spans, get_recognizers, reset_recognizers
 
 NOTE = (
     "Adult's NHS 943 476 5919 and NI AB 12 34 56 C. Car AB12 CDE seen outside. "
@@ -124,7 +124,7 @@ def test_a_bad_setting_is_reported_as_a_plugin_load_error(
 def test_the_wrapper_is_a_coprolib_recognizer() -> None:
     from presidio_analyzer import Pattern, PatternRecognizer
 
-    from coprolib.redact import Recognizer
+    from coprolib.redaction import Recognizer
 
     council = PatternRecognizer(
         supported_entity="CASE_REF", patterns=[Pattern("sar", r"\bSAR-\d{4}-\d{3}\b", 0.9)]

@@ -400,7 +400,7 @@ def test_doctor_reports_the_org_and_names_the_fix(
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from coprolib.doctor import Severity, run_checks
+    from coprolib.cli.doctor import Severity, run_checks
 
     local, server = org
     secret = settings_for(server.url)["client_secret"].reveal()

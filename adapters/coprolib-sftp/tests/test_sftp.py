@@ -24,7 +24,7 @@ from sshd_server import LocalSshd, new_key
 from tcp_proxy import FaultProxy
 
 from coprolib.adapters import ConfigError, RetractRef, Secret, Status, build_adapter
-from coprolib.doctor import Severity, run_checks
+from coprolib.cli.doctor import Severity, run_checks
 from coprolib.records import Share
 from coprolib.testing.conformance import AdapterConformance
 from coprolib.testing.shares import canonical_shares, make_share

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from sshd_server import LocalSshd
 
-from coprolib.bundle import load_bundle
 from coprolib.cli import build_cli
 from coprolib.config import parse_config
 from coprolib.delivery import sync
 from coprolib.ledger import ShareStatus, open_ledger
 from coprolib.planner import plan, withdraw
+from coprolib.records.bundle import load_bundle
 
 # The example bundle coprolib ships (``coprolib demo`` reads it).
 EXAMPLE = Path(str(importlib.resources.files("coprolib.examples") / "northdale.json"))

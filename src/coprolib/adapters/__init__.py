@@ -65,7 +65,7 @@ __all__ = [
 
 def get_adapter_class(name: str) -> type[Adapter[Any]]:
     """The adapter class registered under ``name`` by any plugin."""
-    from coprolib.plugin_host import get_adapters
+    from coprolib.plugins import get_adapters
 
     adapters = get_adapters()
     try:

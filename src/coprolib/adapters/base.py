@@ -32,7 +32,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
-from coprolib import convert
 from coprolib.adapters.errors import AdapterError, ConfigError
 from coprolib.adapters.results import (
     Capabilities,
@@ -43,7 +42,7 @@ from coprolib.adapters.results import (
     Status,
 )
 from coprolib.adapters.secrets import redact, secret_values
-from coprolib.records import Share
+from coprolib.records import Share, convert
 
 C = TypeVar("C")
 

@@ -2,7 +2,7 @@
 
 A config field typed :class:`Secret` accepts only a reference such as ``"$env:WEBHOOK_SECRET"``
 (a literal secret in a config file is refused). The value is read from the environment when the
-adapter is built; ``str()``, ``repr()`` and :func:`coprolib.convert.unstructure` never show it.
+adapter is built; ``str()``, ``repr()`` and :func:`coprolib.records.convert.unstructure` never show it.
 :class:`SecretFilter` masks secrets in log records; :func:`protect_logging` attaches it.
 """
 
@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from coprolib import convert
+from coprolib.records import convert
 
 MASK = "***"
 _PREFIX = "$env:"

@@ -19,11 +19,11 @@ import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from coprolib import plugin_host
+from coprolib import plugins
 from coprolib.consent.folding import in_force, latest_override, quoted
 from coprolib.consent.model import Decision, InForce, ShareRequest
-from coprolib.enums import Audience, DecisionBasis, IdentityLevel
 from coprolib.records import Consent, ConsentEvent, ConsentRef, ConsentTerms, Story
+from coprolib.records.enums import Audience, DecisionBasis, IdentityLevel
 
 #: Identity levels by rank (anonymous < pseudonymous < named).
 _RANK = {level: i for i, level in enumerate(IdentityLevel)}
@@ -31,7 +31,7 @@ _RANK = {level: i for i, level in enumerate(IdentityLevel)}
 
 def _failed_rule(exc: Exception) -> str:
     """The name of the plugin whose ``consent_veto`` raised ``exc`` (from the traceback)."""
-    pm = plugin_host.get_plugin_manager()
+    pm = plugins.get_plugin_manager()
     codes = {
         impl.function.__code__: pm.get_name(impl.plugin) or repr(impl.plugin)
         for impl in pm.hook.consent_veto.get_hookimpls()
@@ -79,7 +79,7 @@ def vetoes(story: Story, tellers: Sequence[InForce], request: ShareRequest) -> l
     """Every rule's reason to refuse, in the order pluggy calls the rules (a failing rule is a
     veto naming the plugin: a broken rule refuses rather than allows)."""
     try:
-        found = plugin_host.get_plugin_manager().hook.consent_veto(
+        found = plugins.get_plugin_manager().hook.consent_veto(
             story=story, consents=tellers, request=request
         )
     except Exception as exc:

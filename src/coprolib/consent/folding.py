@@ -7,8 +7,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 from coprolib.consent.model import InForce
-from coprolib.enums import ConsentEventType
 from coprolib.records import Consent, ConsentEvent, Story
+from coprolib.records.enums import ConsentEventType
 
 
 def pick_consent(contributor_id: str, story_id: str, consents: Iterable[Consent]) -> Consent | None:

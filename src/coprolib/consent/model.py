@@ -9,7 +9,6 @@ from typing import cast
 
 import attrs
 
-from coprolib.enums import Audience, DecisionBasis, IdentityLevel, Purpose
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -19,6 +18,7 @@ from coprolib.records import (
     RecordError,
     Story,
 )
+from coprolib.records.enums import Audience, DecisionBasis, IdentityLevel, Purpose
 
 #: ConsentRef's constructor, typed for mypy whatever it makes of the records' attrs alias.
 _consent_ref = cast(Callable[..., ConsentRef], ConsentRef)

@@ -36,10 +36,10 @@ from coprolib.adapters import (
 from coprolib.delivery.backoff import RetryPolicy, backoff_delay
 from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
-from coprolib.enums import ShareKind
-from coprolib.feedback_owed import mark_feedback_sent
+from coprolib.feedback.owed import mark_feedback_sent
 from coprolib.ledger.types import Job, JobStatus, ShareStatus
 from coprolib.records import Receipt, Share
+from coprolib.records.enums import ShareKind
 
 if TYPE_CHECKING:
     from coprolib.config import Config, Destination
@@ -585,7 +585,7 @@ class _Run:
 def _hook_failed(share: Share | None, job: Job, reason: str, *, final: bool) -> None:
     if share is None:
         return
-    from coprolib.plugin_host import call_each
+    from coprolib.plugins import call_each
 
     call_each(
         "delivery_failed", share=share, destination=job.destination, reason=reason, final=final
@@ -594,13 +594,13 @@ def _hook_failed(share: Share | None, job: Job, reason: str, *, final: bool) -> 
 
 def _implemented(hook_name: str) -> bool:
     """Whether any plugin implements the hook (skip per-share calls when none does)."""
-    from coprolib.plugin_host import get_plugin_manager
+    from coprolib.plugins import get_plugin_manager
 
     return bool(getattr(get_plugin_manager().hook, hook_name).get_hookimpls())
 
 
 def _veto(share: Share, destination: str) -> str | None:
-    from coprolib.plugin_host import call_each
+    from coprolib.plugins import call_each
 
     for plugin, answer in call_each("before_delivery", share=share, destination=destination):
         if answer:
@@ -778,7 +778,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     rep.delivered += len(receipts)
     run.summary.delivered += len(receipts)
     if _implemented("after_delivery"):
-        from coprolib.plugin_host import call_each
+        from coprolib.plugins import call_each
 
         for _, share, receipt in receipts:
             call_each("after_delivery", share=share, destination=dest, receipt=receipt)

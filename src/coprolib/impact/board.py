@@ -11,14 +11,6 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
-from coprolib.enums import (
-    ChangeDepth,
-    FeedbackStatus,
-    InvolvementRole,
-    LivedVerdict,
-    OutcomeStatus,
-    RecognitionKind,
-)
 from coprolib.impact.index import AGREED_OR_LATER, Index
 from coprolib.impact.result import (
     ContributorInvolvement,
@@ -42,6 +34,14 @@ from coprolib.records import (
     Outcome,
     Proposal,
     Story,
+)
+from coprolib.records.enums import (
+    ChangeDepth,
+    FeedbackStatus,
+    InvolvementRole,
+    LivedVerdict,
+    OutcomeStatus,
+    RecognitionKind,
 )
 
 #: Default days with no new status after which an open change counts as stalled.

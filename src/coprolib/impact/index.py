@@ -9,9 +9,9 @@ from collections.abc import Iterable
 import attrs
 
 from coprolib.consent.folding import teller_state
-from coprolib.enums import FeedbackKind, FeedbackStatus, OutcomeStatus, ShareKind
 from coprolib.impact.result import OverdueFeedback
 from coprolib.records import Consent, Feedback, Insight, Outcome, Share, Story
+from coprolib.records.enums import FeedbackKind, FeedbackStatus, OutcomeStatus, ShareKind
 
 #: The share status that counts as shared: delivered and not being taken back.
 SHARED_STATES = frozenset({"delivered"})

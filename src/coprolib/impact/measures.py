@@ -9,14 +9,6 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
-from coprolib.enums import (
-    ChangeDepth,
-    DecisionHolder,
-    InvolvementRole,
-    LadderRung,
-    OutcomeStatus,
-    SARDomain,
-)
 from coprolib.impact.board import (
     DEFAULT_FOLLOW_UP_DAYS,
     DEFAULT_STALLED_AFTER_DAYS,
@@ -51,6 +43,14 @@ from coprolib.records import (
     RecordError,
     Share,
     Story,
+)
+from coprolib.records.enums import (
+    ChangeDepth,
+    DecisionHolder,
+    InvolvementRole,
+    LadderRung,
+    OutcomeStatus,
+    SARDomain,
 )
 
 #: Default period within which a contributor should first hear back, in days.

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from coprolib.enums import (
+from coprolib.records.enums import (
     ChangeDepth,
     FeedbackKind,
     InvolvementRole,

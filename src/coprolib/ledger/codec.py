@@ -1,6 +1,6 @@
 """How records become ledger rows: kinds, protected fields, references and indexed columns.
 
-Each record is stored as one JSON text (``coprolib.convert.unstructure``), with its protected
+Each record is stored as one JSON text (``coprolib.records.convert.unstructure``), with its protected
 fields encrypted when the ledger has a key, plus the columns and reference rows the filters use.
 """
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from coprolib.convert import StructureError, structure
 from coprolib.ledger.audit import GENESIS, entry_hash, now_text, rows_digest, rows_list
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import dumps, map_protected
 from coprolib.ledger.crypto import KEY_ENV, PREFIX, KeyRing
 from coprolib.ledger.errors import LedgerError
+from coprolib.records.convert import StructureError, structure
 
 #: Buffered audit entries written early (inside the transaction) once this many pile up.
 _AUDIT_SPILL = 5000

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from coprolib.convert import StructureError, structure
 from coprolib.ledger.errors import LedgerError
 from coprolib.records import Story
+from coprolib.records.convert import StructureError, structure
 
 REQUIRED = ("id", "contributor_ids", "text", "source", "collected_on")
 OPTIONAL = (

@@ -23,12 +23,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from coprolib.convert import StructureError, converter, structure
 from coprolib.ledger import schema
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import CLASS_BY_KIND, references
 from coprolib.ledger.record_store import _consent_state_rows
 from coprolib.ledger.schema import _ALL_STORIES, ACCESS_ROWS, LEDGER_MARK
+from coprolib.records.convert import StructureError, converter, structure
 
 #: The keys ``coprolib_meta`` may hold.
 META_KEYS = frozenset({"ledger", "schema_version", "audit_head", "key_id"})

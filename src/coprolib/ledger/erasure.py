@@ -15,7 +15,6 @@ import re
 
 import attrs
 
-from coprolib.enums import FeedbackChannel
 from coprolib.ledger.codec import ERASED
 from coprolib.records import (
     Accessibility,
@@ -29,6 +28,7 @@ from coprolib.records import (
     SharedQuote,
     Story,
 )
+from coprolib.records.enums import FeedbackChannel
 
 _LABEL = re.compile(r"story (\d+)")
 
@@ -57,7 +57,7 @@ def erase_story_record(story: Story) -> Story:
 
 def erase_feedback_record(feedback: Feedback) -> Feedback:
     """Feedback to an erased person with the message and notes removed (what was still owed
-    is cancelled first, by :func:`coprolib.feedback_owed.cancel_owed_feedback`)."""
+    is cancelled first, by :func:`coprolib.feedback.owed.cancel_owed_feedback`)."""
     return attrs.evolve(feedback, message=None, note=None)
 
 

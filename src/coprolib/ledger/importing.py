@@ -49,7 +49,7 @@ def import_files(
     (streamed), ``.csv`` stories (see :mod:`coprolib.ledger.csv_stories`). With
     ``create_contributors`` a CSV story's unknown contributor ids become bare contributors.
     Returns counts per bundle key. If any file fails, nothing is written."""
-    from coprolib.bundle import BundleError, iter_jsonl, load_bundle
+    from coprolib.records.bundle import BundleError, iter_jsonl, load_bundle
 
     totals = {key: 0 for key in BUNDLE_TYPES}
     try:
@@ -102,8 +102,8 @@ class UpdateResult:
 
 
 def _read_records(path: Path) -> Iterator[Any]:
-    from coprolib.bundle import iter_jsonl, load_bundle
     from coprolib.ledger.record_store import _bundle_keys_in_order
+    from coprolib.records.bundle import iter_jsonl, load_bundle
 
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -132,10 +132,10 @@ def update_files(
     events must be the first events of the new version, and the ones after them are appended
     (each audited). A record equal to the stored one is left alone. Erased records cannot be
     given new content."""
-    from coprolib.bundle import BundleError
-    from coprolib.convert import unstructure
     from coprolib.ledger.codec import kind_of
     from coprolib.records import Consent, Insight
+    from coprolib.records.bundle import BundleError
+    from coprolib.records.convert import unstructure
 
     added: list[Any] = []
     updated: list[str] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from coprolib.convert import unstructure
 from coprolib.ledger.audit import note_digest, parse_rows_list
 from coprolib.ledger.codec import ERASED, KIND_ORDER, PROTECTED, dumps
 from coprolib.ledger.crypto import KeyRing
@@ -33,6 +32,7 @@ from coprolib.records import (
     Share,
     Story,
 )
+from coprolib.records.convert import unstructure
 
 
 class Ledger(OutboxStore):
@@ -116,7 +116,7 @@ class Ledger(OutboxStore):
         of shares addressed to them; and the error text of every job for those shares (a
         destination's error reply can echo the share). Ids stay as tombstones, so references,
         share records and the audit chain still line up. It does not retract anything:
-        :func:`coprolib.erase.erase_person` withdraws and plans the retractions first.
+        :func:`coprolib.rights.erasure.erase_person` withdraws and plans the retractions first.
 
         With ``compact`` the database then rewrites its files (SQLite: checkpoint, VACUUM and
         an emptied WAL; PostgreSQL: VACUUM FULL of the tables that hold content) so the old

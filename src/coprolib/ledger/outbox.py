@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 
-from coprolib.convert import converter, unstructure
 from coprolib.ledger.audit import from_utc_text, utc_text
 from coprolib.ledger.codec import row_digest
 from coprolib.ledger.errors import LedgerError
@@ -32,6 +31,7 @@ from coprolib.ledger.types import (
     ShareStatus,
 )
 from coprolib.records import Receipt, Share
+from coprolib.records.convert import converter, unstructure
 
 #: The audited columns of a job row, in digest order (``coprolib ledger verify`` reads these).
 _JOB_COLUMNS = (

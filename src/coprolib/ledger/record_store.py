@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import attrs
 
-from coprolib.convert import converter, unstructure
 from coprolib.ledger.audit import utc_text
 from coprolib.ledger.backends import is_integrity_error
 from coprolib.ledger.codec import (
@@ -33,6 +32,7 @@ from coprolib.ledger.core import LedgerCore
 from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.schema import ACCESS_ROWS
 from coprolib.records import BUNDLE_TYPES, Consent, ConsentEvent, RecordError
+from coprolib.records.convert import converter, unstructure
 
 T = TypeVar("T")
 
@@ -212,7 +212,7 @@ class RecordStore(LedgerCore):
             return self._add_stream(records, None)
 
     def import_bundle(self, bundle: Any) -> dict[str, int]:
-        """Import a :class:`~coprolib.bundle.Bundle` (or anything with a tuple per bundle key),
+        """Import a :class:`~coprolib.records.bundle.Bundle` (or anything with a tuple per bundle key),
         all or nothing. Returns counts per bundle key."""
         ordered = itertools.chain.from_iterable(
             getattr(bundle, key, ()) for key in _bundle_keys_in_order()
@@ -223,7 +223,7 @@ class RecordStore(LedgerCore):
     def import_records(
         self, records: Iterable[Any], progress: Callable[[int], None] | None = None
     ) -> dict[str, int]:
-        """Import a stream of records (e.g. from :func:`coprolib.bundle.iter_jsonl`) in one
+        """Import a stream of records (e.g. from :func:`coprolib.records.bundle.iter_jsonl`) in one
         transaction without holding them all in memory. ``progress(n)`` is called with the
         number of records written so far after each chunk."""
         with self.transaction():

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from coprolib.enums import ConsentEventType
 from coprolib.records import Consent
+from coprolib.records.enums import ConsentEventType
 
 if TYPE_CHECKING:
     from coprolib.ledger.ledger import Ledger

@@ -7,7 +7,7 @@ the identity level and quotes that the destination and every cited consent allow
 ``min_contributors`` people behind it. So a withdrawal, narrowing, expiry or re-wording since
 planning, or a share written into the ledger by hand, is refused with the reasons. A feedback
 share may go only if it is what the feedback obligation it answers renders now (see
-:func:`coprolib.feedback_owed.feedback_send_refusal`).
+:func:`coprolib.feedback.owed.feedback_send_refusal`).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import attrs
 
 from coprolib.config import Config, Destination
 from coprolib.consent import DecisionCache
-from coprolib.enums import InsightStatus, ShareKind
 from coprolib.planner._records import utc_now
 from coprolib.planner.rendering import RedactionCache
 from coprolib.planner.routing import route
 from coprolib.planner.world import World, world_for_insights
 from coprolib.records import Share
+from coprolib.records.enums import InsightStatus, ShareKind
 
 if TYPE_CHECKING:
     from coprolib.ledger import Ledger
@@ -84,7 +84,7 @@ class SendCheck:
         if share.kind is ShareKind.FEEDBACK:
             if self.ledger is None:
                 return _no(share, "a feedback share needs the ledger to be checked")
-            from coprolib.feedback_owed import feedback_send_refusal
+            from coprolib.feedback.owed import feedback_send_refusal
 
             reason = feedback_send_refusal(self.ledger, share, destination, self.now)
             return _no(share, reason) if reason else Recheck(share_id=share.id, allowed=True)

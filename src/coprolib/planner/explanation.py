@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from coprolib.config import Destination
 from coprolib.consent import decide, in_force
-from coprolib.enums import InsightStatus
 from coprolib.planner.routing import Routed, request_for, route
 from coprolib.planner.world import World, merge_worlds, world_for_insight
 from coprolib.records import Consent
+from coprolib.records.enums import InsightStatus
 
 if TYPE_CHECKING:
     from coprolib.ledger import Ledger

@@ -35,7 +35,7 @@ def plan(
     entry for every best-interests override relied on. All in one transaction.
 
     Only destinations that carry insights are planned for; feedback destinations are planned by
-    :func:`coprolib.feedback_owed.plan_feedback`.
+    :func:`coprolib.feedback.owed.plan_feedback`.
 
     ``stories`` / ``insights`` narrow the plan to the insights citing those stories / those
     insights (a re-plan after a withdrawal touches only them); ``destination`` to one destination.
@@ -46,7 +46,7 @@ def plan(
         if destination is not None
         else config.insight_destinations()
     )
-    # Feedback destinations take messages to contributors (coprolib.feedback_owed.plan_feedback),
+    # Feedback destinations take messages to contributors (coprolib.feedback.owed.plan_feedback),
     # never insights: their shares are not the insight planner's to route or retract.
     dests = {name: d for name, d in dests.items() if not d.carries_feedback}
     scope: list[str] | None = None

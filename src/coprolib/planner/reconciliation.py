@@ -11,12 +11,12 @@ from typing import Any
 import attrs
 
 from coprolib.config import Destination
-from coprolib.enums import FeedbackKind
-from coprolib.feedback_owed import scheduled_message
+from coprolib.feedback.owed import scheduled_message
 from coprolib.planner._records import make_feedback
 from coprolib.planner.routing import Routed
 from coprolib.planner.world import World
 from coprolib.records import ConsentEvent, Feedback, Share
+from coprolib.records.enums import FeedbackKind
 
 #: Share statuses (the ledger's ``ShareStatus`` values) that mean "out there, on its way, or may
 #: be out there". A dead-lettered share was sent and never confirmed, or may have been (a reply

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from coprolib.config import Destination
 from coprolib.consent import Decision
-from coprolib.enums import IdentityLevel, ShareKind
 from coprolib.planner._records import make_quote, make_share
 from coprolib.records import ConsentRef, Insight, Share, SharedQuote
+from coprolib.records.enums import IdentityLevel, ShareKind
 
 if TYPE_CHECKING:
     from coprolib.planner.world import World
@@ -106,7 +106,7 @@ def redact_for_share(
     withheld: tuple[str, ...] = (),
     cache: RedactionCache | None = None,
 ) -> str:
-    """``text`` as it may leave at identity ``level``, through :func:`coprolib.redact.redact`.
+    """``text`` as it may leave at identity ``level``, through :func:`coprolib.redaction.redact`.
 
     Below "named", every recogniser runs and ``identifiers`` (the known identifiers of everyone
     whose story the insight draws on) are replaced. At "named", only ``withheld`` identifiers
@@ -117,7 +117,7 @@ def redact_for_share(
     hit = cache.texts.get(key)
     if hit is not None:
         return hit
-    from coprolib.redact import find_spans, redact
+    from coprolib.redaction import find_spans, redact
 
     # Only identifiers one of whose words occurs in the text can match (redact() matches them
     # and their parts as whole words in any case); passing just those keeps redaction fast.

@@ -9,10 +9,10 @@ import attrs
 
 from coprolib.config import Destination
 from coprolib.consent import Decision, DecisionCache, InForce, ShareRequest, decide, in_force
-from coprolib.enums import InsightStatus
 from coprolib.planner.rendering import RedactionCache, insight_text_digest, render
 from coprolib.planner.world import World
 from coprolib.records import Insight, Share
+from coprolib.records.enums import InsightStatus
 
 
 @attrs.frozen(kw_only=True)

@@ -11,11 +11,11 @@ import attrs
 
 from coprolib.config import Config
 from coprolib.consent import pick_consent
-from coprolib.enums import Audience, ConsentEventType, FeedbackKind, FeedbackStatus, Purpose
 from coprolib.errors import CoprolibError
-from coprolib.feedback_owed import owe_feedback
+from coprolib.feedback.owed import owe_feedback
 from coprolib.planner._records import evolve, make_event, make_feedback, utc_now
 from coprolib.records import Consent, Contributor, Feedback, Story
+from coprolib.records.enums import Audience, ConsentEventType, FeedbackKind, FeedbackStatus, Purpose
 
 if TYPE_CHECKING:
     from coprolib.ledger import Ledger

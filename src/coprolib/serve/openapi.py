@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 import re
+from importlib import metadata
 from typing import Any
 
-from coprolib import __version__
 from coprolib.serve.operations import OPERATIONS, Operation
 from coprolib.serve.problems import PROBLEM_JSON, PROBLEM_SCHEMA
 from coprolib.serve.settings import ServeSettings
@@ -150,7 +150,7 @@ def openapi_document(settings: ServeSettings | None = None) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "coprolib",
-            "version": __version__,
+            "version": metadata.version("coprolib"),
             "description": "Consent events, records, explanations, feedback and outcomes "
             "over HTTP: the same functions as the coprolib commands.",
         },

@@ -16,7 +16,8 @@ from typing import Any
 import attrs
 
 from coprolib.config import Config
-from coprolib.enums import (
+from coprolib.ledger.ledger import Ledger
+from coprolib.records.enums import (
     Audience,
     ConsentMethod,
     DecisionBasis,
@@ -25,7 +26,7 @@ from coprolib.enums import (
     Purpose,
     Support,
 )
-from coprolib.ledger.ledger import Ledger
+from coprolib.report.journey import journey
 from coprolib.serve.problems import Problem
 
 
@@ -138,7 +139,7 @@ def _date(value: Any, field: str) -> dt.date | None:
 
 
 def _changes(terms: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Terms in a request as :func:`coprolib.consent_lifecycle.terms_with` takes them."""
+    """Terms in a request as :func:`coprolib.rights.changes.terms_with` takes them."""
     changes = dict(terms or {})
     for key in ("share_not_before", "expires"):
         if key in changes:
@@ -150,7 +151,7 @@ def _changes(terms: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _timeline(consent: Any) -> dict[str, Any]:
-    from coprolib.consent_lifecycle import ConsentTimeline
+    from coprolib.rights.changes import ConsentTimeline
 
     last = consent.events[-1].at
     return ConsentTimeline(consent=consent, state=consent.state_at(last), moment=last).to_json()
@@ -171,8 +172,8 @@ def _request_digest(call: Call) -> str:
 
 def import_records(call: Call) -> Answer:
     """POST /v1/records: a bundle (JSON) or typed records (JSONL), all or nothing."""
-    from coprolib.bundle import BundleError, iter_jsonl, loads_bundle
     from coprolib.ledger.api_store import find_replay, remember_replay
+    from coprolib.records.bundle import BundleError, iter_jsonl, loads_bundle
 
     key = call.headers.get("idempotency-key")
     slot = f"idem:{call.actor}:{key}" if key else None
@@ -224,8 +225,8 @@ def import_records(call: Call) -> Answer:
 
 
 def give(call: Call) -> Answer:
-    """POST /v1/consents: :func:`coprolib.consent_lifecycle.give_consent`."""
-    from coprolib.consent_lifecycle import give_consent, terms_with
+    """POST /v1/consents: :func:`coprolib.rights.changes.give_consent`."""
+    from coprolib.rights.changes import give_consent, terms_with
 
     b = call.body
     terms = terms_with(None, **_changes(b.get("terms")))
@@ -246,8 +247,8 @@ def give(call: Call) -> Answer:
 
 
 def renew(call: Call) -> Answer:
-    """POST /v1/consents/{consent_id}/renew: :func:`coprolib.consent_lifecycle.renew_consent`."""
-    from coprolib.consent_lifecycle import renew_consent
+    """POST /v1/consents/{consent_id}/renew: :func:`coprolib.rights.changes.renew_consent`."""
+    from coprolib.rights.changes import renew_consent
 
     b = call.body or {}
     consent = renew_consent(
@@ -262,8 +263,8 @@ def renew(call: Call) -> Answer:
 
 
 def correct(call: Call) -> Answer:
-    """POST /v1/consents/{consent_id}/correct: :func:`coprolib.consent_lifecycle.correct_consent`."""
-    from coprolib.consent_lifecycle import correct_consent
+    """POST /v1/consents/{consent_id}/correct: :func:`coprolib.rights.changes.correct_consent`."""
+    from coprolib.rights.changes import correct_consent
 
     b = call.body
     consent = correct_consent(
@@ -278,8 +279,8 @@ def correct(call: Call) -> Answer:
 
 
 def approve(call: Call) -> Answer:
-    """POST /v1/consents/{consent_id}/approve: :func:`coprolib.consent_lifecycle.approve_insight`."""
-    from coprolib.consent_lifecycle import approve_insight
+    """POST /v1/consents/{consent_id}/approve: :func:`coprolib.rights.changes.approve_insight`."""
+    from coprolib.rights.changes import approve_insight
 
     b = call.body
     consent = approve_insight(
@@ -293,8 +294,8 @@ def approve(call: Call) -> Answer:
 
 
 def override(call: Call) -> Answer:
-    """POST /v1/consents/{consent_id}/override: :func:`coprolib.consent_lifecycle.record_override`."""
-    from coprolib.consent_lifecycle import record_override
+    """POST /v1/consents/{consent_id}/override: :func:`coprolib.rights.changes.record_override`."""
+    from coprolib.rights.changes import record_override
 
     b = call.body
     consent = record_override(
@@ -309,8 +310,8 @@ def override(call: Call) -> Answer:
 
 
 def show_consent(call: Call) -> Answer:
-    """GET /v1/consents/{consent_id}: :func:`coprolib.consent_lifecycle.consent_timeline`."""
-    from coprolib.consent_lifecycle import consent_timeline
+    """GET /v1/consents/{consent_id}: :func:`coprolib.rights.changes.consent_timeline`."""
+    from coprolib.rights.changes import consent_timeline
 
     timeline = consent_timeline(call.ledger, call.path["consent_id"], _moment(call.query.get("at")))
     return 200, timeline.to_json()
@@ -396,18 +397,18 @@ def explain(call: Call) -> Answer:
 
 
 def due(call: Call) -> Answer:
-    """GET /v1/feedback/due: :func:`coprolib.feedback_owed.feedback_due`."""
-    from coprolib.convert import unstructure
-    from coprolib.feedback_owed import feedback_due
+    """GET /v1/feedback/due: :func:`coprolib.feedback.owed.feedback_due`."""
+    from coprolib.feedback.owed import feedback_due
+    from coprolib.records.convert import unstructure
 
     overdue = call.query.get("overdue", "false") == "true"
     return 200, [unstructure(f) for f in feedback_due(call.ledger, overdue=overdue)]
 
 
 def done(call: Call) -> Answer:
-    """POST /v1/feedback/{feedback_id}/done: :func:`coprolib.feedback_owed.feedback_done`."""
-    from coprolib.convert import unstructure
-    from coprolib.feedback_owed import feedback_done
+    """POST /v1/feedback/{feedback_id}/done: :func:`coprolib.feedback.owed.feedback_done`."""
+    from coprolib.feedback.owed import feedback_done
+    from coprolib.records.convert import unstructure
 
     b = call.body
     f = feedback_done(call.ledger, call.path["feedback_id"], b["note"], on=_date(b.get("on"), "on"))
@@ -415,9 +416,9 @@ def done(call: Call) -> Answer:
 
 
 def outcome_status(call: Call) -> Answer:
-    """POST /v1/outcomes/{outcome_id}/status: :func:`coprolib.outcomes_ledger.update_outcome`."""
-    from coprolib.convert import unstructure
-    from coprolib.outcomes_ledger import update_outcome
+    """POST /v1/outcomes/{outcome_id}/status: :func:`coprolib.outcomes.recording.update_outcome`."""
+    from coprolib.outcomes.recording import update_outcome
+    from coprolib.records.convert import unstructure
 
     b = call.body
     change = update_outcome(
@@ -437,16 +438,8 @@ def outcome_status(call: Call) -> Answer:
 
 
 def contributor_journey(call: Call) -> Answer:
-    """GET /v1/contributors/{contributor_id}/journey: :func:`coprolib.journey.journey`."""
-    try:
-        from coprolib import journey as journeys  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise Problem(
-            501,
-            "the contributor's journey is not available in this coprolib",
-            field="contributor_id",
-        ) from None
-    result = journeys.journey(
+    """GET /v1/contributors/{contributor_id}/journey: :func:`coprolib.report.journey.journey`."""
+    result = journey(
         call.ledger,
         call.path["contributor_id"],
         config=call.config,

@@ -64,7 +64,7 @@ from coprolib.adapters import (
     Status,
 )
 from coprolib.delivery.send import deliver_checked
-from coprolib.feedback_owed import feedback_share_identity
+from coprolib.feedback.owed import feedback_share_identity
 from coprolib.planner.rendering import redelivery_key, share_identity
 from coprolib.records import Share
 from coprolib.testing.fault_server import FaultServer, refused_url
@@ -119,7 +119,7 @@ class AdapterConformance:
     def production_shares(self) -> list[Share]:
         """Shares identified exactly as the planner identifies them: ``sh-<20 hex>`` ids and
         ``coprolib-<40 hex>`` keys from :func:`~coprolib.planner.rendering.share_identity` and
-        :func:`~coprolib.feedback_owed.feedback_share_identity`, one key of a share delivered
+        :func:`~coprolib.feedback.owed.feedback_share_identity`, one key of a share delivered
         again after a retraction (:func:`~coprolib.planner.rendering.redelivery_key`), and at
         least one key holding a run of nine or more digits (about one real key in six does)."""
         plain: list[tuple[str, str]] = []

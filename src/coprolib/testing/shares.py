@@ -9,20 +9,7 @@ import json
 import re
 from typing import Any
 
-from coprolib import convert
 from coprolib.config import Config, parse_config
-from coprolib.enums import (
-    Audience,
-    ConsentEventType,
-    FeedbackChannel,
-    FeedbackKind,
-    IdentityLevel,
-    InsightStatus,
-    Purpose,
-    SARDomain,
-    ShareKind,
-    StorySource,
-)
 from coprolib.planner import World, route
 from coprolib.records import (
     Consent,
@@ -36,6 +23,19 @@ from coprolib.records import (
     Share,
     SharedQuote,
     Story,
+    convert,
+)
+from coprolib.records.enums import (
+    Audience,
+    ConsentEventType,
+    FeedbackChannel,
+    FeedbackKind,
+    IdentityLevel,
+    InsightStatus,
+    Purpose,
+    SARDomain,
+    ShareKind,
+    StorySource,
 )
 
 PLANNED_AT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)

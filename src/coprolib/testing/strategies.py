@@ -18,8 +18,6 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from coprolib import enums
-from coprolib.bundle import Bundle
 from coprolib.records import (
     Accessibility,
     Activity,
@@ -35,7 +33,9 @@ from coprolib.records import (
     OutcomeEvent,
     Quote,
     Story,
+    enums,
 )
+from coprolib.records.bundle import Bundle
 
 __all__ = [
     "activities",

@@ -13,7 +13,18 @@ import random
 
 import attrs
 
-from coprolib.enums import (
+from coprolib.records import (
+    Activity,
+    Contributor,
+    EvidenceRef,
+    Feedback,
+    Insight,
+    Outcome,
+    OutcomeEvent,
+    Share,
+    Story,
+)
+from coprolib.records.enums import (
     ChangeDepth,
     DecisionHolder,
     FeedbackChannel,
@@ -27,17 +38,6 @@ from coprolib.enums import (
     SARDomain,
     ShareKind,
     StorySource,
-)
-from coprolib.records import (
-    Activity,
-    Contributor,
-    EvidenceRef,
-    Feedback,
-    Insight,
-    Outcome,
-    OutcomeEvent,
-    Share,
-    Story,
 )
 
 __all__ = ["THEMES", "SyntheticWorld", "synthetic_world"]

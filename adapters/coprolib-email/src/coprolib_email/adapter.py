@@ -54,8 +54,8 @@ from coprolib.adapters import (
 )
 from coprolib.adapters.errors import AdapterError
 from coprolib.adapters.http import HttpOptions
-from coprolib.enums import FeedbackChannel, ShareKind
 from coprolib.records import Share
+from coprolib.records.enums import FeedbackChannel, ShareKind
 from coprolib_email.message import Sender, build_message, message_id
 
 _LOCAL = ("127.0.0.1", "localhost", "::1")

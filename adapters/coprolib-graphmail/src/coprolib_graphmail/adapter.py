@@ -55,8 +55,8 @@ from coprolib.adapters.errors import (
     ThrottledError,
 )
 from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint
-from coprolib.enums import FeedbackChannel, ShareKind
 from coprolib.records import Share
+from coprolib.records.enums import FeedbackChannel, ShareKind
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 #: The application permission sendMail needs.

@@ -50,8 +50,8 @@ from coprolib.adapters import (
 )
 from coprolib.adapters.errors import AdapterError, ConfigError
 from coprolib.adapters.http import check_endpoint, parse_retry_after
-from coprolib.enums import FeedbackChannel, FeedbackKind, ShareKind
 from coprolib.records import Share
+from coprolib.records.enums import FeedbackChannel, FeedbackKind, ShareKind
 
 DEFAULT_BASE_URL = "https://api.notifications.service.gov.uk"
 CLOCK_MESSAGE = (

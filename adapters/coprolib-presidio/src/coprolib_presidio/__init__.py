@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coprolib import hookimpl
-from coprolib.redact import Span
+from coprolib.redaction import Span
 
 if TYPE_CHECKING:
     from presidio_analyzer import EntityRecognizer

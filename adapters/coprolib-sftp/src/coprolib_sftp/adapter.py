@@ -35,7 +35,6 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from coprolib import convert
 from coprolib.adapters import (
     Adapter,
     AuthError,
@@ -51,8 +50,8 @@ from coprolib.adapters import (
     Status,
 )
 from coprolib.adapters.errors import AdapterError
-from coprolib.enums import ShareKind
-from coprolib.records import Share
+from coprolib.records import Share, convert
+from coprolib.records.enums import ShareKind
 
 T = TypeVar("T")
 

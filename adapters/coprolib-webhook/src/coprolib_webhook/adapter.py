@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 
-from coprolib import convert
 from coprolib.adapters import (
     Adapter,
     Capabilities,
@@ -28,8 +27,8 @@ from coprolib.adapters import (
     Status,
 )
 from coprolib.adapters.http import HttpClient, HttpOptions, check_endpoint
-from coprolib.enums import ShareKind
-from coprolib.records import Share
+from coprolib.records import Share, convert
+from coprolib.records.enums import ShareKind
 
 SECRET_PREFIX = "whsec_"
 

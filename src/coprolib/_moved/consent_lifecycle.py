@@ -1,0 +1,5 @@
+"""Deprecated: moved to :mod:`coprolib.rights.changes`."""
+
+from coprolib import _moved_module
+
+_moved_module(__name__, "coprolib.rights.changes")

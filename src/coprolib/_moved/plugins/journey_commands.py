@@ -1,0 +1,5 @@
+"""Deprecated: moved to :mod:`coprolib.cli.journey_commands`."""
+
+from coprolib import _moved_module
+
+_moved_module(__name__, "coprolib.cli.journey_commands")

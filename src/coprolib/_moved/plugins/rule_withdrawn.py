@@ -1,0 +1,5 @@
+"""Deprecated: moved to :mod:`coprolib.consent.rules.withdrawn`."""
+
+from coprolib import _moved_module
+
+_moved_module(__name__, "coprolib.consent.rules.withdrawn")

@@ -1,0 +1,520 @@
+"""The built-in PERSON recogniser, registered through ``register_recognizers``.
+
+A person is found when a run of capitalised words holds
+
+* a title and what follows it ("Mrs Khan", "Dr A. Patel");
+* a first name from the shipped name list (``coprolib/data/first_names.txt``), with any
+  capitalised words after it ("Ruth Baker-Jones");
+* a capitalised name after a relationship, naming or greeting cue ("my son Kai", "called
+  Oluwaseun", "hi Ama", "saw Jaydon");
+* two unlisted, unusual capitalised words after a weaker cue ("raised by", "Present:") or before
+  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister").
+
+First names that are also ordinary words ("Will", "May", "Hope", "Faith") count only with support:
+a title, a surname from the list after them, a cue before them, or a speech verb after them.
+Runs that end in an organisation or street word ("Hope House", "Victoria Road") are not people.
+Once a name is found, its other mentions in the same text are found too ("Ruth ... Baker said").
+Names written in lower case, and lone unlisted names with no cue, are not found: pass a
+contributor's own names as ``known_identifiers``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from importlib import resources
+
+from coprolib.hookspecs import hookimpl
+from coprolib.redaction import Span, common_words
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_UPPER = "".join(ch for ch in map(chr, range(0xC0, 0x250)) if ch.isupper())
+_LOWER = "".join(ch for ch in map(chr, range(0xDF, 0x250)) if ch.islower())
+_CAP = rf"[A-Z{_UPPER}]"
+_LOW = rf"[a-z{_LOWER}]"
+# A capitalised word: "Khan", "O'Brien", "McDonald", "Baker-Jones", "Zoë", or an initial "A.".
+_WORD_REST = (
+    rf"(?:(?:['’]{_CAP})?(?:{_LOW}|{_CAP})*{_LOW}(?:{_LOW}|{_CAP})*(?:[-'’]{_CAP}{_LOW}+)*|\.)"
+)
+_WORD = rf"{_CAP}{_WORD_REST}"
+_TITLES = (
+    "Mr|Mrs|Ms|Miss|Mx|Dr|Doctor|Prof|Professor|Sir|Dame|Lady|Lord|Rev|Reverend|Revd|Father"
+    "|Sister|Cllr|Councillor|Nurse|Sgt|Sergeant|Inspector|Officer|Aunty|Auntie|Uncle"
+    "|Nan|Nana|Grandma|Grandad|Granny"
+)
+TITLES = frozenset(_TITLES.lower().split("|"))
+_TITLE_DOT = "|".join(
+    f"(?<=\\b{t})" for t in ("Mr", "Mrs", "Ms", "Dr", "Prof", "Rev", "Revd", "Cllr", "Sgt")
+)
+_PARTICLE = (
+    r"(?:van der|van|von|de|del|della|da|di|du|le|la|al|el|bin|bint|ibn|ap|ní|ni|mac|Ó|Ní|Ua)"
+)
+_DOT = rf"(?:(?:{_TITLE_DOT})\.)?"
+# A run of capitalised words on one line. It starts with a capital letter (so the scanner can
+# skip lower-case text quickly) that does not continue a word; a title may keep its full stop.
+RUN_RE = re.compile(
+    rf"{_CAP}(?<![\w'’]{_CAP}){_WORD_REST}{_DOT}"
+    rf"(?:(?:[ \t]+{_PARTICLE})?[ \t]+{_WORD}{_DOT})*(?![\w])"
+)
+TOKEN_RE = re.compile(_WORD)
+
+_CUE_RE = re.compile(
+    r"(?:\b(?:my|her|his|their|our|your|the|a)\s+(?:(?:little|older|younger|eldest|youngest|"
+    r"late|ex|step|twin)[- ]?)?(?:son|daughter|husband|wife|partner|brother|sister|mum|mother|"
+    r"dad|father|friend|carer|neighbour|boyfriend|girlfriend|fiancée?|nephew|niece|cousin|"
+    r"grandson|granddaughter|grandchild|uncle|aunt|auntie|nan|gran|grandma|grandad|stepdad|"
+    r"stepmum|worker|advocate|landlord|lodger|flatmate|child|baby|boy|girl|colleague|manager|"
+    r"social worker|key worker|support worker|nurse|GP)|\bcalled|\bnamed|\bname is|\bname's|"
+    r"\bknown as|\bnamed as|\bI'm|\bI am|\bthis is|\bsaid to|\bspoke to|\bspoke with|\btold|"
+    r"\basked|\bmet|\bvisited|\baction:|\bactions:|\bdear|\bhi|\bhiya|\bhello|\bhey|\bit's|"
+    r"\bits|\bthanks|\bcheers|\bregards|\blove|\bsaw|\bseen|\bhelped|\bhit|\bhurt|\bphoned|"
+    r"\brang|\bcontacted|\bemailed|\btexted|\bthanked|\bblamed|\btrusted|\bknew|\bleft"
+    # Sign-offs and what people say they are called.
+    r"|\bbest wishes|\bwarm wishes|\bspeak soon|\btake care|\bbest|\bsincerely|\bthank you"
+    r"|\bcalls? me|\bcalled me|\bgo(?:es)? by|\bwent by)"
+    r"[,:]?\s+$",
+    re.IGNORECASE,
+)
+#: The last word of every cue in _CUE_RE: a cheap test before the regular expression.
+_CUE_LAST = _words(
+    """
+    son daughter husband wife partner brother sister mum mother dad father friend carer neighbour
+    boyfriend girlfriend fiance fiancé fiancee fiancée nephew niece cousin grandson granddaughter
+    grandchild uncle aunt auntie nan gran grandma grandad stepdad stepmum worker advocate landlord
+    lodger flatmate child baby boy girl colleague manager nurse gp called named is name's as i'm
+    am told asked met visited to with action actions dear hi hiya hello hey it's its thanks
+    cheers regards love saw seen helped hit hurt phoned rang contacted emailed texted thanked
+    blamed trusted knew left wishes soon care best sincerely you me by
+    """
+)
+
+
+def _cue_before(text: str, start: int) -> bool:
+    """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
+    if start < 2 or not text[start - 1].isspace():
+        return False
+    end = start - 1
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    begin = max(0, start - 40)
+    cut = max(text.rfind(" ", begin, end), text.rfind("\n", begin, end), begin - 1) + 1
+    if text[cut:end].rstrip(",:").casefold() not in _CUE_LAST:
+        return False
+    return _CUE_RE.search(text, begin, start) is not None
+
+
+#: An action given to someone in minutes or notes: "Sam to call GP", "- Priya to chase".
+_ACTION_AFTER_RE = re.compile(
+    r"[ \t]+to[ \t]+(?:call|ring|phone|chase|send|book|contact|arrange|speak|check|follow|email"
+    r"|visit|update|share|review|confirm|complete|liaise|refer|write|circulate|draft|meet|discuss"
+    r"|ask|find|raise|seek|provide|invite|report|escalate|agree|explore|organise|organize|attend"
+    r"|request|prepare|sort|link|forward|make|take|give|add|amend|feed|source|identify|obtain"
+    r"|text|bring|collect|contact|tell|inform|notify|present|lead|chair|complete|pass|progress)\b"
+)
+#: Where an action line starts: a line or sentence start, then perhaps a bullet or number.
+_ACTION_START_RE = re.compile(r"(?:^|[\n.!?;:])[ \t]*(?:(?:[-*•–]|\d{1,2}[.)])[ \t]*)?$")
+#: "St." or "Saint" just before a name makes it a place or a building ("St. Mary's Hospital").
+_SAINT_BEFORE_RE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+$")
+
+
+def _action(text: str, start: int, end: int) -> bool:
+    """Whether the word at ``start:end`` is given an action ("Sam to call GP")."""
+    return (
+        _ACTION_AFTER_RE.match(text, end) is not None
+        and _ACTION_START_RE.search(text, max(0, start - 12), start) is not None
+    )
+
+
+_VERB_AFTER_RE = re.compile(
+    r"(?:['’]s\b|\s+(?:said|says|told|tells|asked|asks|explained|explains|reported|reports|"
+    r"replied|added|agreed|felt|feels|wanted|wants|shared|disclosed|rang|phoned|called|visited|"
+    r"stated|confirmed|described|lives|lived|moved|came|went|was|is|has|had|and I|and me|"
+    r"left|arrived|stayed|returned|helped|died|from the|from our)\b)"
+)
+
+#: Capitalised words that end a name and words that mark an organisation, place or street.
+STOP_WORDS = (
+    _words(
+        """
+    i i'm i've i'd a an the and or but if so as at by for from in into of on to with without
+    he she they we you it his her their our my your its this that these those there here then
+    when where what who why how which while after before because although though yes no not
+    please thanks thank dear hi hello regards best kind many much more most some any all each
+    every both either neither one two three four five six seven eight nine ten first second
+    monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december christmas easter
+    council county borough city town village hospital house trust partnership board services
+    service team centre center street road lane avenue close drive way court crescent gardens
+    place grove terrace walk hill park square mews row rise view green parade vale wharf yard
+    police station school college university academy nursery surgery practice clinic ward unit
+    health healthwatch care home homes group forum network association society church mosque
+    temple synagogue gurdwara chapel club charity foundation project programme office department
+    ministry agency authority nhs gp adult adults social safeguarding abuse domestic mental
+    housing community support carers centre hall library market shop store bank cafe pub hotel
+    limited ltd plc llp cic inc company committee panel meeting minutes review report plan
+    action actions item items notes note agenda present apologies chair update summary case
+    england wales scotland ireland britain uk london manchester birmingham leeds liverpool
+    bristol sheffield newcastle oldham bolton bury rochdale salford stockport wigan tameside
+    trafford kent essex surrey yorkshire lancashire north south east west northern southern
+    eastern western central upper lower great little old new saint st greater
+    advice citizens age mind shelter refuge samaritans barnardo's barnardos victim victims
+    support women's men's aid crisis helpline line bureau probation prison court tribunal
+    later then yesterday today tomorrow sometimes eventually finally recently now also still
+    however meanwhile afterwards suddenly unfortunately luckily apparently actually sadly
+    thankfully overall initially previously currently since until during despite
+    mum mummy mam mom dad daddy mother father son daughter brother sister gran grandma grandad
+    granny grandpa grandmother grandfather family everyone everybody team friends folks guys
+    tesco asda sainsbury's sainsburys aldi lidl morrisons boots amazon google facebook whatsapp
+    instagram tiktok dwp hmrc ofsted cqc jobcentre samaritans shelter childline mencap scope
+    """
+    )
+    | TITLES
+)
+ORG_WORDS = _words(
+    """
+    council hospital house trust partnership board services service team centre center street
+    road lane avenue close drive way court crescent gardens place grove terrace walk hill park
+    square mews row rise view green parade vale wharf yard station school college university
+    academy nursery surgery practice clinic ward unit healthwatch home homes group forum network
+    association society church mosque temple synagogue gurdwara chapel club charity foundation
+    project programme office department agency authority hall library market shop store bank
+    cafe pub hotel limited ltd plc llp cic committee panel estate lodge manor court tower
+    """
+)
+
+#: First names that are also common English words, months or places: need support.
+AMBIGUOUS = _words(
+    """
+    will may hope faith grace joy rose april june august mark bill art guy ray sue pat dawn carol
+    iris holly ivy jack rich gene frank sunny summer autumn amber crystal daisy lily robin victor
+    don sandy rusty penny ruby pearl opal jewel honey candy cherry ginger violet hazel heather olive
+    jade angel chance clay cliff dale glen forest reed sterling royal prince king earl major page
+    lane young long star spring merry precious destiny harmony trinity charity patience prudence
+    constance mercy liberty justice christian norman jordan victoria florence georgia chelsea
+    paris austin lincoln kent carry else miss harry bob rob neil sterling hunter carter mason
+    porter parker miller baker fisher price rice stone wood brook brooke river sky storm rain
+    love lovely treasure blessing gift unity verity hero rocky buddy sonny sunshine sage ash
+    ashley bailey dean lee ross rory max
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    """
+) | _words(
+    # UK towns, cities and counties that are also in the first-name list.
+    """
+    bradford dudley preston chester stafford sheffield darlington carlisle kendal lancaster
+    stanley crawley ashford ashton bolton burton clifton dalton dover everton felton hamilton
+    harrow hayes kingston lewis luton marlow melrose milton morley newton norton orton penrith
+    rugby selby shelby shirley stirling sutton swindon taunton tyrone warwick wells weston
+    whitby winston york derby durham essex devon cornwall jersey guernsey brighton barnet
+    bexley camden hackney lambeth merton richmond ealing enfield sefton halton wirral bury
+    """
+)
+#: Ambiguous first names that are above all ordinary words, months or places: a speech verb
+#: after them is no support at the start of a sentence ("Hope was all I had").
+WORDS_FIRST = _words(
+    """
+    will may hope faith grace joy june april august summer spring autumn chance major young long
+    star page lane miss rich art guy christian king prince earl sterling royal love lovely gift
+    hero sage ash justice mercy charity patience liberty unity verity destiny harmony trinity
+    precious treasure blessing sunshine sky storm rain river stone wood brook forest clay cliff
+    dale glen reed else carry jewel honey candy cherry sunny rusty dusty rocky buddy price rice
+    hunter carter mason porter parker miller baker fisher paris kent lincoln victoria georgia
+    jordan chelsea austin florence
+    """
+)
+#: Words before a first name that make the run a place ("New Adrian", "Port Joan").
+PLACE_PREFIXES = _words(
+    """
+    new north south east west port upper lower great little saint st fort mount lake old
+    market kings bishops castle church long high nether over
+    """
+)
+#: Organisation or street words that are also common surnames ("Wayne Hall", "Tom Green").
+SURNAME_PLACES = _words(
+    """
+    hall green park lane church bank brook wood hill field fields ford row court marsh moss
+    heath wells banks parks house holmes hay way lodge grove ward lord west north south king
+    """
+)
+#: Everyday words that title-case headings and organisation names are made of; a capitalised
+#: pair of these is not an unknown person's name ("Think Local Act Personal", "Women's Aid").
+COMMON_WORDS = _words(
+    """
+    act acts action active adult advice advocacy agency aid alliance annual area assessment
+    association awareness back best better black blue board book borough bridge british brothers
+    business call campaign capital care carer carers case central centre change charter child
+    children citizens city civic clear coalition college commission common community company
+    concern connect connected consent contact council counselling county court crisis cross
+    daily data day deaf development digital direct disability district domestic early east
+    easy education elder emergency employment energy engagement equality estate ethnic every
+    experience fair families family first food forum foundation free friends fund future general
+    global good green group growth guide health healthy help helpline high home homes hope
+    hospital house housing human impact improvement independent information insight insurance
+    integrated international joint justice key kind lead learning legal life line link living
+    local london lottery main making management market medical members mental mind ministry
+    money national network new news north nursing office older one open our outreach pact
+    partners partnership pathway peer people personal place plan planning plus police policy
+    positive practice primary prison private probation programme project protection public
+    quality read real recovery red region regional relief report research residential resource
+    resources response review right rights road royal rural safe safer safeguarding safety
+    school service services sexual shared social society south space special standards state
+    step strategy street strong student support sure team think together town training trust
+    unit united universal university victim victims voice voices voluntary volunteer volunteers
+    ward way welfare well wellbeing west white whole women men work workers working world young
+    youth
+    """
+)
+_FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i")
+# "Dr St. Mary's" is a doctor and a saint's name, not a doctor called St.
+_NOT_AFTER_TITLE = _FUNCTION_WORDS | {"st", "saint"}
+_WEAK_CUE_RE = re.compile(
+    r"(?:\b(?:by|with|concerning|regarding|about|cc)"
+    r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
+    r"|author|written by|signed|contact|carer|referrer|subject|worker|practitioner|officer"
+    r"|allocated to|name|from|to)\s*:)\s+$",
+    re.IGNORECASE,
+)
+_LIST_LINES = ("Present", "Apologies", "Attendees", "In attendance", "Attending")
+_SENTENCE_END_RE = re.compile(r"(?:^|[.!?:;\n\"“]\s*|^\s*[-*•]\s*)$")
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[frozenset[str], frozenset[str]]:
+    data = resources.files("coprolib.data")
+
+    def read(name: str) -> frozenset[str]:
+        text = data.joinpath(name).read_text(encoding="utf-8")
+        return frozenset(
+            line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"
+        )
+
+    return read("first_names.txt"), read("surnames.txt")
+
+
+def first_names() -> frozenset[str]:
+    """The shipped first-name list, lower case."""
+    return _names()[0]
+
+
+def _clean(token: str) -> str:
+    return token.rstrip(".").replace("’", "'").casefold()
+
+
+class PersonRecognizer:
+    """Finds people's names: titles with surnames, full names, listed first names, cued names."""
+
+    name = "person_names"
+    labels = ("PERSON",)
+    #: Decides from cues around a word, so it reads the text with other identifiers replaced.
+    reads_context = True
+
+    def __init__(self, first: frozenset[str] | None = None, last: frozenset[str] | None = None):
+        if first is None or last is None:
+            default_first, default_last = _names()
+            first = default_first if first is None else first
+            last = default_last if last is None else last
+        self.first = first
+        self.last = last
+        # Everyday words ("Transport", "Legal", "Mate") are never an unlisted name, even after a
+        # cue ("Action: Legal to advise", "Cheers Mate").
+        self.ordinary = COMMON_WORDS | ORG_WORDS | common_words()
+
+    def _supported(self, text: str, key: str, start: int, end: int, next_token: str | None) -> bool:
+        """Whether an ambiguous first name ("Will", "Mark") is used as a name here."""
+        if next_token is not None:
+            nxt = _clean(next_token)
+            if nxt.replace("'", "") in self.last and nxt not in ORG_WORDS:
+                return True
+            if (nxt not in STOP_WORDS or nxt in SURNAME_PLACES) and self._weak_cue(text, start):
+                return True
+        if _cue_before(text, start) or _action(text, start, end):
+            return True
+        if not _VERB_AFTER_RE.match(text, end, end + 14):
+            return False
+        # "Jack was ..." opens a sentence about Jack; "Hope was ..." may not be about Hope.
+        return key not in WORDS_FIRST or not self._sentence_start(text, start)
+
+    @staticmethod
+    def _sentence_start(text: str, start: int) -> bool:
+        return bool(_SENTENCE_END_RE.search(text, max(0, start - 6), start))
+
+    def _surname_too(self, key: str, ambiguous: bool) -> bool:
+        """Whether a stop word ending a name is its surname ("Hall", "Kent", "West")."""
+        if key in SURNAME_PLACES and (not ambiguous or key not in ORG_WORDS):
+            return True
+        return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
+
+    def _cued(
+        self, text: str, key: str, start: int, end: int, nxt: tuple[int, int, str] | None
+    ) -> bool:
+        """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
+        next word are unusual words with a cue before them or a speech verb after them."""
+        if key in self.ordinary:
+            return False
+        if _cue_before(text, start) or _action(text, start, end):
+            return True
+        if nxt is None:
+            return False
+        second = _clean(nxt[2])
+        if second in STOP_WORDS or second in COMMON_WORDS or key in COMMON_WORDS:
+            return False
+        # Two unknown capitalised words: a cue before them or a speech verb after them.
+        return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
+
+    def _weak_cue(self, text: str, start: int) -> bool:
+        if _WEAK_CUE_RE.search(text, max(0, start - 30), start):
+            return True
+        line = text.rfind("\n", 0, start) + 1
+        return text.startswith(_LIST_LINES, line) and text[line:start].rstrip().endswith((",", ":"))
+
+    def _people_in_run(
+        self, text: str, tokens: list[tuple[int, int, str]]
+    ) -> list[tuple[int, int]]:
+        """The (start, end) of every name in one run of capitalised words."""
+        keys = [_clean(w) for _, _, w in tokens]
+        n = len(tokens)
+        hits: list[tuple[int, int]] = []
+        i = 0
+        while i < n:
+            key = keys[i]
+            start, end, word = tokens[i]
+            if key in TITLES and i + 1 < n and keys[i + 1] not in _NOT_AFTER_TITLE:
+                end_i = i + 2
+                while end_i < n and end_i < i + 5 and keys[end_i] not in STOP_WORDS:
+                    end_i += 1
+                if end_i == n - 1 and self._surname_too(keys[end_i], ambiguous=False):
+                    end_i += 1
+                hits.append((start, tokens[end_i - 1][1]))
+                i = end_i
+                continue
+            i += 1
+            if len(key) < 2 or word.endswith("."):
+                continue
+            nxt = tokens[i][2] if i < n else None
+            ambiguous = key in AMBIGUOUS or key in STOP_WORDS
+            if key in self.first:
+                if ambiguous and not self._supported(text, key, start, end, nxt):
+                    continue
+            elif key in STOP_WORDS or not self._cued(
+                text, key, start, end, tokens[i] if i < n else None
+            ):
+                continue
+            if i > 1 and keys[i - 2] in PLACE_PREFIXES:
+                continue
+            if i == 1 and _SAINT_BEFORE_RE.search(text, max(0, start - 7), start):
+                continue
+            end_i = i
+            while end_i < n and end_i - i < 3:
+                k = keys[end_i]
+                if k in STOP_WORDS or k in TITLES:
+                    # "Wayne Hall" is a person, "Victoria Hall Trust" is not.
+                    if (
+                        end_i == i
+                        and (end_i == n - 1 or keys[end_i + 1] in TITLES)
+                        and (
+                            self._surname_too(k, ambiguous)
+                            or (k in SURNAME_PLACES and self._weak_cue(text, start))
+                        )
+                    ):
+                        end_i += 1
+                    break
+                end_i += 1
+            if end_i < n and keys[end_i] in ORG_WORDS:
+                i = end_i + 1
+                continue
+            hits.append((start, tokens[end_i - 1][1]))
+            i = end_i
+        return hits
+
+    @staticmethod
+    def _remember(
+        tokens: list[tuple[int, int, str]], start: int, end: int, words: set[str]
+    ) -> None:
+        """Add the words of the name at ``start:end`` that other mentions are found by."""
+        position = 0
+        for s, _e, w in tokens:
+            if s < start or s >= end:
+                continue
+            key = _clean(w)
+            if key in TITLES:
+                continue
+            # An ambiguous word is repeated only where it was a surname ("Ruth Baker").
+            if len(key) > 2 and key not in STOP_WORDS and (position or key not in AMBIGUOUS):
+                words.add(w)
+            position += 1
+
+    def find(self, text: str) -> Iterable[Span]:
+        """Yield every name found, then every other mention of the words of those names.
+
+        Once the names found are placeholders, the words left of a run on either side of them
+        are runs of their own ("Lane Will" in "Ruth Baker Lane Will" once "Ruth" and "Baker"
+        are masked); those are decided again as such until nothing new is found, so redacting
+        the redacted text finds nothing new.
+        """
+        found: list[Span] = []
+        words: set[str] = set()
+        singles: list[tuple[int, int, str]] = []
+        runs: list[list[tuple[int, int, str]]] = []
+        covered: set[int] = set()
+        first, stop = self.first, STOP_WORDS
+        for m in RUN_RE.finditer(text):
+            run = m.group()
+            start = m.start()
+            if " " not in run and "\t" not in run:
+                # One word: the common case, decided without tokenising.
+                key = run.casefold()
+                if key not in first and (
+                    key in stop
+                    or key in self.ordinary
+                    or not (_cue_before(text, start) or _action(text, start, m.end()))
+                ):
+                    singles.append((start, m.end(), run))
+                    continue
+            tokens = [
+                (t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, m.end())
+            ]
+            runs.append(tokens)
+            for start, end in self._people_in_run(text, tokens):
+                found.append(Span(start, end, "PERSON", 0.85))
+                self._remember(tokens, start, end, words)
+                covered.update(s for s, _e, _w in tokens if start <= s < end)
+        if not found:
+            return found
+        # A part of a run is known by the starts of its first and last words.
+        decided: set[tuple[int, int]] = set()
+        split = [tokens for tokens in runs if len(tokens) > 1]
+        mentions = [*singles, *(token for tokens in runs for token in tokens)]
+        while True:
+            new: list[Span] = []
+            for s, e, w in mentions:
+                if w in words and s not in covered:
+                    new.append(Span(s, e, "PERSON", 0.8))
+                    covered.add(s)
+            for tokens in split:
+                part: list[tuple[int, int, str]] = []
+                for token in (*tokens, None):
+                    if token is not None and token[0] not in covered:
+                        part.append(token)
+                        continue
+                    if part and len(part) < len(tokens):
+                        seen = (part[0][0], part[-1][0])
+                        if seen not in decided:
+                            decided.add(seen)
+                            for start, end in self._people_in_run(text, part):
+                                new.append(Span(start, end, "PERSON", 0.85))
+                                self._remember(part, start, end, words)
+                                covered.update(t for t, _e, _w in part if start <= t < end)
+                    part = []
+            if not new:
+                return found
+            found.extend(new)
+
+
+@hookimpl
+def register_recognizers(register: Callable[..., None]) -> None:
+    """Register the built-in PERSON recogniser."""
+    register(PersonRecognizer())
