@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from coprolib.consent import teller_state
 from coprolib.errors import CoprolibError
+from coprolib.ledger import ShareStatus
 from coprolib.records import Consent, Contributor, Feedback, Receipt, Recipient, Share
 from coprolib.records.enums import (
     FeedbackChannel,
@@ -262,8 +264,6 @@ def _planned_before(ledger: Ledger, fb: Feedback, destination: str) -> str:
 def _current_share(ledger: Ledger, fb: Feedback) -> Share | None:
     """The live share (planned or delivered) of ``fb``'s insight at its destination: the one
     the words must describe when the message goes, whichever share the obligation began with."""
-    from coprolib.ledger import ShareStatus
-
     if fb.insight_id is None or fb.destination is None:
         return None
     live = [
@@ -360,8 +360,6 @@ def feedback_refusal(
         )
     if feedback.kind is FeedbackKind.WITHDRAWAL_CONFIRMED:
         return None
-    from coprolib.consent import teller_state
-
     cid = feedback.contributor_id
     theirs = [
         c
@@ -571,8 +569,6 @@ def plan_feedback(
             continue
         deliver.append(share)
     if apply and deliver:
-        from coprolib.ledger import ShareStatus
-
         sent = {s.subject_id for s in deliver}
         with ledger.transaction():
             for fb in reworded:  # what is recorded as owed says what is sent

@@ -51,6 +51,8 @@ from coprolib.records.enums import (
     PaymentMethod,
     ShareKind,
 )
+from coprolib.redaction import find_spans
+from coprolib.report import render_template, write_atomic
 
 if TYPE_CHECKING:
     from coprolib.config import Config
@@ -313,8 +315,6 @@ class _Scrubber:
     def __call__(self, text: str | None) -> str | None:
         if text is None or not self.identifiers:
             return text
-        from coprolib.redaction import find_spans
-
         spans = find_spans(text, self.identifiers, recognizers=())
         if not spans:
             return text
@@ -664,8 +664,6 @@ def render_html(
     large print, plain words and one idea a line. No scripts and nothing loaded from elsewhere;
     it prints on A4."""
     __version__ = metadata.version("coprolib")
-    from coprolib.report import render_template
-
     page = "journey/easy.html.j2" if easy_read else "journey/page.html.j2"
     html = render_template(
         page,
@@ -690,8 +688,6 @@ def write_html(
     organisation: str | None = None,
 ) -> Path:
     """Render the journey and write it to ``path`` atomically. Returns the path written."""
-    from coprolib.report import write_atomic
-
     html = render_html(journey_, easy_read=easy_read, organisation=organisation)
     return write_atomic(path, html)
 

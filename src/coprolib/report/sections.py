@@ -7,13 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from coprolib.hookspecs import hookimpl
+from coprolib.report import builtin_sections
 
 
 @hookimpl
 def register_report_sections(register: Callable[..., Any]) -> None:
     """Register the summary, funnel, loop closure, change depth, ladder, themes, domains,
     soaked-up stories, overdue feedback and warnings sections."""
-    from coprolib.report import builtin_sections
-
     for section in builtin_sections():
         register(section.key, section.title, section.render)

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 
 from coprolib.errors import CoprolibError
+from coprolib.ledger import LedgerError
+from coprolib.planner import plan
+from coprolib.planner.rendering import insight_text_digest
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -29,6 +32,7 @@ from coprolib.records import (
     RecordError,
     Story,
 )
+from coprolib.records.convert import unstructure
 from coprolib.records.enums import (
     Audience,
     ConsentEventType,
@@ -124,8 +128,6 @@ def _held(ledger: Ledger, consent_id: str) -> Consent:
 
 def _append(ledger: Ledger, consent: Consent, **fields: Any) -> Consent:
     """Append one event, refusing one dated before the consent's last event."""
-    from coprolib.ledger import LedgerError
-
     at: dt.datetime = fields["at"]
     last = consent.events[-1].at
     if at < last:
@@ -160,8 +162,6 @@ def give_consent(
     """Record a new consent from ``contributor_id`` for ``story_ids`` (all their stories when
     empty), starting with a ``given`` event carrying ``terms``. A consent naming a story
     governs it over a broader one. ``consent_id`` defaults to ``c-<contributor>-<n>``."""
-    from coprolib.ledger import LedgerError
-
     moment = moment or _now()
     stories = tuple(story_ids)
     with ledger.transaction():
@@ -294,8 +294,6 @@ def approve_insight(
     ``approved`` event carrying the insight id and the digest of its text
     (:func:`coprolib.planner.insight_text_digest`), which the review rule checks. If the words
     change later, the approval no longer matches and the review is pending again."""
-    from coprolib.planner.rendering import insight_text_digest
-
     moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
@@ -399,8 +397,6 @@ class ConsentTimeline:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
-        from coprolib.records.convert import unstructure
-
         return {
             "consent": unstructure(self.consent),
             "status": self.state.status,
@@ -498,8 +494,6 @@ def next_plan_effects(
 ) -> PlanEffects:
     """Plan, without recording anything, the insights citing ``stories`` and the ``insights``
     named, and say which shares would be re-rendered, delivered or retracted."""
-    from coprolib.planner import plan
-
     stories, insights = tuple(stories), tuple(insights)
     if not (stories or insights) or not config.insight_destinations():
         return PlanEffects(insights=(), rerender=(), deliver=(), retract=())

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from coprolib.config import Destination
+from coprolib.consent import decide, teller_state
+from coprolib.planner.routing import request_for
 from coprolib.records import Consent, ConsentEvent, ConsentTerms, Contributor, Story
 from coprolib.records.enums import (
     Audience,
@@ -123,9 +125,6 @@ def _where(
 ) -> list[Destination]:
     """The destinations at least one of the consent's stories may go to now, by this consent,
     as :func:`coprolib.consent.decide` answers (nothing is re-decided here)."""
-    from coprolib.consent import decide, teller_state
-    from coprolib.planner.routing import request_for
-
     covered = [s for s in stories if consent.covers(s.id)]
     out = []
     for dest in destinations:

@@ -26,12 +26,15 @@ from starlette.routing import Route
 from coprolib.config import Config
 from coprolib.errors import CoprolibError
 from coprolib.ledger import LedgerLocation, open_ledger
+from coprolib.ledger.api_store import find_replay, remember_replay
 from coprolib.ledger.ledger import Ledger
 from coprolib.serve.auth import EntraVerifier, Principal, authenticate, require, verify_webhook
 from coprolib.serve.metrics import Metrics
+from coprolib.serve.openapi import openapi_document
 from coprolib.serve.operations import OPERATIONS, Call, Operation, record_withdrawal
 from coprolib.serve.problems import PROBLEM_JSON, Problem
 from coprolib.serve.settings import ServeSettings, serve_settings
+from coprolib.serve.validation import WEBHOOK_SCHEMA, validate_body, validate_value
 
 log = logging.getLogger("coprolib.serve")
 
@@ -121,8 +124,6 @@ class Api:
         self.pool = LedgerPool(location, self.settings.pool, schema=schema)
         self.entra = EntraVerifier(self.settings.entra) if self.settings.entra else None
         self.metrics = Metrics()
-        from coprolib.serve.openapi import openapi_document
-
         self.openapi = openapi_document(self.settings)
 
     # --- reading a request ----------------------------------------------------------------
@@ -142,8 +143,6 @@ class Api:
         return b"".join(chunks)
 
     def parse_body(self, op: Operation, raw: bytes, media: str) -> Any:
-        from coprolib.serve.validation import validate_body
-
         if not raw.strip():
             if op.body_required:
                 raise Problem(422, "the request needs a JSON body", field="body")
@@ -199,8 +198,6 @@ class Api:
     ) -> tuple[int, Any]:
         """Authenticate, check the scope, check the request and run ``op`` on a borrowed
         ledger handle: a refused request never reaches the operation."""
-        from coprolib.serve.validation import validate_value
-
         with self.pool.borrow("api") as ledger:
             principal: Principal = authenticate(headers, ledger, self.entra)
             if op.scope is not None:
@@ -241,8 +238,6 @@ class Api:
             event = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise Problem(400, "the body is not JSON", field="body") from None
-        from coprolib.serve.validation import WEBHOOK_SCHEMA, validate_body
-
         validate_body(WEBHOOK_SCHEMA, event)
         status, answer = await run_in_threadpool(self.run_webhook, source_name, msg_id, event)
         if status == 200 and not answer.get("replayed"):
@@ -251,8 +246,6 @@ class Api:
 
     def run_webhook(self, source: str, msg_id: str, event: dict[str, Any]) -> tuple[int, Any]:
         """Record a ``consent.withdrawn`` event once per webhook id."""
-        from coprolib.ledger.api_store import find_replay, remember_replay
-
         actor = f"webhook:{source}"
         slot = f"webhook:{source}:{msg_id}"
         with self.pool.borrow(actor) as ledger:

@@ -15,8 +15,15 @@ from typing import Any
 
 import attrs
 
-from coprolib.config import Config
+from coprolib.config import Config, ConfigError
+from coprolib.feedback.owed import feedback_done, feedback_due
+from coprolib.ledger.api_store import find_replay, remember_replay
 from coprolib.ledger.ledger import Ledger
+from coprolib.outcomes.recording import update_outcome
+from coprolib.planner import withdraw
+from coprolib.planner.explanation import explain_in_ledger
+from coprolib.records.bundle import BundleError, iter_jsonl, loads_bundle
+from coprolib.records.convert import unstructure
 from coprolib.records.enums import (
     Audience,
     ConsentMethod,
@@ -27,6 +34,16 @@ from coprolib.records.enums import (
     Support,
 )
 from coprolib.report.journey import journey
+from coprolib.rights.changes import (
+    ConsentTimeline,
+    approve_insight,
+    consent_timeline,
+    correct_consent,
+    give_consent,
+    record_override,
+    renew_consent,
+    terms_with,
+)
 from coprolib.serve.problems import Problem
 
 
@@ -151,8 +168,6 @@ def _changes(terms: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _timeline(consent: Any) -> dict[str, Any]:
-    from coprolib.rights.changes import ConsentTimeline
-
     last = consent.events[-1].at
     return ConsentTimeline(consent=consent, state=consent.state_at(last), moment=last).to_json()
 
@@ -172,9 +187,6 @@ def _request_digest(call: Call) -> str:
 
 def import_records(call: Call) -> Answer:
     """POST /v1/records: a bundle (JSON) or typed records (JSONL), all or nothing."""
-    from coprolib.ledger.api_store import find_replay, remember_replay
-    from coprolib.records.bundle import BundleError, iter_jsonl, loads_bundle
-
     key = call.headers.get("idempotency-key")
     slot = f"idem:{call.actor}:{key}" if key else None
     digest = _request_digest(call)
@@ -226,8 +238,6 @@ def import_records(call: Call) -> Answer:
 
 def give(call: Call) -> Answer:
     """POST /v1/consents: :func:`coprolib.rights.changes.give_consent`."""
-    from coprolib.rights.changes import give_consent, terms_with
-
     b = call.body
     terms = terms_with(None, **_changes(b.get("terms")))
     consent = give_consent(
@@ -248,8 +258,6 @@ def give(call: Call) -> Answer:
 
 def renew(call: Call) -> Answer:
     """POST /v1/consents/{consent_id}/renew: :func:`coprolib.rights.changes.renew_consent`."""
-    from coprolib.rights.changes import renew_consent
-
     b = call.body or {}
     consent = renew_consent(
         call.ledger,
@@ -264,8 +272,6 @@ def renew(call: Call) -> Answer:
 
 def correct(call: Call) -> Answer:
     """POST /v1/consents/{consent_id}/correct: :func:`coprolib.rights.changes.correct_consent`."""
-    from coprolib.rights.changes import correct_consent
-
     b = call.body
     consent = correct_consent(
         call.ledger,
@@ -280,8 +286,6 @@ def correct(call: Call) -> Answer:
 
 def approve(call: Call) -> Answer:
     """POST /v1/consents/{consent_id}/approve: :func:`coprolib.rights.changes.approve_insight`."""
-    from coprolib.rights.changes import approve_insight
-
     b = call.body
     consent = approve_insight(
         call.ledger,
@@ -295,8 +299,6 @@ def approve(call: Call) -> Answer:
 
 def override(call: Call) -> Answer:
     """POST /v1/consents/{consent_id}/override: :func:`coprolib.rights.changes.record_override`."""
-    from coprolib.rights.changes import record_override
-
     b = call.body
     consent = record_override(
         call.ledger,
@@ -311,8 +313,6 @@ def override(call: Call) -> Answer:
 
 def show_consent(call: Call) -> Answer:
     """GET /v1/consents/{consent_id}: :func:`coprolib.rights.changes.consent_timeline`."""
-    from coprolib.rights.changes import consent_timeline
-
     timeline = consent_timeline(call.ledger, call.path["consent_id"], _moment(call.query.get("at")))
     return 200, timeline.to_json()
 
@@ -336,8 +336,6 @@ def record_withdrawal(
     recorded_by: str,
 ) -> dict[str, Any]:
     """:func:`coprolib.planner.withdraw` with the fields of a request or webhook body."""
-    from coprolib.planner import withdraw
-
     w = withdraw(
         ledger,
         contributor_id,
@@ -376,13 +374,9 @@ def narrow(call: Call) -> Answer:
 
 def explain(call: Call) -> Answer:
     """GET /v1/explain/{record_id}: :func:`coprolib.planner.explanation.explain_in_ledger`."""
-    from coprolib.planner.explanation import explain_in_ledger
-
     rid = call.path["record_id"]
     name = call.query.get("destination")
     if name:
-        from coprolib.config import ConfigError
-
         try:
             dests = {name: call.config.destination(name)}
         except ConfigError:
@@ -398,18 +392,12 @@ def explain(call: Call) -> Answer:
 
 def due(call: Call) -> Answer:
     """GET /v1/feedback/due: :func:`coprolib.feedback.owed.feedback_due`."""
-    from coprolib.feedback.owed import feedback_due
-    from coprolib.records.convert import unstructure
-
     overdue = call.query.get("overdue", "false") == "true"
     return 200, [unstructure(f) for f in feedback_due(call.ledger, overdue=overdue)]
 
 
 def done(call: Call) -> Answer:
     """POST /v1/feedback/{feedback_id}/done: :func:`coprolib.feedback.owed.feedback_done`."""
-    from coprolib.feedback.owed import feedback_done
-    from coprolib.records.convert import unstructure
-
     b = call.body
     f = feedback_done(call.ledger, call.path["feedback_id"], b["note"], on=_date(b.get("on"), "on"))
     return 200, unstructure(f)
@@ -417,9 +405,6 @@ def done(call: Call) -> Answer:
 
 def outcome_status(call: Call) -> Answer:
     """POST /v1/outcomes/{outcome_id}/status: :func:`coprolib.outcomes.recording.update_outcome`."""
-    from coprolib.outcomes.recording import update_outcome
-    from coprolib.records.convert import unstructure
-
     b = call.body
     change = update_outcome(
         call.ledger,
