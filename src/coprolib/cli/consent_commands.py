@@ -26,6 +26,9 @@ from coprolib.records.enums import (
     Support,
 )
 
+# Commands import what they run inside their bodies: every command module is loaded when
+# `coprolib` starts, so an import here would be paid by every command, `--help` included.
+
 
 def _moment(at: str | None) -> dt.datetime | None:
     if at is None:

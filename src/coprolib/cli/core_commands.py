@@ -9,6 +9,9 @@ import click
 from coprolib.cli.session import json_option
 from coprolib.hookspecs import hookimpl
 
+# Commands import what they run inside their bodies: every command module is loaded when
+# `coprolib` starts, so an import here would be paid by every command, `--help` included.
+
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:

@@ -14,6 +14,9 @@ import click
 from coprolib.cli.session import CONFIG_HELP, LEDGER_HELP, open_session
 from coprolib.hookspecs import hookimpl
 
+# Commands import what they run inside their bodies: every command module is loaded when
+# `coprolib` starts, so an import here would be paid by every command, `--help` included.
+
 
 def _open(ledger_url: str | None, config_path: str | None) -> tuple[Any, Any, Any]:
     """The ledger, the configuration and the ledger's location (more workers open it again)."""

@@ -19,6 +19,9 @@ from coprolib.cli.session import ledger_options, session
 from coprolib.hookspecs import hookimpl
 from coprolib.records.enums import ChangeDepth, OutcomeKind, OutcomeStatus
 
+# Commands import what they run inside their bodies: every command module is loaded when
+# `coprolib` starts, so an import here would be paid by every command, `--help` included.
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])

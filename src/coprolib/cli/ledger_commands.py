@@ -21,6 +21,9 @@ from coprolib.cli.session import json_option, ledger_options, session
 from coprolib.cli.session import ledger_option as cli_ledger_option
 from coprolib.hookspecs import hookimpl
 
+# Commands import what they run inside their bodies: every command module is loaded when
+# `coprolib` starts, so an import here would be paid by every command, `--help` included.
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 STARTER_CONFIG = """\

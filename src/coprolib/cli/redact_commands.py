@@ -10,6 +10,9 @@ import click
 
 from coprolib.hookspecs import hookimpl
 
+# Commands import what they run inside their bodies: every command module is loaded when
+# `coprolib` starts, so an import here would be paid by every command, `--help` included.
+
 
 def redact_jsonl(
     lines: TextIO, out: TextIO, err: TextIO, level: str, known_identifiers: tuple[str, ...] = ()

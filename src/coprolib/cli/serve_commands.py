@@ -10,6 +10,9 @@ import click
 from coprolib.cli.session import json_option, ledger_options, session
 from coprolib.hookspecs import hookimpl
 
+# Commands import what they run inside their bodies: every command module is loaded when
+# `coprolib` starts, so an import here would be paid by every command, `--help` included.
+
 
 def _serve_command(cli: click.Group) -> None:
     @cli.command(name="serve")
