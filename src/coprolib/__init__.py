@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +61,6 @@ from coprolib.records.enums import (
     StorySource,
     Support,
 )
-
-__version__ = metadata.version("coprolib")
 
 # Names whose modules import cattrs or other heavier dependencies: loaded on first access.
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
@@ -158,6 +155,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 if TYPE_CHECKING:
+    __version__: str
     from coprolib.adapters import Adapter, Capabilities, Secret, Status
     from coprolib.cli.doctor import Finding, run_checks
     from coprolib.config import Config, ConfigError, Destination, FeedbackPolicy, load_config
@@ -199,6 +197,10 @@ def _moved_module(old: str, new: str) -> None:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # from the installed metadata, the one place it is written
+        from importlib import metadata  # on first use: importing it costs more than coprolib
+
+        return metadata.version("coprolib")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'coprolib' has no attribute {name!r}")
