@@ -280,6 +280,34 @@ def test_shares_email_cannot_carry_are_permanent(plain_port: int) -> None:
     assert [r.status for r in results] == [Status.PERMANENT, Status.PERMANENT]
 
 
+def test_line_breaks_in_a_title_or_name_make_one_header_line_not_a_retry(
+    mailbox: Mailbox, plain_port: int
+) -> None:
+    # A title typed over two lines, and one trying to add a header: neither may split the
+    # header, and neither is worth retrying (the same share builds the same message).
+    broken = Recipient(name="Sam\r\nExample", email="sam@example.invalid")
+    shares = [
+        feedback("a", title="What changed\nafter your story"),
+        feedback("b", broken, title="Update\r\nBcc: someone@example.invalid"),
+    ]
+    with make_adapter(plain_port) as adapter:
+        results = adapter.deliver(shares)
+    assert [r.status for r in results] == [Status.OK, Status.OK], [r.message for r in results]
+    subjects = sorted(str(m["Subject"]) for m in mailbox.messages.values())
+    assert subjects == ["Update Bcc: someone@example.invalid", "What changed after your story"]
+    assert all(m["Bcc"] is None for m in mailbox.messages.values())
+    [to_sam] = [m for m in mailbox.messages.values() if str(m["Subject"]).startswith("Update")]
+    assert str(to_sam["To"]) == "Sam Example <sam@example.invalid>"
+
+
+def test_a_message_that_cannot_be_built_is_permanent(plain_port: int) -> None:
+    bad = Recipient(name="Sam Example", email="sam@exa mple.invalid")
+    with make_adapter(plain_port) as adapter:
+        [result] = adapter.deliver([feedback("c", bad)])
+    assert result.status is Status.PERMANENT
+    assert "exa mple" not in (result.message or "")
+
+
 def test_clear_text_only_to_a_local_relay() -> None:
     with pytest.raises(ConfigError, match="only for a relay on this machine"):
         EmailAdapter(

@@ -330,7 +330,12 @@ class EmailAdapter(Adapter[EmailConfig]):
     def deliver_one(self, share: Share) -> DeliveryResult:
         """Send one feedback email; the remote id is its Message-ID."""
         to = self.recipient_address(share)
-        msg = build_message(share, to, self.sender, now=self._clock())
+        try:
+            msg = build_message(share, to, self.sender, now=self._clock())
+        except (ValueError, TypeError) as exc:
+            # The same share builds the same message: a retry cannot help. The error's text
+            # can quote the address, so only its type is kept.
+            raise PermanentError(f"the email could not be built ({type(exc).__name__})") from None
         smtp = self.connect()
         refused = smtp.send_message(msg, from_addr=self.config.from_address, to_addrs=[to])
         if refused:

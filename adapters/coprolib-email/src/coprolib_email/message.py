@@ -107,16 +107,22 @@ def _html(share: Share, greeting: str, sender: Sender, easy_read: bool) -> str:
     )
 
 
+def _one_line(text: str) -> str:
+    """``text`` with every run of whitespace, line breaks included, as one space: a header is
+    one line, and a title typed over two must not end the header early."""
+    return " ".join(text.split())
+
+
 def build_message(share: Share, to: str, sender: Sender, *, now: dt.datetime) -> EmailMessage:
     """The email for a feedback share to ``to``: text and HTML alternatives (Easy Read layout
     when the recipient needs it), ``Message-ID`` from the idempotency key."""
     recipient = share.recipient
     easy_read = bool(recipient and recipient.easy_read)
-    name = recipient.name if recipient and recipient.name else None
+    name = _one_line(recipient.name) if recipient and recipient.name else None
     greeting = f"Dear {name}," if name else "Hello,"
     msg = EmailMessage()
-    msg["Subject"] = f"{sender.subject_prefix}{share.title}"
-    msg["From"] = Address(display_name=sender.name or "", addr_spec=sender.address)
+    msg["Subject"] = _one_line(f"{sender.subject_prefix}{share.title}")
+    msg["From"] = Address(display_name=_one_line(sender.name or ""), addr_spec=sender.address)
     msg["To"] = Address(display_name=name or "", addr_spec=to)
     if sender.reply_to:
         msg["Reply-To"] = sender.reply_to
