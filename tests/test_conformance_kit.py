@@ -98,6 +98,42 @@ class TestGoneIsAnError(AdapterConformance):
 
     def remote_keys(self, adapter):
         return list(adapter.store)
+
+
+class QuietUntilItFails(GoneIsAnError):
+    """Correct, except that over HTTP a failed request logs the token."""
+
+    name = "quiet-until-it-fails"
+    http = False
+
+    def deliver_one(self, share):
+        if self.http:
+            try:
+                requests.post(self.config.url, timeout=0.4).raise_for_status()
+            except requests.RequestException:
+                log.warning("post failed (token %s)", self.config.token.reveal())
+                return DeliveryResult(share_id=share.id, idempotency_key=share.idempotency_key,
+                                      status=Status.RETRYABLE, message="transport failed")
+        return super().deliver_one(share)
+
+    def retract_one(self, ref):
+        self.store.pop(ref.idempotency_key, None)
+        return RetractResult(share_id=ref.share_id, idempotency_key=ref.idempotency_key,
+                             status=Status.OK, retracted=True)
+
+
+class TestQuietUntilItFails(AdapterConformance):
+    @pytest.fixture
+    def adapter(self):
+        return QuietUntilItFails({}, destination="test")
+
+    def remote_keys(self, adapter):
+        return list(adapter.store)
+
+    def http_adapter(self, base_url, *, read_timeout):
+        made = QuietUntilItFails(Cfg(url=base_url), destination="test")
+        made.http = True
+        return made
 '''
 
 
@@ -118,3 +154,24 @@ def test_suite_fails_a_faulty_adapter(pytester: pytest.Pytester) -> None:
     # Its deliver() lets transport errors escape instead of returning classified results.
     assert "test_transport_fault_is_classified[500" in failed
     assert "test_connection_refused_is_retryable" in failed
+
+
+def test_suite_checks_the_log_of_adapters_it_builds_for_fault_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    # The secret only reaches the log when a request fails, in an adapter the suite builds
+    # itself (http_adapter), not the one from the `adapter` fixture.
+    pytester.makepyfile(test_faulty=FAULTY)
+    result = pytester.runpytest_subprocess(
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "QuietUntilItFails and transport_fault_is_classified and 500",
+    )
+    assert result.parseoutcomes().get("failed", 0) + result.parseoutcomes().get("errors", 0) == 1
+    assert "a secret was written to the log" in result.stdout.str()
+    quiet = pytester.runpytest_subprocess(
+        "-q", "-p", "no:cacheprovider", "-k", "QuietUntilItFails and deliver_canonical"
+    )
+    assert quiet.parseoutcomes()["passed"] == 1

@@ -312,7 +312,7 @@ def test_any_key_is_sent_and_compensated(graph: Graph, adapter: GraphMailAdapter
     assert retracted.ok and retracted.compensating_action
 
 
-def test_a_line_break_in_a_header_is_permanent_not_retried(
+def test_a_line_break_in_a_header_cannot_add_a_header(
     graph: Graph, adapter: GraphMailAdapter
 ) -> None:
     key = "coprolib-key\nBcc: someone@example.invalid"
@@ -322,10 +322,12 @@ def test_a_line_break_in_a_header_is_permanent_not_retried(
             feedback("t", title="Title\r\nBcc: someone@example.invalid"),
         ]
     )
-    assert [r.status for r in results] == [Status.OK, Status.PERMANENT]
-    assert "could not be built" in (results[1].message or "")
-    [sent] = graph[0].sent
-    assert sent.key == key and sent.to == [TO.email], "the key header is encoded, not injected"
+    assert [r.status for r in results] == [Status.OK, Status.OK]
+    first, second = graph[0].sent
+    assert first.key == key and first.to == [TO.email], "the key header is encoded, not injected"
+    # The title's line break became a space: one Subject line, and no Bcc recipient.
+    assert second.subject == "Title Bcc: someone@example.invalid"
+    assert second.to == [TO.email]
 
 
 def test_replies_are_classified_in_graph_terms() -> None:
