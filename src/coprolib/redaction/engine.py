@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from coprolib.plugins import get_plugin_manager, registrations
 from coprolib.records.enums import IdentityLevel
 
 __all__ = [
@@ -226,12 +227,10 @@ def get_recognizers() -> tuple[Recognizer, ...]:
     """Every recogniser registered through ``register_recognizers``, collected once and cached
     (collected again if the plugin manager has been reset since)."""
     global _cache
-    from coprolib.plugins import collect_registrations, get_plugin_manager
-
     pm = get_plugin_manager()
     if _cache is None or _cache[0] is not pm:
         found: list[Recognizer] = []
-        for plugin, args in collect_registrations("register_recognizers"):
+        for plugin, args in registrations(pm.hook.register_recognizers):
             for recognizer in args:
                 if not isinstance(recognizer, Recognizer):
                     raise TypeError(
