@@ -3,6 +3,7 @@ COPROLIB_LOAD_PLUGINS and COPROLIB_STRICT_PLUGINS honoured, every hook tested an
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -350,3 +351,23 @@ def test_trace_plugins_shows_every_hook_call_on_stderr(tmp_path: Path) -> None:
     assert expected <= traced, f"not traced: {sorted(expected - traced)}"
     untraced = _run(site, "demo", "--dir", str(tmp_path / "demo2"))
     assert "[hook]" not in untraced.stderr
+
+
+def test_hookspecs_imports_nothing_of_coprolib_at_run_time() -> None:
+    """The hook specifications name every stage's types for type checkers only: the import
+    contract lets hookspecs reach them because they sit under TYPE_CHECKING."""
+    tree = ast.parse(Path(hookspecs.__file__).read_text(encoding="utf-8"))
+    type_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    at_run_time = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and id(node) not in type_only
+        and "coprolib" in ast.unparse(node)
+    ]
+    assert at_run_time == []

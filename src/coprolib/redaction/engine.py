@@ -83,8 +83,17 @@ class Recognizer(Protocol):
     ``find(text)`` yields :class:`Span` objects with offsets into ``text``.
     """
 
-    name: str
-    labels: tuple[str, ...]
+    # Read-only (properties): a recogniser may hold them as plain or class attributes, as
+    # attrs fields or as properties, with a tuple of one label or several.
+    @property
+    def name(self) -> str:
+        """The recogniser's name in listings."""
+        ...
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels this recogniser can emit."""
+        ...
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield the spans of ``text`` this recogniser considers identifying."""

@@ -3,14 +3,11 @@ any plugin's. Copy this to add a section, or register one of these keys to redra
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from coprolib.hookspecs import hookimpl
+from coprolib.hookspecs import RegisterReportSection, hookimpl
 
 
 @hookimpl
-def register_report_sections(register: Callable[..., Any]) -> None:
+def register_report_sections(register: RegisterReportSection) -> None:
     """Register the summary, funnel, loop closure, change depth, ladder, themes, domains,
     soaked-up stories, overdue feedback and warnings sections."""
     from coprolib.report import builtin_sections
