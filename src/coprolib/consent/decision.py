@@ -4,15 +4,14 @@ identity level, now? (:func:`decide`)
 Default deny: every teller of the story needs consent in force for that story at the request's
 moment whose terms cover the request (audience, every purpose, the destination, the dates): that
 is what they agreed, checked here and nowhere else, so it holds whatever plugins are installed.
-On top of it every ``consent_veto`` plugin (the built-in rules live in
-:mod:`coprolib.consent.rules`: disclosure, review before sharing, best interests, several
-tellers, and the reasons a consent is not in force) is asked through pluggy and may veto with a
-reason in plain words; a rule that raises is a veto naming its plugin (and is raised under
-``COPROLIB_STRICT_PLUGINS=1``). No rule can
-allow what consent does not. Everything that asks "may this go?" (the planner, ``plan --explain``, consent
-receipts, the check just before sending, withdrawal and erasure, the report) asks this function;
-:class:`DecisionCache` keeps its results, keyed by the story, the request and the consent
-versions, so asking again is cheap and can never disagree.
+On top of it every ``consent_veto`` plugin (the built-in rules are plugins like any other:
+disclosure, review before sharing, best interests, several tellers, and the reasons a consent
+is not in force) is asked through pluggy and may veto with a reason in plain words; a rule that
+raises is a veto naming its plugin (raised under ``COPROLIB_STRICT_PLUGINS=1``). No rule can
+allow what consent does not. Everything that asks "may this go?" (the planner,
+``plan --explain``, consent receipts, the check just before sending, withdrawal and erasure,
+the report) asks this function; :class:`DecisionCache` keeps its results, keyed by the story,
+the request and the consent versions, so asking again is cheap and can never disagree.
 """
 
 from __future__ import annotations
