@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from coprolib.consent import Decision, InForce, ShareRequest, evaluate
 from coprolib.hookspecs import hookimpl
-from coprolib.plugins import get_plugin_manager
+from coprolib.plugins import PluginLoadError, get_plugin_manager
 from coprolib.records import Consent, ConsentEvent, ConsentTerms, Story
 from coprolib.records.enums import (
     Audience,
@@ -315,6 +315,20 @@ def test_a_failing_rule_refuses_and_a_silent_rule_cannot_allow() -> None:
         refused(evaluate(story(), [c], request()), "'internal' only")
     finally:
         pm.unregister(silent)
+
+
+def test_a_failing_rule_is_raised_naming_its_plugin_in_strict_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pm = get_plugin_manager()
+    broken = _Broken()
+    pm.register(broken, name="broken-rule")
+    monkeypatch.setenv("COPROLIB_STRICT_PLUGINS", "1")
+    try:
+        with pytest.raises(PluginLoadError, match="'broken-rule' failed in consent_veto"):
+            evaluate(story(), [consent()], request())
+    finally:
+        pm.unregister(broken)
 
 
 def test_default_deny_holds_even_if_built_in_rules_are_removed() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -349,6 +350,110 @@ def test_hook_delivery_failed(ledger: Any, tmp_path: Path, fresh_plugins: None) 
         ("injected retryable failure (retry_prob)", False),
         ("gave up after 2 attempts: injected retryable failure (retry_prob)", True),
     ]
+
+
+class _Watcher:
+    """Sees every delivery hook call; vetoes nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl
+    def before_delivery(self, share: Share) -> str | None:
+        self.seen.append(("before", share.id))
+        return None
+
+    @hookimpl
+    def after_delivery(self, share: Share) -> None:
+        self.seen.append(("after", share.id))
+
+    @hookimpl
+    def delivery_failed(self, share: Share, final: bool) -> None:
+        self.seen.append(("failed" if final else "retrying", share.id))
+
+
+class _RaisingDelivery:
+    @hookimpl
+    def before_delivery(self, share: Share) -> str | None:
+        raise RuntimeError("before_delivery is broken")
+
+    @hookimpl
+    def after_delivery(self, share: Share) -> None:
+        raise RuntimeError("after_delivery is broken")
+
+    @hookimpl
+    def delivery_failed(self, share: Share) -> None:
+        raise RuntimeError("delivery_failed is broken")
+
+
+def _watchers_around_a_broken_plugin() -> tuple[_Watcher, _Watcher]:
+    """pluggy calls the last registered plugin first: the first watcher is reached only if the
+    call goes on past the broken plugin; the last would see a share twice if it started again."""
+    first, last = _Watcher(), _Watcher()
+    pm = get_plugin_manager()
+    pm.register(first, name="first-watcher")
+    pm.register(_RaisingDelivery(), name="broken-delivery")
+    pm.register(last, name="last-watcher")
+    return first, last
+
+
+def test_a_plugin_raising_in_a_delivery_hook_is_reported_and_the_others_still_run(
+    ledger: Any, tmp_path: Path, fresh_plugins: None
+) -> None:
+    from coprolib.plugins import load_errors
+
+    first, last = _watchers_around_a_broken_plugin()
+    get_plugin_manager().register(_Veto(), name="veto")
+    shares = _planned(ledger, 3)
+    summary = sync(ledger, CONFIG, adapters={"board": _file(tmp_path)})
+    # A plugin that raises in before_delivery does not veto; the veto of another still counts.
+    assert summary.cancel_reasons == [(shares[1].id, "vetoed by plugin veto: not on Fridays")]
+    sent = [shares[0].id, shares[2].id]
+    for watcher in (first, last):
+        assert sorted(i for kind, i in watcher.seen if kind == "after") == sorted(sent)
+        assert sorted(i for kind, i in watcher.seen if kind == "before") == sorted(
+            s.id for s in shares
+        )
+    errors = [e.error for e in load_errors() if e.name == "broken-delivery"]
+    assert any("before_delivery is broken" in e for e in errors)
+    assert any("after_delivery is broken" in e for e in errors)
+
+    first.seen.clear()
+    last.seen.clear()
+    failing = _planned(ledger, 1, destination="board")
+    policy = RetryPolicy(max_attempts=1, base=0.001, cap=0.001)
+    sync(ledger, CONFIG, adapters={"board": _file(tmp_path, retry_prob=1.0)}, policy=policy)
+    assert ("failed", failing[0].id) in first.seen and last.seen.count(
+        ("failed", failing[0].id)
+    ) == 1
+    assert any("delivery_failed is broken" in e.error for e in load_errors())
+
+
+def test_strict_mode_raises_naming_the_plugin_that_failed_in_a_delivery_hook(
+    ledger: Any, tmp_path: Path, fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coprolib.plugins import PluginLoadError
+
+    _watchers_around_a_broken_plugin()
+    _planned(ledger, 1)
+    monkeypatch.setenv("COPROLIB_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginLoadError, match="'broken-delivery' failed in before_delivery"):
+        sync(ledger, CONFIG, adapters={"board": _file(tmp_path)})
+
+
+def test_trace_plugins_shows_delivery_failed(
+    ledger: Any,
+    tmp_path: Path,
+    fresh_plugins: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COPROLIB_TRACE_PLUGINS", "1")
+    get_plugin_manager().register(_Failed(), name="failed")
+    _planned(ledger, 1)
+    policy = RetryPolicy(max_attempts=1, base=0.001, cap=0.001)
+    sync(ledger, CONFIG, adapters={"board": _file(tmp_path, retry_prob=1.0)}, policy=policy)
+    assert re.search(r"^\s*delivery_failed \[hook\]$", capsys.readouterr().err, flags=re.M)
 
 
 def _board_config(tmp_path: Path) -> Any:

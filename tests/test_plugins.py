@@ -3,12 +3,15 @@ COPROLIB_LOAD_PLUGINS and COPROLIB_STRICT_PLUGINS honoured, every hook tested an
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -19,11 +22,15 @@ from coprolib import hookimpl, hookspecs
 from coprolib.cli import build_cli
 from coprolib.plugins import (
     DEFAULT_PLUGINS,
+    PluginLoadError,
+    collect_commands,
     get_adapters,
     get_plugin_manager,
     get_plugins,
     load_errors,
 )
+from coprolib.redaction import PatternRecognizer, get_recognizers, reset_recognizers
+from coprolib.report import builtin_sections, report_sections
 
 from .conftest import ROOT
 
@@ -192,3 +199,175 @@ def test_import_coprolib_stays_light() -> None:
     code = "import sys, coprolib; print(sorted({'cattrs', 'requests', 'click'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", "import coprolib pulled in heavy modules eagerly"
+
+
+# --- one broken plugin in a hook: reported, and every other plugin still called once ----------
+
+
+class _Good:
+    """A plugin implementing every hook that registers something; it counts its calls."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls: Counter[str] = Counter()
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        self.calls["register_commands"] += 1
+        cli.command(name=self.name)(lambda: None)
+
+    @hookimpl
+    def register_adapters(self, register: Callable[..., None]) -> None:
+        self.calls["register_adapters"] += 1
+        register(self.name, _Good)
+
+    @hookimpl
+    def register_recognizers(self, register: Callable[..., None]) -> None:
+        self.calls["register_recognizers"] += 1
+        register(PatternRecognizer(name=self.name, label="TEST", pattern=re.compile("zz")))
+
+    @hookimpl
+    def register_report_sections(self, register: Callable[..., None]) -> None:
+        self.calls["register_report_sections"] += 1
+        register(self.name, self.name, lambda impact, max_rows: "")
+
+
+class _Raising:
+    """A plugin that registers something, then raises, in every hook that registers."""
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        raise RuntimeError("register_commands is broken")
+
+    @hookimpl
+    def register_adapters(self, register: Callable[..., None]) -> None:
+        register("half-registered", _Raising)
+        raise RuntimeError("register_adapters is broken")
+
+    @hookimpl
+    def register_recognizers(self, register: Callable[..., None]) -> None:
+        register(PatternRecognizer(name="half-registered", label="TEST", pattern=re.compile("q")))
+        raise RuntimeError("register_recognizers is broken")
+
+    @hookimpl
+    def register_report_sections(self, register: Callable[..., None]) -> None:
+        register("half-registered", "Half", lambda impact, max_rows: "")
+        raise RuntimeError("register_report_sections is broken")
+
+
+def _commands() -> set[str]:
+    group = click.Group(name="coprolib")
+    collect_commands(group)
+    return set(group.commands)
+
+
+def _recognizer_names() -> set[str]:
+    reset_recognizers()
+    try:
+        return {r.name for r in get_recognizers()}
+    finally:
+        reset_recognizers()
+
+
+#: Each registering hook, and what coprolib collects through it (the names registered).
+REGISTERED: dict[str, Callable[[], set[str]]] = {
+    "register_commands": _commands,
+    "register_adapters": lambda: set(get_adapters()),
+    "register_recognizers": _recognizer_names,
+    "register_report_sections": lambda: {s.key for s in report_sections()},
+}
+
+
+def _three_plugins() -> tuple[_Good, _Good]:
+    """Register a good plugin, a broken one, then another good one. pluggy calls the last
+    registered first, so the first good plugin is only reached if the call goes on past the
+    broken one, and the last good one would be called twice if the call simply started again."""
+    pm = get_plugin_manager()
+    first, last = _Good("first-good"), _Good("last-good")
+    pm.register(first, name="first-good")
+    pm.register(_Raising(), name="broken-everywhere")
+    pm.register(last, name="last-good")
+    return first, last
+
+
+@pytest.mark.parametrize("hook", sorted(REGISTERED))
+def test_a_plugin_raising_in_a_hook_is_reported_and_the_others_still_run(
+    hook: str, fresh_plugins: None
+) -> None:
+    first, last = _three_plugins()
+    registered = REGISTERED[hook]()
+    assert {"first-good", "last-good"} <= registered
+    assert "half-registered" not in registered  # discarded with the plugin that failed
+    assert (first.calls[hook], last.calls[hook]) == (1, 1)
+    assert [e.name for e in load_errors() if hook in e.error] == ["broken-everywhere"]
+    assert f"{hook} is broken" in next(e.error for e in load_errors() if hook in e.error)
+
+
+@pytest.mark.parametrize("hook", sorted(REGISTERED))
+def test_strict_mode_raises_naming_the_plugin_that_failed_in_a_hook(
+    hook: str, fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _three_plugins()
+    monkeypatch.setenv("COPROLIB_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginLoadError, match=f"'broken-everywhere' failed in {hook}"):
+        REGISTERED[hook]()
+
+
+def test_registrations_come_in_plugin_registration_order(fresh_plugins: None) -> None:
+    """pluggy calls plugins last-registered first; what they register is still listed in the
+    order they were registered, so a later plugin's adapter or section replaces an earlier
+    one's."""
+    pm = get_plugin_manager()
+    for name in ("zeta-plugin", "alpha-plugin"):
+        pm.register(_Good(name), name=name)
+    keys = [s.key for s in report_sections()]
+    assert keys[-2:] == ["zeta-plugin", "alpha-plugin"]
+    assert keys[:-2] == [s.key for s in builtin_sections()]
+
+
+def test_trace_plugins_shows_every_hook_call_on_stderr(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _install_fake_distribution(
+        site,
+        "watching-plugin",
+        "watching_plugin",
+        """
+        from coprolib import hookimpl
+
+        @hookimpl
+        def before_delivery(share, destination):
+            return None
+
+        @hookimpl
+        def after_delivery(share, destination, receipt):
+            return None
+    """,
+    )
+    result = _run(site, "demo", "--dir", str(tmp_path / "demo"), COPROLIB_TRACE_PLUGINS="1")
+    assert result.returncode == 0, result.stderr
+    traced = set(re.findall(r"^\s*(\w+) \[hook\]$", result.stderr, flags=re.M))
+    expected = set(HOOK_NAMES) - {"delivery_failed"}  # the demo's deliveries all succeed
+    assert expected <= traced, f"not traced: {sorted(expected - traced)}"
+    untraced = _run(site, "demo", "--dir", str(tmp_path / "demo2"))
+    assert "[hook]" not in untraced.stderr
+
+
+def test_hookspecs_imports_nothing_of_coprolib_at_run_time() -> None:
+    """The hook specifications name every stage's types for type checkers only: the import
+    contract lets hookspecs reach them because they sit under TYPE_CHECKING."""
+    tree = ast.parse(Path(hookspecs.__file__).read_text(encoding="utf-8"))
+    type_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    at_run_time = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and id(node) not in type_only
+        and "coprolib" in ast.unparse(node)
+    ]
+    assert at_run_time == []

@@ -42,7 +42,7 @@ from coprolib.adapters import (
     Status,
     ThrottledError,
 )
-from coprolib.hookspecs import hookimpl
+from coprolib.hookspecs import RegisterAdapter, hookimpl
 from coprolib.records import Share, convert
 
 FORMATS = ("jsonl", "csv")
@@ -344,6 +344,6 @@ class FileAdapter(Adapter[FileConfig]):
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the built-in ``file`` destination."""
     register("file", FileAdapter)

@@ -4,43 +4,29 @@ identity level, now? (:func:`decide`)
 Default deny: every teller of the story needs consent in force for that story at the request's
 moment whose terms cover the request (audience, every purpose, the destination, the dates): that
 is what they agreed, checked here and nowhere else, so it holds whatever plugins are installed.
-On top of it every ``consent_veto`` plugin (the built-in rules live in :mod:`coprolib.plugins`:
-disclosure, review before sharing, best interests, several tellers, and the reasons a consent is
-not in force) is asked through pluggy and may veto with a reason in plain words. No rule can
-allow what consent does not. Everything that asks "may this go?" (the planner, ``plan --explain``, consent
-receipts, the check just before sending, withdrawal and erasure, the report) asks this function;
-:class:`DecisionCache` keeps its results, keyed by the story, the request and the consent
-versions, so asking again is cheap and can never disagree.
+On top of it every ``consent_veto`` plugin (the built-in rules are plugins like any other:
+disclosure, review before sharing, best interests, several tellers, and the reasons a consent
+is not in force) is asked through pluggy and may veto with a reason in plain words; a rule that
+raises is a veto naming its plugin (raised under ``COPROLIB_STRICT_PLUGINS=1``). No rule can
+allow what consent does not. Everything that asks "may this go?" (the planner,
+``plan --explain``, consent receipts, the check just before sending, withdrawal and erasure,
+the report) asks this function; :class:`DecisionCache` keeps its results, keyed by the story,
+the request and the consent versions, so asking again is cheap and can never disagree.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from coprolib import plugins
 from coprolib.consent.folding import in_force, latest_override, quoted
 from coprolib.consent.model import Decision, InForce, ShareRequest
+from coprolib.plugins import failed_plugin, get_plugin_manager, report_failure
 from coprolib.records import Consent, ConsentEvent, ConsentRef, ConsentTerms, Story
 from coprolib.records.enums import Audience, DecisionBasis, IdentityLevel
 
 #: Identity levels by rank (anonymous < pseudonymous < named).
 _RANK = {level: i for i, level in enumerate(IdentityLevel)}
-
-
-def _failed_rule(exc: Exception) -> str:
-    """The name of the plugin whose ``consent_veto`` raised ``exc`` (from the traceback)."""
-    pm = plugins.get_plugin_manager()
-    codes = {
-        impl.function.__code__: pm.get_name(impl.plugin) or repr(impl.plugin)
-        for impl in pm.hook.consent_veto.get_hookimpls()
-    }
-    for frame, _line in traceback.walk_tb(exc.__traceback__):
-        name = codes.get(frame.f_code)
-        if name is not None:
-            return name
-    return "a consent rule"
 
 
 def outside_terms(
@@ -78,14 +64,14 @@ def outside_terms(
 def vetoes(story: Story, tellers: Sequence[InForce], request: ShareRequest) -> list[str]:
     """Every rule's reason to refuse, in the order pluggy calls the rules (a failing rule is a
     veto naming the plugin: a broken rule refuses rather than allows)."""
+    hook = get_plugin_manager().hook.consent_veto
     try:
-        found = plugins.get_plugin_manager().hook.consent_veto(
-            story=story, consents=tellers, request=request
-        )
+        found = hook(story=story, consents=tellers, request=request)
     except Exception as exc:
+        rule = failed_plugin(hook, exc) or "a consent rule"
+        report_failure(rule, hook.name, exc)
         return [
-            f"story {story.id}: consent rule {_failed_rule(exc)} failed "
-            f"({type(exc).__name__}: {exc}); refused"
+            f"story {story.id}: consent rule {rule} failed ({type(exc).__name__}: {exc}); refused"
         ]
     return [str(reason) for reason in found if reason]
 

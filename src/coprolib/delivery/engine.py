@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from pluggy import HookCaller
 
 from coprolib.adapters import (
     Adapter,
@@ -38,6 +39,7 @@ from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.feedback.owed import mark_feedback_sent
 from coprolib.ledger.types import Job, JobStatus, ShareStatus
+from coprolib.plugins import answers, get_plugin_manager, notify
 from coprolib.records import Receipt, Share
 from coprolib.records.enums import ShareKind
 
@@ -585,24 +587,23 @@ class _Run:
 def _hook_failed(share: Share | None, job: Job, reason: str, *, final: bool) -> None:
     if share is None:
         return
-    from coprolib.plugins import call_each
-
-    call_each(
-        "delivery_failed", share=share, destination=job.destination, reason=reason, final=final
+    notify(
+        get_plugin_manager().hook.delivery_failed,
+        share=share,
+        destination=job.destination,
+        reason=reason,
+        final=final,
     )
 
 
-def _implemented(hook_name: str) -> bool:
-    """Whether any plugin implements the hook (skip per-share calls when none does)."""
-    from coprolib.plugins import get_plugin_manager
-
-    return bool(getattr(get_plugin_manager().hook, hook_name).get_hookimpls())
+def _implemented(hook: HookCaller) -> bool:
+    """Whether any plugin implements ``hook`` (skip per-share calls when none does)."""
+    return bool(hook.get_hookimpls())
 
 
 def _veto(share: Share, destination: str) -> str | None:
-    from coprolib.plugins import call_each
-
-    for plugin, answer in call_each("before_delivery", share=share, destination=destination):
+    hook = get_plugin_manager().hook.before_delivery
+    for plugin, answer in answers(hook, share=share, destination=destination):
         if answer:
             return f"vetoed by plugin {plugin}: {answer}"
     return None
@@ -723,7 +724,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     by_share = {share.id: (job, share) for job, share in sendable}
     consents = ConsentCache(ledger, run.clock())  # read once per batch, just before sending
     consents.preload(share for _, share in sendable)
-    vetoes = _implemented("before_delivery")
+    vetoes = _implemented(get_plugin_manager().hook.before_delivery)
 
     def recheck(share: Share) -> str | None:
         vetoed = _veto(share, dest) if vetoes else None
@@ -777,11 +778,10 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     rep.late += len(lost)
     rep.delivered += len(receipts)
     run.summary.delivered += len(receipts)
-    if _implemented("after_delivery"):
-        from coprolib.plugins import call_each
-
+    after = get_plugin_manager().hook.after_delivery
+    if _implemented(after):
         for _, share, receipt in receipts:
-            call_each("after_delivery", share=share, destination=dest, receipt=receipt)
+            notify(after, share=share, destination=dest, receipt=receipt)
 
 
 def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:

@@ -12,14 +12,21 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
+from collections.abc import Iterable
 from importlib import metadata
-from typing import Any
+from types import CodeType, FrameType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
+from pluggy import HookCaller
 
 from coprolib import hookspecs
 from coprolib.errors import CoprolibError
+
+if TYPE_CHECKING:
+    import click
 
 #: Modules of built-in plugins, registered in this order before any third-party plugin.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -155,56 +162,143 @@ def get_plugins() -> list[PluginInfo]:
     return sorted(infos, key=lambda p: (not p.builtin, p.name))
 
 
-def _each_impl(hook_name: str) -> list[tuple[str, Any]]:
+def is_builtin(name: str) -> bool:
+    """Whether the plugin registered as ``name`` is one of coprolib's built-in plugins."""
+    return name in DEFAULT_PLUGINS
+
+
+def _owners(caller: HookCaller) -> dict[CodeType, list[tuple[object, str]]]:
+    """The plugins implementing ``caller``'s hook, by the code object of their implementation."""
     pm = get_plugin_manager()
-    impls = getattr(pm.hook, hook_name).get_hookimpls()  # registration order (pluggy calls LIFO)
-    return [(pm.get_name(impl.plugin) or repr(impl.plugin), impl) for impl in impls]
+    owners: dict[CodeType, list[tuple[object, str]]] = {}
+    for impl in caller.get_hookimpls():
+        code = getattr(impl.function, "__code__", None)
+        if isinstance(code, CodeType):
+            name = pm.get_name(impl.plugin) or repr(impl.plugin)
+            owners.setdefault(code, []).append((impl.plugin, name))
+    return owners
 
 
-def _report(name: str, hook_name: str, exc: Exception) -> None:
-    if _strict():
-        raise PluginLoadError(f"plugin {name!r} failed in {hook_name}: {exc!r}") from exc
-    _errors.append(LoadError(name=name, error=f"{hook_name}: {type(exc).__name__}: {exc}"))
-
-
-def call_each(hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-    """Call a hook on each plugin separately, returning ``(plugin name, result)`` pairs.
-
-    pluggy stops a hook call at the first exception; here one broken plugin is reported in
-    :func:`load_errors` (or raised under ``COPROLIB_STRICT_PLUGINS=1``) and the others still run.
-    Each implementation receives only the arguments it names.
-    """
-    results: list[tuple[str, Any]] = []
-    for name, impl in _each_impl(hook_name):
-        try:
-            results.append((name, impl.function(*[kwargs[a] for a in impl.argnames])))
-        except Exception as exc:
-            _report(name, hook_name, exc)
-    return results
-
-
-def collect_registrations(hook_name: str) -> list[tuple[str, tuple[Any, ...]]]:
-    """Call a ``register_*(register)`` hook on each plugin and gather ``(plugin, args)`` pairs.
-
-    What a plugin registered before it failed is discarded with it.
-    """
-    found: list[tuple[str, tuple[Any, ...]]] = []
-    for name, impl in _each_impl(hook_name):
-        calls: list[tuple[Any, ...]] = []
-        try:
-            impl.function(lambda *args, _calls=calls: _calls.append(args))
-        except Exception as exc:
-            _report(name, hook_name, exc)
+def _owner(
+    owners: dict[CodeType, list[tuple[object, str]]], frames: Iterable[FrameType]
+) -> tuple[object, str] | None:
+    """The first of ``frames`` running a hook implementation: its plugin and that plugin's
+    name (two instances of one plugin class share code: ``self`` tells them apart)."""
+    for frame in frames:
+        found = owners.get(frame.f_code)
+        if not found:
             continue
-        found.extend((name, args) for args in calls)
+        if len(found) > 1:
+            me = frame.f_locals.get("self")
+            for plugin, name in found:
+                if plugin is me:
+                    return plugin, name
+        return found[0]
+    return None
+
+
+def _raised_in(caller: HookCaller, exc: BaseException) -> tuple[object, str] | None:
+    # The traceback runs from the hook call inwards: the first implementation frame in it is
+    # the one this hook called (deeper ones would be nested hook calls).
+    return _owner(_owners(caller), (frame for frame, _line in traceback.walk_tb(exc.__traceback__)))
+
+
+def failed_plugin(caller: HookCaller, exc: BaseException) -> str | None:
+    """The name of the plugin whose implementation of ``caller``'s hook raised ``exc``, found
+    from the traceback (None if no implementation of the hook is in it)."""
+    found = _raised_in(caller, exc)
+    return found[1] if found is not None else None
+
+
+def report_failure(plugin: str, hook_name: str, exc: Exception) -> None:
+    """Record that ``plugin`` raised ``exc`` in ``hook_name`` (see :func:`load_errors`), or
+    raise :class:`PluginLoadError` naming it under ``COPROLIB_STRICT_PLUGINS=1``."""
+    if _strict():
+        raise PluginLoadError(f"plugin {plugin!r} failed in {hook_name}: {exc!r}") from exc
+    error = LoadError(name=plugin, error=f"{hook_name}: {type(exc).__name__}: {exc}")
+    if error not in _errors:  # a hook called per share fails the same way many times
+        _errors.append(error)
+
+
+def notify(caller: HookCaller, /, **kwargs: object) -> list[str]:
+    """Call a hook whose implementations return nothing (``pm.hook.<name>``, passed as
+    ``caller``) with ``kwargs``; return the names of the plugins that raised.
+
+    pluggy stops a hook call at the first exception. Here the plugin that raised is reported
+    (:func:`report_failure`: in :func:`load_errors`, or raised in strict mode) and the call goes
+    on through ``pm.subset_hook_caller`` without it and without those that already ran, so
+    every other plugin is called exactly once.
+    """
+    pm = get_plugin_manager()
+    failed: list[str] = []
+    done: set[object] = set()
+    current = caller
+    while True:
+        impls = current.get_hookimpls()
+        try:
+            current(**kwargs)
+            return failed
+        except Exception as exc:
+            found = _raised_in(current, exc)
+            if found is None:  # not raised by an implementation: the call itself is wrong
+                raise
+            plugin, name = found
+            report_failure(name, caller.name, exc)
+            failed.append(name)
+            # pluggy calls implementations from the end of get_hookimpls() backwards: the one
+            # that failed and every one after it have had their turn.
+            ran = [impl.plugin for impl in impls]
+            done.update(ran[ran.index(plugin) :])
+            current = pm.subset_hook_caller(caller.name, remove_plugins=done)
+
+
+def registrations(caller: HookCaller) -> list[tuple[str, tuple[Any, ...]]]:
+    """Call a ``register_*(register)`` hook (``pm.hook.<name>``) once and return what each
+    plugin registered as ``(plugin name, args)``, in plugin registration order (built-ins
+    first). A plugin that raises is reported (see :func:`notify`) and what it registered before
+    failing is discarded with it."""
+    owners = _owners(caller)
+    order = {plugin: i for i, plugin in enumerate(impl.plugin for impl in caller.get_hookimpls())}
+    found: list[tuple[int, str, tuple[Any, ...]]] = []
+
+    def register(*args: Any) -> None:
+        owner = _owner(owners, (frame for frame, _line in traceback.walk_stack(None)))
+        plugin, name = owner if owner is not None else (None, "an unknown plugin")
+        found.append((order.get(plugin, len(order)), name, args))
+
+    failed = set(notify(caller, register=register))
+    found.sort(key=lambda item: item[0])  # stable: a plugin's own calls keep their order
+    return [(name, args) for _i, name, args in found if name not in failed]
+
+
+def answers(caller: HookCaller, /, **kwargs: object) -> list[tuple[str, Any]]:
+    """Ask a hook (``pm.hook.<name>``) whose answers must name the plugin that gave them (a
+    ``before_delivery`` veto): each plugin is asked on its own, through
+    ``pm.subset_hook_caller``, in pluggy's order. Returns ``(plugin name, answer)`` for every
+    answer that is not None; a plugin that raises is reported (:func:`report_failure`) and
+    gives no answer."""
+    pm = get_plugin_manager()
+    impls = caller.get_hookimpls()
+    everyone = [impl.plugin for impl in impls]
+    found: list[tuple[str, Any]] = []
+    for impl in reversed(impls):
+        name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        alone = pm.subset_hook_caller(
+            caller.name, remove_plugins=[p for p in everyone if p is not impl.plugin]
+        )
+        try:
+            found.extend((name, answer) for answer in alone(**kwargs))
+        except Exception as exc:
+            report_failure(name, caller.name, exc)
     return found
 
 
 def get_adapters() -> dict[str, Any]:
     """Adapter classes by name, from every plugin's ``register_adapters`` hook."""
-    return {args[0]: args[1] for _plugin, args in collect_registrations("register_adapters")}
+    found = registrations(get_plugin_manager().hook.register_adapters)
+    return {args[0]: args[1] for _plugin, args in found}
 
 
-def collect_commands(cli: Any) -> None:
+def collect_commands(cli: click.Group) -> None:
     """Let every plugin add its commands to the click group ``cli``."""
-    call_each("register_commands", cli=cli)
+    notify(get_plugin_manager().hook.register_commands, cli=cli)

@@ -1,5 +1,6 @@
-"""De-identification: the engine (``engine``) and the built-in recognisers, registered as
-plugins exactly as a third-party recogniser is (``recognizers_uk``, ``recognizers_names``)."""
+"""De-identification: the engine (``engine``) and the built-in recognisers (UK identifiers,
+personal names), registered as plugins exactly as a third-party recogniser is: the engine asks
+the ``register_recognizers`` hook and never names them."""
 
 from coprolib.redaction.engine import (
     KNOWN_IDENTIFIER as KNOWN_IDENTIFIER,

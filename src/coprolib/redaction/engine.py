@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from coprolib.plugins import get_plugin_manager, registrations
 from coprolib.records.enums import IdentityLevel
 
 __all__ = [
@@ -82,8 +83,17 @@ class Recognizer(Protocol):
     ``find(text)`` yields :class:`Span` objects with offsets into ``text``.
     """
 
-    name: str
-    labels: tuple[str, ...]
+    # Read-only (properties): a recogniser may hold them as plain or class attributes, as
+    # attrs fields or as properties, with a tuple of one label or several.
+    @property
+    def name(self) -> str:
+        """The recogniser's name in listings."""
+        ...
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels this recogniser can emit."""
+        ...
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield the spans of ``text`` this recogniser considers identifying."""
@@ -226,12 +236,10 @@ def get_recognizers() -> tuple[Recognizer, ...]:
     """Every recogniser registered through ``register_recognizers``, collected once and cached
     (collected again if the plugin manager has been reset since)."""
     global _cache
-    from coprolib.plugins import collect_registrations, get_plugin_manager
-
     pm = get_plugin_manager()
     if _cache is None or _cache[0] is not pm:
         found: list[Recognizer] = []
-        for plugin, args in collect_registrations("register_recognizers"):
+        for plugin, args in registrations(pm.hook.register_recognizers):
             for recognizer in args:
                 if not isinstance(recognizer, Recognizer):
                     raise TypeError(

@@ -21,11 +21,11 @@ contributor's own names as ``known_identifiers``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
-from coprolib.hookspecs import hookimpl
+from coprolib.hookspecs import RegisterRecognizers, hookimpl
 from coprolib.redaction import Span, common_words
 
 
@@ -515,6 +515,6 @@ class PersonRecognizer:
 
 
 @hookimpl
-def register_recognizers(register: Callable[..., None]) -> None:
+def register_recognizers(register: RegisterRecognizers) -> None:
     """Register the built-in PERSON recogniser."""
     register(PersonRecognizer())

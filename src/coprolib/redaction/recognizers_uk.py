@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from coprolib.hookspecs import hookimpl
+from coprolib.hookspecs import RegisterRecognizers, hookimpl
 from coprolib.redaction import PatternRecognizer, Span
 
 
@@ -341,6 +341,6 @@ RECOGNIZERS = (
 
 
 @hookimpl
-def register_recognizers(register: Callable[..., None]) -> None:
+def register_recognizers(register: RegisterRecognizers) -> None:
     """Register the built-in UK recognisers."""
     register(*RECOGNIZERS)

@@ -29,6 +29,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from coprolib.impact import Impact
+from coprolib.plugins import get_plugin_manager, is_builtin, registrations
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -794,10 +795,8 @@ def report_sections() -> list[ReportSection]:
     built-in section); a key that is not lower-case letters, digits and hyphens is skipped with
     a warning.
     """
-    from coprolib.plugins import collect_registrations
-
     by_key: dict[str, ReportSection] = {}
-    for plugin, args in collect_registrations("register_report_sections"):
+    for plugin, args in registrations(get_plugin_manager().hook.register_report_sections):
         key, title, render = args
         if not isinstance(key, str) or not _KEY.match(key):
             warnings.warn(
@@ -806,9 +805,11 @@ def report_sections() -> list[ReportSection]:
                 stacklevel=2,
             )
             continue
-        builtin = plugin == "coprolib.report.sections"
         by_key[key] = ReportSection(
-            key=key, title=str(title), render=render, plugin="coprolib" if builtin else plugin
+            key=key,
+            title=str(title),
+            render=render,
+            plugin="coprolib" if is_builtin(plugin) else plugin,
         )
     return list(by_key.values())
 

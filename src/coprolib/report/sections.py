@@ -3,15 +3,12 @@ any plugin's. Copy this to add a section, or register one of these keys to redra
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from coprolib.hookspecs import hookimpl
+from coprolib.hookspecs import RegisterReportSection, hookimpl
 from coprolib.report import builtin_sections
 
 
 @hookimpl
-def register_report_sections(register: Callable[..., Any]) -> None:
+def register_report_sections(register: RegisterReportSection) -> None:
     """Register the summary, funnel, loop closure, change depth, ladder, themes, domains,
     soaked-up stories, overdue feedback and warnings sections."""
     for section in builtin_sections():
