@@ -78,13 +78,22 @@ _SECRET_WORDS = ("secret", "password", "passwd", "token", "api_key", "apikey", "
 
 
 class ConfigError(CoprolibError, ValueError):
-    """A problem in the configuration, naming the file, the line and the key."""
+    """A problem in the configuration: the key, what is wrong with it, and where it is written
+    (the file and the line) when that is known.
 
-    def __init__(self, key: str, message: str, *, path: str | None = None, line: int | None = None):
-        where = path or "<config>"
+    This is the one configuration error: ``coprolib.toml``'s own keys, the ``[plugins.serve]``
+    table and each adapter's settings all raise it (``coprolib.adapters.ConfigError`` is this
+    class), so a host catches every configuration problem with one ``except`` clause and every
+    message has the same shape: ``coprolib.toml, line 12: destinations.crm.audience: ...``.
+    """
+
+    def __init__(
+        self, key: str, message: str, *, path: str | None = None, line: int | None = None
+    ) -> None:
+        where = path or ("<config>" if line is not None else "")
         if line is not None:
             where = f"{where}, line {line}"
-        super().__init__(f"{where}: {key}: {message}")
+        super().__init__(f"{where}: {key}: {message}" if where else f"{key}: {message}")
         self.key = key
         self.message = message
         self.path = path
