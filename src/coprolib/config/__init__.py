@@ -16,9 +16,6 @@ from coprolib.config.model import (
     DESTINATION_NAME as DESTINATION_NAME,
 )
 from coprolib.config.model import (
-    MASK as MASK,
-)
-from coprolib.config.model import (
     SENDABLE_CHANNELS as SENDABLE_CHANNELS,
 )
 from coprolib.config.model import (
@@ -48,3 +45,6 @@ from coprolib.config.model import (
 from coprolib.config.model import (
     parse_config as parse_config,
 )
+from coprolib.config.secrets import MASK as MASK
+from coprolib.config.secrets import SecretRef as SecretRef
+from coprolib.config.secrets import mask_url as mask_url

@@ -51,6 +51,7 @@ from typing import Any
 
 import attrs
 
+from coprolib.config.secrets import MASK, SecretRef, mask_url
 from coprolib.errors import CoprolibError
 from coprolib.records.enums import (
     Audience,
@@ -64,10 +65,6 @@ from coprolib.records.enums import (
 CONFIG_ENV = "COPROLIB_CONFIG"
 #: The file looked for in the working directory.
 CONFIG_NAME = "coprolib.toml"
-#: What a masked secret looks like in listings.
-MASK = "********"
-
-_ENV_REF = re.compile(r"^\$env:([A-Za-z_][A-Za-z0-9_]*)$")
 #: What a destination carries: insights for practitioners (the default) or feedback to contributors.
 CARRIES_INSIGHT = "insight"
 CARRIES_FEEDBACK = "feedback"
@@ -205,7 +202,7 @@ class Config:
         """The configuration as plain data for listings, with every secret masked."""
         return {
             "path": self.path,
-            "ledger": _mask_url(self.ledger) if self.ledger else None,
+            "ledger": mask_url(self.ledger) if self.ledger else None,
             "organisation": self.organisation,
             "feedback": attrs.asdict(self.feedback),
             "impact": {
@@ -236,18 +233,15 @@ class Config:
 
 def _resolve(value: Any, key: str, env: Mapping[str, str], dest: Destination) -> Any:
     if isinstance(value, str):
-        m = _ENV_REF.match(value)
-        if m is None:
+        ref = SecretRef.parse(value)
+        if ref is None:
             return value
-        name = m.group(1)
-        if name not in env:
+        try:
+            return ref.resolve(env)
+        except ValueError as exc:
             raise ConfigError(
-                key,
-                f"refers to environment variable {name}, which is not set",
-                path=dest.source,
-                line=_line_for(dest.source, key),
-            )
-        return env[name]
+                key, str(exc), path=dest.source, line=_line_for(dest.source, key)
+            ) from None
     if isinstance(value, Mapping):
         return {k: _resolve(v, f"{key}.{k}", env, dest) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -271,10 +265,10 @@ def _looks_secret(key: str) -> bool:
 
 def _mask(value: Any, key: str) -> Any:
     if isinstance(value, str):
-        m = _ENV_REF.match(value)
-        if m is not None:
-            return f"{MASK} (from ${m.group(1)})"
-        return MASK if _looks_secret(key) else _mask_url(value)
+        ref = SecretRef.parse(value)
+        if ref is not None:
+            return ref.masked()
+        return MASK if _looks_secret(key) else mask_url(value)
     if isinstance(value, Mapping):
         return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -282,18 +276,10 @@ def _mask(value: Any, key: str) -> Any:
     return MASK if _looks_secret(key) else value
 
 
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", re.IGNORECASE)
-
-
-def _mask_url(text: str) -> str:
-    """Hide the password part of a URL such as ``postgresql://user:pw@host/db``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
-
-
 def _env_names(value: Any) -> set[str]:
     if isinstance(value, str):
-        m = _ENV_REF.match(value)
-        return {m.group(1)} if m else set()
+        ref = SecretRef.parse(value)
+        return {ref.name} if ref else set()
     if isinstance(value, Mapping):
         return set().union(*(_env_names(v) for v in value.values())) if value else set()
     if isinstance(value, list | tuple):
@@ -569,8 +555,11 @@ class _Reader:
         )
 
     def _check_refs(self, value: Any, key: str) -> None:
-        if isinstance(value, str) and value.startswith("$env") and not _ENV_REF.match(value):
-            raise self.fail(key, "a secret reference is written $env:NAME (letters, digits, _)")
+        if isinstance(value, str) and value.startswith("$env"):
+            try:
+                SecretRef.require(value)
+            except ValueError as exc:
+                raise self.fail(key, str(exc)) from None
         if isinstance(value, dict):
             for k, v in value.items():
                 self._check_refs(v, f"{key}.{k}")

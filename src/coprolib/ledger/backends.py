@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from coprolib.config.secrets import mask_url
 from coprolib.ledger.errors import LedgerError
 
 #: An arbitrary constant: the PostgreSQL advisory lock that serialises audit-chain appends.
@@ -210,10 +211,6 @@ class SQLiteBackend(Backend):
 _PLACEHOLDER = re.compile(r"\?")
 
 
-def _redact_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
 class PostgresBackend(Backend):
     """PostgreSQL through psycopg 3, optionally in its own schema."""
 
@@ -229,7 +226,7 @@ class PostgresBackend(Backend):
                 "a postgresql:// ledger needs psycopg: pip install 'coprolib[postgres]'"
             ) from None
         self._psycopg = psycopg
-        self.where = _redact_url(url)
+        self.where = mask_url(url)
         self._sql_cache: dict[str, str] = {}
         self._cursors = 0
         try:
