@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from coprolib.config.secrets import mask_url
 from coprolib.ledger.errors import LedgerError
 
 #: An arbitrary constant: the PostgreSQL advisory lock that serialises audit-chain appends.
@@ -225,6 +224,9 @@ class PostgresBackend(Backend):
             raise LedgerError(
                 "a postgresql:// ledger needs psycopg: pip install 'coprolib[postgres]'"
             ) from None
+        # Imported here: opening a SQLite ledger need not load the configuration package.
+        from coprolib.config.secrets import mask_url
+
         self._psycopg = psycopg
         self.where = mask_url(url)
         self._sql_cache: dict[str, str] = {}
