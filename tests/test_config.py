@@ -168,3 +168,16 @@ def test_destination_name_outside_the_safe_set_is_refused_naming_file_and_key(
     message = str(caught.value)
     assert str(path) in message and repr(name) in message and "letters, digits" in message
     assert "\n" not in message
+
+
+def test_every_problem_is_on_one_line_the_first_written_first() -> None:
+    text = GOOD.replace('audience = "board"', 'audience = "everyone"').replace(
+        "quotes = true", "quotes = 3"
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "coprolib.toml")
+    message = str(err.value)
+    assert "\n" not in message
+    assert err.value.key == "destinations.dynamics-partners.quotes" and err.value.line == 12
+    assert "quotes: expected true or false, got 3" in message
+    assert "destinations.board-file.audience: 'everyone' is not one of" in message

@@ -72,7 +72,9 @@ def get_adapter_class(name: str) -> type[Adapter[Any]]:
         cls: type[Adapter[Any]] = adapters[name]
     except KeyError:
         known = ", ".join(sorted(adapters)) or "none"
-        raise ConfigError(f"no adapter called {name!r} is installed (installed: {known})") from None
+        raise ConfigError(
+            "adapter", f"no adapter called {name!r} is installed (installed: {known})"
+        ) from None
     return cls
 
 

@@ -78,7 +78,10 @@ class Adapter(Generic[C]):
                 built: C = convert.structure(dict(config), cls.config_class, path=where)
                 return built
             except convert.StructureError as exc:
-                raise ConfigError(str(exc)) from None
+                # One line: the first bad setting is the key, any others follow it.
+                first, *more = exc.problems
+                message = "; ".join([first.message, *(str(p) for p in more)])
+                raise ConfigError(first.path, message) from None
         return config
 
     # --- what a subclass implements -------------------------------------------------------

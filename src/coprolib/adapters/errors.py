@@ -1,11 +1,13 @@
 """Classified adapter errors: raise one inside an adapter and the base class turns it into the
-matching result (see :mod:`coprolib.adapters.results`)."""
+matching result (see :mod:`coprolib.adapters.results`). A bad setting is a
+:class:`coprolib.config.ConfigError`, importable from here as ``ConfigError``."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from coprolib.adapters.results import Status
+from coprolib.config.model import ConfigError as _ConfigError
 from coprolib.errors import CoprolibError
 
 
@@ -60,8 +62,10 @@ class DestinationDisabledError(AdapterError):
     status = Status.DISABLED
 
 
-class ConfigError(CoprolibError, ValueError):
-    """An adapter's configuration is wrong; the message names the destination and the field."""
+#: An adapter's settings are wrong: the one configuration error, named here too because
+#: adapters raise it beside the classified errors above. Give it the setting's key
+#: (``destinations.NAME.settings.FIELD``) and what is wrong with it.
+ConfigError = _ConfigError
 
 
 _BY_STATUS: dict[Status, type[AdapterError]] = {

@@ -125,13 +125,14 @@ def contained(directory: Path, filename: str) -> Path:
         or "\x00" in filename
     ):
         raise ConfigError(
-            f"settings: {filename!r} is not a plain file name (no folders, no leading '.'): "
-            "the file destination writes only inside its directory"
+            "settings.filename",
+            f"{filename!r} is not a plain file name (no folders, no leading '.'): "
+            "the file destination writes only inside its directory",
         )
     base = directory.resolve()
     path = (base / filename).resolve()
     if path.parent != base:
-        raise ConfigError(f"settings: {filename!r} would be written outside {directory}")
+        raise ConfigError("settings.filename", f"{filename!r} would be written outside {directory}")
     return base / filename
 
 

@@ -9,16 +9,15 @@ adapter is built; ``str()``, ``repr()`` and :func:`coprolib.records.convert.unst
 from __future__ import annotations
 
 import logging
-import os
 import re
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from coprolib.config.secrets import SecretRef, mask_url
 from coprolib.records import convert
 
 MASK = "***"
-_PREFIX = "$env:"
 
 
 class Secret:
@@ -51,20 +50,10 @@ class Secret:
 
 
 def resolve(reference: str, environ: Any = None) -> Secret:
-    """Resolve ``"$env:NAME"`` to a :class:`Secret`, with a clear error when it cannot be."""
-    env = os.environ if environ is None else environ
-    if not reference.startswith(_PREFIX):
-        raise ValueError(
-            "secrets come from environment variables, not the config file: "
-            'write "$env:NAME" and set NAME in the environment'
-        )
-    name = reference[len(_PREFIX) :].strip()
-    if not name:
-        raise ValueError(f"{reference!r} names no environment variable")
-    value = env.get(name)
-    if not value:
-        raise ValueError(f"environment variable {name} (from {reference!r}) is not set")
-    return Secret(value, reference)
+    """Resolve ``"$env:NAME"`` to a :class:`Secret` (the rule is
+    :class:`coprolib.config.SecretRef`'s), with a clear error when it cannot be."""
+    ref = SecretRef.require(reference)
+    return Secret(ref.resolve(environ), str(ref))
 
 
 def _structure(value: Any, _: Any) -> Secret:
@@ -122,8 +111,6 @@ _SECRET_PARAMS = (
     "|secret|client_secret|password|passwd|pwd|auth"
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # https://user:password@host
-    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1" + MASK + "@"),
     # ?sig=...&code=...
     (re.compile(rf"([?&;](?:{_SECRET_PARAMS})=)[^&#\s\"'<>]+", re.IGNORECASE), r"\1" + MASK),
     # Authorization: Bearer ..., {'api-key': '...'}, webhook-signature: v1,...
@@ -162,6 +149,7 @@ class SecretFilter(logging.Filter):
         """``text`` with every known secret and secret-shaped value masked."""
         for owner in list(self._owners):
             text = owner.redact(text)
+        text = mask_url(text, MASK)  # https://user:password@host
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text

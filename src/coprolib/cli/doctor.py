@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from coprolib.config import Config, ConfigError, Destination, find_config, load_config
+from coprolib.config import (
+    Config,
+    ConfigError,
+    Destination,
+    SecretRef,
+    find_config,
+    load_config,
+)
 
 #: The distribution that provides each adapter name, for the ``pip install`` advice (the
 #: adapters under ``adapters/``; ``file`` is built in).
@@ -158,15 +165,17 @@ def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) ->
     configuration's): reachable, schema version, encrypted or not, and the key present when it
     is encrypted. Reads only: never creates or migrates a ledger."""
     from coprolib.ledger import KEY_ENV, SCHEMA_VERSION, KeyRing, LedgerError
-    from coprolib.ledger.opening import LEDGER_ENV, connect
+    from coprolib.ledger.opening import LEDGER_ENV, connect, locate_ledger
 
     env = os.environ if environ is None else environ
-    where = f"{config.path or 'coprolib.toml'}: ledger"
-    if env.get(LEDGER_ENV):
-        # Every command takes $COPROLIB_LEDGER over the file's ledger, so check that one.
-        config = attrs.evolve(config, ledger=env[LEDGER_ENV], path=None)
+    # The ledger every command would open ($COPROLIB_LEDGER over the file's), decided where
+    # every command decides it.
+    location = locate_ledger(None, config, environ=env)
+    if location.source == "variable":
         where = f"${LEDGER_ENV}"
-    if not config.ledger:
+    else:
+        where = f"{config.path or 'coprolib.toml'}: ledger"
+    if location.source == "default":
         return [
             Finding(
                 severity=Severity.WARNING,
@@ -175,11 +184,9 @@ def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) ->
                 fix='add ledger = "sqlite:///coprolib.db" (or a postgresql:// URL)',
             )
         ]
-    url = config.ledger
-    if url.startswith("sqlite:///"):
-        file = Path(url[len("sqlite:///") :])
-        if config.path and not file.is_absolute():
-            file = Path(config.path).parent / file
+    url = location.url
+    file = location.sqlite_path
+    if file is not None:
         folder = file.parent
         if not folder.is_dir():
             return [
@@ -208,7 +215,6 @@ def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) ->
                     fix="create it with `coprolib init` (or `coprolib import`) in that folder",
                 )
             ]
-        url = f"sqlite:///{file}"
     try:
         keys = KeyRing.from_text(env.get(KEY_ENV))
     except LedgerError as exc:
@@ -348,8 +354,9 @@ def _with_secrets(value: Any, environ: Mapping[str, str]) -> Any:
     one stands in as a placeholder, so the settings' shape can still be checked)."""
     from coprolib.adapters.secrets import Secret
 
-    if isinstance(value, str) and value.startswith("$env:"):
-        return Secret(environ.get(value[len("$env:") :].strip()) or _UNSET_SECRET, value)
+    ref = SecretRef.parse(value)
+    if ref is not None:
+        return Secret(environ.get(ref.name) or _UNSET_SECRET, str(ref))
     if isinstance(value, Mapping):
         return {k: _with_secrets(v, environ) for k, v in value.items()}
     if isinstance(value, list | tuple):

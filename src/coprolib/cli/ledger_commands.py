@@ -89,9 +89,9 @@ def _toml_string(value: str) -> str:
 def without_password(url: str) -> tuple[str, bool]:
     """The URL with any password removed (it never goes in coprolib.toml), and whether one
     was there."""
-    import re
+    from coprolib.config import mask_url
 
-    stripped = re.sub(r"://([^:/@]+):[^@]*@", r"://\1@", url)
+    stripped = mask_url(url, mask=None)
     return stripped, stripped != url
 
 

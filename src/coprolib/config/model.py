@@ -1,4 +1,5 @@
-"""``coprolib.toml``: the ledger, the destinations and what each may receive, feedback due days.
+"""The configuration's types: the ledger, the destinations and what each may receive, feedback
+due days. :mod:`coprolib.config.loading` reads them from ``coprolib.toml``:
 
 ```toml
 ledger = "sqlite:///coprolib.db"
@@ -43,14 +44,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
-from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from coprolib.config.lines import line_for
+from coprolib.config.secrets import MASK, SecretRef, mask_url
 from coprolib.errors import CoprolibError
 from coprolib.records.enums import (
     Audience,
@@ -64,10 +64,6 @@ from coprolib.records.enums import (
 CONFIG_ENV = "COPROLIB_CONFIG"
 #: The file looked for in the working directory.
 CONFIG_NAME = "coprolib.toml"
-#: What a masked secret looks like in listings.
-MASK = "********"
-
-_ENV_REF = re.compile(r"^\$env:([A-Za-z_][A-Za-z0-9_]*)$")
 #: What a destination carries: insights for practitioners (the default) or feedback to contributors.
 CARRIES_INSIGHT = "insight"
 CARRIES_FEEDBACK = "feedback"
@@ -78,13 +74,22 @@ _SECRET_WORDS = ("secret", "password", "passwd", "token", "api_key", "apikey", "
 
 
 class ConfigError(CoprolibError, ValueError):
-    """A problem in the configuration, naming the file, the line and the key."""
+    """A problem in the configuration: the key, what is wrong with it, and where it is written
+    (the file and the line) when that is known.
 
-    def __init__(self, key: str, message: str, *, path: str | None = None, line: int | None = None):
-        where = path or "<config>"
+    This is the one configuration error: ``coprolib.toml``'s own keys, the ``[plugins.serve]``
+    table and each adapter's settings all raise it (``coprolib.adapters.ConfigError`` is this
+    class), so a host catches every configuration problem with one ``except`` clause and every
+    message has the same shape: ``coprolib.toml, line 12: destinations.crm.audience: ...``.
+    """
+
+    def __init__(
+        self, key: str, message: str, *, path: str | None = None, line: int | None = None
+    ) -> None:
+        where = path or ("<config>" if line is not None else "")
         if line is not None:
             where = f"{where}, line {line}"
-        super().__init__(f"{where}: {key}: {message}")
+        super().__init__(f"{where}: {key}: {message}" if where else f"{key}: {message}")
         self.key = key
         self.message = message
         self.path = path
@@ -196,7 +201,7 @@ class Config:
         """The configuration as plain data for listings, with every secret masked."""
         return {
             "path": self.path,
-            "ledger": _mask_url(self.ledger) if self.ledger else None,
+            "ledger": mask_url(self.ledger) if self.ledger else None,
             "organisation": self.organisation,
             "feedback": attrs.asdict(self.feedback),
             "impact": {
@@ -227,31 +232,19 @@ class Config:
 
 def _resolve(value: Any, key: str, env: Mapping[str, str], dest: Destination) -> Any:
     if isinstance(value, str):
-        m = _ENV_REF.match(value)
-        if m is None:
+        ref = SecretRef.parse(value)
+        if ref is None:
             return value
-        name = m.group(1)
-        if name not in env:
+        try:
+            return ref.resolve(env)
+        except ValueError as exc:
             raise ConfigError(
-                key,
-                f"refers to environment variable {name}, which is not set",
-                path=dest.source,
-                line=_line_for(dest.source, key),
-            )
-        return env[name]
+                key, str(exc), path=dest.source, line=line_for(dest.source, key)
+            ) from None
     if isinstance(value, Mapping):
         return {k: _resolve(v, f"{key}.{k}", env, dest) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_resolve(v, f"{key}[{i}]", env, dest) for i, v in enumerate(value)]
-    return value
-
-
-def _frozen(value: Any) -> Any:
-    """A read-only copy: tables become mapping proxies and lists tuples, all the way down."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
     return value
 
 
@@ -262,10 +255,10 @@ def _looks_secret(key: str) -> bool:
 
 def _mask(value: Any, key: str) -> Any:
     if isinstance(value, str):
-        m = _ENV_REF.match(value)
-        if m is not None:
-            return f"{MASK} (from ${m.group(1)})"
-        return MASK if _looks_secret(key) else _mask_url(value)
+        ref = SecretRef.parse(value)
+        if ref is not None:
+            return ref.masked()
+        return MASK if _looks_secret(key) else mask_url(value)
     if isinstance(value, Mapping):
         return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -273,18 +266,10 @@ def _mask(value: Any, key: str) -> Any:
     return MASK if _looks_secret(key) else value
 
 
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", re.IGNORECASE)
-
-
-def _mask_url(text: str) -> str:
-    """Hide the password part of a URL such as ``postgresql://user:pw@host/db``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
-
-
 def _env_names(value: Any) -> set[str]:
     if isinstance(value, str):
-        m = _ENV_REF.match(value)
-        return {m.group(1)} if m else set()
+        ref = SecretRef.parse(value)
+        return {ref.name} if ref else set()
     if isinstance(value, Mapping):
         return set().union(*(_env_names(v) for v in value.values())) if value else set()
     if isinstance(value, list | tuple):
@@ -292,349 +277,7 @@ def _env_names(value: Any) -> set[str]:
     return set()
 
 
-# --- finding the line of a key --------------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEYVAL = re.compile(
-    r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
-)
-_PART = re.compile(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""")
-_INLINE_KEY = re.compile(r"""(?:[{,]\s*)([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=""")
-
-
-def _parts(dotted: str) -> tuple[str, ...]:
-    return tuple(p.strip("\"'") for p in _PART.findall(dotted))
-
-
-def key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Map each key path in a TOML text to the (1-based) line where it first appears."""
-    lines: dict[tuple[str, ...], int] = {}
-    table: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            table = _parts(header.group(1))
-            for i in range(1, len(table) + 1):
-                lines.setdefault(table[:i], number)
-            continue
-        kv = _KEYVAL.match(line)
-        if not kv:
-            continue
-        path = table + _parts(kv.group(1))
-        for i in range(len(table) + 1, len(path) + 1):
-            lines.setdefault(path[:i], number)
-        rest = line[kv.end() :]
-        # Keys of an inline table on the same line, one level down (enough to point at a line).
-        for inner in _INLINE_KEY.findall(rest):
-            lines.setdefault((*path, inner.strip("\"'")), number)
-    return lines
-
-
-_line_cache: dict[str, dict[tuple[str, ...], int]] = {}
-
-
-def _line_for(path: str | None, key: str) -> int | None:
-    if path is None:
-        return None
-    table = _line_cache.get(path)
-    if table is None:
-        try:
-            table = key_lines(Path(path).read_text(encoding="utf-8"))
-        except OSError:
-            return None
-        _line_cache[path] = table
-    return _lookup_line(table, key)
-
-
-def _lookup_line(table: Mapping[tuple[str, ...], int], key: str) -> int | None:
-    parts = tuple(p for p in re.split(r"\.|\[\d+\]", key) if p)
-    for n in range(len(parts), 0, -1):
-        if parts[:n] in table:
-            return table[parts[:n]]
-    return None
-
-
-# --- loading --------------------------------------------------------------------------------
-
-_DEST_KEYS = {
-    "adapter",
-    "audience",
-    "purposes",
-    "max_identity",
-    "quotes",
-    "min_contributors",
-    "feedback",
-    "settings",
-    "carries",
-    "channels",
-}
-_INSIGHT_ONLY_KEYS = ("audience", "purposes", "max_identity", "quotes", "min_contributors")
-_TOP_KEYS = {"ledger", "organisation", "destinations", "feedback", "plugins", "impact"}
-_IMPACT_KEYS = {"stalled_after_days", "follow_up_days", "hourly_rates"}
-_FEEDBACK_KEYS = {"scheduled_days", "shared_days"}
-
-
-class _Reader:
-    """Validates parsed TOML, raising errors with the key and its line."""
-
-    def __init__(self, text: str, path: str | None) -> None:
-        self.lines = key_lines(text)
-        self.path = path
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(key, message, path=self.path, line=_lookup_line(self.lines, key))
-
-    def check_keys(self, table: Mapping[str, Any], known: set[str], prefix: str) -> None:
-        for k in table:
-            if k not in known:
-                key = f"{prefix}.{k}" if prefix else k
-                raise self.fail(key, f"unknown key (known keys: {', '.join(sorted(known))})")
-
-    def enum(self, value: Any, cls: type[Any], key: str) -> Any:
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join(str(m.value) for m in cls)
-            raise self.fail(key, f"{value!r} is not one of: {choices}") from None
-
-    def table(self, value: Any, key: str) -> Mapping[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, not {type(value).__name__}")
-        return value
-
-    def feedback(self, raw: Any, key: str, base: FeedbackPolicy) -> FeedbackPolicy:
-        table = self.table(raw, key)
-        self.check_keys(table, _FEEDBACK_KEYS, key)
-        values = attrs.asdict(base)
-        for k, v in table.items():
-            if type(v) is not int or v < 0:
-                raise self.fail(
-                    f"{key}.{k}", f"must be a whole number of days (0 or more), not {v!r}"
-                )
-            values[k] = v
-        return FeedbackPolicy(**values)
-
-    def impact(self, raw: Any) -> ImpactPolicy:
-        table = self.table(raw, "impact")
-        self.check_keys(table, _IMPACT_KEYS, "impact")
-        days: dict[str, int] = {}
-        for k in ("stalled_after_days", "follow_up_days"):
-            if k in table:
-                v = table[k]
-                if type(v) is not int or v < 0:
-                    raise self.fail(
-                        f"impact.{k}", f"must be a whole number of days (0 or more), not {v!r}"
-                    )
-                days[k] = v
-        rates: dict[InvolvementRole, int] = {}
-        for role, v in self.table(table.get("hourly_rates", {}), "impact.hourly_rates").items():
-            key = f"impact.hourly_rates.{role}"
-            member = self.enum(role, InvolvementRole, key)
-            if type(v) not in (int, float) or v < 0:
-                raise self.fail(key, f"must be pounds an hour (0 or more), not {v!r}")
-            rates[member] = round(v * 100)
-        return ImpactPolicy(**days, hourly_rates=MappingProxyType(rates))
-
-    def destination(self, name: str, raw: Any, feedback: FeedbackPolicy) -> Destination:
-        key = f"destinations.{name}"
-        # The name becomes a file name, a job column and a log field: letters, digits, - and _
-        # only, so it can never climb out of a folder or carry markup.
-        if not DESTINATION_NAME.fullmatch(name):
-            raise self.fail(
-                f"destinations.{name!r}",
-                "a destination name is 1 to 64 letters, digits, '-' or '_', starting with a "
-                "letter or digit",
-            )
-        table = self.table(raw, key)
-        self.check_keys(table, _DEST_KEYS, key)
-        carries = table.get("carries", CARRIES_INSIGHT)
-        if carries not in (CARRIES_INSIGHT, CARRIES_FEEDBACK):
-            raise self.fail(
-                f"{key}.carries",
-                f"{carries!r} is not one of: {CARRIES_INSIGHT}, {CARRIES_FEEDBACK}",
-            )
-        if carries == CARRIES_FEEDBACK:
-            return self.feedback_destination(name, table, feedback)
-        if "channels" in table:
-            raise self.fail(
-                f"{key}.channels", 'only a destination with carries = "feedback" reaches channels'
-            )
-        for required in ("adapter", "audience", "purposes"):
-            if required not in table:
-                raise self.fail(key, f"is missing '{required}'")
-        adapter = table["adapter"]
-        if not isinstance(adapter, str) or not adapter.strip():
-            raise self.fail(f"{key}.adapter", "must be the name of an adapter")
-        audience = self.enum(table["audience"], Audience, f"{key}.audience")
-        purposes_raw = table["purposes"]
-        if not isinstance(purposes_raw, list) or not purposes_raw:
-            raise self.fail(f"{key}.purposes", "must be a non-empty list of purposes")
-        purposes = tuple(self.enum(p, Purpose, f"{key}.purposes") for p in purposes_raw)
-        if len(set(purposes)) != len(purposes):
-            raise self.fail(f"{key}.purposes", "lists a purpose more than once")
-        max_identity = self.enum(
-            table.get("max_identity", "anonymous"), IdentityLevel, f"{key}.max_identity"
-        )
-        quotes = table.get("quotes", False)
-        if not isinstance(quotes, bool):
-            raise self.fail(f"{key}.quotes", f"must be true or false, not {quotes!r}")
-        min_contributors = table.get("min_contributors", 1)
-        if type(min_contributors) is not int or min_contributors < 1:
-            raise self.fail(
-                f"{key}.min_contributors",
-                f"must be a whole number, 1 or more, not {min_contributors!r}",
-            )
-        policy = (
-            self.feedback(table["feedback"], f"{key}.feedback", feedback)
-            if "feedback" in table
-            else feedback
-        )
-        settings = self.table(table.get("settings", {}), f"{key}.settings")
-        self._check_refs(settings, f"{key}.settings")
-        return Destination(
-            name=name,
-            adapter=adapter,
-            audience=audience,
-            purposes=purposes,
-            max_identity=max_identity,
-            quotes=quotes,
-            min_contributors=min_contributors,
-            feedback=policy,
-            settings=_frozen(settings),
-            line=_lookup_line(self.lines, key),
-            source=self.path,
-        )
-
-    def adapter_name(self, table: Mapping[str, Any], key: str) -> str:
-        if "adapter" not in table:
-            raise self.fail(key, "is missing 'adapter'")
-        adapter = table["adapter"]
-        if not isinstance(adapter, str) or not adapter.strip():
-            raise self.fail(f"{key}.adapter", "must be the name of an adapter")
-        return adapter
-
-    def feedback_destination(
-        self, name: str, table: Mapping[str, Any], feedback: FeedbackPolicy
-    ) -> Destination:
-        """A destination with ``carries = "feedback"``: adapter, channels, settings."""
-        key = f"destinations.{name}"
-        adapter = self.adapter_name(table, key)
-        for k in _INSIGHT_ONLY_KEYS:
-            if k in table:
-                raise self.fail(
-                    f"{key}.{k}",
-                    'is for destinations that carry insights; one with carries = "feedback" '
-                    "sends each contributor only their own feedback, so remove it",
-                )
-        if "channels" not in table:
-            raise self.fail(key, "is missing 'channels' (which of email, sms, letter it reaches)")
-        raw = table["channels"]
-        if not isinstance(raw, list) or not raw:
-            raise self.fail(f"{key}.channels", "must be a non-empty list such as ['email']")
-        channels = tuple(self.enum(c, FeedbackChannel, f"{key}.channels") for c in raw)
-        for c in channels:
-            if c not in SENDABLE_CHANNELS:
-                raise self.fail(
-                    f"{key}.channels",
-                    f"{c} feedback is given by a person, not sent; a feedback destination "
-                    "reaches only: " + ", ".join(str(s) for s in SENDABLE_CHANNELS),
-                )
-        if len(set(channels)) != len(channels):
-            raise self.fail(f"{key}.channels", "lists a channel more than once")
-        policy = (
-            self.feedback(table["feedback"], f"{key}.feedback", feedback)
-            if "feedback" in table
-            else feedback
-        )
-        settings = self.table(table.get("settings", {}), f"{key}.settings")
-        self._check_refs(settings, f"{key}.settings")
-        return Destination(
-            name=name,
-            adapter=adapter,
-            carries=CARRIES_FEEDBACK,
-            channels=channels,
-            feedback=policy,
-            settings=_frozen(settings),
-            line=_lookup_line(self.lines, key),
-            source=self.path,
-        )
-
-    def _check_refs(self, value: Any, key: str) -> None:
-        if isinstance(value, str) and value.startswith("$env") and not _ENV_REF.match(value):
-            raise self.fail(key, "a secret reference is written $env:NAME (letters, digits, _)")
-        if isinstance(value, dict):
-            for k, v in value.items():
-                self._check_refs(v, f"{key}.{k}")
-        elif isinstance(value, list):
-            for v in value:
-                self._check_refs(v, key)
-
-
-def parse_config(text: str, path: str | None = None) -> Config:
-    """Build a :class:`Config` from TOML text; ``path`` is used in error messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("(syntax)", str(exc), path=path) from None
-    except RecursionError:
-        raise ConfigError("(syntax)", "nested too deeply to read", path=path) from None
-    reader = _Reader(text, path)
-    reader.check_keys(data, _TOP_KEYS, "")
-    ledger = data.get("ledger")
-    if ledger is not None and (not isinstance(ledger, str) or not ledger.strip()):
-        raise reader.fail("ledger", "must be a ledger URL such as sqlite:///coprolib.db")
-    organisation = data.get("organisation")
-    if organisation is not None and (not isinstance(organisation, str) or not organisation.strip()):
-        raise reader.fail("organisation", "must be the organisation's name, as text")
-    feedback = (
-        reader.feedback(data["feedback"], "feedback", FeedbackPolicy())
-        if "feedback" in data
-        else FeedbackPolicy()
-    )
-    destinations = {
-        name: reader.destination(name, raw, feedback)
-        for name, raw in reader.table(data.get("destinations", {}), "destinations").items()
-    }
-    plugins = reader.table(data.get("plugins", {}), "plugins")
-    impact = reader.impact(data["impact"]) if "impact" in data else ImpactPolicy()
-    return Config(
-        impact=impact,
-        ledger=ledger,
-        organisation=organisation,
-        destinations=destinations,
-        feedback=feedback,
-        plugins=plugins,
-        path=path,
-    )
-
-
-#: What a destination name may be (checked when the configuration is loaded).
+#: What a destination name may be (checked when the configuration is loaded): it becomes a file
+#: name, a job column and a log field, so letters, digits, - and _ only, and it can never climb
+#: out of a folder or carry markup.
 DESTINATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
-
-def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:
-    """The configuration file to use: ``path``, else ``$COPROLIB_CONFIG``, else ./coprolib.toml."""
-    if path is not None:
-        return Path(path)
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
-    local = Path.cwd() / CONFIG_NAME
-    return local if local.exists() else None
-
-
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Load ``coprolib.toml`` (see :func:`find_config`); an empty :class:`Config` if none."""
-    found = find_config(path)
-    if found is None:
-        return Config()
-    try:
-        text = found.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("(file)", f"cannot read: {exc.strerror}", path=str(found)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            "(file)", f"not UTF-8 text (byte {exc.start}); save it as UTF-8", path=str(found)
-        ) from None
-    _line_cache.pop(str(found), None)
-    return parse_config(text, str(found))

@@ -210,10 +210,6 @@ class SQLiteBackend(Backend):
 _PLACEHOLDER = re.compile(r"\?")
 
 
-def _redact_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
 class PostgresBackend(Backend):
     """PostgreSQL through psycopg 3, optionally in its own schema."""
 
@@ -228,8 +224,11 @@ class PostgresBackend(Backend):
             raise LedgerError(
                 "a postgresql:// ledger needs psycopg: pip install 'coprolib[postgres]'"
             ) from None
+        # Imported here: opening a SQLite ledger need not load the configuration package.
+        from coprolib.config.secrets import mask_url
+
         self._psycopg = psycopg
-        self.where = _redact_url(url)
+        self.where = mask_url(url)
         self._sql_cache: dict[str, str] = {}
         self._cursors = 0
         try:

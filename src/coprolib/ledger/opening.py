@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,12 @@ def sqlite_file(url: str) -> Path | None:
     return None if path == ":memory:" else Path(path)
 
 
-def locate_ledger(cli_value: str | None = None, config: Any = None) -> LedgerLocation:
-    """Which ledger to use, and why: ``cli_value`` (``--ledger``), else ``$COPROLIB_LEDGER``,
-    else the ``ledger`` key of the configuration file, else ``sqlite:///coprolib.db``.
+def locate_ledger(
+    cli_value: str | None = None, config: Any = None, *, environ: Mapping[str, str] | None = None
+) -> LedgerLocation:
+    """Which ledger to use, and why: ``cli_value`` (``--ledger``), else ``$COPROLIB_LEDGER``
+    (read from ``environ``, by default the process environment), else the ``ledger`` key of the
+    configuration file, else ``sqlite:///coprolib.db``.
 
     ``config`` is a loaded :class:`coprolib.config.Config`, or a path to one (``--config``);
     without it the file is found as :func:`coprolib.config.find_config` does
@@ -87,7 +91,7 @@ def locate_ledger(cli_value: str | None = None, config: Any = None) -> LedgerLoc
 
     if cli_value:
         return LedgerLocation(url=cli_value, source="flag")
-    env = os.environ.get(LEDGER_ENV)
+    env = (os.environ if environ is None else environ).get(LEDGER_ENV)
     if env:
         return LedgerLocation(url=env, source="variable")
     if not isinstance(config, Config):

@@ -331,6 +331,22 @@ def explain(exc: BaseException, path: str) -> Iterator[Problem]:
     yield Problem(path, str(exc))
 
 
+def make_converter() -> cattrs.Converter:
+    """A new converter built as the records' one is (strict types, enumerations, dates, tuples,
+    unknown fields refused, detailed errors), for other input read from files, such as
+    ``coprolib.toml``: register that input's own hooks on it. Use it with
+    :func:`structure_with`."""
+    return _make(detailed=True)
+
+
+def structure_with(conv: cattrs.Converter, data: Any, cls: type[T], path: str = "$") -> T:
+    """:func:`structure` with a converter from :func:`make_converter`."""
+    try:
+        return conv.structure(data, cls)
+    except Exception as exc:
+        raise StructureError(list(explain(exc, path))) from None
+
+
 def register_type_hooks(
     cls: type[T], structure_hook: Callable[[Any, Any], T], unstructure_hook: Callable[[T], Any]
 ) -> None:

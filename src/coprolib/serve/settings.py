@@ -20,16 +20,14 @@ secret = "$env:MOSAIC_WEBHOOK_SECRET"
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from coprolib.config import Config, ConfigError
+from coprolib.config import Config, ConfigError, SecretRef
 from coprolib.ledger.api_store import SCOPES
 
-_ENV_REF = re.compile(r"^\$env:([A-Za-z_][A-Za-z0-9_]*)$")
 _KEYS = {"max_body_bytes", "cors_origins", "pool", "entra", "webhooks"}
 _ENTRA_KEYS = {"tenant_id", "audience", "issuers", "jwks_url", "roles", "leeway_seconds"}
 _WEBHOOK_KEYS = {"secret", "tolerance_seconds"}
@@ -76,14 +74,10 @@ def _fail(key: str, message: str, config: Config) -> ConfigError:
 
 
 def _secret(value: Any, key: str, config: Config, environ: Mapping[str, str]) -> str:
-    if not isinstance(value, str):
-        raise _fail(key, "must be a $env:NAME reference", config)
-    m = _ENV_REF.match(value)
-    if m is None:
-        raise _fail(key, "write secrets as $env:NAME, never in the file", config)
-    if m.group(1) not in environ:
-        raise _fail(key, f"refers to environment variable {m.group(1)}, which is not set", config)
-    return environ[m.group(1)]
+    try:
+        return SecretRef.require(value).resolve(environ)
+    except ValueError as exc:
+        raise _fail(key, str(exc), config) from None
 
 
 def _check(table: Any, known: set[str], key: str, config: Config) -> Mapping[str, Any]:

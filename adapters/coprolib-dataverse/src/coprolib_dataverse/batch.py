@@ -31,6 +31,8 @@ from typing import Any
 
 import attrs
 
+from coprolib.errors import CoprolibError
+
 #: The most operations Dataverse accepts in one ``$batch`` request.
 MAX_BATCH = 1000
 
@@ -94,7 +96,7 @@ _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _STATUS_LINE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})")
 
 
-class BatchFormatError(ValueError):
+class BatchFormatError(CoprolibError, ValueError):
     """The batch response could not be read."""
 
 

@@ -221,7 +221,7 @@ class NotifyAdapter(Adapter[NotifyConfig]):
             )
         except AssertionError:
             raise ConfigError(
-                f"destinations.{self.destination}.settings.api_key: not a GOV.UK Notify API key"
+                f"destinations.{self.destination}.settings.api_key", "not a GOV.UK Notify API key"
             ) from None
 
     # --- what is sent ---------------------------------------------------------------------

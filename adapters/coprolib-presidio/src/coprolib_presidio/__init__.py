@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coprolib import hookimpl
+from coprolib.errors import CoprolibError
 from coprolib.redaction import Span
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ _OFF = {"", "0", "off", "no", "false"}
 _ON = {"1", "on", "yes", "true", "default"}
 
 
-class PresidioSettingError(ValueError):
+class PresidioSettingError(CoprolibError, ValueError):
     """A ``COPROLIB_PRESIDIO`` setting or argument names something this package cannot load."""
 
 

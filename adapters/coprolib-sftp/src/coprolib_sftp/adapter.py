@@ -189,10 +189,10 @@ def load_private_key(text: bytes, passphrase: str | None, where: str) -> paramik
         except ValueError:
             loaded = serialization.load_pem_private_key(text, password=password)
     except TypeError:
-        raise ConfigError(f"{where}: the key is encrypted: set passphrase") from None
+        raise ConfigError(where, "the key is encrypted: set passphrase") from None
     except ValueError:
         raise ConfigError(
-            f"{where}: not a readable private key (or the passphrase is wrong)"
+            where, "not a readable private key (or the passphrase is wrong)"
         ) from None
     key_class: type[paramiko.PKey]
     if isinstance(loaded, ed25519.Ed25519PrivateKey):
@@ -202,7 +202,7 @@ def load_private_key(text: bytes, passphrase: str | None, where: str) -> paramik
     elif isinstance(loaded, ec.EllipticCurvePrivateKey):
         key_class = paramiko.ECDSAKey
     else:
-        raise ConfigError(f"{where}: use an Ed25519, ECDSA or RSA key")
+        raise ConfigError(where, "use an Ed25519, ECDSA or RSA key")
     return key_class.from_private_key(io.StringIO(text.decode()), password=passphrase)
 
 
@@ -258,7 +258,7 @@ class SftpAdapter(Adapter[SftpConfig]):
             data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(
-                f"{where}.private_key_file: cannot read {path} ({exc.strerror})"
+                f"{where}.private_key_file", f"cannot read {path} ({exc.strerror})"
             ) from None
         return load_private_key(data, passphrase, f"{where}.private_key_file")
 

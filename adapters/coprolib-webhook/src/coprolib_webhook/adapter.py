@@ -82,14 +82,15 @@ def _key(secret: Secret) -> bytes:
         key = b""
     if not key:
         raise ConfigError(
-            f"{secret}: not a webhook signing secret (expected whsec_ followed by base64)"
+            str(secret), "not a webhook signing secret (expected whsec_ followed by base64)"
         )
     if not KEY_MIN_BYTES <= len(key) <= KEY_MAX_BYTES:
         raise ConfigError(
-            f"{secret}: a webhook signing key must be {KEY_MIN_BYTES} to {KEY_MAX_BYTES} bytes "
+            str(secret),
+            f"a webhook signing key must be {KEY_MIN_BYTES} to {KEY_MAX_BYTES} bytes "
             f"(Standard Webhooks), this one is {len(key)}; make one with "
             "python -c \"import base64, os; print('whsec_' + base64.b64encode(os.urandom(32))"
-            '.decode())"'
+            '.decode())"',
         )
     return key
 
