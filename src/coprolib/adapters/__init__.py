@@ -39,6 +39,7 @@ from coprolib.adapters.results import (
     Status,
 )
 from coprolib.adapters.secrets import Secret
+from coprolib.plugins import get_adapters
 
 __all__ = [
     "TRANSIENT",
@@ -65,8 +66,6 @@ __all__ = [
 
 def get_adapter_class(name: str) -> type[Adapter[Any]]:
     """The adapter class registered under ``name`` by any plugin."""
-    from coprolib.plugins import get_adapters
-
     adapters = get_adapters()
     try:
         cls: type[Adapter[Any]] = adapters[name]

@@ -42,6 +42,7 @@ from coprolib.adapters import (
     Status,
     ThrottledError,
 )
+from coprolib.adapters.errors import ConfigError
 from coprolib.hookspecs import RegisterAdapter, hookimpl
 from coprolib.records import Share, convert
 
@@ -114,8 +115,6 @@ def contained(directory: Path, filename: str) -> Path:
     """``directory / filename``, refusing any name that would put the file anywhere else
     (a path separator, ``..``, an absolute path or a hidden name): the file destination only
     ever writes inside its folder."""
-    from coprolib.adapters.errors import ConfigError
-
     if (
         not filename
         or filename in (".", "..")

@@ -32,6 +32,7 @@ from coprolib.planner import plan, withdraw
 from coprolib.records.bundle import loads_bundle
 from coprolib.records.enums import OutcomeStatus
 from coprolib.report import write_report
+from coprolib.testing.fault_server import FaultServer, Reply
 
 #: The environment variable the demo's webhook destination reads its signing secret from.
 SECRET_ENV = "COPROLIB_DEMO_WEBHOOK_SECRET"
@@ -122,8 +123,6 @@ class _Receiver:
         return any(hmac.compare_digest(expected, s) for s in offered)
 
     def app(self, request: Any) -> Any:
-        from coprolib.testing.fault_server import Reply
-
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not self._valid(headers, request.body):
             self.rejected += 1
@@ -149,8 +148,6 @@ def _webhook_receiver(
         )
         yield None, None
         return
-    from coprolib.testing.fault_server import FaultServer
-
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     receiver = _Receiver(secret)
     previous = os.environ.get(SECRET_ENV)

@@ -22,6 +22,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from coprolib.adapters import ConfigError as AdapterConfigError
+from coprolib.adapters import Status
+from coprolib.adapters.secrets import Secret
 from coprolib.config import (
     Config,
     ConfigError,
@@ -30,6 +33,9 @@ from coprolib.config import (
     find_config,
     load_config,
 )
+from coprolib.ledger import KEY_ENV, SCHEMA_VERSION, KeyRing, LedgerError
+from coprolib.ledger.opening import LEDGER_ENV, _read_version, connect, locate_ledger
+from coprolib.plugins import get_adapters, load_errors
 
 #: The distribution that provides each adapter name, for the ``pip install`` advice (the
 #: adapters under ``adapters/``; ``file`` is built in).
@@ -164,9 +170,6 @@ def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) ->
     """The findings for the ledger commands would use ($COPROLIB_LEDGER, else the
     configuration's): reachable, schema version, encrypted or not, and the key present when it
     is encrypted. Reads only: never creates or migrates a ledger."""
-    from coprolib.ledger import KEY_ENV, SCHEMA_VERSION, KeyRing, LedgerError
-    from coprolib.ledger.opening import LEDGER_ENV, connect, locate_ledger
-
     env = os.environ if environ is None else environ
     # The ledger every command would open ($COPROLIB_LEDGER over the file's), decided where
     # every command decides it.
@@ -253,8 +256,6 @@ def check_ledger(config: Config, *, environ: Mapping[str, str] | None = None) ->
 
 
 def _ledger_state(db: Any, keys: Any, where: str, known: int, key_env: str) -> list[Finding]:
-    from coprolib.ledger.opening import _read_version
-
     version = _read_version(db)
     if version is None:
         return [
@@ -352,8 +353,6 @@ def nearest_adapter(adapter: str, known: set[str]) -> str | None:
 def _with_secrets(value: Any, environ: Mapping[str, str]) -> Any:
     """``value`` with each ``$env:NAME`` reference made a secret read from ``environ`` (an unset
     one stands in as a placeholder, so the settings' shape can still be checked)."""
-    from coprolib.adapters.secrets import Secret
-
     ref = SecretRef.parse(value)
     if ref is not None:
         return Secret(environ.get(ref.name) or _UNSET_SECRET, str(ref))
@@ -377,10 +376,6 @@ def check_destination(
     destination: Destination, *, environ: Mapping[str, str], remote: bool = True
 ) -> list[Finding]:
     """The findings for one destination: secrets, adapter, settings, then ``check()``."""
-    from coprolib.adapters import ConfigError as AdapterConfigError
-    from coprolib.adapters import Status
-    from coprolib.plugins import get_adapters, load_errors
-
     where = f"destinations.{destination.name}"
     findings: list[Finding] = []
     missing = [name for name in destination.secret_refs() if not environ.get(name)]
@@ -524,8 +519,6 @@ def _could_not_start(destination: Destination, exc: Exception, where: str) -> Fi
 
 
 def _advice(status: Any, detail: str, target: str, destination: Destination) -> tuple[str, str]:
-    from coprolib.adapters import Status
-
     secrets = ", ".join(f"${n}" for n in destination.secret_refs()) or "the credentials"
     if status is Status.AUTH:
         return (

@@ -20,7 +20,9 @@ from typing import Any
 
 import click
 
+from coprolib.adapters.secrets import protect_logging
 from coprolib.errors import EXIT_PROBLEMS, EXIT_USAGE, CoprolibError
+from coprolib.plugins import collect_commands
 
 __all__ = ["CoprolibGroup", "build_cli", "cli", "error_line", "main"]
 
@@ -96,16 +98,12 @@ def cli() -> None:
 
 def build_cli() -> click.Group:
     """The ``coprolib`` group with every plugin's commands added."""
-    from coprolib.plugins import collect_commands
-
     collect_commands(cli)
     return cli
 
 
 def main() -> None:
     """Console-script entry point."""
-    from coprolib.adapters.secrets import protect_logging
-
     # The command line is the host program: it may mask secrets in the HTTP libraries' logs.
     protect_logging()
     try:

@@ -18,6 +18,9 @@ import click
 
 from coprolib.errors import EXIT_USAGE, CoprolibError
 
+# The options are used by every command module, which loads when `coprolib` starts: the
+# configuration and the ledger are imported by the functions that need them, not here.
+
 if TYPE_CHECKING:
     from coprolib.config import Config
     from coprolib.ledger import Ledger, LedgerLocation

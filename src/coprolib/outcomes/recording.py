@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from coprolib.feedback.owed import owe_feedback
 from coprolib.outcomes import DEFAULT_DUE_DAYS, advance, change_feedback
 from coprolib.records import Contributor, Feedback, Insight, Outcome, RecordError, Story
 from coprolib.records.enums import OutcomeStatus
@@ -59,8 +60,6 @@ def owed_feedback(
 def _record(ledger: Any, owed: Iterable[Feedback]) -> tuple[Feedback, ...]:
     """Record the obligations (one message per contributor per day, see
     :func:`coprolib.feedback.owed.owe_feedback`); returns those new or changed."""
-    from coprolib.feedback.owed import owe_feedback
-
     owed = list(owed)
     before = {
         f.id: f

@@ -17,6 +17,7 @@ __all__ = ["create_app", "run"]
 
 def create_app(location: str | LedgerLocation, config: Config | None = None, **kw: Any) -> Any:
     """The ASGI app (see :func:`coprolib.serve.app.create_app`)."""
+    # Starlette comes with the optional [serve] extra: importing coprolib.serve must not need it.
     from coprolib.serve.app import create_app as make
 
     return make(location, config, **kw)
