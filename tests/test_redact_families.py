@@ -23,6 +23,7 @@ from coprolib.enums import (
     StorySource,
 )
 from coprolib.planner import World, route
+from coprolib.plugins.recognizers_names import first_names
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -197,6 +198,39 @@ def test_single_name_look_alikes_stay(text: str) -> None:
     assert redact(text).text == text
 
 
+# --- unlisted first names before a surname that is also a place or an everyday word ----------
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Case note. Adult: Bogdana Hill, date of birth: 3 March 1958.", "Bogdana Hill"),
+        ("The carers did not come. Visited with Aigerim Ward. See SAR-2024-003.", "Aigerim Ward"),
+        ("Present: Martyn Reynolds, Ilinca Green.\nThe review concerns", "Ilinca Green"),
+        ("Concern raised by Oana May about money going missing.", "Oana May"),
+        ("Present: Sorin Young, Ionela Kent (Chair).", "Sorin Young"),
+        ("Radu Black said the carers had not come.", "Radu Black"),
+    ],
+)
+def test_unlisted_first_names_with_place_or_word_surnames(text: str, name: str) -> None:
+    assert name.split()[0].casefold() not in first_names()
+    assert name in found(text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Visited with Oakfield Hall residents on Tuesday.",
+        "Concern raised by Brookside Park staff.",
+        "Zetland Park was closed for the summer.",
+        "Meeting with Kirklees Council about the tenancy.",
+        "Visited with Mircea Green Lane residents.",
+    ],
+)
+def test_places_before_a_surname_word_stay(text: str) -> None:
+    assert "PERSON" not in redact(text).text
+
+
 # --- idempotence in one pass -----------------------------------------------------------------
 
 
@@ -224,6 +258,7 @@ _FRAGMENTS = [
     *("AB 12 34 56 C", "07700 900123", "jo@example.org", "Present:", ",", ".", "Hospital"),
     *("Flat 3,", "Amira", "Haddad", "amira's", "[PERSON]", "[PERSON 2]", "Adult:", "Harry"),
     *("Grace", "Jan", "2023", "the", "and", "St", "Victoria", "Road", "South", "Best wishes"),
+    *("Oana", "Radu Black", "Young", "Oakfield", "White", "Visited with"),
 ]
 _texts = st.lists(
     st.one_of(st.sampled_from(_FRAGMENTS), st.text("abcXYZ019 .,'-@\n", max_size=6)),

@@ -8,7 +8,12 @@ A person is found when a run of capitalised words holds
 * a capitalised name after a relationship, naming or greeting cue ("my son Kai", "called
   Oluwaseun", "hi Ama", "saw Jaydon");
 * two unlisted, unusual capitalised words after a weaker cue ("raised by", "Present:") or before
-  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister").
+  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister");
+* an unlisted capitalised word and a listed surname that is also a place or an everyday word
+  ("White", "May", "Hall"), the last two words of a run, after a cue or before a speech verb
+  ("Present: Oana Young", "Radu Black said"); where the surname is also a building word
+  ("Hall", "Park", "Green") only after a cue, and not after a word shaped like a place name
+  ("with Oakfield Hall", "by Brookside Park").
 
 First names that are also ordinary words ("Will", "May", "Hope", "Faith") count only with support:
 a title, a surname from the list after them, a cue before them, or a speech verb after them.
@@ -269,6 +274,19 @@ COMMON_WORDS = _words(
     """
 )
 _FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i")
+#: Words of the surname list that never end an unlisted person's name ("Present: Arif Council",
+#: "with Oana He"): grammar, days, places, and organisation words that are not also surnames.
+_NEVER_SURNAME = (
+    _FUNCTION_WORDS | (STOP_WORDS - SURNAME_PLACES - AMBIGUOUS) | (ORG_WORDS - SURNAME_PLACES)
+)
+#: How the name of a place or building usually ends ("Oakfield", "Brookside", "Ashton"): before
+#: "Hall", "Park" or "Green" such a word names a place, not a person.
+_PLACE_ENDING_RE = re.compile(
+    r"(?:field|fields|wood|ford|ton|ley|by|ham|bury|borough|brough|bridge|side|dale|gate"
+    r"|mount|brook|croft|moor|worth|well|wells|land|lands|view|hurst|combe|stead|thorpe|holme"
+    r"|ville|mere|cliffe|shaw|shawe|wick|port|minster|chester|caster|cester|mouth|stow|ridge"
+    r"|bank|leigh|haven|heath|crest|hill|park|green|lea|lee|vale|hall)$"
+)
 # "Dr St. Mary's" is a doctor and a saint's name, not a doctor called St.
 _NOT_AFTER_TITLE = _FUNCTION_WORDS | {"st", "saint"}
 _WEAK_CUE_RE = re.compile(
@@ -349,7 +367,13 @@ class PersonRecognizer:
         return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
 
     def _cued(
-        self, text: str, key: str, start: int, end: int, nxt: tuple[int, int, str] | None
+        self,
+        text: str,
+        key: str,
+        start: int,
+        end: int,
+        nxt: tuple[int, int, str] | None,
+        last: bool = False,
     ) -> bool:
         """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
         next word are unusual words with a cue before them or a speech verb after them."""
@@ -357,13 +381,24 @@ class PersonRecognizer:
             return False
         if _cue_before(text, start) or _action(text, start, end):
             return True
-        if nxt is None:
+        if nxt is None or key in COMMON_WORDS:
             return False
         second = _clean(nxt[2])
-        if second in STOP_WORDS or second in COMMON_WORDS or key in COMMON_WORDS:
-            return False
+        if second in STOP_WORDS or second in COMMON_WORDS:
+            # "Present: Oana Young", "raised by Ilinca May", "Radu Black said": a surname that is
+            # also a place or an everyday word ends a name only as the run's last word, after a
+            # cue or before a speech verb; one that is also a building ("Hall", "Park") only
+            # after a cue, and not after a place-like word ("with Oakfield Hall").
+            if not (last and self._surname_also(second)):
+                return False
+            if second in ORG_WORDS:
+                return not _PLACE_ENDING_RE.search(key) and self._weak_cue(text, start)
         # Two unknown capitalised words: a cue before them or a speech verb after them.
         return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
+
+    def _surname_also(self, key: str) -> bool:
+        """Whether an everyday, place or building word is also a surname ("White", "Hall")."""
+        return key in self.last and key not in _NEVER_SURNAME
 
     def _weak_cue(self, text: str, start: int) -> bool:
         if _WEAK_CUE_RE.search(text, max(0, start - 30), start):
@@ -400,7 +435,7 @@ class PersonRecognizer:
                 if ambiguous and not self._supported(text, key, start, end, nxt):
                     continue
             elif key in STOP_WORDS or not self._cued(
-                text, key, start, end, tokens[i] if i < n else None
+                text, key, start, end, tokens[i] if i < n else None, last=i == n - 1
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
