@@ -231,6 +231,25 @@ def test_places_before_a_surname_word_stay(text: str) -> None:
     assert "PERSON" not in redact(text).text
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("My name is Susan Taylor but - Dorin to send the minutes round.", "Dorin"),
+        ("Plan agreed – Vasile to chase the housing referral.", "Vasile"),
+    ],
+)
+def test_actions_after_a_spaced_dash_mid_line(text: str, name: str) -> None:
+    assert name.casefold() not in first_names()
+    assert name in found(text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    "text", ["Plan agreed - Housing to send a letter.", "Plan agreed - Police to review it."]
+)
+def test_spaced_dash_before_a_team_stays(text: str) -> None:
+    assert redact(text).text == text
+
+
 # --- idempotence in one pass -----------------------------------------------------------------
 
 
@@ -258,7 +277,7 @@ _FRAGMENTS = [
     *("AB 12 34 56 C", "07700 900123", "jo@example.org", "Present:", ",", ".", "Hospital"),
     *("Flat 3,", "Amira", "Haddad", "amira's", "[PERSON]", "[PERSON 2]", "Adult:", "Harry"),
     *("Grace", "Jan", "2023", "the", "and", "St", "Victoria", "Road", "South", "Best wishes"),
-    *("Oana", "Radu Black", "Young", "Oakfield", "White", "Visited with"),
+    *("Oana", "Radu Black", "Young", "Oakfield", "White", "Visited with", "agreed -", "to chase"),
 ]
 _texts = st.lists(
     st.one_of(st.sampled_from(_FRAGMENTS), st.text("abcXYZ019 .,'-@\n", max_size=6)),

@@ -13,7 +13,9 @@ A person is found when a run of capitalised words holds
   ("White", "May", "Hall"), the last two words of a run, after a cue or before a speech verb
   ("Present: Oana Young", "Radu Black said"); where the surname is also a building word
   ("Hall", "Park", "Green") only after a cue, and not after a word shaped like a place name
-  ("with Oakfield Hall", "by Brookside Park").
+  ("with Oakfield Hall", "by Brookside Park");
+* a name given an action after a line start, bullet or a dash set off by spaces
+  ("Sam to call GP", "agreed - Priya to chase").
 
 First names that are also ordinary words ("Will", "May", "Hope", "Faith") count only with support:
 a title, a surname from the list after them, a cue before them, or a speech verb after them.
@@ -121,8 +123,11 @@ _ACTION_AFTER_RE = re.compile(
     r"|request|prepare|sort|link|forward|make|take|give|add|amend|feed|source|identify|obtain"
     r"|text|bring|collect|contact|tell|inform|notify|present|lead|chair|complete|pass|progress)\b"
 )
-#: Where an action line starts: a line or sentence start, then perhaps a bullet or number.
-_ACTION_START_RE = re.compile(r"(?:^|[\n.!?;:])[ \t]*(?:(?:[-*•–]|\d{1,2}[.)])[ \t]*)?$")
+#: Where an action starts: a line or sentence start, then perhaps a bullet or number; or a dash
+#: set off by spaces in the middle of a line ("... agreed - Priya to chase").
+_ACTION_START_RE = re.compile(
+    r"(?:(?:^|[\n.!?;:])[ \t]*(?:(?:[-*•–]|\d{1,2}[.)])[ \t]*)?|[ \t][-–—][ \t]+)$"
+)
 #: "St." or "Saint" just before a name makes it a place or a building ("St. Mary's Hospital").
 _SAINT_BEFORE_RE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+$")
 
