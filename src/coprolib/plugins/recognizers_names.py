@@ -70,8 +70,10 @@ RUN_RE = re.compile(
 )
 TOKEN_RE = re.compile(_WORD)
 
+# Every cue starts a word, so "(?<!\w)" first (implied by each branch's "\b") lets a search
+# skip the positions inside words without trying every branch at each of them.
 _CUE_RE = re.compile(
-    r"(?:\b(?:my|her|his|their|our|your|the|a)\s+(?:(?:little|older|younger|eldest|youngest|"
+    r"(?<!\w)(?:\b(?:my|her|his|their|our|your|the|a)\s+(?:(?:little|older|younger|eldest|youngest|"
     r"late|ex|step|twin)[- ]?)?(?:son|daughter|husband|wife|partner|brother|sister|mum|mother|"
     r"dad|father|friend|carer|neighbour|boyfriend|girlfriend|fiancée?|nephew|niece|cousin|"
     r"grandson|granddaughter|grandchild|uncle|aunt|auntie|nan|gran|grandma|grandad|stepdad|"
@@ -294,8 +296,8 @@ _PLACE_ENDING_RE = re.compile(
 )
 # "Dr St. Mary's" is a doctor and a saint's name, not a doctor called St.
 _NOT_AFTER_TITLE = _FUNCTION_WORDS | {"st", "saint"}
-_WEAK_CUE_RE = re.compile(
-    r"(?:\b(?:by|with|concerning|regarding|about|cc)"
+_WEAK_CUE_RE = re.compile(  # "(?<!\w)" as in _CUE_RE
+    r"(?<!\w)(?:\b(?:by|with|concerning|regarding|about|cc)"
     r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
     r"|author|written by|signed|contact|carer|referrer|subject|worker|practitioner|officer"
     r"|allocated to|name|from|to)\s*:)\s+$",
