@@ -406,6 +406,24 @@ def test_hard_set_parts_are_deterministic_and_disjoint() -> None:
         generate("everything", 1)
 
 
+def test_hard_set_tuning_names_come_from_no_held_out_locale() -> None:
+    import redaction_corpus
+    import redaction_hardset
+
+    tuning = set(redaction_hardset._TUNE_LOCALES)
+    assert not tuning & set(redaction_hardset._HELD_OUT_LOCALES)
+    assert not tuning & set(redaction_corpus._HELD_OUT_LOCALES)
+    # The tuning part holds names outside the shipped list, as real notes do.
+    people = [
+        doc.text[s.start : s.end]
+        for doc in redaction_hardset.generate("tune", 80)
+        for s in doc.spans
+        if s.label == "PERSON"
+    ]
+    unlisted = [p for p in people if p.split()[0].casefold() not in first_names()]
+    assert len(unlisted) >= len(people) // 4
+
+
 @pytest.mark.parametrize("part", ["tune", "held_out"])
 def test_hard_set_recall_and_look_alikes(part: str) -> None:
     from redaction_compare import coprolib_tool, score
