@@ -250,6 +250,33 @@ def test_spaced_dash_before_a_team_stays(text: str) -> None:
     assert redact(text).text == text
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Present: I. Popescu, R. Black.\nThe review concerns", "I. Popescu"),
+        ("Present: I. Popescu, R. Black.\nThe review concerns", "R. Black"),
+        ("Kind regards\nT. M. Vasilescu\nDuty Team\n", "T. M. Vasilescu"),
+        ("The tenancy letter was signed by J. Smith last week.", "J. Smith"),
+        ("It was done. K. Jones rang the office.", "K. Jones"),
+    ],
+)
+def test_initials_and_a_surname(text: str, name: str) -> None:
+    assert name in found(text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We logged it as QQ 66 65 78 C. See invoice INV-2024-1234.",
+        "Vitamin D. Levels were low at the last review.",
+        "Plan B. Next steps were agreed.",
+        "Appendix C. Popescu report follows.",
+    ],
+)
+def test_letters_ending_something_else_stay(text: str) -> None:
+    assert redact(text).text == text
+
+
 # --- idempotence in one pass -----------------------------------------------------------------
 
 
@@ -278,6 +305,7 @@ _FRAGMENTS = [
     *("Flat 3,", "Amira", "Haddad", "amira's", "[PERSON]", "[PERSON 2]", "Adult:", "Harry"),
     *("Grace", "Jan", "2023", "the", "and", "St", "Victoria", "Road", "South", "Best wishes"),
     *("Oana", "Radu Black", "Young", "Oakfield", "White", "Visited with", "agreed -", "to chase"),
+    *("J.", "C.", "Smith", "QQ 12", "I. Popescu", "signed by"),
 ]
 _texts = st.lists(
     st.one_of(st.sampled_from(_FRAGMENTS), st.text("abcXYZ019 .,'-@\n", max_size=6)),

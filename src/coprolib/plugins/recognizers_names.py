@@ -14,6 +14,8 @@ A person is found when a run of capitalised words holds
   ("Present: Oana Young", "Radu Black said"); where the surname is also a building word
   ("Hall", "Park", "Green") only after a cue, and not after a word shaped like a place name
   ("with Oakfield Hall", "by Brookside Park");
+* initials and a surname: a listed surname that is not an everyday word ("J. Smith"), or
+  after a cue an unusual word or listed surname ("Present: I. Popescu", "Regards, R. White");
 * a name given an action after a line start, bullet or a dash set off by spaces
   ("Sam to call GP", "agreed - Priya to chase").
 
@@ -403,6 +405,24 @@ class PersonRecognizer:
         # Two unknown capitalised words: a cue before them or a speech verb after them.
         return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
 
+    def _initialled(self, text: str, key: str, start: int, run_start: bool) -> bool:
+        """Whether the word after initials that start at ``start`` is a surname: after a cue
+        an unusual word or a listed surname ("Present: I. Popescu", "Kind regards, R. White");
+        with no cue a listed surname that is not an everyday word ("signed by J. Smith"), where
+        the initial cannot end something else: it starts the run, and no capital letter or
+        digit comes just before it ("ref QQ 12 34 56 C. See", "Vitamin D. Levels").
+        """
+        plain = key not in STOP_WORDS and key not in self.ordinary
+        surname = key in self.last and key not in _NEVER_SURNAME
+        if not (plain or surname):
+            return False
+        if _cue_before(text, start) or self._weak_cue(text, start):
+            return True
+        if not (surname and plain and run_start):
+            return False
+        before = text[max(0, start - 3) : start].rstrip()
+        return not before or not (before[-1].isdigit() or before[-1].isupper())
+
     def _surname_also(self, key: str) -> bool:
         """Whether an everyday, place or building word is also a surname ("White", "Hall")."""
         return key in self.last and key not in _NEVER_SURNAME
@@ -433,6 +453,19 @@ class PersonRecognizer:
                 hits.append((start, tokens[end_i - 1][1]))
                 i = end_i
                 continue
+            if len(key) == 1 and word.endswith("."):
+                # Initials and a surname: "J. Smith", "Present: I. K. Popescu".
+                j = i + 1
+                while j < n and len(keys[j]) == 1 and tokens[j][2].endswith("."):
+                    j += 1
+                if (
+                    j < n
+                    and not tokens[j][2].endswith(".")
+                    and self._initialled(text, keys[j], start, run_start=i == 0)
+                ):
+                    hits.append((start, tokens[j][1]))
+                    i = j + 1
+                    continue
             i += 1
             if len(key) < 2 or word.endswith("."):
                 continue
