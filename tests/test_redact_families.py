@@ -277,6 +277,33 @@ def test_letters_ending_something_else_stay(text: str) -> None:
     assert redact(text).text == text
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Ilinca and Sorin Popescu came to the review.", "Ilinca"),
+        ("Action: Oana and Sorin to call GP by Friday.", "Sorin"),
+        ("Ruth Baker and Ilinca came to the review.", "Ilinca"),
+        ("Visited with Ruth Baker & Tavi on Monday.", "Tavi"),
+    ],
+)
+def test_a_lone_name_joined_to_a_name_by_and(text: str, name: str) -> None:
+    assert name.casefold() not in first_names()
+    assert name in found(text, "PERSON")
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("Ruth Baker and Brookside staff met on Monday.", "Brookside"),
+        ("Ruth Baker and Housing met on Monday.", "Housing"),
+        # Joined to a phone number, not a person.
+        ("Call 07700 900123 and Tavi will answer.", "Tavi"),
+    ],
+)
+def test_places_teams_and_words_beside_no_person_stay(text: str, word: str) -> None:
+    assert word in redact(text).text
+
+
 # --- idempotence in one pass -----------------------------------------------------------------
 
 
@@ -305,7 +332,7 @@ _FRAGMENTS = [
     *("Flat 3,", "Amira", "Haddad", "amira's", "[PERSON]", "[PERSON 2]", "Adult:", "Harry"),
     *("Grace", "Jan", "2023", "the", "and", "St", "Victoria", "Road", "South", "Best wishes"),
     *("Oana", "Radu Black", "Young", "Oakfield", "White", "Visited with", "agreed -", "to chase"),
-    *("J.", "C.", "Smith", "QQ 12", "I. Popescu", "signed by"),
+    *("J.", "C.", "Smith", "QQ 12", "I. Popescu", "signed by", "and", "&", "Ilinca and"),
 ]
 _texts = st.lists(
     st.one_of(st.sampled_from(_FRAGMENTS), st.text("abcXYZ019 .,'-@\n", max_size=6)),

@@ -17,7 +17,9 @@ A person is found when a run of capitalised words holds
 * initials and a surname: a listed surname that is not an everyday word ("J. Smith"), or
   after a cue an unusual word or listed surname ("Present: I. Popescu", "Regards, R. White");
 * a name given an action after a line start, bullet or a dash set off by spaces
-  ("Sam to call GP", "agreed - Priya to chase").
+  ("Sam to call GP", "agreed - Priya to chase");
+* a lone unusual capitalised word joined by "and" or "&" to a name found or already masked
+  ("Ilinca and Sorin Popescu", "Ruth Baker & Tavi"), unless it is shaped like a place name.
 
 First names that are also ordinary words ("Will", "May", "Hope", "Faith") count only with support:
 a title, a surname from the list after them, a cue before them, or a speech verb after them.
@@ -134,6 +136,41 @@ _ACTION_START_RE = re.compile(
 )
 #: "St." or "Saint" just before a name makes it a place or a building ("St. Mary's Hospital").
 _SAINT_BEFORE_RE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+$")
+
+
+#: A person already masked, as this recogniser will write it or a known identifier was.
+_PERSON_PLACEHOLDER_RE = re.compile(r"\[(?:PERSON|KNOWN_IDENTIFIER)(?: \d+)?\]")
+_PERSON_PLACEHOLDER_BEFORE_RE = re.compile(rf"{_PERSON_PLACEHOLDER_RE.pattern}$")
+_AND = (" and ", " & ")
+
+
+def _beside_and(text: str) -> set[int]:
+    """Where a word just before or just after an " and " or " & " of ``text`` ends or starts."""
+    beside: set[int] = set()
+    for joint in _AND:
+        at = text.find(joint)
+        while at >= 0:
+            beside.add(at)
+            beside.add(at + len(joint))
+            at = text.find(joint, at + 1)
+    return beside
+
+
+def _joined_to_person(text: str, start: int, end: int, starts: set[int], ends: set[int]) -> bool:
+    """Whether the word at ``start:end`` is joined by "and" to a person found (``starts`` and
+    ``ends`` of their spans) or already masked: "Ilinca and Sorin Popescu", "[PERSON] & Oana"."""
+    for joint in _AND:
+        if text.startswith(joint, end):
+            after = end + len(joint)
+            if after in starts or _PERSON_PLACEHOLDER_RE.match(text, after):
+                return True
+        if text.endswith(joint, 0, start):
+            before = start - len(joint)
+            if before in ends or _PERSON_PLACEHOLDER_BEFORE_RE.search(
+                text, max(0, before - 24), before
+            ):
+                return True
+    return False
 
 
 def _action(text: str, start: int, end: int) -> bool:
@@ -405,6 +442,17 @@ class PersonRecognizer:
         # Two unknown capitalised words: a cue before them or a speech verb after them.
         return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
 
+    def _pairable(self, word: str) -> bool:
+        """Whether a lone capitalised word is unusual enough to be a name beside "and"."""
+        key = word.casefold()
+        return (
+            len(key) > 1
+            and not word.endswith(".")
+            and key not in STOP_WORDS
+            and key not in self.ordinary
+            and not _PLACE_ENDING_RE.search(key)
+        )
+
     def _initialled(self, text: str, key: str, start: int, run_start: bool) -> bool:
         """Whether the word after initials that start at ``start`` is a surname: after a cue
         an unusual word or a listed surname ("Present: I. Popescu", "Kind regards, R. White");
@@ -557,12 +605,24 @@ class PersonRecognizer:
                 found.append(Span(start, end, "PERSON", 0.85))
                 self._remember(tokens, start, end, words)
                 covered.update(s for s, _e, _w in tokens if start <= s < end)
-        if not found:
+        if not found and "[" not in text:
+            return found
+        # Lone unusual words that may be joined to a name by "and" ("Ilinca and Sorin Popescu"):
+        # one-word runs, and one word left of a run once the names in it are masked.
+        beside = _beside_and(text)
+        pairable = {
+            s: (s, e, w)
+            for s, e, w in (singles if beside else ())
+            if (e in beside or s in beside) and self._pairable(w)
+        }
+        if not found and not (pairable and _PERSON_PLACEHOLDER_RE.search(text)):
             return found
         # A part of a run is known by the starts of its first and last words.
         decided: set[tuple[int, int]] = set()
         split = [tokens for tokens in runs if len(tokens) > 1]
         mentions = [*singles, *(token for tokens in runs for token in tokens)]
+        starts = {span.start for span in found}
+        ends = {span.end for span in found}
         while True:
             new: list[Span] = []
             for s, e, w in mentions:
@@ -576,6 +636,12 @@ class PersonRecognizer:
                         part.append(token)
                         continue
                     if part and len(part) < len(tokens):
+                        if (
+                            len(part) == 1
+                            and (part[0][1] in beside or part[0][0] in beside)
+                            and self._pairable(part[0][2])
+                        ):
+                            pairable.setdefault(part[0][0], part[0])
                         seen = (part[0][0], part[-1][0])
                         if seen not in decided:
                             decided.add(seen)
@@ -584,9 +650,16 @@ class PersonRecognizer:
                                 self._remember(part, start, end, words)
                                 covered.update(t for t, _e, _w in part if start <= t < end)
                     part = []
+            for s, e, w in pairable.values():
+                if s not in covered and _joined_to_person(text, s, e, starts, ends):
+                    new.append(Span(s, e, "PERSON", 0.8))
+                    covered.add(s)
+                    words.add(w)
             if not new:
                 return found
             found.extend(new)
+            starts.update(span.start for span in new)
+            ends.update(span.end for span in new)
 
 
 @hookimpl
