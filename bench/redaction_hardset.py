@@ -17,6 +17,8 @@ tool wrongly masks.
 The set is split deterministically into a **tuning** part and a **held-out** part. Every
 template pool below is split too: phrasings whose index is 3 mod 4 appear only in held-out
 documents, and held-out people's first names come from Faker locales the tuning part never uses.
+The tuning part's people have en_GB names and names from other locales of its own (some of
+their surnames too), so it holds names outside the shipped list as real notes do.
 Tune on ``tune`` only; report both.
 
     python bench/redaction_hardset.py --part tune --docs 4     # print a few documents
@@ -380,6 +382,16 @@ _PROSE = (
 )
 
 _HELD_OUT_LOCALES = ("en_IN", "en_NG", "tr_TR", "pl_PL", "ga_IE", "en_KE")
+#: Where the tuning part's other people come from: a council's notes name people of every
+#: origin, so tuning on en_GB names alone says nothing about names outside the shipped list.
+#: No locale here is a held-out one (here or in ``redaction_corpus.py``), and none falls back
+#: to en_US names.
+_TUNE_LOCALES = (
+    "ro_RO", "lt_LT", "pt_PT", "it_IT", "es_ES", "fr_FR", "hu_HU", "lv_LV", "fr_DZ", "uz_UZ",
+    "id_ID", "cs_CZ", "de_DE", "en_TH",
+)  # fmt: skip
+#: The share of the tuning part's surnames drawn from those locales (the rest are en_GB).
+_TUNE_OTHER_SURNAMES = 0.3
 
 
 def _pool(items: Sequence[T], part: str) -> list[T]:
@@ -402,9 +414,20 @@ class HardSet:
         self.fake = Faker("en_GB")
         self.fake.seed_instance(seed + offset)
         self.first_names: list[str]
+        self.other_surnames: list[str] = []
         if part == "tune":
+            en_gb = {str(self.fake.first_name()) for _ in range(600)}
+            tune_others = [Faker(loc) for loc in _TUNE_LOCALES]
+            for i, f in enumerate(tune_others):
+                f.seed_instance(seed + 55 + i)
+            pick = random.Random(seed + 55)
+            others_first = {str(pick.choice(tune_others).first_name()) for _ in range(900)}
+            self.other_surnames = sorted(
+                {str(pick.choice(tune_others).last_name()) for _ in range(900)}
+            )
             self.first_names = sorted(
-                {str(self.fake.first_name()) for _ in range(600)}
+                en_gb
+                | {n for n in others_first if n.isalpha()}
                 | {"Priya", "Sam", "Jo", "Dev", "Aisha"}
             )
         else:
@@ -426,7 +449,10 @@ class HardSet:
         return self.rng.choice(self.first_names)
 
     def _full(self) -> str:
-        return f"{self._first()} {self.fake.last_name()}"
+        first = self._first()
+        if self.other_surnames and self.rng.random() < _TUNE_OTHER_SURNAMES:
+            return f"{first} {self.rng.choice(self.other_surnames)}"
+        return f"{first} {self.fake.last_name()}"
 
     def _lookalikes(self, w: _Writer) -> None:
         r = self.rng

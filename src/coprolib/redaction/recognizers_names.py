@@ -8,7 +8,18 @@ A person is found when a run of capitalised words holds
 * a capitalised name after a relationship, naming or greeting cue ("my son Kai", "called
   Oluwaseun", "hi Ama", "saw Jaydon");
 * two unlisted, unusual capitalised words after a weaker cue ("raised by", "Present:") or before
-  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister").
+  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister");
+* an unlisted capitalised word and a listed surname that is also a place or an everyday word
+  ("White", "May", "Hall"), the last two words of a run, after a cue or before a speech verb
+  ("Present: Oana Young", "Radu Black said"); where the surname is also a building word
+  ("Hall", "Park", "Green") only after a cue, and not after a word shaped like a place name
+  ("with Oakfield Hall", "by Brookside Park");
+* initials and a surname: a listed surname that is not an everyday word ("J. Smith"), or
+  after a cue an unusual word or listed surname ("Present: I. Popescu", "Regards, R. White");
+* a name given an action after a line start, bullet or a dash set off by spaces
+  ("Sam to call GP", "agreed - Priya to chase");
+* a lone unusual capitalised word joined by "and" or "&" to a name found or already masked
+  ("Ilinca and Sorin Popescu", "Ruth Baker & Tavi"), unless it is shaped like a place name.
 
 First names that are also ordinary words ("Will", "May", "Hope", "Faith") count only with support:
 a title, a surname from the list after them, a cue before them, or a speech verb after them.
@@ -63,8 +74,10 @@ RUN_RE = re.compile(
 )
 TOKEN_RE = re.compile(_WORD)
 
+# Every cue starts a word, so "(?<!\w)" first (implied by each branch's "\b") lets a search
+# skip the positions inside words without trying every branch at each of them.
 _CUE_RE = re.compile(
-    r"(?:\b(?:my|her|his|their|our|your|the|a)\s+(?:(?:little|older|younger|eldest|youngest|"
+    r"(?<!\w)(?:\b(?:my|her|his|their|our|your|the|a)\s+(?:(?:little|older|younger|eldest|youngest|"
     r"late|ex|step|twin)[- ]?)?(?:son|daughter|husband|wife|partner|brother|sister|mum|mother|"
     r"dad|father|friend|carer|neighbour|boyfriend|girlfriend|fiancée?|nephew|niece|cousin|"
     r"grandson|granddaughter|grandchild|uncle|aunt|auntie|nan|gran|grandma|grandad|stepdad|"
@@ -116,10 +129,48 @@ _ACTION_AFTER_RE = re.compile(
     r"|request|prepare|sort|link|forward|make|take|give|add|amend|feed|source|identify|obtain"
     r"|text|bring|collect|contact|tell|inform|notify|present|lead|chair|complete|pass|progress)\b"
 )
-#: Where an action line starts: a line or sentence start, then perhaps a bullet or number.
-_ACTION_START_RE = re.compile(r"(?:^|[\n.!?;:])[ \t]*(?:(?:[-*•–]|\d{1,2}[.)])[ \t]*)?$")
+#: Where an action starts: a line or sentence start, then perhaps a bullet or number; or a dash
+#: set off by spaces in the middle of a line ("... agreed - Priya to chase").
+_ACTION_START_RE = re.compile(
+    r"(?:(?:^|[\n.!?;:])[ \t]*(?:(?:[-*•–]|\d{1,2}[.)])[ \t]*)?|[ \t][-–—][ \t]+)$"
+)
 #: "St." or "Saint" just before a name makes it a place or a building ("St. Mary's Hospital").
 _SAINT_BEFORE_RE = re.compile(r"\b(?:St|Saint|Ste)\.?[ \t]+$")
+
+
+#: A person already masked, as this recogniser will write it or a known identifier was.
+_PERSON_PLACEHOLDER_RE = re.compile(r"\[(?:PERSON|KNOWN_IDENTIFIER)(?: \d+)?\]")
+_PERSON_PLACEHOLDER_BEFORE_RE = re.compile(rf"{_PERSON_PLACEHOLDER_RE.pattern}$")
+_AND = (" and ", " & ")
+
+
+def _beside_and(text: str) -> set[int]:
+    """Where a word just before or just after an " and " or " & " of ``text`` ends or starts."""
+    beside: set[int] = set()
+    for joint in _AND:
+        at = text.find(joint)
+        while at >= 0:
+            beside.add(at)
+            beside.add(at + len(joint))
+            at = text.find(joint, at + 1)
+    return beside
+
+
+def _joined_to_person(text: str, start: int, end: int, starts: set[int], ends: set[int]) -> bool:
+    """Whether the word at ``start:end`` is joined by "and" to a person found (``starts`` and
+    ``ends`` of their spans) or already masked: "Ilinca and Sorin Popescu", "[PERSON] & Oana"."""
+    for joint in _AND:
+        if text.startswith(joint, end):
+            after = end + len(joint)
+            if after in starts or _PERSON_PLACEHOLDER_RE.match(text, after):
+                return True
+        if text.endswith(joint, 0, start):
+            before = start - len(joint)
+            if before in ends or _PERSON_PLACEHOLDER_BEFORE_RE.search(
+                text, max(0, before - 24), before
+            ):
+                return True
+    return False
 
 
 def _action(text: str, start: int, end: int) -> bool:
@@ -269,10 +320,23 @@ COMMON_WORDS = _words(
     """
 )
 _FUNCTION_WORDS = _words("the a an and or of to in on at for with by from but i")
+#: Words of the surname list that never end an unlisted person's name ("Present: Arif Council",
+#: "with Oana He"): grammar, days, places, and organisation words that are not also surnames.
+_NEVER_SURNAME = (
+    _FUNCTION_WORDS | (STOP_WORDS - SURNAME_PLACES - AMBIGUOUS) | (ORG_WORDS - SURNAME_PLACES)
+)
+#: How the name of a place or building usually ends ("Oakfield", "Brookside", "Ashton"): before
+#: "Hall", "Park" or "Green" such a word names a place, not a person.
+_PLACE_ENDING_RE = re.compile(
+    r"(?:field|fields|wood|ford|ton|ley|by|ham|bury|borough|brough|bridge|side|dale|gate"
+    r"|mount|brook|croft|moor|worth|well|wells|land|lands|view|hurst|combe|stead|thorpe|holme"
+    r"|ville|mere|cliffe|shaw|shawe|wick|port|minster|chester|caster|cester|mouth|stow|ridge"
+    r"|bank|leigh|haven|heath|crest|hill|park|green|lea|lee|vale|hall)$"
+)
 # "Dr St. Mary's" is a doctor and a saint's name, not a doctor called St.
 _NOT_AFTER_TITLE = _FUNCTION_WORDS | {"st", "saint"}
-_WEAK_CUE_RE = re.compile(
-    r"(?:\b(?:by|with|concerning|regarding|about|cc)"
+_WEAK_CUE_RE = re.compile(  # "(?<!\w)" as in _CUE_RE
+    r"(?<!\w)(?:\b(?:by|with|concerning|regarding|about|cc)"
     r"|\b(?:present|apologies|attendees|attending|adult|client|service user|person|chair"
     r"|author|written by|signed|contact|carer|referrer|subject|worker|practitioner|officer"
     r"|allocated to|name|from|to)\s*:)\s+$",
@@ -349,7 +413,13 @@ class PersonRecognizer:
         return key in self.last and key not in ORG_WORDS and key not in _FUNCTION_WORDS
 
     def _cued(
-        self, text: str, key: str, start: int, end: int, nxt: tuple[int, int, str] | None
+        self,
+        text: str,
+        key: str,
+        start: int,
+        end: int,
+        nxt: tuple[int, int, str] | None,
+        last: bool = False,
     ) -> bool:
         """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
         next word are unusual words with a cue before them or a speech verb after them."""
@@ -357,13 +427,53 @@ class PersonRecognizer:
             return False
         if _cue_before(text, start) or _action(text, start, end):
             return True
-        if nxt is None:
+        if nxt is None or key in COMMON_WORDS:
             return False
         second = _clean(nxt[2])
-        if second in STOP_WORDS or second in COMMON_WORDS or key in COMMON_WORDS:
-            return False
+        if second in STOP_WORDS or second in COMMON_WORDS:
+            # "Present: Oana Young", "raised by Ilinca May", "Radu Black said": a surname that is
+            # also a place or an everyday word ends a name only as the run's last word, after a
+            # cue or before a speech verb; one that is also a building ("Hall", "Park") only
+            # after a cue, and not after a place-like word ("with Oakfield Hall").
+            if not (last and self._surname_also(second)):
+                return False
+            if second in ORG_WORDS:
+                return not _PLACE_ENDING_RE.search(key) and self._weak_cue(text, start)
         # Two unknown capitalised words: a cue before them or a speech verb after them.
         return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
+
+    def _pairable(self, word: str) -> bool:
+        """Whether a lone capitalised word is unusual enough to be a name beside "and"."""
+        key = word.casefold()
+        return (
+            len(key) > 1
+            and not word.endswith(".")
+            and key not in STOP_WORDS
+            and key not in self.ordinary
+            and not _PLACE_ENDING_RE.search(key)
+        )
+
+    def _initialled(self, text: str, key: str, start: int, run_start: bool) -> bool:
+        """Whether the word after initials that start at ``start`` is a surname: after a cue
+        an unusual word or a listed surname ("Present: I. Popescu", "Kind regards, R. White");
+        with no cue a listed surname that is not an everyday word ("signed by J. Smith"), where
+        the initial cannot end something else: it starts the run, and no capital letter or
+        digit comes just before it ("ref QQ 12 34 56 C. See", "Vitamin D. Levels").
+        """
+        plain = key not in STOP_WORDS and key not in self.ordinary
+        surname = key in self.last and key not in _NEVER_SURNAME
+        if not (plain or surname):
+            return False
+        if _cue_before(text, start) or self._weak_cue(text, start):
+            return True
+        if not (surname and plain and run_start):
+            return False
+        before = text[max(0, start - 3) : start].rstrip()
+        return not before or not (before[-1].isdigit() or before[-1].isupper())
+
+    def _surname_also(self, key: str) -> bool:
+        """Whether an everyday, place or building word is also a surname ("White", "Hall")."""
+        return key in self.last and key not in _NEVER_SURNAME
 
     def _weak_cue(self, text: str, start: int) -> bool:
         if _WEAK_CUE_RE.search(text, max(0, start - 30), start):
@@ -391,6 +501,19 @@ class PersonRecognizer:
                 hits.append((start, tokens[end_i - 1][1]))
                 i = end_i
                 continue
+            if len(key) == 1 and word.endswith("."):
+                # Initials and a surname: "J. Smith", "Present: I. K. Popescu".
+                j = i + 1
+                while j < n and len(keys[j]) == 1 and tokens[j][2].endswith("."):
+                    j += 1
+                if (
+                    j < n
+                    and not tokens[j][2].endswith(".")
+                    and self._initialled(text, keys[j], start, run_start=i == 0)
+                ):
+                    hits.append((start, tokens[j][1]))
+                    i = j + 1
+                    continue
             i += 1
             if len(key) < 2 or word.endswith("."):
                 continue
@@ -400,7 +523,7 @@ class PersonRecognizer:
                 if ambiguous and not self._supported(text, key, start, end, nxt):
                     continue
             elif key in STOP_WORDS or not self._cued(
-                text, key, start, end, tokens[i] if i < n else None
+                text, key, start, end, tokens[i] if i < n else None, last=i == n - 1
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
@@ -482,12 +605,24 @@ class PersonRecognizer:
                 found.append(Span(start, end, "PERSON", 0.85))
                 self._remember(tokens, start, end, words)
                 covered.update(s for s, _e, _w in tokens if start <= s < end)
-        if not found:
+        if not found and "[" not in text:
+            return found
+        # Lone unusual words that may be joined to a name by "and" ("Ilinca and Sorin Popescu"):
+        # one-word runs, and one word left of a run once the names in it are masked.
+        beside = _beside_and(text)
+        pairable = {
+            s: (s, e, w)
+            for s, e, w in (singles if beside else ())
+            if (e in beside or s in beside) and self._pairable(w)
+        }
+        if not found and not (pairable and _PERSON_PLACEHOLDER_RE.search(text)):
             return found
         # A part of a run is known by the starts of its first and last words.
         decided: set[tuple[int, int]] = set()
         split = [tokens for tokens in runs if len(tokens) > 1]
         mentions = [*singles, *(token for tokens in runs for token in tokens)]
+        starts = {span.start for span in found}
+        ends = {span.end for span in found}
         while True:
             new: list[Span] = []
             for s, e, w in mentions:
@@ -501,6 +636,12 @@ class PersonRecognizer:
                         part.append(token)
                         continue
                     if part and len(part) < len(tokens):
+                        if (
+                            len(part) == 1
+                            and (part[0][1] in beside or part[0][0] in beside)
+                            and self._pairable(part[0][2])
+                        ):
+                            pairable.setdefault(part[0][0], part[0])
                         seen = (part[0][0], part[-1][0])
                         if seen not in decided:
                             decided.add(seen)
@@ -509,9 +650,16 @@ class PersonRecognizer:
                                 self._remember(part, start, end, words)
                                 covered.update(t for t, _e, _w in part if start <= t < end)
                     part = []
+            for s, e, w in pairable.values():
+                if s not in covered and _joined_to_person(text, s, e, starts, ends):
+                    new.append(Span(s, e, "PERSON", 0.8))
+                    covered.add(s)
+                    words.add(w)
             if not new:
                 return found
             found.extend(new)
+            starts.update(span.start for span in new)
+            ends.update(span.end for span in new)
 
 
 @hookimpl
