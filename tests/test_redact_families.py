@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from coprolib.config import Destination
 from coprolib.planner import World, route
-from coprolib.plugins.recognizers_names import first_names
 from coprolib.records import (
     Consent,
     ConsentEvent,
@@ -35,6 +34,7 @@ from coprolib.records.enums import (
     StorySource,
 )
 from coprolib.redaction import PLACEHOLDER_RE, common_words, find_spans, identifier_terms, redact
+from coprolib.redaction.recognizers_names import first_names
 
 NBSP = "\u00a0"
 
