@@ -482,3 +482,30 @@ def test_locate_ledger_precedence_and_config_relative_paths(
         assert where.url == f"sqlite:///{expected}"
     else:
         assert (where.url, where.source) == ("sqlite:///coprolib.db", "default")
+
+
+def test_statistics_after_a_commit_never_fail_the_write(tmp_path) -> None:
+    # Refreshing the planner's statistics runs after the write has committed; another process
+    # holding the write lock then must not turn a committed write into an error (the caller
+    # would retry a write that already happened).
+    import sqlite3
+
+    from coprolib.ledger.backends import SQLiteBackend
+
+    path = str(tmp_path / "busy.db")
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        ledger.add(contributor("p-1"))
+        ledger.add(story("s-1", ("p-1",)))
+    backend = SQLiteBackend(path, busy_timeout=0.2)
+    backend.execute("DELETE FROM sqlite_stat1")  # statistics to refresh
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer, mid-transaction
+    try:
+        backend.optimize()  # neither raises nor waits past the busy timeout
+        assert not backend.conn.in_transaction
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    backend.optimize()  # with the lock free, the statistics are written
+    assert backend.query_one("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'record_refs'") is not None
+    backend.close()

@@ -169,14 +169,28 @@ class SQLiteBackend(Backend):
         """A ledger filled by many small writes gets statistics too, so filters by reference
         start from their index: the first time there are references, ANALYZE the tables (the
         ratios it records stay right as the ledger grows); afterwards ``PRAGMA optimize``
-        refreshes what went stale (usually nothing to do)."""
-        analysed = self.query_one(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
-        ) and self.query_one("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'record_refs'")
-        if not analysed:
-            self.analyze()
+        refreshes what went stale (usually nothing to do).
+
+        It runs after the write has committed, so it must not fail the call: it takes the write
+        lock first (BEGIN IMMEDIATE waits out the busy timeout, where a read that turns into a
+        write would fail at once if another process wrote in between), and if the lock still
+        cannot be had, the statistics wait for the next write."""
+        try:
+            self.begin()
+        except LedgerError:
             return
-        self.execute("PRAGMA optimize")
+        try:
+            analysed = self.query_one(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+            ) and self.query_one("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'record_refs'")
+            if analysed:
+                self.execute("PRAGMA optimize")
+            else:
+                self.analyze()
+            self.commit()
+        except LedgerError:
+            if self.conn.in_transaction:
+                self.conn.rollback()
 
     def analyze(self) -> None:
         """ANALYZE the tables a big import grows: without statistics SQLite reads every record
