@@ -37,7 +37,7 @@ from coprolib.delivery.backoff import RetryPolicy, backoff_delay
 from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.feedback.owed import mark_feedback_sent
-from coprolib.ledger.types import Job, JobStatus, ShareStatus
+from coprolib.ledger.types import Job, JobKind, JobStatus, ShareStatus
 from coprolib.records import Receipt, Share
 from coprolib.records.enums import ShareKind
 
@@ -52,9 +52,6 @@ SHOWN = 20
 
 #: When a stopped destination's jobs fall due again.
 BLOCKED_RETRY_SECONDS = 60.0
-
-DELIVER = "deliver"
-RETRACT = "retract"
 
 
 @attrs.frozen(kw_only=True)
@@ -499,7 +496,7 @@ class _Run:
                 [job], JobStatus.DEAD, error=reason, count_attempt=count_attempt,
                 in_doubt=in_doubt, worker=self.worker,
             )  # fmt: skip
-            if not lost and share is not None and job.kind == DELIVER:
+            if not lost and share is not None and job.kind is JobKind.DELIVER:
                 self.ledger.set_share_status(share.id, ShareStatus.DEAD)
         rep = self.summary.at(job.destination)
         if lost:
@@ -524,7 +521,7 @@ class _Run:
             lost = self.ledger.settle_jobs(
                 [job], JobStatus.CANCELLED, error=reason, worker=self.worker
             )
-            if not lost and share is not None and share_too and job.kind == DELIVER:
+            if not lost and share is not None and share_too and job.kind is JobKind.DELIVER:
                 # Tried before (a reply may have been lost): it may be at the destination, so it
                 # stays in doubt (the planner treats that as live and retracts it when it must).
                 maybe_out = job.in_doubt or job.attempts > 0
@@ -613,7 +610,7 @@ def _digest(text: str) -> str:
 
 
 def _process(run: _Run, jobs: list[Job]) -> None:
-    groups: dict[tuple[str, str], list[Job]] = defaultdict(list)
+    groups: dict[tuple[str, JobKind], list[Job]] = defaultdict(list)
     for job in jobs:
         groups[(job.destination, job.kind)].append(job)
     renewed = run.clock()
@@ -646,7 +643,7 @@ def _process(run: _Run, jobs: list[Job]) -> None:
                     batch = _not_in_doubt(run, batch)
                 held = run.ledger.renew_leases(batch, run.lease_seconds, run.clock(), sending=True)
                 if held:
-                    if kind == RETRACT:
+                    if kind is JobKind.RETRACT:
                         _retract_batch(run, adapter, held)
                     else:
                         _deliver_batch(run, adapter, held)
@@ -696,7 +693,7 @@ def _not_in_doubt(run: _Run, batch: list[Job]) -> list[Job]:
             job,
             "a worker's lease ran out while it was sending this share; not sent again because "
             f"{job.destination} cannot drop duplicates: check there, then `coprolib outbox retry`",
-            found[0] if found else None,
+            found.share if found else None,
             in_doubt=True,
         )
     return keep
@@ -713,7 +710,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
         if found is None:
             run.dead(job, f"share {job.share_id} is not in the ledger", None)
             continue
-        share, status = found
+        share, status = found.share, found.status
         if status in (ShareStatus.CANCELLED, ShareStatus.RETRACT_PLANNED, ShareStatus.RETRACTED):
             run.cancel(job, f"share is {status}; not sending", share, share_too=False)
             continue
@@ -758,7 +755,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
                 share_id=share.id,
                 destination=dest,
                 idempotency_key=job.idempotency_key,
-                action=DELIVER,
+                action=JobKind.DELIVER.value,
                 at=at,
                 remote_id=result.remote_id,
             ),
@@ -788,11 +785,13 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
     ledger = run.ledger
     dest = jobs[0].destination
     refs: list[RetractRef] = []
-    by_key: dict[str, Any] = {}
+    by_key: dict[str, Job] = {}
     for job in jobs:
         receipts = [r for r in ledger.receipts_for(job.share_id) if r.destination == dest]
-        retracted = {r.idempotency_key for r in receipts if r.action == RETRACT}
-        delivered = {r.idempotency_key: r.remote_id for r in receipts if r.action == DELIVER}
+        retracted = {r.idempotency_key for r in receipts if r.action == JobKind.RETRACT}
+        delivered = {
+            r.idempotency_key: r.remote_id for r in receipts if r.action == JobKind.DELIVER
+        }
         # No delivery receipt: it was sent and never confirmed, or may have been (a reply
         # lost). In doubt means live: retract it by the key it was sent with (not there counts
         # as done). A share delivered again after a retraction has a fresh key to retract.
@@ -819,7 +818,7 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
         mine = outcome[job.id]
         failed = [r for r in mine if not r.ok]
         found = ledger.get_share(job.share_id)
-        share = found[0] if found else None
+        share = found.share if found else None
         if failed:
             run.failure(job, failed[0], share)
             continue
@@ -830,7 +829,7 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
                         share_id=job.share_id,
                         destination=dest,
                         idempotency_key=result.idempotency_key,
-                        action=RETRACT,
+                        action=JobKind.RETRACT.value,
                         at=at,
                         remote_id=result.remote_id,
                     )
@@ -852,7 +851,7 @@ def _dry_run(run: _Run, destination: str | None) -> None:
     now = run.clock()
     run.refresh_pauses()
     later: dict[str, list[dt.datetime]] = defaultdict(list)
-    for job in run.ledger.list_jobs(status="pending", destination=destination):
+    for job in run.ledger.list_jobs(status=JobStatus.PENDING, destination=destination):
         paused = run.paused_until.get(job.destination)
         due = max(job.next_attempt_at, paused) if paused is not None else job.next_attempt_at
         if due > now:
@@ -861,9 +860,9 @@ def _dry_run(run: _Run, destination: str | None) -> None:
         found = run.ledger.get_share(job.share_id)
         if found is None:
             continue
-        share = found[0]
+        share = found.share
         reason = None
-        if job.kind == DELIVER:
+        if job.kind is JobKind.DELIVER:
             reason = _veto(share, job.destination) or consent_reason(
                 run.ledger, share, run.destination(job.destination), now
             )
@@ -882,7 +881,7 @@ def count_due(
     moment = now or _utcnow()
     return sum(
         1
-        for job in ledger.list_jobs(status="pending", destination=destination)
+        for job in ledger.list_jobs(status=JobStatus.PENDING, destination=destination)
         if job.next_attempt_at <= moment
     )
 
@@ -1234,7 +1233,7 @@ def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[D
 
 def dead_letters(ledger: Ledger, destination: str | None = None) -> list[Job]:
     """The dead-lettered jobs, with their reasons in ``last_error``."""
-    return list(ledger.list_jobs(status="dead", destination=destination))
+    return list(ledger.list_jobs(status=JobStatus.DEAD, destination=destination))
 
 
 def retry_dead(ledger: Ledger, job_id: int) -> Job:

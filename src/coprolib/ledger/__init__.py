@@ -29,6 +29,7 @@ from coprolib.ledger.types import (
     JobEvent,
     JobKind,
     JobStatus,
+    ShareRow,
     ShareStatus,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "LedgerError",
     "LedgerLocation",
     "NewLedger",
+    "ShareRow",
     "ShareStatus",
     "create_ledger",
     "generate_key",
