@@ -21,7 +21,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import attrs
 
@@ -314,7 +314,7 @@ class DestinationLimits:
         self._lock = threading.Lock()
         self._gates: dict[str, threading.BoundedSemaphore] = {}
 
-    def gate(self, destination: str, adapter: Adapter[Any]) -> threading.BoundedSemaphore | None:
+    def gate(self, destination: str, adapter: Adapter[object]) -> threading.BoundedSemaphore | None:
         """The semaphore bounding ``destination``, or None when it is unbounded."""
         caps = adapter.capabilities
         limits = [n for n in (self.per_destination, caps.max_concurrency) if n is not None]
@@ -337,7 +337,7 @@ class _Run:
         *,
         dry_run: bool,
         policy: RetryPolicy,
-        adapters: Mapping[str, Adapter[Any]] | None,
+        adapters: Mapping[str, Adapter[object]] | None,
         clock: Callable[[], dt.datetime],
         rng: random.Random,
         progress: Callable[[int], None] | None,
@@ -355,8 +355,8 @@ class _Run:
         self.lease_seconds = lease_seconds
         self.limits = limits
         self.summary = SyncSummary(dry_run=dry_run)
-        self.adapters: dict[str, Adapter[Any]] = dict(adapters or {})
-        self._owned: list[Adapter[Any]] = []
+        self.adapters: dict[str, Adapter[object]] = dict(adapters or {})
+        self._owned: list[Adapter[object]] = []
         self.paused_until: dict[str, dt.datetime] = {}
         self.failures: dict[str, int] = {}
         self.touched: set[int] = self.summary.put_back
@@ -384,7 +384,7 @@ class _Run:
             return None
         return self.config.destinations.get(name)
 
-    def adapter(self, name: str) -> Adapter[Any] | None:
+    def adapter(self, name: str) -> Adapter[object] | None:
         if name in self.adapters:
             return self.adapters[name]
         dest = self.destination(name)
@@ -699,7 +699,7 @@ def _not_in_doubt(run: _Run, batch: list[Job]) -> list[Job]:
     return keep
 
 
-def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
+def _deliver_batch(run: _Run, adapter: Adapter[object], jobs: list[Job]) -> None:
     ledger = run.ledger
     dest = jobs[0].destination
     destination_cfg = run.destination(dest)
@@ -781,7 +781,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
             call_each("after_delivery", share=share, destination=dest, receipt=receipt)
 
 
-def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
+def _retract_batch(run: _Run, adapter: Adapter[object], jobs: list[Job]) -> None:
     ledger = run.ledger
     dest = jobs[0].destination
     refs: list[RetractRef] = []
@@ -897,7 +897,7 @@ def sync(
     dry_run: bool = False,
     *,
     policy: RetryPolicy | None = None,
-    adapters: Mapping[str, Adapter[Any]] | None = None,
+    adapters: Mapping[str, Adapter[object]] | None = None,
     worker: str | None = None,
     claim_size: int = 500,
     lease_seconds: int = 300,
@@ -1048,6 +1048,21 @@ def _report_left(
             rep.last_error = state.last_error
 
 
+class SyncOptions(TypedDict, total=False):
+    """The options :func:`sync_workers` hands to each of its :func:`sync` loops (mypy checks
+    them against :func:`sync`'s own parameters)."""
+
+    dry_run: bool
+    policy: RetryPolicy | None
+    adapters: Mapping[str, Adapter[object]] | None
+    claim_size: int
+    lease_seconds: int
+    max_wait: float
+    progress: Callable[[int], None] | None
+    clock: Callable[[], dt.datetime]
+    rng: random.Random | None
+
+
 def sync_workers(
     open_ledger: Callable[[], Ledger],
     config: Config | None = None,
@@ -1055,7 +1070,8 @@ def sync_workers(
     *,
     per_destination: int | None = None,
     destination: str | None = None,
-    **options: Any,
+    worker: str | None = None,
+    **options: Unpack[SyncOptions],
 ) -> SyncSummary:
     """Run ``workers`` :func:`sync` loops at once in this process, each with its own ledger
     handle from ``open_ledger()`` (on PostgreSQL they share the outbox through ``FOR UPDATE
@@ -1064,7 +1080,7 @@ def sync_workers(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     limits = DestinationLimits(per_destination)
-    base = options.pop("worker", None) or worker_id()
+    base = worker or worker_id()
     results: list[SyncSummary] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
