@@ -8,7 +8,7 @@ import threading
 import attrs
 import pytest
 
-from coprolib.ledger import JobKind, JobStatus, LedgerError, ShareRow, ShareStatus
+from coprolib.ledger import JobCounts, JobKind, JobStatus, LedgerError, ShareRow, ShareStatus
 from coprolib.records import Receipt
 from tests.ledger_data import T0, contributor, share, story
 
@@ -100,6 +100,21 @@ def test_job_kind_and_status_are_enums_stored_as_their_words(shared) -> None:
     stored = shared._db.query_one("SELECT kind, status FROM jobs WHERE id = ?", (queued.id,))
     assert tuple(stored) == ("retract", "cancelled")
     assert type(stored[0]) is str and type(stored[1]) is str
+
+
+def test_job_counts_per_destination(shared) -> None:
+    a = shared.enqueue_job("deliver", "files", "sh-1", "key-sh-1")
+    shared.enqueue_job("deliver", "crm", "sh-2", "key-sh-2")
+    at = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    shared.claim_jobs(destination="crm", worker="w1", now=at, lease_seconds=60)
+    retry_at = at + dt.timedelta(minutes=5)
+    shared.finish_job(a.id, "pending", error="HTTP 503", next_attempt_at=retry_at)
+    counts = shared.job_counts(at)
+    assert counts["files"] == JobCounts(counts={"pending": 1}, backoff=1, next_attempt_at=retry_at)
+    assert counts["crm"] == JobCounts(
+        counts={"claimed": 1}, lease_until=at + dt.timedelta(seconds=60)
+    )
+    assert shared.job_counts(retry_at)["files"].backoff == 0
 
 
 def test_a_share_row_still_unpacks_with_a_warning(shared) -> None:

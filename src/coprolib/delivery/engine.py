@@ -37,7 +37,7 @@ from coprolib.delivery.backoff import RetryPolicy, backoff_delay
 from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.feedback.owed import mark_feedback_sent
-from coprolib.ledger.types import Job, JobKind, JobStatus, ShareStatus
+from coprolib.ledger.types import Job, JobCounts, JobKind, JobStatus, ShareStatus
 from coprolib.records import Receipt, Share
 from coprolib.records.enums import ShareKind
 
@@ -1156,7 +1156,7 @@ def outbox_status(ledger: Ledger) -> dict[str, Counter[str]]:
     """Job counts by destination and status."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for dest, entry in ledger.job_counts().items():
-        counts[dest].update(entry["counts"])
+        counts[dest].update(entry.counts)
     return dict(counts)
 
 
@@ -1215,14 +1215,14 @@ def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[D
     states = ledger.destination_states()
     out: list[DestinationStatus] = []
     for name in sorted(set(counts) | set(states)):
-        entry = counts.get(name, {"counts": {}, "backoff": 0})
-        by = entry["counts"]
+        entry = counts.get(name) or JobCounts(counts={})
+        by = entry.counts
         state = states.get(name)
         paused = state is not None and state.paused(moment)
-        backoff = entry.get("backoff", 0)
-        pending = by.get("pending", 0)
-        next_at = entry.get("next_attempt_at")
-        if paused and state is not None and pending:
+        backoff = entry.backoff
+        pending = by.get(JobStatus.PENDING, 0)
+        next_at = entry.next_attempt_at
+        if paused and state is not None and state.paused_until is not None and pending:
             backoff = pending
             next_at = max(next_at, state.paused_until) if next_at else state.paused_until
         out.append(
@@ -1232,14 +1232,14 @@ def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[D
                 due=pending - backoff,
                 in_backoff=backoff,
                 next_attempt_at=next_at if backoff else None,
-                claimed=by.get("claimed", 0),
-                lease_until=entry.get("lease_until"),
+                claimed=by.get(JobStatus.CLAIMED, 0),
+                lease_until=entry.lease_until,
                 paused_until=state.paused_until if paused and state else None,
                 pause_reason=state.pause_reason if paused and state else None,
-                done=by.get("done", 0),
-                dead=by.get("dead", 0),
-                dead_may_have_arrived=entry.get("in_doubt_dead", 0),
-                cancelled=by.get("cancelled", 0),
+                done=by.get(JobStatus.DONE, 0),
+                dead=by.get(JobStatus.DEAD, 0),
+                dead_may_have_arrived=entry.in_doubt_dead,
+                cancelled=by.get(JobStatus.CANCELLED, 0),
                 last_error=state.last_error if state else None,
                 last_error_at=state.last_error_at if state else None,
             )

@@ -25,6 +25,7 @@ from coprolib.ledger.types import (
     JOB_STATUSES,
     DestinationState,
     Job,
+    JobCounts,
     JobEvent,
     JobKind,
     JobStatus,
@@ -772,7 +773,7 @@ class OutboxStore(RecordStore):
         )
         return [self._job_of(r) for r in rows]
 
-    def job_counts(self, now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
+    def job_counts(self, now: dt.datetime | None = None) -> dict[str, JobCounts]:
         """Per destination: jobs by status, how many pending are in backoff (not due yet) and
         the earliest next attempt among them, and the latest lease among claimed jobs."""
         now_s = utc_text(_moment(now, "now"))
@@ -784,22 +785,31 @@ class OutboxStore(RecordStore):
             " GROUP BY destination, status, later",
             (now_s,),
         )
-        out: dict[str, dict[str, Any]] = {}
+        counts: dict[str, dict[str, int]] = {}
+        backoff: dict[str, int] = {}
+        next_at: dict[str, dt.datetime] = {}
+        leases: dict[str, dt.datetime] = {}
+        in_doubt: dict[str, int] = {}
         for dest, status, later, count, first, lease, doubt in rows:
-            entry = out.setdefault(
-                dest,
-                {"counts": {}, "backoff": 0, "next_attempt_at": None, "lease_until": None,
-                 "in_doubt_dead": 0},
-            )  # fmt: skip
-            entry["counts"][status] = entry["counts"].get(status, 0) + int(count)
+            by = counts.setdefault(dest, {})
+            by[status] = by.get(status, 0) + int(count)
             if later:
-                entry["backoff"] += int(count)
-                entry["next_attempt_at"] = from_utc_text(first)
-            if status == "claimed" and lease is not None:
-                entry["lease_until"] = from_utc_text(lease)
-            if status == "dead":
-                entry["in_doubt_dead"] += int(doubt or 0)
-        return out
+                backoff[dest] = backoff.get(dest, 0) + int(count)
+                next_at[dest] = from_utc_text(first)
+            if status == JobStatus.CLAIMED and lease is not None:
+                leases[dest] = from_utc_text(lease)
+            if status == JobStatus.DEAD:
+                in_doubt[dest] = in_doubt.get(dest, 0) + int(doubt or 0)
+        return {
+            dest: JobCounts(
+                counts=by,
+                backoff=backoff.get(dest, 0),
+                next_attempt_at=next_at.get(dest),
+                lease_until=leases.get(dest),
+                in_doubt_dead=in_doubt.get(dest, 0),
+            )
+            for dest, by in counts.items()
+        }
 
     # --- destinations -------------------------------------------------------------------
 

@@ -122,6 +122,20 @@ class JobEvent:
 
 
 @attrs.frozen(kw_only=True)
+class JobCounts:
+    """One destination's jobs at a glance (``ledger.job_counts``): how many in each status (by
+    the status's word), how many pending ones are in backoff (not due yet) and the earliest next
+    attempt among them, the latest lease among claimed ones, and how many dead ones may have
+    arrived."""
+
+    counts: dict[str, int]
+    backoff: int = 0
+    next_attempt_at: dt.datetime | None = None
+    lease_until: dt.datetime | None = None
+    in_doubt_dead: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class DestinationState:
     """What the outbox remembers about a destination as a whole: a pause every worker honours
     (throttled, unreachable, refused credentials) and the last error seen there."""
