@@ -388,8 +388,9 @@ def main() -> int:
                     jobs = {j.share_id: j for j in ledger.list_jobs(status="pending")}
                     with ledger.transaction():
                         for iid in world.insights_citing([sid]):
-                            for sh, status in ledger.list_shares(subject_id=iid):
-                                if status == "planned":
+                            for row in ledger.list_shares(subject_id=iid):
+                                sh = row.share
+                                if row.status == "planned":
                                     ledger.set_share_status(sh.id, "delivered")
                                     if sh.id in jobs:
                                         ledger.finish_job(jobs[sh.id].id, "done")

@@ -277,9 +277,9 @@ def test_erasure_leaves_no_byte_of_the_person_anywhere(
         _missing(_database_bytes(ledger_target), "the database")
         export = [unstructure(r) for r in ledger.export_records()]
         _missing(json.dumps(export, ensure_ascii=False), "the export")
-        shares = list(ledger.list_shares())
-        _missing(json.dumps([unstructure(s) for s, _ in shares], ensure_ascii=False), "shares")
-        delivery_receipts = [unstructure(r) for s, _ in shares for r in ledger.receipts_for(s.id)]
+        shares = [row.share for row in ledger.list_shares()]
+        _missing(json.dumps([unstructure(s) for s in shares], ensure_ascii=False), "shares")
+        delivery_receipts = [unstructure(r) for s in shares for r in ledger.receipts_for(s.id)]
         _missing(json.dumps(delivery_receipts, ensure_ascii=False), "delivery receipts")
         person = ledger.get(Contributor, "p-q")
         for consent in ledger.list(Consent, contributor="p-q"):

@@ -73,7 +73,7 @@ def test_sync_delivers_records_receipts_and_finishes_jobs(ledger: Any, tmp_path:
     assert (summary.delivered, summary.ok) == (7, True)
     assert sorted(_keys(out)) == sorted(s.idempotency_key for s in shares)
     for share in shares:
-        assert ledger.get_share(share.id)[1] is ShareStatus.DELIVERED
+        assert ledger.get_share(share.id).status is ShareStatus.DELIVERED
         [receipt] = ledger.receipts_for(share.id)
         assert (receipt.idempotency_key, receipt.remote_id, receipt.action) == (
             share.idempotency_key,
@@ -103,7 +103,7 @@ def test_consent_withdrawn_after_planning_is_never_sent(ledger: Any, tmp_path: P
     summary = sync(ledger, CONFIG, adapters={"board": out})
     assert summary.delivered == 0 and summary.cancelled == 3
     assert out.rows() == []
-    assert {ledger.get_share(s.id)[1] for s in shares} == {ShareStatus.CANCELLED}
+    assert {ledger.get_share(s.id).status for s in shares} == {ShareStatus.CANCELLED}
     assert {job.status for job in ledger.list_jobs()} == {"cancelled"}
     assert all(job.last_error for job in ledger.list_jobs())
 
@@ -126,7 +126,7 @@ def test_permanent_failure_is_dead_lettered_with_the_reason(ledger: Any, tmp_pat
         "permanent: injected permanent failure (fail_prob)"
     ] * 2
     assert [j.status for j in ledger.list_jobs()] == ["dead", "dead"]
-    assert {status for _, status in ledger.list_shares()} == {ShareStatus.DEAD}
+    assert {row.status for row in ledger.list_shares()} == {ShareStatus.DEAD}
 
 
 def test_too_many_attempts_is_dead_lettered(ledger: Any, tmp_path: Path) -> None:
@@ -208,7 +208,7 @@ def test_retraction_removes_the_record(ledger: Any, tmp_path: Path) -> None:
     assert [r.action for r in ledger.receipts_for(shares[0].id)] == ["deliver", "retract"]
     assert delivered_receipt(ledger, shares[0].id) is None
     assert delivered_receipt(ledger, shares[2].id).remote_id == shares[2].idempotency_key
-    assert ledger.get_share(shares[0].id)[1] is ShareStatus.RETRACTED
+    assert ledger.get_share(shares[0].id).status is ShareStatus.RETRACTED
 
 
 def test_stale_delivery_job_leaves_a_retraction_alone(ledger: Any, tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_stale_delivery_job_leaves_a_retraction_alone(ledger: Any, tmp_path: Pat
     out = _file(tmp_path)
     summary = sync(ledger, CONFIG, adapters={"board": out})
     assert (summary.delivered, summary.cancelled, out.rows()) == (0, 1, [])
-    assert ledger.get_share(share.id)[1] is ShareStatus.RETRACT_PLANNED
+    assert ledger.get_share(share.id).status is ShareStatus.RETRACT_PLANNED
 
 
 def test_destination_that_cannot_delete_records_the_compensation(ledger: Any) -> None:
@@ -480,7 +480,7 @@ def test_consent_renewed_unchanged_is_checked_again_and_sent(ledger: Any, tmp_pa
     )
     summary = sync(ledger, _board_config(tmp_path))
     assert (summary.delivered, summary.cancelled) == (2, 0), summary.lines()
-    assert {ledger.get_share(s.id)[1] for s in shares} == {ShareStatus.DELIVERED}
+    assert {ledger.get_share(s.id).status for s in shares} == {ShareStatus.DELIVERED}
 
 
 def test_consent_narrowed_away_from_the_audience_cancels(ledger: Any, tmp_path: Path) -> None:

@@ -306,7 +306,7 @@ def test_refusals_before_sending_are_counted_per_destination(ledger: Any, tmp_pa
     text = "\n".join(summary.lines())
     assert "board: 2 share(s) refused before sending" in text
     assert summary.to_json()["destinations"]["board"]["refused"][0]["reason"]
-    assert {ledger.get_share(s)[1] for s, _ in rep.refused} == {ShareStatus.CANCELLED}
+    assert {ledger.get_share(s).status for s, _ in rep.refused} == {ShareStatus.CANCELLED}
     assert summary.ok, "a refusal is the consent gate working, not a failure"
 
 

@@ -109,7 +109,7 @@ def test_example_synced_then_withdrawal_retracts_everywhere(
     assert receiver.types["insight.retracted"] >= 1
     for share in planned.deliver:
         if story_id in share.story_ids:
-            assert ledger.get_share(share.id)[1] is ShareStatus.RETRACTED
+            assert ledger.get_share(share.id).status is ShareStatus.RETRACTED
             assert [r.action for r in ledger.receipts_for(share.id)][-1] == "retract"
     assert ledger.verify_audit().ok
     ledger.close()

@@ -49,9 +49,9 @@ def _assert_exactly_once(ledger: Any, receiver: Receiver, keys: set[str]) -> Non
     assert receiver.bad_signatures == 0
     jobs = ledger.list_jobs(destination=DEST)
     assert {job.status for job in jobs} == {"done"}, "nothing left pending, dead or claimed"
-    shares = list(ledger.list_shares(destination=DEST))
-    assert {status for _, status in shares} == {ShareStatus.DELIVERED}
-    for share, _ in shares:
+    rows = list(ledger.list_shares(destination=DEST))
+    assert {row.status for row in rows} == {ShareStatus.DELIVERED}
+    for share in (row.share for row in rows):
         receipts = [r for r in ledger.receipts_for(share.id) if r.action == "deliver"]
         assert len(receipts) == 1, f"{share.id}: one receipt, not {len(receipts)}"
     assert ledger.verify_audit().ok
@@ -288,7 +288,7 @@ def test_two_postgres_workers_slow_receiver_short_lease_no_double_receipts(
             thread.join(timeout=60)
         assert len(results) == 2
         assert max(sent.values()) == 1, "a message that cannot be recalled was sent twice"
-        for share, _ in ledger.list_shares():
+        for share in (row.share for row in ledger.list_shares()):
             receipts = [r for r in ledger.receipts_for(share.id) if r.action == "deliver"]
             assert len(receipts) <= 1, f"{share.id}: {len(receipts)} receipts"
         hook_jobs = ledger.list_jobs(destination=DEST)

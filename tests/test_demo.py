@@ -61,7 +61,7 @@ def test_demo_retracts_the_withdrawn_story_everywhere(tmp_path: Path) -> None:
     with open_ledger(f"sqlite:///{result.ledger}") as ledger:
         assert ledger.verify_audit().ok
         shares = list(ledger.list_shares(story_id="s-01"))
-        assert shares and all(str(status) != "delivered" for _, status in shares)
+        assert shares and all(str(row.status) != "delivered" for row in shares)
         owed = [f for f in ledger.list(Feedback) if f.contributor_id == "p-amber"]
         assert any(f.kind == "withdrawal_confirmed" for f in owed)
 

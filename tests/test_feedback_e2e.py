@@ -141,7 +141,7 @@ def test_plan_then_sync_sends_feedback_by_email_once(
             sent = ledger.get(Feedback, "fb-robin")
             assert sent.status is FeedbackStatus.SENT
             (receipt,) = ledger.receipts_for(
-                next(s.id for s, _ in ledger.list_shares() if s.subject_id == "fb-robin")
+                next(r.share.id for r in ledger.list_shares() if r.share.subject_id == "fb-robin")
             )
             assert sent.sent_on == receipt.at.date()
             assert ledger.get(Feedback, "fb-kit").status is FeedbackStatus.OWED
@@ -149,8 +149,8 @@ def test_plan_then_sync_sends_feedback_by_email_once(
                 f for f in ledger.list(Feedback) if f.kind is FeedbackKind.WITHDRAWAL_CONFIRMED
             ]
             assert [f.status for f in confirmations] == [FeedbackStatus.SENT]
-            assert {st for _, st in ledger.list_shares()} == {ShareStatus.DELIVERED}
-            keys = sorted(s.idempotency_key for s, _ in ledger.list_shares())
+            assert {r.status for r in ledger.list_shares()} == {ShareStatus.DELIVERED}
+            keys = sorted(r.share.idempotency_key for r in ledger.list_shares())
         assert sorted(mailbox.keys()) == keys == sorted(str(m[KEY_HEADER]) for m in messages)
 
         again = invoke("plan")

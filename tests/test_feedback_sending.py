@@ -254,12 +254,12 @@ def test_dry_run_records_nothing(seeded: Any) -> None:
 def test_insight_planning_leaves_feedback_destinations_alone(seeded: Any) -> None:
     config = config_with()
     plan_feedback(seeded, config, T1)
-    before = sorted((s.id, str(st)) for s, st in seeded.list_shares())
+    before = sorted((r.share.id, str(r.status)) for r in seeded.list_shares())
     result = plan(seeded, config, moment=T1)
     assert {r.destination for r in result.routed} <= {"board-file"}
     assert result.retractions == ()
     assert plan(seeded, config, destination="contributors-email", moment=T1).routed == ()
-    assert sorted((s.id, str(st)) for s, st in seeded.list_shares()) == before
+    assert sorted((r.share.id, str(r.status)) for r in seeded.list_shares()) == before
 
 
 def test_withdrawn_contributor_gets_only_the_confirmation(seeded: Any) -> None:

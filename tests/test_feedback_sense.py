@@ -288,9 +288,9 @@ def test_scheduled_message_is_worded_from_the_share_as_it_is_when_sent(ledger: A
     later = T0 + dt.timedelta(days=1)
     plan(ledger, CONFIG, moment=later)
     live = [
-        s
-        for s, status in ledger.list_shares(destination="board-pack", subject_id="i-calls")
-        if status is ShareStatus.PLANNED
+        row.share
+        for row in ledger.list_shares(destination="board-pack", subject_id="i-calls")
+        if row.status is ShareStatus.PLANNED
     ]
     assert live and live[-1].id != scheduled.share_id, "the share was re-rendered"
 

@@ -30,7 +30,7 @@ def test_protected_fields_are_ciphertext_in_the_rows(ledger_target) -> None:
         _fill(ledger)
         assert ledger.get(Story, "s-1") == story("s-1")
         assert ledger.get(Contributor, "p-1") == contributor("p-1")
-        assert ledger.get_share("sh-1")[0] == share("sh-1", quote="Marigold-s-1 said")
+        assert ledger.get_share("sh-1").share == share("sh-1", quote="Marigold-s-1 said")
         assert ledger.verify_audit().ok
     raw = _raw_text(ledger_target)
     for secret in PLAIN:

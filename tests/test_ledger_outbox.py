@@ -8,7 +8,7 @@ import threading
 import attrs
 import pytest
 
-from coprolib.ledger import LedgerError, ShareStatus
+from coprolib.ledger import JobCounts, JobKind, JobStatus, LedgerError, ShareRow, ShareStatus
 from coprolib.records import Receipt
 from tests.ledger_data import T0, contributor, share, story
 
@@ -23,17 +23,17 @@ def shared(ledger):  # type: ignore[no-untyped-def]
 
 def test_shares_upsert_and_filter(shared) -> None:
     got = shared.get_share("sh-1")
-    assert got == (share("sh-1", "files", ("s-1",)), ShareStatus.PLANNED)
+    assert got == ShareRow(share("sh-1", "files", ("s-1",)), ShareStatus.PLANNED)
     assert shared.get_share("missing") is None
-    assert [s.id for s, _ in shared.list_shares(story_id="s-1")] == ["sh-1", "sh-2"]
-    assert [s.id for s, _ in shared.list_shares(story_id="s-2")] == ["sh-2"]
-    assert [s.id for s, _ in shared.list_shares(destination="crm")] == ["sh-2"]
+    assert [r.share.id for r in shared.list_shares(story_id="s-1")] == ["sh-1", "sh-2"]
+    assert [r.share.id for r in shared.list_shares(story_id="s-2")] == ["sh-2"]
+    assert [r.share.id for r in shared.list_shares(destination="crm")] == ["sh-2"]
     shared.set_share_status("sh-2", ShareStatus.DELIVERED)
-    assert [s.id for s, _ in shared.list_shares(status="delivered")] == ["sh-2"]
+    assert [r.share.id for r in shared.list_shares(status="delivered")] == ["sh-2"]
     updated = attrs.evolve(share("sh-1", "files", ("s-2",)), title="Ring back sooner")
     shared.put_share(updated, ShareStatus.RETRACT_PLANNED)
-    assert shared.get_share("sh-1") == (updated, ShareStatus.RETRACT_PLANNED)
-    assert [s.id for s, _ in shared.list_shares(story_id="s-1")] == ["sh-2"]
+    assert shared.get_share("sh-1") == ShareRow(updated, ShareStatus.RETRACT_PLANNED)
+    assert [r.share.id for r in shared.list_shares(story_id="s-1")] == ["sh-2"]
     with pytest.raises(LedgerError, match="share 'nope'"):
         shared.set_share_status("nope", ShareStatus.DELIVERED)
     with pytest.raises(LedgerError, match="not a share status"):
@@ -85,7 +85,46 @@ def test_jobs_enqueue_is_idempotent_claim_and_finish(shared) -> None:
         shared.finish_job(b.id, "exploded")
     with pytest.raises(LedgerError, match="share 'ghost'"):
         shared.enqueue_job("deliver", "files", "ghost", "k")
+    with pytest.raises(LedgerError, match="'resend' is not a job kind"):
+        shared.enqueue_job("resend", "files", "sh-1", "k")
     assert shared.verify_audit().ok
+
+
+def test_job_kind_and_status_are_enums_stored_as_their_words(shared) -> None:
+    queued = shared.enqueue_job(JobKind.RETRACT, "files", "sh-1", "key-sh-1")
+    assert queued.kind is JobKind.RETRACT and queued.status is JobStatus.PENDING
+    assert shared.enqueue_job("retract", "files", "sh-1", "key-sh-1") == queued
+    shared.finish_job(queued.id, JobStatus.CANCELLED)
+    (job,) = shared.list_jobs(status="cancelled")
+    assert job.kind is JobKind.RETRACT and job.status is JobStatus.CANCELLED
+    stored = shared._db.query_one("SELECT kind, status FROM jobs WHERE id = ?", (queued.id,))
+    assert tuple(stored) == ("retract", "cancelled")
+    assert type(stored[0]) is str and type(stored[1]) is str
+
+
+def test_job_counts_per_destination(shared) -> None:
+    a = shared.enqueue_job("deliver", "files", "sh-1", "key-sh-1")
+    shared.enqueue_job("deliver", "crm", "sh-2", "key-sh-2")
+    at = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    shared.claim_jobs(destination="crm", worker="w1", now=at, lease_seconds=60)
+    retry_at = at + dt.timedelta(minutes=5)
+    shared.finish_job(a.id, "pending", error="HTTP 503", next_attempt_at=retry_at)
+    counts = shared.job_counts(at)
+    assert counts["files"] == JobCounts(counts={"pending": 1}, backoff=1, next_attempt_at=retry_at)
+    assert counts["crm"] == JobCounts(
+        counts={"claimed": 1}, lease_until=at + dt.timedelta(seconds=60)
+    )
+    assert shared.job_counts(retry_at)["files"].backoff == 0
+
+
+def test_a_share_row_still_unpacks_with_a_warning(shared) -> None:
+    row = shared.get_share("sh-1")
+    assert isinstance(row, ShareRow) and row.status is ShareStatus.PLANNED
+    with pytest.warns(DeprecationWarning, match=r"read row\.share and row\.status"):
+        share, status = row
+    assert (share, status) == (row.share, row.status)
+    with pytest.warns(DeprecationWarning):
+        assert row[1] is ShareStatus.PLANNED
 
 
 def test_expired_lease_comes_back(shared) -> None:
@@ -154,7 +193,7 @@ def test_bulk_writes_audit_every_change_and_match_single_ones(shared) -> None:
         shared.finish_jobs([j.id for j in jobs], "done")
     assert shared.receipts_for("sh-1") == [receipts[0], receipts[2]]
     assert shared.receipts_for("sh-3") == [receipts[1]]
-    assert [s for _, s in shared.list_shares(destination="files")] == ["delivered"] * 2
+    assert [r.status for r in shared.list_shares(destination="files")] == ["delivered"] * 2
     assert [j.status for j in shared.list_jobs(destination="files")] == ["done", "done"]
     new = _actions(shared)[before:]
     assert [a for a, _ in new] == ["receipt"] * 3 + ["share_status"] * 2 + ["job_done"] * 2
@@ -192,7 +231,7 @@ def test_bulk_writes_are_all_or_nothing(shared) -> None:
         shared.set_share_statuses([("sh-1", "delivered"), ("sh-2", "lost")])
     assert _actions(shared) == before
     assert shared.receipts_for("sh-1") == []
-    assert shared.get_share("sh-1")[1] is ShareStatus.PLANNED
+    assert shared.get_share("sh-1").status is ShareStatus.PLANNED
     assert shared.list_jobs(destination="files")[0].status == "pending"
     assert shared.get_shares(["sh-2", "ghost", "sh-1"]) == {
         "sh-1": shared.get_share("sh-1"),

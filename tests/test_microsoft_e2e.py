@@ -167,7 +167,7 @@ def test_sync_then_withdrawal_removes_records_and_teams_records_the_compensation
     assert not [c for c in again.compensations if c.destination != "board-teams"]
     for share in planned.deliver:
         if story_id in share.story_ids:
-            assert ledger.get_share(share.id)[1] is ShareStatus.RETRACTED
+            assert ledger.get_share(share.id).status is ShareStatus.RETRACTED
     assert CLIENT_SECRET not in "\n".join(again.lines())
     assert ledger.verify_audit().ok
     ledger.close()

@@ -36,9 +36,9 @@ def loaded(ledger: Any) -> Any:
 
 def _live(ledger: Any) -> dict[str, Any]:
     return {
-        s.id: s
-        for s, st in ledger.list_shares()
-        if st in (ShareStatus.PLANNED, ShareStatus.DELIVERED)
+        row.share.id: row.share
+        for row in ledger.list_shares()
+        if row.status in (ShareStatus.PLANNED, ShareStatus.DELIVERED)
     }
 
 
@@ -83,7 +83,7 @@ def test_withdraw_then_plan_retracts_and_rerenders(loaded: Any) -> None:
     carried = {s.id for s in first.deliver if "s-01" in s.story_ids}
     assert {r.share_id for r in second.retractions} == carried
     for sid in carried:
-        assert loaded.get_share(sid)[1] is ShareStatus.RETRACT_PLANNED
+        assert loaded.get_share(sid).status is ShareStatus.RETRACT_PLANNED
     retract_jobs = {j.share_id for j in loaded.list_jobs(status="pending") if j.kind == "retract"}
     assert retract_jobs == carried
     assert all("s-01" not in s.story_ids for s in second.deliver)
@@ -101,7 +101,7 @@ def test_retracting_an_undelivered_share_cancels_its_job(loaded: Any) -> None:
     withdraw(loaded, "p-taylor", moment=T2)
     plan(loaded, config, moment=T3)
     (i04,) = [s for s in first.deliver if s.subject_id == "i-04"]
-    assert loaded.get_share(i04.id)[1] is ShareStatus.CANCELLED
+    assert loaded.get_share(i04.id).status is ShareStatus.CANCELLED
     (job,) = [j for j in loaded.list_jobs() if j.share_id == i04.id]
     assert job.status == "cancelled"
 
@@ -272,7 +272,7 @@ def test_allowed_again_before_the_retraction_ran_calls_it_off(loaded: Any) -> No
         ConsentEvent(type=ConsentEventType.RENEWED, at=T3 + dt.timedelta(hours=1), terms=terms),
     )
     plan(loaded, config, moment=T3 + dt.timedelta(hours=2))
-    assert loaded.get_share(r.share_id)[1] is ShareStatus.DELIVERED
+    assert loaded.get_share(r.share_id).status is ShareStatus.DELIVERED
     assert [
         j.status for j in loaded.list_jobs() if j.share_id == r.share_id and j.kind == "retract"
     ] == ["cancelled"]

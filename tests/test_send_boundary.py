@@ -171,7 +171,9 @@ settings = {{ directory = "{(tmp_path / "out").as_posix()}" }}
 def _forgeries(ledger: Any) -> list[tuple[str, Share]]:
     """Shares nobody planned, each wrong in one way the send boundary must catch."""
     genuine = next(
-        s for s, st in ledger.list_shares(destination="board-pack") if st is ShareStatus.PLANNED
+        r.share
+        for r in ledger.list_shares(destination="board-pack")
+        if r.status is ShareStatus.PLANNED
     )
     s01: Story = ledger.get(Story, "s-01")
     raw_quote = SharedQuote(text=s01.quote(s01.quotes[0].id), story_ref="s-01")
@@ -262,7 +264,7 @@ def test_forged_shares_are_refused_with_a_reason(
         assert share.idempotency_key not in sent, name
     assert "Amber Wildermere" not in sent
     # The shares the planner made for these destinations were delivered.
-    assert any(st is ShareStatus.DELIVERED for _, st in ledger.list_shares())
+    assert any(r.status is ShareStatus.DELIVERED for r in ledger.list_shares())
 
 
 def test_consent_narrow_and_withdraw_commands(
@@ -311,12 +313,14 @@ def test_a_share_allowed_again_after_its_retraction_is_sent_with_a_fresh_key(
     }
     first = sync(ledger, config, adapters=adapters)
     assert first.delivered > 0 and not first.cancel_reasons, first.lines()
-    carried = {s.id for s, st in ledger.list_shares() if "s-01" in s.story_ids}
+    carried = {r.share.id for r in ledger.list_shares() if "s-01" in r.share.story_ids}
     assert carried
     withdraw(ledger, "p-amber", story_id="s-01")
     plan(ledger, config)
     sync(ledger, config, adapters=adapters)
-    assert {st for s, st in ledger.list_shares() if s.id in carried} == {ShareStatus.RETRACTED}
+    assert {r.status for r in ledger.list_shares() if r.share.id in carried} == {
+        ShareStatus.RETRACTED
+    }
     terms = ledger.get(Consent, "c-01").events[0].terms
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     ledger.append_consent_event(
@@ -328,6 +332,6 @@ def test_a_share_allowed_again_after_its_retraction_is_sent_with_a_fresh_key(
     resent = sync(ledger, config, adapters=adapters, clock=lambda: later + dt.timedelta(seconds=2))
     assert not resent.cancel_reasons, resent.lines()
     for share in back:
-        stored, status = ledger.get_share(share.id)
-        assert status is ShareStatus.DELIVERED
-        assert stored.idempotency_key != share.idempotency_key  # a fresh key, not the old one
+        stored = ledger.get_share(share.id)
+        assert stored.status is ShareStatus.DELIVERED
+        assert stored.share.idempotency_key != share.idempotency_key  # a fresh key, not the old one

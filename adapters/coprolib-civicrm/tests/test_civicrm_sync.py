@@ -83,5 +83,5 @@ def test_sync_then_withdrawal_deletes_the_activities(
 
     gone = {s.idempotency_key for s in planned.deliver if story_id in s.story_ids}
     assert gone and not gone & set(civicrm.external_ids())
-    assert ledger.get_share(share.id)[1] is ShareStatus.RETRACTED
+    assert ledger.get_share(share.id).status is ShareStatus.RETRACTED
     assert [r.action for r in ledger.receipts_for(share.id)][-1] == "retract"

@@ -83,6 +83,6 @@ def test_withdrawal_then_sync_removes_the_communication(
     gone = {s.idempotency_key for s in planned.deliver if story_id in s.story_ids}
     assert gone and not gone & set(fhir.keys())
     assert {d["status"] for d in fhir.deleted} == {"entered-in-error"}
-    assert ledger.get_share(share.id)[1] is ShareStatus.RETRACTED
+    assert ledger.get_share(share.id).status is ShareStatus.RETRACTED
     assert [r.action for r in ledger.receipts_for(share.id)][-1] == "retract"
     assert fhir.invalid == []

@@ -82,5 +82,5 @@ def test_feedback_is_sent_once_and_retraction_compensated(
         assert sorted(c.share_id for c in after.compensations) == sorted(s.id for s in planned)
         assert all("cannot be recalled" in c.action for c in after.compensations)
         for share in planned:
-            assert ledger.get_share(share.id)[1] is ShareStatus.RETRACTED
+            assert ledger.get_share(share.id).status is ShareStatus.RETRACTED
     assert len(local.sent) == 2, "nothing more was sent"

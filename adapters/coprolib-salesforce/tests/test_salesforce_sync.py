@@ -54,7 +54,7 @@ def test_sync_delivers_pauses_on_the_limit_and_retracts(
         withdraw(ledger, CONTRIBUTOR_ID, STORY_ID, reason="changed my mind")
         plan(ledger, config, stories=[STORY_ID])
         for share in shares:
-            if ledger.get_share(share.id)[1] is not ShareStatus.RETRACT_PLANNED:
+            if ledger.get_share(share.id).status is not ShareStatus.RETRACT_PLANNED:
                 ledger.set_share_status(share.id, ShareStatus.RETRACT_PLANNED)
                 ledger.enqueue_job("retract", "council-crm", share.id, share.idempotency_key)
         after = sync(ledger, config)

@@ -90,4 +90,4 @@ def test_sync_then_withdrawal_writes_retraction_manifests(
     assert gone and gone <= _held(sshd.drop, ".retracted.json")
     assert not gone & _held(sshd.drop, ".json")
     assert not [p for p in sshd.drop.glob("*.txt") if p.stem in gone]
-    assert ledger.get_share(share.id)[1] is ShareStatus.RETRACTED
+    assert ledger.get_share(share.id).status is ShareStatus.RETRACTED

@@ -44,7 +44,10 @@ from coprolib.adapters.results import (
 from coprolib.adapters.secrets import redact, secret_values
 from coprolib.records import Share, convert
 
-C = TypeVar("C")
+#: An adapter's settings class. Covariant: an adapter only reads its settings, so any adapter is
+#: an ``Adapter[object]``, which is how the delivery engine names "an adapter, whatever its
+#: settings" without ``Any``.
+C = TypeVar("C", covariant=True)
 
 log = logging.getLogger("coprolib.adapters")
 

@@ -21,7 +21,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import attrs
 from pluggy import HookCaller
@@ -38,7 +38,7 @@ from coprolib.delivery.backoff import RetryPolicy, backoff_delay
 from coprolib.delivery.recheck import ConsentCache, consent_reason
 from coprolib.delivery.send import deliver_checked, retract_checked
 from coprolib.feedback.owed import mark_feedback_sent
-from coprolib.ledger.types import Job, JobStatus, ShareStatus
+from coprolib.ledger.types import Job, JobCounts, JobKind, JobStatus, ShareStatus
 from coprolib.plugins import answers, get_plugin_manager, notify
 from coprolib.records import Receipt, Share
 from coprolib.records.enums import ShareKind
@@ -54,9 +54,6 @@ SHOWN = 20
 
 #: When a stopped destination's jobs fall due again.
 BLOCKED_RETRY_SECONDS = 60.0
-
-DELIVER = "deliver"
-RETRACT = "retract"
 
 
 @attrs.frozen(kw_only=True)
@@ -319,7 +316,7 @@ class DestinationLimits:
         self._lock = threading.Lock()
         self._gates: dict[str, threading.BoundedSemaphore] = {}
 
-    def gate(self, destination: str, adapter: Adapter[Any]) -> threading.BoundedSemaphore | None:
+    def gate(self, destination: str, adapter: Adapter[object]) -> threading.BoundedSemaphore | None:
         """The semaphore bounding ``destination``, or None when it is unbounded."""
         caps = adapter.capabilities
         limits = [n for n in (self.per_destination, caps.max_concurrency) if n is not None]
@@ -342,7 +339,7 @@ class _Run:
         *,
         dry_run: bool,
         policy: RetryPolicy,
-        adapters: Mapping[str, Adapter[Any]] | None,
+        adapters: Mapping[str, Adapter[object]] | None,
         clock: Callable[[], dt.datetime],
         rng: random.Random,
         progress: Callable[[int], None] | None,
@@ -360,8 +357,8 @@ class _Run:
         self.lease_seconds = lease_seconds
         self.limits = limits
         self.summary = SyncSummary(dry_run=dry_run)
-        self.adapters: dict[str, Adapter[Any]] = dict(adapters or {})
-        self._owned: list[Adapter[Any]] = []
+        self.adapters: dict[str, Adapter[object]] = dict(adapters or {})
+        self._owned: list[Adapter[object]] = []
         self.paused_until: dict[str, dt.datetime] = {}
         self.failures: dict[str, int] = {}
         self.touched: set[int] = self.summary.put_back
@@ -389,7 +386,7 @@ class _Run:
             return None
         return self.config.destinations.get(name)
 
-    def adapter(self, name: str) -> Adapter[Any] | None:
+    def adapter(self, name: str) -> Adapter[object] | None:
         if name in self.adapters:
             return self.adapters[name]
         dest = self.destination(name)
@@ -501,7 +498,7 @@ class _Run:
                 [job], JobStatus.DEAD, error=reason, count_attempt=count_attempt,
                 in_doubt=in_doubt, worker=self.worker,
             )  # fmt: skip
-            if not lost and share is not None and job.kind == DELIVER:
+            if not lost and share is not None and job.kind is JobKind.DELIVER:
                 self.ledger.set_share_status(share.id, ShareStatus.DEAD)
         rep = self.summary.at(job.destination)
         if lost:
@@ -526,7 +523,7 @@ class _Run:
             lost = self.ledger.settle_jobs(
                 [job], JobStatus.CANCELLED, error=reason, worker=self.worker
             )
-            if not lost and share is not None and share_too and job.kind == DELIVER:
+            if not lost and share is not None and share_too and job.kind is JobKind.DELIVER:
                 # Tried before (a reply may have been lost): it may be at the destination, so it
                 # stays in doubt (the planner treats that as live and retracts it when it must).
                 maybe_out = job.in_doubt or job.attempts > 0
@@ -614,7 +611,7 @@ def _digest(text: str) -> str:
 
 
 def _process(run: _Run, jobs: list[Job]) -> None:
-    groups: dict[tuple[str, str], list[Job]] = defaultdict(list)
+    groups: dict[tuple[str, JobKind], list[Job]] = defaultdict(list)
     for job in jobs:
         groups[(job.destination, job.kind)].append(job)
     renewed = run.clock()
@@ -647,7 +644,7 @@ def _process(run: _Run, jobs: list[Job]) -> None:
                     batch = _not_in_doubt(run, batch)
                 held = run.ledger.renew_leases(batch, run.lease_seconds, run.clock(), sending=True)
                 if held:
-                    if kind == RETRACT:
+                    if kind is JobKind.RETRACT:
                         _retract_batch(run, adapter, held)
                     else:
                         _deliver_batch(run, adapter, held)
@@ -697,13 +694,13 @@ def _not_in_doubt(run: _Run, batch: list[Job]) -> list[Job]:
             job,
             "a worker's lease ran out while it was sending this share; not sent again because "
             f"{job.destination} cannot drop duplicates: check there, then `coprolib outbox retry`",
-            found[0] if found else None,
+            found.share if found else None,
             in_doubt=True,
         )
     return keep
 
 
-def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
+def _deliver_batch(run: _Run, adapter: Adapter[object], jobs: list[Job]) -> None:
     ledger = run.ledger
     dest = jobs[0].destination
     destination_cfg = run.destination(dest)
@@ -714,7 +711,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
         if found is None:
             run.dead(job, f"share {job.share_id} is not in the ledger", None)
             continue
-        share, status = found
+        share, status = found.share, found.status
         if status in (ShareStatus.CANCELLED, ShareStatus.RETRACT_PLANNED, ShareStatus.RETRACTED):
             run.cancel(job, f"share is {status}; not sending", share, share_too=False)
             continue
@@ -759,7 +756,7 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
                 share_id=share.id,
                 destination=dest,
                 idempotency_key=job.idempotency_key,
-                action=DELIVER,
+                action=JobKind.DELIVER.value,
                 at=at,
                 remote_id=result.remote_id,
             ),
@@ -784,15 +781,17 @@ def _deliver_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
             notify(after, share=share, destination=dest, receipt=receipt)
 
 
-def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
+def _retract_batch(run: _Run, adapter: Adapter[object], jobs: list[Job]) -> None:
     ledger = run.ledger
     dest = jobs[0].destination
     refs: list[RetractRef] = []
-    by_key: dict[str, Any] = {}
+    by_key: dict[str, Job] = {}
     for job in jobs:
         receipts = [r for r in ledger.receipts_for(job.share_id) if r.destination == dest]
-        retracted = {r.idempotency_key for r in receipts if r.action == RETRACT}
-        delivered = {r.idempotency_key: r.remote_id for r in receipts if r.action == DELIVER}
+        retracted = {r.idempotency_key for r in receipts if r.action == JobKind.RETRACT}
+        delivered = {
+            r.idempotency_key: r.remote_id for r in receipts if r.action == JobKind.DELIVER
+        }
         # No delivery receipt: it was sent and never confirmed, or may have been (a reply
         # lost). In doubt means live: retract it by the key it was sent with (not there counts
         # as done). A share delivered again after a retraction has a fresh key to retract.
@@ -819,7 +818,7 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
         mine = outcome[job.id]
         failed = [r for r in mine if not r.ok]
         found = ledger.get_share(job.share_id)
-        share = found[0] if found else None
+        share = found.share if found else None
         if failed:
             run.failure(job, failed[0], share)
             continue
@@ -830,7 +829,7 @@ def _retract_batch(run: _Run, adapter: Adapter[Any], jobs: list[Job]) -> None:
                         share_id=job.share_id,
                         destination=dest,
                         idempotency_key=result.idempotency_key,
-                        action=RETRACT,
+                        action=JobKind.RETRACT.value,
                         at=at,
                         remote_id=result.remote_id,
                     )
@@ -852,7 +851,7 @@ def _dry_run(run: _Run, destination: str | None) -> None:
     now = run.clock()
     run.refresh_pauses()
     later: dict[str, list[dt.datetime]] = defaultdict(list)
-    for job in run.ledger.list_jobs(status="pending", destination=destination):
+    for job in run.ledger.list_jobs(status=JobStatus.PENDING, destination=destination):
         paused = run.paused_until.get(job.destination)
         due = max(job.next_attempt_at, paused) if paused is not None else job.next_attempt_at
         if due > now:
@@ -861,9 +860,9 @@ def _dry_run(run: _Run, destination: str | None) -> None:
         found = run.ledger.get_share(job.share_id)
         if found is None:
             continue
-        share = found[0]
+        share = found.share
         reason = None
-        if job.kind == DELIVER:
+        if job.kind is JobKind.DELIVER:
             reason = _veto(share, job.destination) or consent_reason(
                 run.ledger, share, run.destination(job.destination), now
             )
@@ -882,7 +881,7 @@ def count_due(
     moment = now or _utcnow()
     return sum(
         1
-        for job in ledger.list_jobs(status="pending", destination=destination)
+        for job in ledger.list_jobs(status=JobStatus.PENDING, destination=destination)
         if job.next_attempt_at <= moment
     )
 
@@ -898,7 +897,7 @@ def sync(
     dry_run: bool = False,
     *,
     policy: RetryPolicy | None = None,
-    adapters: Mapping[str, Adapter[Any]] | None = None,
+    adapters: Mapping[str, Adapter[object]] | None = None,
     worker: str | None = None,
     claim_size: int = 500,
     lease_seconds: int = 300,
@@ -1049,6 +1048,21 @@ def _report_left(
             rep.last_error = state.last_error
 
 
+class SyncOptions(TypedDict, total=False):
+    """The options :func:`sync_workers` hands to each of its :func:`sync` loops (mypy checks
+    them against :func:`sync`'s own parameters)."""
+
+    dry_run: bool
+    policy: RetryPolicy | None
+    adapters: Mapping[str, Adapter[object]] | None
+    claim_size: int
+    lease_seconds: int
+    max_wait: float
+    progress: Callable[[int], None] | None
+    clock: Callable[[], dt.datetime]
+    rng: random.Random | None
+
+
 def sync_workers(
     open_ledger: Callable[[], Ledger],
     config: Config | None = None,
@@ -1056,7 +1070,8 @@ def sync_workers(
     *,
     per_destination: int | None = None,
     destination: str | None = None,
-    **options: Any,
+    worker: str | None = None,
+    **options: Unpack[SyncOptions],
 ) -> SyncSummary:
     """Run ``workers`` :func:`sync` loops at once in this process, each with its own ledger
     handle from ``open_ledger()`` (on PostgreSQL they share the outbox through ``FOR UPDATE
@@ -1065,7 +1080,7 @@ def sync_workers(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     limits = DestinationLimits(per_destination)
-    base = options.pop("worker", None) or worker_id()
+    base = worker or worker_id()
     results: list[SyncSummary] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -1141,7 +1156,7 @@ def outbox_status(ledger: Ledger) -> dict[str, Counter[str]]:
     """Job counts by destination and status."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for dest, entry in ledger.job_counts().items():
-        counts[dest].update(entry["counts"])
+        counts[dest].update(entry.counts)
     return dict(counts)
 
 
@@ -1200,14 +1215,14 @@ def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[D
     states = ledger.destination_states()
     out: list[DestinationStatus] = []
     for name in sorted(set(counts) | set(states)):
-        entry = counts.get(name, {"counts": {}, "backoff": 0})
-        by = entry["counts"]
+        entry = counts.get(name) or JobCounts(counts={})
+        by = entry.counts
         state = states.get(name)
         paused = state is not None and state.paused(moment)
-        backoff = entry.get("backoff", 0)
-        pending = by.get("pending", 0)
-        next_at = entry.get("next_attempt_at")
-        if paused and state is not None and pending:
+        backoff = entry.backoff
+        pending = by.get(JobStatus.PENDING, 0)
+        next_at = entry.next_attempt_at
+        if paused and state is not None and state.paused_until is not None and pending:
             backoff = pending
             next_at = max(next_at, state.paused_until) if next_at else state.paused_until
         out.append(
@@ -1217,14 +1232,14 @@ def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[D
                 due=pending - backoff,
                 in_backoff=backoff,
                 next_attempt_at=next_at if backoff else None,
-                claimed=by.get("claimed", 0),
-                lease_until=entry.get("lease_until"),
+                claimed=by.get(JobStatus.CLAIMED, 0),
+                lease_until=entry.lease_until,
                 paused_until=state.paused_until if paused and state else None,
                 pause_reason=state.pause_reason if paused and state else None,
-                done=by.get("done", 0),
-                dead=by.get("dead", 0),
-                dead_may_have_arrived=entry.get("in_doubt_dead", 0),
-                cancelled=by.get("cancelled", 0),
+                done=by.get(JobStatus.DONE, 0),
+                dead=by.get(JobStatus.DEAD, 0),
+                dead_may_have_arrived=entry.in_doubt_dead,
+                cancelled=by.get(JobStatus.CANCELLED, 0),
                 last_error=state.last_error if state else None,
                 last_error_at=state.last_error_at if state else None,
             )
@@ -1234,7 +1249,7 @@ def destination_status(ledger: Ledger, now: dt.datetime | None = None) -> list[D
 
 def dead_letters(ledger: Ledger, destination: str | None = None) -> list[Job]:
     """The dead-lettered jobs, with their reasons in ``last_error``."""
-    return list(ledger.list_jobs(status="dead", destination=destination))
+    return list(ledger.list_jobs(status=JobStatus.DEAD, destination=destination))
 
 
 def retry_dead(ledger: Ledger, job_id: int) -> Job:

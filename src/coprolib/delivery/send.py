@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TypeVar
 
 from coprolib.adapters import (
     Adapter,
@@ -27,14 +27,16 @@ Recheck = Callable[[Share], str | None]
 #: What to hold open while a request is in flight (the engine keeps its claim's lease alive).
 InFlight = Callable[[], AbstractContextManager[object]]
 
+T = TypeVar("T")
 
-def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """``items`` in consecutive groups of at most ``size``."""
     return [items[i : i + size] for i in range(0, len(items), max(1, size))]
 
 
 def deliver_checked(
-    adapter: Adapter[Any],
+    adapter: Adapter[object],
     shares: Sequence[Share],
     *,
     recheck: Recheck | None = None,
@@ -74,7 +76,7 @@ def deliver_checked(
 
 
 def retract_checked(
-    adapter: Adapter[Any], refs: Sequence[RetractRef], *, in_flight: InFlight = nullcontext
+    adapter: Adapter[object], refs: Sequence[RetractRef], *, in_flight: InFlight = nullcontext
 ) -> list[RetractResult]:
     """Retract ``refs`` through ``adapter`` in batches: exactly one result per ref, in order
     (``in_flight()`` held open around each call to the adapter)."""

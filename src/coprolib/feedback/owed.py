@@ -256,7 +256,7 @@ def _planned_before(ledger: Ledger, fb: Feedback, destination: str) -> str:
     if _describes(fb) is not None and ledger.get_share(share_id) is None:
         legacy, _ = feedback_share_identity(fb.id, destination)
         found = ledger.get_share(legacy)
-        if found is not None and found[0].body == fb.message:
+        if found is not None and found.share.body == fb.message:
             return legacy
     return share_id
 
@@ -267,11 +267,9 @@ def _current_share(ledger: Ledger, fb: Feedback) -> Share | None:
     if fb.insight_id is None or fb.destination is None:
         return None
     live = [
-        share
-        for share, status in ledger.list_shares(
-            destination=fb.destination, subject_id=fb.insight_id
-        )
-        if status in (ShareStatus.PLANNED, ShareStatus.DELIVERED)
+        row.share
+        for row in ledger.list_shares(destination=fb.destination, subject_id=fb.insight_id)
+        if row.status in (ShareStatus.PLANNED, ShareStatus.DELIVERED)
     ]
     return live[-1] if live else None
 
@@ -480,6 +478,8 @@ def plan_feedback(
     share is delivered) are listed in :attr:`FeedbackPlan.for_a_person`. With ``apply=False``
     nothing is recorded.
     """
+    from coprolib.ledger import JobKind, ShareStatus
+
     moment = moment or dt.datetime.now(dt.UTC)
     dests = sorted(
         (
@@ -539,10 +539,10 @@ def plan_feedback(
         share_id = _planned_before(ledger, fb, dest.name)
         prior = ledger.get_share(share_id)
         if prior is not None:  # planned before: the outbox (or its receipt) has it
-            if str(prior[1]) in ("cancelled", "dead"):
+            if prior.status in (ShareStatus.CANCELLED, ShareStatus.DEAD):
                 what = (
                     "stopped before sending"
-                    if str(prior[1]) == "cancelled"
+                    if prior.status is ShareStatus.CANCELLED
                     else "not delivered (dead-lettered)"
                 )
                 person_must(
@@ -576,7 +576,9 @@ def plan_feedback(
                     ledger.replace(fb)
             for share in deliver:
                 ledger.put_share(share, status=ShareStatus.PLANNED)
-                ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
+                ledger.enqueue_job(
+                    JobKind.DELIVER, share.destination, share.id, share.idempotency_key
+                )
     return FeedbackPlan(deliver=tuple(deliver), for_a_person=tuple(by_hand), waiting=tuple(waiting))
 
 

@@ -53,7 +53,7 @@ def measure_ledger(ledger: Any, **options: Any) -> Impact:
         feedback=ledger.list(Feedback),
         activities=ledger.list(Activity),
         contributors=ledger.list(Contributor),
-        shares=ledger.list_shares(),
+        shares=((row.share, row.status) for row in ledger.list_shares()),
         consents=ledger.list(Consent),
         proposals=ledger.list(Proposal),
         answers=ledger.list(LivedAnswer),

@@ -26,9 +26,11 @@ from coprolib.ledger.types import (
     AuditVerification,
     DestinationState,
     Job,
+    JobCounts,
     JobEvent,
     JobKind,
     JobStatus,
+    ShareRow,
     ShareStatus,
 )
 
@@ -41,6 +43,7 @@ __all__ = [
     "AuditVerification",
     "DestinationState",
     "Job",
+    "JobCounts",
     "JobEvent",
     "JobKind",
     "JobStatus",
@@ -49,6 +52,7 @@ __all__ = [
     "LedgerError",
     "LedgerLocation",
     "NewLedger",
+    "ShareRow",
     "ShareStatus",
     "create_ledger",
     "generate_key",

@@ -171,14 +171,15 @@ class Ledger(OutboxStore):
                     counts["answers"] += 1
             addressed = {fb.id for fb in feedback} | {fb.share_id for fb in feedback if fb.share_id}
             touched: list[str] = []
-            for share, status in list(self.list_shares()):
+            for row in list(self.list_shares()):
+                share = row.share
                 to_person = share.id in addressed or share.subject_id in addressed
                 if not (to_person or set(share.story_ids) & story_ids):
                     continue
                 touched.append(share.id)
                 scrubbed = scrub_share(share, story_ids, to_person)
                 if scrubbed is not None:
-                    self._overwrite_share(scrubbed, status.value)
+                    self._overwrite_share(scrubbed, row.status.value)
                     counts["shares"] += 1
             counts["jobs"] = self._erase_job_errors(touched)
             self._audit(

@@ -25,9 +25,11 @@ from coprolib.ledger.types import (
     JOB_STATUSES,
     DestinationState,
     Job,
+    JobCounts,
     JobEvent,
     JobKind,
     JobStatus,
+    ShareRow,
     ShareStatus,
 )
 from coprolib.records import Receipt, Share
@@ -141,6 +143,13 @@ def _job_status(value: Any) -> JobStatus:
     return found
 
 
+def _job_kind(value: Any) -> JobKind:
+    found = _KINDS.get(value) if isinstance(value, str) else None
+    if found is None:
+        raise LedgerError(f"{value!r} is not a job kind (one of: {', '.join(JOB_KINDS)})")
+    return found
+
+
 def _text_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -191,23 +200,23 @@ class OutboxStore(RecordStore):
             share = self._load(Share, "share", share_id, plain)
         return share
 
-    def get_share(self, share_id: str) -> tuple[Share, ShareStatus] | None:
+    def get_share(self, share_id: str) -> ShareRow | None:
         """The share with this id and its status, or ``None``."""
         row = self._db.query_one("SELECT data, status FROM shares WHERE id = ?", (share_id,))
         if row is None:
             return None
-        return self._share_from(share_id, row[0]), ShareStatus(row[1])
+        return ShareRow(self._share_from(share_id, row[0]), _status(row[1]))
 
-    def get_shares(self, share_ids: Iterable[str]) -> dict[str, tuple[Share, ShareStatus]]:
+    def get_shares(self, share_ids: Iterable[str]) -> dict[str, ShareRow]:
         """The shares with these ids and their statuses, by id, read a few hundred per query;
         ids not in the ledger are left out."""
-        out: dict[str, tuple[Share, ShareStatus]] = {}
+        out: dict[str, ShareRow] = {}
         for chunk in _chunked(list(dict.fromkeys(share_ids))):
             rows = self._db.query(
                 f"SELECT id, data, status FROM shares WHERE id IN ({_marks(chunk)})", chunk
             )
             for share_id, data, status in rows:
-                out[share_id] = (self._share_from(share_id, data), _status(status))
+                out[share_id] = ShareRow(self._share_from(share_id, data), _status(status))
         return out
 
     def list_shares(
@@ -216,7 +225,7 @@ class OutboxStore(RecordStore):
         subject_id: str | None = None,
         story_id: str | None = None,
         status: ShareStatus | str | None = None,
-    ) -> Iterator[tuple[Share, ShareStatus]]:
+    ) -> Iterator[ShareRow]:
         """Shares in the order first planned, filtered; ``story_id`` matches ``share.story_ids``."""
         where = ["s.seq > ?"]
         params: list[Any] = []
@@ -240,7 +249,7 @@ class OutboxStore(RecordStore):
         while True:
             rows = self._db.query(sql, (last, *params))
             for row in rows:
-                yield self._share_from(row[1], row[2]), ShareStatus(row[3])
+                yield ShareRow(self._share_from(row[1], row[2]), _status(row[3]))
             if len(rows) < 500:
                 return
             last = rows[-1][0]
@@ -442,11 +451,12 @@ class OutboxStore(RecordStore):
                 events,
             )
 
-    def enqueue_job(self, kind: str, destination: str, share_id: str, idempotency_key: str) -> Job:
+    def enqueue_job(
+        self, kind: JobKind | str, destination: str, share_id: str, idempotency_key: str
+    ) -> Job:
         """Queue a deliver or retract job for a share; if an open (pending or claimed) job for
         the same kind, destination and share exists, return it instead."""
-        if kind not in JOB_KINDS:
-            raise LedgerError(f"{kind!r} is not a job kind (one of: {', '.join(JOB_KINDS)})")
+        kind = _job_kind(kind).value
         with self.transaction():
             self._require_share(share_id, f"{kind} job for share {share_id!r}")
             now_s = utc_text(dt.datetime.now(dt.UTC))
@@ -685,7 +695,7 @@ class OutboxStore(RecordStore):
     def finish_job(
         self,
         job_id: int,
-        status: str,
+        status: JobStatus | str,
         error: str | None = None,
         next_attempt_at: dt.datetime | None = None,
     ) -> None:
@@ -697,7 +707,7 @@ class OutboxStore(RecordStore):
     def finish_jobs(
         self,
         job_ids: Iterable[int],
-        status: str,
+        status: JobStatus | str,
         error: str | None = None,
         next_attempt_at: dt.datetime | None = None,
     ) -> None:
@@ -763,7 +773,7 @@ class OutboxStore(RecordStore):
         )
         return [self._job_of(r) for r in rows]
 
-    def job_counts(self, now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
+    def job_counts(self, now: dt.datetime | None = None) -> dict[str, JobCounts]:
         """Per destination: jobs by status, how many pending are in backoff (not due yet) and
         the earliest next attempt among them, and the latest lease among claimed jobs."""
         now_s = utc_text(_moment(now, "now"))
@@ -775,22 +785,31 @@ class OutboxStore(RecordStore):
             " GROUP BY destination, status, later",
             (now_s,),
         )
-        out: dict[str, dict[str, Any]] = {}
+        counts: dict[str, dict[str, int]] = {}
+        backoff: dict[str, int] = {}
+        next_at: dict[str, dt.datetime] = {}
+        leases: dict[str, dt.datetime] = {}
+        in_doubt: dict[str, int] = {}
         for dest, status, later, count, first, lease, doubt in rows:
-            entry = out.setdefault(
-                dest,
-                {"counts": {}, "backoff": 0, "next_attempt_at": None, "lease_until": None,
-                 "in_doubt_dead": 0},
-            )  # fmt: skip
-            entry["counts"][status] = entry["counts"].get(status, 0) + int(count)
+            by = counts.setdefault(dest, {})
+            by[status] = by.get(status, 0) + int(count)
             if later:
-                entry["backoff"] += int(count)
-                entry["next_attempt_at"] = from_utc_text(first)
-            if status == "claimed" and lease is not None:
-                entry["lease_until"] = from_utc_text(lease)
-            if status == "dead":
-                entry["in_doubt_dead"] += int(doubt or 0)
-        return out
+                backoff[dest] = backoff.get(dest, 0) + int(count)
+                next_at[dest] = from_utc_text(first)
+            if status == JobStatus.CLAIMED and lease is not None:
+                leases[dest] = from_utc_text(lease)
+            if status == JobStatus.DEAD:
+                in_doubt[dest] = in_doubt.get(dest, 0) + int(doubt or 0)
+        return {
+            dest: JobCounts(
+                counts=by,
+                backoff=backoff.get(dest, 0),
+                next_attempt_at=next_at.get(dest),
+                lease_until=leases.get(dest),
+                in_doubt_dead=in_doubt.get(dest, 0),
+            )
+            for dest, by in counts.items()
+        }
 
     # --- destinations -------------------------------------------------------------------
 

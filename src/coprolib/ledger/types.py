@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import warnings
+from collections.abc import Iterator
 
 import attrs
+
+from coprolib.records import Share
 
 
 class ShareStatus(enum.StrEnum):
@@ -36,6 +40,33 @@ class JobStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+@attrs.frozen
+class ShareRow:
+    """A share as the ledger holds it: the share and where it stands (``ledger.get_share``,
+    ``get_shares``, ``list_shares``)."""
+
+    share: Share
+    status: ShareStatus
+
+    # Until 0.3 a row still unpacks and indexes like the ``(share, status)`` pair it replaces.
+    def __iter__(self) -> Iterator[Share | ShareStatus]:
+        _pair_used()
+        return iter((self.share, self.status))
+
+    def __getitem__(self, index: int) -> Share | ShareStatus:
+        _pair_used()
+        return (self.share, self.status)[index]
+
+
+def _pair_used() -> None:
+    warnings.warn(
+        "ShareRow is no longer a (share, status) tuple: read row.share and row.status"
+        " (unpacking and indexing go in 0.3)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 #: Job kinds and statuses the outbox knows (the enums' values).
 JOB_KINDS = tuple(k.value for k in JobKind)
 JOB_STATUSES = tuple(s.value for s in JobStatus)
@@ -58,11 +89,11 @@ class Job:
     """
 
     id: int
-    kind: str
+    kind: JobKind
     destination: str
     share_id: str
     idempotency_key: str
-    status: str
+    status: JobStatus
     attempts: int
     next_attempt_at: dt.datetime
     last_error: str | None
@@ -88,6 +119,20 @@ class JobEvent:
     event: str
     worker: str | None
     detail: str | None
+
+
+@attrs.frozen(kw_only=True)
+class JobCounts:
+    """One destination's jobs at a glance (``ledger.job_counts``): how many in each status (by
+    the status's word), how many pending ones are in backoff (not due yet) and the earliest next
+    attempt among them, the latest lease among claimed ones, and how many dead ones may have
+    arrived."""
+
+    counts: dict[str, int]
+    backoff: int = 0
+    next_attempt_at: dt.datetime | None = None
+    lease_until: dt.datetime | None = None
+    in_doubt_dead: int = 0
 
 
 @attrs.frozen(kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coprolib.config import Config
 from coprolib.planner._records import evolve, utc_now
@@ -16,7 +16,7 @@ from coprolib.planner.world import World, load_world, merge_worlds, world_for_in
 from coprolib.records import Feedback, Insight, Share
 
 if TYPE_CHECKING:
-    from coprolib.ledger import Ledger
+    from coprolib.ledger import Job, Ledger, ShareRow
 
 
 def plan(
@@ -89,25 +89,23 @@ def plan(
     return result
 
 
-def _recorded(rows: Iterable[tuple[Share, Any]]) -> list[tuple[Share, str]]:
-    return [
-        (share, str(status.value if hasattr(status, "value") else status)) for share, status in rows
-    ]
+def _recorded(rows: Iterable[ShareRow]) -> list[tuple[Share, str]]:
+    return [(row.share, row.status.value) for row in rows]
 
 
 def apply_plan(ledger: Ledger, result: Plan) -> None:
     """Record a plan in the ledger, all or nothing."""
-    from coprolib.ledger import ShareStatus
+    from coprolib.ledger import JobKind, JobStatus, ShareStatus
 
-    jobs_by_destination: dict[str, list[Any]] = {}
+    jobs_by_destination: dict[str, list[Job]] = {}
 
-    def open_deliveries(share_id: str, destination: str) -> list[Any]:
+    def open_deliveries(share_id: str, destination: str) -> list[Job]:
         if destination not in jobs_by_destination:
             jobs_by_destination[destination] = [
                 job
-                for status in ("pending", "claimed")
+                for status in (JobStatus.PENDING, JobStatus.CLAIMED)
                 for job in ledger.list_jobs(status=status, destination=destination)
-                if job.kind == "deliver"
+                if job.kind is JobKind.DELIVER
             ]
         return [j for j in jobs_by_destination[destination] if j.share_id == share_id]
 
@@ -115,20 +113,22 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
         to_enqueue = []
         for share in result.deliver:
             prior = ledger.get_share(share.id)
-            if prior is not None and prior[1] is ShareStatus.RETRACT_PLANNED:
+            if prior is not None and prior.status is ShareStatus.RETRACT_PLANNED:
                 # Allowed again before its retraction ran: call the retraction off and leave
                 # the delivered record where it is.
                 pending = [
                     j
-                    for j in ledger.list_jobs(status="pending", destination=share.destination)
-                    if j.share_id == share.id and j.kind == "retract"
+                    for j in ledger.list_jobs(
+                        status=JobStatus.PENDING, destination=share.destination
+                    )
+                    if j.share_id == share.id and j.kind is JobKind.RETRACT
                 ]
                 if pending:
                     for job in pending:
-                        ledger.finish_job(job.id, "cancelled", error="allowed again")
+                        ledger.finish_job(job.id, JobStatus.CANCELLED, error="allowed again")
                     ledger.set_share_status(share.id, ShareStatus.DELIVERED)
                     continue
-            if prior is not None and str(prior[1].value).lower() not in LIVE:
+            if prior is not None and prior.status.value not in LIVE:
                 # Delivered again after a retraction: a fresh key so the destination cannot
                 # answer from a cache of the retracted record.
                 share = evolve(
@@ -138,25 +138,28 @@ def apply_plan(ledger: Ledger, result: Plan) -> None:
             to_enqueue.append(share)
         # Queued after every share is put, so each kind of write is one batched audit entry.
         for share in to_enqueue:
-            ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
+            ledger.enqueue_job(JobKind.DELIVER, share.destination, share.id, share.idempotency_key)
         for r in result.retractions:
             found = ledger.get_share(r.share_id)
             if found is None:
                 continue
-            old, _status = found
             maybe_out = False
-            if r.status == "planned":
+            if r.status == ShareStatus.PLANNED:
                 for job in open_deliveries(r.share_id, r.destination):
-                    if job.status == "pending":
-                        ledger.finish_job(job.id, "cancelled", error=f"retracted: {r.reason}")
+                    if job.status is JobStatus.PENDING:
+                        ledger.finish_job(
+                            job.id, JobStatus.CANCELLED, error=f"retracted: {r.reason}"
+                        )
                     # Claimed (being sent now) or tried before (the reply may have been lost):
                     # it may be at the destination, so it is retracted there.
-                    maybe_out = maybe_out or job.status == "claimed" or job.attempts > 0
+                    maybe_out = maybe_out or job.status is JobStatus.CLAIMED or job.attempts > 0
                 if not maybe_out:
                     ledger.set_share_status(r.share_id, ShareStatus.CANCELLED)
                     continue
             ledger.set_share_status(r.share_id, ShareStatus.RETRACT_PLANNED)
-            ledger.enqueue_job("retract", r.destination, r.share_id, old.idempotency_key)
+            ledger.enqueue_job(
+                JobKind.RETRACT, r.destination, r.share_id, found.share.idempotency_key
+            )
         if result.feedback:
             ledger.add(result.feedback)
         for consent_id, share_id, ev in result.overrides:

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coprolib.config import Destination
 from coprolib.consent import Decision
@@ -19,6 +19,7 @@ from coprolib.records.enums import IdentityLevel, ShareKind
 
 if TYPE_CHECKING:
     from coprolib.planner.world import World
+    from coprolib.redaction import Span
 
 _RANK = {level: i for i, level in enumerate(IdentityLevel)}
 
@@ -37,7 +38,7 @@ class RedactionCache:
     level) and each text as redacted for a level."""
 
     def __init__(self) -> None:
-        self.spans: dict[tuple[str, tuple[str, ...]], tuple[Any, ...]] = {}
+        self.spans: dict[tuple[str, tuple[str, ...]], tuple[Span, ...]] = {}
         self.texts: dict[tuple[str, IdentityLevel, tuple[str, ...], tuple[str, ...]], str] = {}
         self._known: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...]]] = {}
         self._present: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
@@ -86,10 +87,10 @@ class _Found:
     name = "coprolib.planner.found"
     labels: tuple[str, ...] = ()
 
-    def __init__(self, spans: tuple[Any, ...]) -> None:
+    def __init__(self, spans: tuple[Span, ...]) -> None:
         self.spans = spans
 
-    def find(self, text: str) -> tuple[Any, ...]:
+    def find(self, text: str) -> tuple[Span, ...]:
         """The spans found earlier in this same text."""
         return self.spans
 
@@ -139,7 +140,7 @@ def redact_for_share(
     return out
 
 
-def _digest(content: Mapping[str, Any]) -> str:
+def _digest(content: Mapping[str, object]) -> str:
     data = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
@@ -212,7 +213,7 @@ def render(
             except KeyError:
                 continue
             quotes.append(make_quote(text=clean(text), story_ref=label))
-    content: dict[str, Any] = {
+    content: dict[str, object] = {
         "kind": "insight",
         "destination": dest.name,
         "subject_id": insight.id,

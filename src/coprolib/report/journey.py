@@ -473,9 +473,9 @@ def journey(
     story_steps = []
     for story in stories:
         shares = [
-            _share_step(ledger, share, status, config)
-            for share, status in ledger.list_shares(story_id=story.id)
-            if share.kind is ShareKind.INSIGHT
+            _share_step(ledger, row.share, row.status, config)
+            for row in ledger.list_shares(story_id=story.id)
+            if row.share.kind is ShareKind.INSIGHT
         ]
         story_steps.append(
             StoryStep(

@@ -109,10 +109,10 @@ def erase_person(
         configured = set(config.destinations)
         unreachable = sorted(
             {
-                (share.id, share.destination)
+                (row.share.id, row.share.destination)
                 for sid in story_ids
-                for share, status in ledger.list_shares(story_id=sid)
-                if share.destination not in configured and status.value in _OUT_THERE
+                for row in ledger.list_shares(story_id=sid)
+                if row.share.destination not in configured and row.status.value in _OUT_THERE
             }
         )
         cancel_owed_feedback(ledger, contributor_id, reason="erased", on=moment.date())

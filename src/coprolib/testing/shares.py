@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from coprolib.config import Config, parse_config
+from coprolib.ledger.types import JobKind
 from coprolib.planner import World, route
 from coprolib.records import (
     Consent,
@@ -250,7 +251,7 @@ def plan_into(ledger: Any, shares: list[Share]) -> None:
                 ledger.add(missing)
         for share in shares:
             ledger.put_share(share)
-            ledger.enqueue_job("deliver", share.destination, share.id, share.idempotency_key)
+            ledger.enqueue_job(JobKind.DELIVER, share.destination, share.id, share.idempotency_key)
 
 
 def share_json(share: Share) -> str:
