@@ -505,6 +505,21 @@ class RecordStore(LedgerCore):
                 record_digest(kind, record.id, data, status, domain, 0),
             )
 
+    def lock_consent(self, consent_id: str) -> Consent | None:
+        """The consent, locked against other writers until the open transaction ends (call
+        inside :meth:`transaction`), or None when there is none. A change read-then-written
+        under this lock cannot miss another's event."""
+        # Lock the consent's row in ``records``: it is updated in place, never deleted and
+        # re-inserted as ``consent_state`` is, so on PostgreSQL a writer waiting here sees the
+        # version the one before it wrote (a lock on a row that was replaced would be released
+        # with no row, and two waiters would both write the same version). SQLite's write
+        # transaction already holds the only write lock.
+        self._db.query_one(
+            f"SELECT seq FROM records WHERE kind = 'consent' AND id = ?{self._db.for_update}",
+            (consent_id,),
+        )
+        return self.get(Consent, consent_id)
+
     def append_consent_event(self, consent_id: str, event: ConsentEvent) -> Consent:
         """Append an event to a consent (the only way a consent changes); returns the new
         version. Events must not be earlier than the consent's last event."""
@@ -512,15 +527,7 @@ class RecordStore(LedgerCore):
         if not isinstance(event, ConsentEvent):
             raise LedgerError(f"expected a ConsentEvent, got {type(event).__name__}", record=where)
         with self.transaction():
-            # Lock the consent's row in ``records``: it is updated in place, never deleted
-            # and re-inserted as ``consent_state`` is, so on PostgreSQL a writer waiting here
-            # sees the version the one before it wrote (a lock on a row that was replaced would
-            # be released with no row, and two waiters would both write the same version).
-            self._db.query_one(
-                f"SELECT seq FROM records WHERE kind = 'consent' AND id = ?{self._db.for_update}",
-                (consent_id,),
-            )
-            consent = self.get(Consent, consent_id)
+            consent = self.lock_consent(consent_id)
             if consent is None:
                 raise LedgerError(
                     "there is no consent with this id to add an event to",

@@ -120,7 +120,10 @@ def _now() -> dt.datetime:
 
 
 def _held(ledger: Ledger, consent_id: str) -> Consent:
-    consent = ledger.get(Consent, consent_id)
+    """The consent, locked against other writers until the transaction ends. Read before the
+    lock, a concurrent change would be missed (its new terms lost), and a time stamped before
+    waiting for the lock could fall before that change's event and be refused."""
+    consent = ledger.lock_consent(consent_id)
     if consent is None:
         raise ConsentLifecycleError(f"consent {consent_id!r} is not in the ledger")
     return consent
@@ -220,9 +223,9 @@ def renew_consent(
     """Record that the contributor agreed again (``renewed``): on ``terms``, or on the terms
     last agreed with ``changes`` applied (see :func:`terms_with`). Renewing a withdrawn or
     expired consent is the person agreeing afresh, so it needs the purposes and audiences."""
-    moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
+        moment = moment or _now()  # stamped once the consent is ours: see _held
         state = consent.state_at(moment)
         if terms is None:
             if state.terms is None and not changes:
@@ -257,9 +260,9 @@ def correct_consent(
     before. A correction never revives a withdrawn, refused or expired consent."""
     if not reason.strip():
         raise ConsentLifecycleError(f"consent {consent_id}: a correction must say what was wrong")
-    moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
+        moment = moment or _now()  # stamped once the consent is ours: see _held
         state = consent.state_at(moment)
         if state.terms is None:
             raise ConsentLifecycleError(
@@ -294,9 +297,9 @@ def approve_insight(
     ``approved`` event carrying the insight id and the digest of its text
     (:func:`coprolib.planner.insight_text_digest`), which the review rule checks. If the words
     change later, the approval no longer matches and the review is pending again."""
-    moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
+        moment = moment or _now()  # stamped once the consent is ours: see _held
         insight = ledger.get(Insight, insight_id)
         if insight is None:
             raise ConsentLifecycleError(f"insight {insight_id!r} is not in the ledger")
@@ -348,9 +351,9 @@ def record_override(
         raise ConsentLifecycleError(
             f"consent {consent_id}: an override needs a reason and an approver"
         )
-    moment = moment or _now()
     with ledger.transaction():
         consent = _held(ledger, consent_id)
+        moment = moment or _now()  # stamped once the consent is ours: see _held
         if consent.basis is not DecisionBasis.BEST_INTERESTS:
             raise ConsentLifecycleError(
                 f"consent {consent_id} is {consent.basis}, not a best-interests decision: "
