@@ -124,13 +124,16 @@ class _View:
     and what is read after a word (a speech verb, "to call", " and ") is never part of one.
     """
 
-    __slots__ = ("_ends", "_seq", "_starts", "text")
+    __slots__ = ("_ends", "_last", "_seq", "_starts", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._seq: list[int] = []
+        # The end of the last name: names are mostly found left to right, so most words read
+        # past every name found so far.
+        self._last = -1
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -141,11 +144,14 @@ class _View:
         self._starts.insert(i, start)
         self._ends.insert(i, end)
         self._seq.insert(i, len(self._seq))
+        self._last = max(self._last, end)
 
     def before(self, start: int, width: int) -> tuple[str, int, int]:
         """``(s, lo, hi)``: ``s[lo:hi]`` reads as the ``width`` characters before ``start`` in
         the output, so a search of ``s`` from ``lo`` to ``hi`` decides as it would there.
         ``s[lo - 1]`` is the character before them, and only the start of the text is at 0."""
+        if self._last <= start - width - 1:
+            return self.text, max(0, start - width), start
         text, starts, ends = self.text, self._starts, self._ends
         j = bisect_left(starts, start) - 1
         if j < 0 or ends[j] <= start - width - 1:
@@ -187,18 +193,25 @@ class _View:
         return False
 
 
-def _cue_before(view: _View, start: int) -> bool:
-    """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
-    text, begin, start = view.before(start, _READS_BEFORE)
+def _cue_word_before(text: str, begin: int, start: int) -> bool:
+    """Whether the word before ``start`` (within ``text[begin:start]``) can end a cue."""
     if start < 2 or not text[start - 1].isspace():
         return False
     end = start - 1
     while end > 0 and text[end - 1].isspace():
         end -= 1
     cut = max(text.rfind(" ", begin, end), text.rfind("\n", begin, end), begin - 1) + 1
-    if text[cut:end].rstrip(",:").casefold() not in _CUE_LAST:
+    return text[cut:end].rstrip(",:").casefold() in _CUE_LAST
+
+
+def _cue_before(view: _View, start: int) -> bool:
+    """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
+    # The output's word before ``start`` is the text's, or holds a placeholder and ends no
+    # cue; so a word of the text that ends no cue settles it without building the output.
+    if not _cue_word_before(view.text, max(0, start - _READS_BEFORE), start):
         return False
-    return _CUE_RE.search(text, begin, start) is not None
+    text, begin, start = view.before(start, _READS_BEFORE)
+    return _cue_word_before(text, begin, start) and _CUE_RE.search(text, begin, start) is not None
 
 
 #: An action given to someone in minutes or notes: "Sam to call GP", "- Priya to chase".
@@ -443,6 +456,8 @@ def first_names() -> frozenset[str]:
     return _names()[0]
 
 
+# The same few thousand words come back in every document: cached, and bounded.
+@lru_cache(maxsize=8192)
 def _clean(token: str) -> str:
     return token.rstrip(".").replace("’", "'").casefold()
 
