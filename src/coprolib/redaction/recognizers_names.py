@@ -176,6 +176,19 @@ class _View:
         s = "".join(reversed(pieces))
         return s, max(0, len(s) - width), len(s)
 
+    def ends_with(self, pattern: re.Pattern[str], start: int, width: int) -> bool:
+        """Whether ``pattern`` (anchored with ``$``) matches what ``before`` reads.
+
+        None of these patterns matches a placeholder's characters, so whatever matches the
+        output before ``start`` is there in the text too: the text is searched first, and
+        the output only when that matches and a name lies within reach.
+        """
+        if pattern.search(self.text, max(0, start - width), start) is None:
+            return False
+        if self._last <= start - width - 1:
+            return True
+        return pattern.search(*self.before(start, width)) is not None
+
     def touched_since(self, seq: int, start: int, width: int) -> bool:
         """Whether a name added as number ``seq`` or later lies in what ``before`` reads."""
         starts, ends = self._starts, self._ends
@@ -270,7 +283,7 @@ def _action(view: _View, start: int, end: int) -> bool:
     """Whether the word at ``start:end`` is given an action ("Sam to call GP")."""
     if _ACTION_AFTER_RE.match(view.text, end) is None:
         return False
-    return _ACTION_START_RE.search(*view.before(start, 12)) is not None
+    return view.ends_with(_ACTION_START_RE, start, 12)
 
 
 _VERB_AFTER_RE = re.compile(
@@ -500,7 +513,7 @@ class PersonRecognizer:
 
     @staticmethod
     def _sentence_start(view: _View, start: int) -> bool:
-        return bool(_SENTENCE_END_RE.search(*view.before(start, 6)))
+        return view.ends_with(_SENTENCE_END_RE, start, 6)
 
     def _surname_too(self, key: str, ambiguous: bool) -> bool:
         """Whether a stop word ending a name is its surname ("Hall", "Kent", "West")."""
@@ -575,7 +588,7 @@ class PersonRecognizer:
         return key in self.last and key not in _NEVER_SURNAME
 
     def _weak_cue(self, view: _View, start: int) -> bool:
-        if _WEAK_CUE_RE.search(*view.before(start, 30)):
+        if view.ends_with(_WEAK_CUE_RE, start, 30):
             return True
         # The first word of such a line ("Present") is never part of a name, and a name never
         # ends in "," or ":", so the text itself reads as the output does here.
@@ -636,7 +649,7 @@ class PersonRecognizer:
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
                 continue
-            if i == 1 and _SAINT_BEFORE_RE.search(*view.before(start, 7)):
+            if i == 1 and view.ends_with(_SAINT_BEFORE_RE, start, 7):
                 continue
             end_i = i
             while end_i < n and end_i - i < 3:
