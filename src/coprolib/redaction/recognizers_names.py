@@ -714,13 +714,15 @@ class PersonRecognizer:
             if " " not in run and "\t" not in run:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
-                if key not in first and (
-                    key in stop
-                    or key in self.ordinary
-                    or not (_cue_before(view, start) or _action(view, start, m.end()))
-                ):
-                    singles.append((start, m.end(), run))
-                    continue
+                if key not in first:
+                    if key in stop:
+                        # Never a name, a word of one remembered, or joined to one by "and".
+                        continue
+                    if key in self.ordinary or not (
+                        _cue_before(view, start) or _action(view, start, m.end())
+                    ):
+                        singles.append((start, m.end(), run))
+                        continue
             tokens = [
                 (t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, m.end())
             ]
