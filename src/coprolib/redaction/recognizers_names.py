@@ -32,6 +32,7 @@ contributor's own names as ``known_identifiers``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
@@ -107,18 +108,123 @@ _CUE_LAST = _words(
 )
 
 
-def _cue_before(text: str, start: int) -> bool:
-    """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
+#: What a name found reads as, to the words after it, in the output.
+_MASK = "[PERSON]"
+#: How far before a word any decision about it reads (``_cue_before`` reads the most).
+_READS_BEFORE = 40
+
+
+class _View:
+    """The text as the output will read it: a decision about a word reads the words before it
+    with the names found so far (``add``) replaced by a placeholder, so that a cue or a full
+    stop a name has swallowed ("Dr Thanks, Grace", "Ruth J. May said") decides nothing; the
+    redacted text, read again, then gives every word the same context.
+
+    Words after a word are read from the text itself: a name is a run of capitalised words,
+    and what is read after a word (a speech verb, "to call", " and ") is never part of one.
+    """
+
+    __slots__ = ("_ends", "_last", "_seq", "_starts", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._seq: list[int] = []
+        # The end of the last name: names are mostly found left to right, so most words read
+        # past every name found so far.
+        self._last = -1
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def add(self, start: int, end: int) -> None:
+        """Mark ``start:end`` (a name found) as masked from now on."""
+        i = bisect_left(self._starts, start)
+        self._starts.insert(i, start)
+        self._ends.insert(i, end)
+        self._seq.insert(i, len(self._seq))
+        self._last = max(self._last, end)
+
+    def before(self, start: int, width: int) -> tuple[str, int, int]:
+        """``(s, lo, hi)``: ``s[lo:hi]`` reads as the ``width`` characters before ``start`` in
+        the output, so a search of ``s`` from ``lo`` to ``hi`` decides as it would there.
+        ``s[lo - 1]`` is the character before them, and only the start of the text is at 0."""
+        if self._last <= start - width - 1:
+            return self.text, max(0, start - width), start
+        text, starts, ends = self.text, self._starts, self._ends
+        j = bisect_left(starts, start) - 1
+        if j < 0 or ends[j] <= start - width - 1:
+            return text, max(0, start - width), start
+        pieces: list[str] = []
+        size = 0
+        pos = start
+        while size <= width and pos > 0:
+            need = width + 1 - size
+            if j >= 0 and ends[j] > pos - need:
+                end = min(ends[j], pos)
+                pieces.append(text[end:pos])
+                pieces.append(_MASK)
+                size += pos - end + len(_MASK)
+                pos = starts[j]
+                j -= 1
+            else:
+                begin = max(0, pos - need)
+                pieces.append(text[begin:pos])
+                size += pos - begin
+                pos = begin
+        s = "".join(reversed(pieces))
+        return s, max(0, len(s) - width), len(s)
+
+    def ends_with(self, pattern: re.Pattern[str], start: int, width: int) -> bool:
+        """Whether ``pattern`` (anchored with ``$``) matches what ``before`` reads.
+
+        None of these patterns matches a placeholder's characters, so whatever matches the
+        output before ``start`` is there in the text too: the text is searched first, and
+        the output only when that matches and a name lies within reach.
+        """
+        if pattern.search(self.text, max(0, start - width), start) is None:
+            return False
+        if self._last <= start - width - 1:
+            return True
+        return pattern.search(*self.before(start, width)) is not None
+
+    def touched_since(self, seq: int, start: int, width: int) -> bool:
+        """Whether a name added as number ``seq`` or later lies in what ``before`` reads."""
+        starts, ends = self._starts, self._ends
+        j = bisect_left(starts, start) - 1
+        room = width + 1
+        pos = start
+        while j >= 0 and ends[j] > pos - room:
+            if self._seq[j] >= seq:
+                return True
+            room -= max(0, pos - ends[j]) + len(_MASK)
+            if room <= 0:
+                return False
+            pos = starts[j]
+            j -= 1
+        return False
+
+
+def _cue_word_before(text: str, begin: int, start: int) -> bool:
+    """Whether the word before ``start`` (within ``text[begin:start]``) can end a cue."""
     if start < 2 or not text[start - 1].isspace():
         return False
     end = start - 1
     while end > 0 and text[end - 1].isspace():
         end -= 1
-    begin = max(0, start - 40)
     cut = max(text.rfind(" ", begin, end), text.rfind("\n", begin, end), begin - 1) + 1
-    if text[cut:end].rstrip(",:").casefold() not in _CUE_LAST:
+    return text[cut:end].rstrip(",:").casefold() in _CUE_LAST
+
+
+def _cue_before(view: _View, start: int) -> bool:
+    """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
+    # The output's word before ``start`` is the text's, or holds a placeholder and ends no
+    # cue; so a word of the text that ends no cue settles it without building the output.
+    if not _cue_word_before(view.text, max(0, start - _READS_BEFORE), start):
         return False
-    return _CUE_RE.search(text, begin, start) is not None
+    text, begin, start = view.before(start, _READS_BEFORE)
+    return _cue_word_before(text, begin, start) and _CUE_RE.search(text, begin, start) is not None
 
 
 #: An action given to someone in minutes or notes: "Sam to call GP", "- Priya to chase".
@@ -173,12 +279,11 @@ def _joined_to_person(text: str, start: int, end: int, starts: set[int], ends: s
     return False
 
 
-def _action(text: str, start: int, end: int) -> bool:
+def _action(view: _View, start: int, end: int) -> bool:
     """Whether the word at ``start:end`` is given an action ("Sam to call GP")."""
-    return (
-        _ACTION_AFTER_RE.match(text, end) is not None
-        and _ACTION_START_RE.search(text, max(0, start - 12), start) is not None
-    )
+    if _ACTION_AFTER_RE.match(view.text, end) is None:
+        return False
+    return view.ends_with(_ACTION_START_RE, start, 12)
 
 
 _VERB_AFTER_RE = re.compile(
@@ -364,6 +469,8 @@ def first_names() -> frozenset[str]:
     return _names()[0]
 
 
+# The same few thousand words come back in every document: cached, and bounded.
+@lru_cache(maxsize=8192)
 def _clean(token: str) -> str:
     return token.rstrip(".").replace("’", "'").casefold()
 
@@ -387,24 +494,26 @@ class PersonRecognizer:
         # cue ("Action: Legal to advise", "Cheers Mate").
         self.ordinary = COMMON_WORDS | ORG_WORDS | common_words()
 
-    def _supported(self, text: str, key: str, start: int, end: int, next_token: str | None) -> bool:
+    def _supported(
+        self, view: _View, key: str, start: int, end: int, next_token: str | None
+    ) -> bool:
         """Whether an ambiguous first name ("Will", "Mark") is used as a name here."""
         if next_token is not None:
             nxt = _clean(next_token)
             if nxt.replace("'", "") in self.last and nxt not in ORG_WORDS:
                 return True
-            if (nxt not in STOP_WORDS or nxt in SURNAME_PLACES) and self._weak_cue(text, start):
+            if (nxt not in STOP_WORDS or nxt in SURNAME_PLACES) and self._weak_cue(view, start):
                 return True
-        if _cue_before(text, start) or _action(text, start, end):
+        if _cue_before(view, start) or _action(view, start, end):
             return True
-        if not _VERB_AFTER_RE.match(text, end, end + 14):
+        if not _VERB_AFTER_RE.match(view.text, end, end + 14):
             return False
         # "Jack was ..." opens a sentence about Jack; "Hope was ..." may not be about Hope.
-        return key not in WORDS_FIRST or not self._sentence_start(text, start)
+        return key not in WORDS_FIRST or not self._sentence_start(view, start)
 
     @staticmethod
-    def _sentence_start(text: str, start: int) -> bool:
-        return bool(_SENTENCE_END_RE.search(text, max(0, start - 6), start))
+    def _sentence_start(view: _View, start: int) -> bool:
+        return view.ends_with(_SENTENCE_END_RE, start, 6)
 
     def _surname_too(self, key: str, ambiguous: bool) -> bool:
         """Whether a stop word ending a name is its surname ("Hall", "Kent", "West")."""
@@ -414,7 +523,7 @@ class PersonRecognizer:
 
     def _cued(
         self,
-        text: str,
+        view: _View,
         key: str,
         start: int,
         end: int,
@@ -425,7 +534,7 @@ class PersonRecognizer:
         next word are unusual words with a cue before them or a speech verb after them."""
         if key in self.ordinary:
             return False
-        if _cue_before(text, start) or _action(text, start, end):
+        if _cue_before(view, start) or _action(view, start, end):
             return True
         if nxt is None or key in COMMON_WORDS:
             return False
@@ -438,9 +547,11 @@ class PersonRecognizer:
             if not (last and self._surname_also(second)):
                 return False
             if second in ORG_WORDS:
-                return not _PLACE_ENDING_RE.search(key) and self._weak_cue(text, start)
+                return not _PLACE_ENDING_RE.search(key) and self._weak_cue(view, start)
         # Two unknown capitalised words: a cue before them or a speech verb after them.
-        return self._weak_cue(text, start) or bool(_VERB_AFTER_RE.match(text, nxt[1], nxt[1] + 14))
+        return self._weak_cue(view, start) or bool(
+            _VERB_AFTER_RE.match(view.text, nxt[1], nxt[1] + 14)
+        )
 
     def _pairable(self, word: str) -> bool:
         """Whether a lone capitalised word is unusual enough to be a name beside "and"."""
@@ -453,7 +564,7 @@ class PersonRecognizer:
             and not _PLACE_ENDING_RE.search(key)
         )
 
-    def _initialled(self, text: str, key: str, start: int, run_start: bool) -> bool:
+    def _initialled(self, view: _View, key: str, start: int, run_start: bool) -> bool:
         """Whether the word after initials that start at ``start`` is a surname: after a cue
         an unusual word or a listed surname ("Present: I. Popescu", "Kind regards, R. White");
         with no cue a listed surname that is not an everyday word ("signed by J. Smith"), where
@@ -464,30 +575,40 @@ class PersonRecognizer:
         surname = key in self.last and key not in _NEVER_SURNAME
         if not (plain or surname):
             return False
-        if _cue_before(text, start) or self._weak_cue(text, start):
+        if _cue_before(view, start) or self._weak_cue(view, start):
             return True
         if not (surname and plain and run_start):
             return False
-        before = text[max(0, start - 3) : start].rstrip()
+        text, begin, start = view.before(start, 3)
+        before = text[begin:start].rstrip()
         return not before or not (before[-1].isdigit() or before[-1].isupper())
 
     def _surname_also(self, key: str) -> bool:
         """Whether an everyday, place or building word is also a surname ("White", "Hall")."""
         return key in self.last and key not in _NEVER_SURNAME
 
-    def _weak_cue(self, text: str, start: int) -> bool:
-        if _WEAK_CUE_RE.search(text, max(0, start - 30), start):
+    def _weak_cue(self, view: _View, start: int) -> bool:
+        if view.ends_with(_WEAK_CUE_RE, start, 30):
             return True
+        # The first word of such a line ("Present") is never part of a name, and a name never
+        # ends in "," or ":", so the text itself reads as the output does here.
+        text = view.text
         line = text.rfind("\n", 0, start) + 1
         return text.startswith(_LIST_LINES, line) and text[line:start].rstrip().endswith((",", ":"))
 
     def _people_in_run(
-        self, text: str, tokens: list[tuple[int, int, str]]
+        self, view: _View, tokens: list[tuple[int, int, str]]
     ) -> list[tuple[int, int]]:
-        """The (start, end) of every name in one run of capitalised words."""
+        """The (start, end) of every name in one run of capitalised words, each added to
+        ``view`` as it is found, so the words after it read it as a placeholder."""
         keys = [_clean(w) for _, _, w in tokens]
         n = len(tokens)
         hits: list[tuple[int, int]] = []
+
+        def hit(start: int, end: int) -> None:
+            hits.append((start, end))
+            view.add(start, end)
+
         i = 0
         while i < n:
             key = keys[i]
@@ -498,7 +619,7 @@ class PersonRecognizer:
                     end_i += 1
                 if end_i == n - 1 and self._surname_too(keys[end_i], ambiguous=False):
                     end_i += 1
-                hits.append((start, tokens[end_i - 1][1]))
+                hit(start, tokens[end_i - 1][1])
                 i = end_i
                 continue
             if len(key) == 1 and word.endswith("."):
@@ -509,9 +630,9 @@ class PersonRecognizer:
                 if (
                     j < n
                     and not tokens[j][2].endswith(".")
-                    and self._initialled(text, keys[j], start, run_start=i == 0)
+                    and self._initialled(view, keys[j], start, run_start=i == 0)
                 ):
-                    hits.append((start, tokens[j][1]))
+                    hit(start, tokens[j][1])
                     i = j + 1
                     continue
             i += 1
@@ -520,15 +641,15 @@ class PersonRecognizer:
             nxt = tokens[i][2] if i < n else None
             ambiguous = key in AMBIGUOUS or key in STOP_WORDS
             if key in self.first:
-                if ambiguous and not self._supported(text, key, start, end, nxt):
+                if ambiguous and not self._supported(view, key, start, end, nxt):
                     continue
             elif key in STOP_WORDS or not self._cued(
-                text, key, start, end, tokens[i] if i < n else None, last=i == n - 1
+                view, key, start, end, tokens[i] if i < n else None, last=i == n - 1
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
                 continue
-            if i == 1 and _SAINT_BEFORE_RE.search(text, max(0, start - 7), start):
+            if i == 1 and view.ends_with(_SAINT_BEFORE_RE, start, 7):
                 continue
             end_i = i
             while end_i < n and end_i - i < 3:
@@ -540,7 +661,7 @@ class PersonRecognizer:
                         and (end_i == n - 1 or keys[end_i + 1] in TITLES)
                         and (
                             self._surname_too(k, ambiguous)
-                            or (k in SURNAME_PLACES and self._weak_cue(text, start))
+                            or (k in SURNAME_PLACES and self._weak_cue(view, start))
                         )
                     ):
                         end_i += 1
@@ -549,7 +670,7 @@ class PersonRecognizer:
             if end_i < n and keys[end_i] in ORG_WORDS:
                 i = end_i + 1
                 continue
-            hits.append((start, tokens[end_i - 1][1]))
+            hit(start, tokens[end_i - 1][1])
             i = end_i
         return hits
 
@@ -573,16 +694,19 @@ class PersonRecognizer:
     def find(self, text: str) -> Iterable[Span]:
         """Yield every name found, then every other mention of the words of those names.
 
-        Once the names found are placeholders, the words left of a run on either side of them
-        are runs of their own ("Lane Will" in "Ruth Baker Lane Will" once "Ruth" and "Baker"
-        are masked); those are decided again as such until nothing new is found, so redacting
-        the redacted text finds nothing new.
+        Every decision reads the words before a word as the output will show them (see
+        :class:`_View`). Once the names found are placeholders, the words left of a run on
+        either side of them are runs of their own ("Lane Will" in "Ruth Baker Lane Will" once
+        "Ruth" and "Baker" are masked), and the words just after a name found later than they
+        were decided read differently; those are decided again until nothing new is found, so
+        redacting the redacted text finds nothing new.
         """
         found: list[Span] = []
         words: set[str] = set()
         singles: list[tuple[int, int, str]] = []
         runs: list[list[tuple[int, int, str]]] = []
         covered: set[int] = set()
+        view = _View(text)
         first, stop = self.first, STOP_WORDS
         for m in RUN_RE.finditer(text):
             run = m.group()
@@ -590,18 +714,20 @@ class PersonRecognizer:
             if " " not in run and "\t" not in run:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
-                if key not in first and (
-                    key in stop
-                    or key in self.ordinary
-                    or not (_cue_before(text, start) or _action(text, start, m.end()))
-                ):
-                    singles.append((start, m.end(), run))
-                    continue
+                if key not in first:
+                    if key in stop:
+                        # Never a name, a word of one remembered, or joined to one by "and".
+                        continue
+                    if key in self.ordinary or not (
+                        _cue_before(view, start) or _action(view, start, m.end())
+                    ):
+                        singles.append((start, m.end(), run))
+                        continue
             tokens = [
                 (t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, m.end())
             ]
             runs.append(tokens)
-            for start, end in self._people_in_run(text, tokens):
+            for start, end in self._people_in_run(view, tokens):
                 found.append(Span(start, end, "PERSON", 0.85))
                 self._remember(tokens, start, end, words)
                 covered.update(s for s, _e, _w in tokens if start <= s < end)
@@ -623,19 +749,23 @@ class PersonRecognizer:
         mentions = [*singles, *(token for tokens in runs for token in tokens)]
         starts = {span.start for span in found}
         ends = {span.end for span in found}
+        # Runs (one-word runs too) whose words read differently since they were decided.
+        again: list[list[tuple[int, int, str]]] = []
         while True:
+            since = len(view)
             new: list[Span] = []
             for s, e, w in mentions:
                 if w in words and s not in covered:
                     new.append(Span(s, e, "PERSON", 0.8))
                     covered.add(s)
-            for tokens in split:
+                    view.add(s, e)
+            for tokens, force in (*((t, False) for t in split), *((t, True) for t in again)):
                 part: list[tuple[int, int, str]] = []
                 for token in (*tokens, None):
                     if token is not None and token[0] not in covered:
                         part.append(token)
                         continue
-                    if part and len(part) < len(tokens):
+                    if part and (force or len(part) < len(tokens)):
                         if (
                             len(part) == 1
                             and (part[0][1] in beside or part[0][0] in beside)
@@ -643,9 +773,9 @@ class PersonRecognizer:
                         ):
                             pairable.setdefault(part[0][0], part[0])
                         seen = (part[0][0], part[-1][0])
-                        if seen not in decided:
+                        if force or seen not in decided:
                             decided.add(seen)
-                            for start, end in self._people_in_run(text, part):
+                            for start, end in self._people_in_run(view, part):
                                 new.append(Span(start, end, "PERSON", 0.85))
                                 self._remember(part, start, end, words)
                                 covered.update(t for t, _e, _w in part if start <= t < end)
@@ -655,11 +785,25 @@ class PersonRecognizer:
                     new.append(Span(s, e, "PERSON", 0.8))
                     covered.add(s)
                     words.add(w)
+                    view.add(s, e)
             if not new:
                 return found
             found.extend(new)
             starts.update(span.start for span in new)
             ends.update(span.end for span in new)
+            again = [
+                tokens
+                for tokens in runs
+                if any(
+                    t not in covered and view.touched_since(since, t, _READS_BEFORE)
+                    for t, _e, _w in tokens
+                )
+            ]
+            again.extend(
+                [(t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, s, e)]
+                for s, e, _w in singles
+                if s not in covered and view.touched_since(since, s, _READS_BEFORE)
+            )
 
 
 @hookimpl
