@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from coprolib.ledger.audit import note_digest, parse_rows_list
+from coprolib.ledger.audit import note_digest
+from coprolib.ledger.audit_store import AuditStore
+from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import ERASED, KIND_ORDER, PROTECTED, dumps
 from coprolib.ledger.crypto import KeyRing
+from coprolib.ledger.delegate import Via
 from coprolib.ledger.erasure import (
     erase_answer_summary,
     erase_consent_record,
@@ -19,9 +22,7 @@ from coprolib.ledger.erasure import (
 )
 from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.outbox import OutboxStore, share_digest
-from coprolib.ledger.record_store import _kind_of_cls, event_digest, record_digest
-from coprolib.ledger.types import AuditEntry, AuditVerification
-from coprolib.ledger.verify import audit_rows, verify_chain
+from coprolib.ledger.record_store import RecordStore, _kind_of_cls, event_digest, record_digest
 from coprolib.records import (
     BUNDLE_TYPES,
     Consent,
@@ -35,61 +36,60 @@ from coprolib.records import (
 from coprolib.records.convert import unstructure
 
 
-class Ledger(OutboxStore):
+class Ledger(RecordStore):
     """What the library remembers: records, consent, shares, receipts, jobs and the audit chain.
 
     Open one with :func:`coprolib.ledger.open_ledger`. Use it as a context manager, or call
     :meth:`close`. Group writes with :meth:`transaction` to make them all-or-nothing. A handle
     is one database connection: give each thread or process its own (several may write to the
     same ledger at once).
+
+    It is composed of stores that share its connection, transactions, encryption and audit
+    buffer: shares, receipts, jobs and destination pauses in :attr:`outbox`
+    (:class:`~coprolib.ledger.outbox.OutboxStore`), reading, noting and verifying the audit chain
+    in :attr:`audit` (:class:`~coprolib.ledger.audit_store.AuditStore`). The ledger's methods of
+    the same names hand off to them (:class:`~coprolib.ledger.delegate.Via`), so either spelling
+    works; a store is usable only while its ledger is.
     """
+
+    def __init__(self, backend: Backend, *, actor: str, keys: KeyRing | None) -> None:
+        super().__init__(backend, actor=actor, keys=keys)
+        #: Shares, receipts, outbox jobs and destination pauses.
+        self.outbox = OutboxStore(self)
+        #: The audit chain: reading it, notes, verifying it.
+        self.audit = AuditStore(self)
+
+    put_share = Via("outbox", OutboxStore.put_share)
+    get_share = Via("outbox", OutboxStore.get_share)
+    get_shares = Via("outbox", OutboxStore.get_shares)
+    list_shares = Via("outbox", OutboxStore.list_shares)
+    set_share_status = Via("outbox", OutboxStore.set_share_status)
+    set_share_statuses = Via("outbox", OutboxStore.set_share_statuses)
+    add_receipt = Via("outbox", OutboxStore.add_receipt)
+    add_receipts = Via("outbox", OutboxStore.add_receipts)
+    record_delivered = Via("outbox", OutboxStore.record_delivered)
+    delivered_receipt = Via("outbox", OutboxStore.delivered_receipt)
+    receipts_for = Via("outbox", OutboxStore.receipts_for)
+    enqueue_job = Via("outbox", OutboxStore.enqueue_job)
+    claim_jobs = Via("outbox", OutboxStore.claim_jobs)
+    renew_leases = Via("outbox", OutboxStore.renew_leases)
+    settle_jobs = Via("outbox", OutboxStore.settle_jobs)
+    finish_job = Via("outbox", OutboxStore.finish_job)
+    finish_jobs = Via("outbox", OutboxStore.finish_jobs)
+    get_job = Via("outbox", OutboxStore.get_job)
+    job_history = Via("outbox", OutboxStore.job_history)
+    list_jobs = Via("outbox", OutboxStore.list_jobs)
+    job_counts = Via("outbox", OutboxStore.job_counts)
+    destination_states = Via("outbox", OutboxStore.destination_states)
+    pause_destination = Via("outbox", OutboxStore.pause_destination)
+    note_destination_error = Via("outbox", OutboxStore.note_destination_error)
+    resume_destination = Via("outbox", OutboxStore.resume_destination)
+    audit_entries = Via("audit", AuditStore.audit_entries)
+    record_audit = Via("audit", AuditStore.record_audit)
+    verify_audit = Via("audit", AuditStore.verify_audit)
 
     def __enter__(self) -> Ledger:
         return self
-
-    # --- audit --------------------------------------------------------------------------
-
-    def audit_entries(self) -> Iterator[AuditEntry]:
-        """Every audit entry, oldest first."""
-        last = 0
-        while True:
-            rows = self._db.query(
-                "SELECT seq, at, actor, action, scope, ref, digest, prev_hash, hash FROM audit"
-                " WHERE seq > ? ORDER BY seq LIMIT 1000",
-                (last,),
-            )
-            for r in rows:
-                yield AuditEntry(
-                    seq=int(r[0]),
-                    at=r[1],
-                    actor=r[2],
-                    action=r[3],
-                    scope=r[4],
-                    ref=r[5],
-                    digest=r[6],
-                    prev_hash=r[7],
-                    hash=r[8],
-                    rows=tuple(parse_rows_list(audit_rows(self._db, int(r[0])) or "[]"))
-                    if r[4] == "rows"
-                    else (),
-                )
-            if len(rows) < 1000:
-                return
-            last = int(rows[-1][0])
-
-    def record_audit(self, action: str, ref: str, digest: str) -> None:
-        """Append an entry for an action that changes no row (e.g. a consent override used).
-        ``ref`` and ``digest`` must be ids and digests, never content."""
-        if not action.strip() or not ref.strip():
-            raise LedgerError("an audit entry needs an action and a reference")
-        with self.transaction():
-            self._audit(action, ref, digest, scope="note")
-
-    def verify_audit(self) -> AuditVerification:
-        """Recompute the chain and check every audited row against its latest entry."""
-        return verify_chain(self._db)
-
-    # --- export -------------------------------------------------------------------------
 
     def export_records(self, types: list[type[Any]] | None = None) -> Iterator[Any]:
         """Every record (of ``types``, default all) in an order that satisfies references.
