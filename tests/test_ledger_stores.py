@@ -1,5 +1,6 @@
-"""The ledger is composed of stores: each method it hands off reaches the store's own method, and a
-ledger nobody holds is freed at once (no reference cycle through its stores)."""
+"""The ledger is composed of stores (records, outbox, audit): each method it hands off reaches
+the store's own method, and a ledger nobody holds is freed at once (no reference cycle through
+its stores)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from coprolib.ledger import Ledger, open_ledger
 from coprolib.ledger.delegate import Via
+from coprolib.records import Story
 
 
 def _handed_off() -> list[tuple[str, Via[..., object]]]:
@@ -18,7 +20,7 @@ def _handed_off() -> list[tuple[str, Via[..., object]]]:
 
 
 def test_ledger_hands_off_to_its_stores() -> None:
-    assert {v.store for _, v in _handed_off()} >= {"outbox", "audit"}
+    assert {v.store for _, v in _handed_off()} == {"records", "outbox", "audit"}
 
 
 @pytest.mark.parametrize("name", [name for name, _ in _handed_off()])
@@ -35,6 +37,7 @@ def test_an_unheld_ledger_is_freed_without_the_garbage_collector(tmp_path: Path)
     ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", actor="test")
     ledger.list_shares()  # each hand-off is kept on the handle after its first use
     ledger.audit_entries()
+    ledger.count(Story)
     ref = weakref.ref(ledger)
     was_enabled = gc.isenabled()
     gc.disable()

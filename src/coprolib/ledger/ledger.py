@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import builtins
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from coprolib.ledger.audit import note_digest
 from coprolib.ledger.audit_store import AuditStore
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import ERASED, KIND_ORDER, PROTECTED, dumps
+from coprolib.ledger.core import LedgerCore
 from coprolib.ledger.crypto import KeyRing
 from coprolib.ledger.delegate import Via
 from coprolib.ledger.erasure import (
@@ -35,8 +37,10 @@ from coprolib.records import (
 )
 from coprolib.records.convert import unstructure
 
+T = TypeVar("T")
 
-class Ledger(RecordStore):
+
+class Ledger(LedgerCore):
     """What the library remembers: records, consent, shares, receipts, jobs and the audit chain.
 
     Open one with :func:`coprolib.ledger.open_ledger`. Use it as a context manager, or call
@@ -45,7 +49,9 @@ class Ledger(RecordStore):
     same ledger at once).
 
     It is composed of stores that share its connection, transactions, encryption and audit
-    buffer: shares, receipts, jobs and destination pauses in :attr:`outbox`
+    buffer (:class:`~coprolib.ledger.core.LedgerCore`): records and consent events in
+    :attr:`records` (:class:`~coprolib.ledger.record_store.RecordStore`); shares, receipts, jobs
+    and destination pauses in :attr:`outbox`
     (:class:`~coprolib.ledger.outbox.OutboxStore`), reading, noting and verifying the audit chain
     in :attr:`audit` (:class:`~coprolib.ledger.audit_store.AuditStore`). The ledger's methods of
     the same names hand off to them (:class:`~coprolib.ledger.delegate.Via`), so either spelling
@@ -54,11 +60,24 @@ class Ledger(RecordStore):
 
     def __init__(self, backend: Backend, *, actor: str, keys: KeyRing | None) -> None:
         super().__init__(backend, actor=actor, keys=keys)
+        #: Records, consent events and the theme/purpose index of stories.
+        self.records = RecordStore(self)
         #: Shares, receipts, outbox jobs and destination pauses.
         self.outbox = OutboxStore(self)
         #: The audit chain: reading it, notes, verifying it.
         self.audit = AuditStore(self)
 
+    add = Via("records", RecordStore.add)
+    import_bundle = Via("records", RecordStore.import_bundle)
+    import_records = Via("records", RecordStore.import_records)
+    replace = Via("records", RecordStore.replace)
+    lock_consent = Via("records", RecordStore.lock_consent)
+    append_consent_event = Via("records", RecordStore.append_consent_event)
+    story_ids_for = Via("records", RecordStore.story_ids_for)
+    consents_of = Via("records", RecordStore.consents_of)
+    consents_for_story = Via("records", RecordStore.consents_for_story)
+    count = Via("records", RecordStore.count)
+    is_erased = Via("records", RecordStore.is_erased)
     put_share = Via("outbox", OutboxStore.put_share)
     get_share = Via("outbox", OutboxStore.get_share)
     get_shares = Via("outbox", OutboxStore.get_shares)
@@ -91,7 +110,50 @@ class Ledger(RecordStore):
     def __enter__(self) -> Ledger:
         return self
 
-    def export_records(self, types: list[type[Any]] | None = None) -> Iterator[Any]:
+    # --- records: generic, so handed off by hand (a descriptor would fix ``T``) ---------
+
+    def get(self, cls: type[T], record_id: str) -> T | None:
+        """The record of type ``cls`` with this id, or ``None``."""
+        return self.records.get(cls, record_id)
+
+    def get_many(self, cls: type[T], record_ids: Iterable[str]) -> dict[str, T]:
+        """The records of type ``cls`` with these ids, by id (ids not found are left out): one
+        query per 500 ids."""
+        return self.records.get_many(cls, record_ids)
+
+    def list(
+        self,
+        cls: type[T],
+        *,
+        contributor: str | None = None,
+        story: str | None = None,
+        theme: str | None = None,
+        status: str | None = None,
+        domain: str | None = None,
+        insight: str | None = None,
+        purpose: str | None = None,
+    ) -> Iterator[T]:
+        """Records of type ``cls`` in the order they were added, filtered.
+
+        ``contributor``: stories, activities, consents, feedback of that contributor.
+        ``story``: consents covering the story (listed, or all of a contributor's stories),
+        insights with it as evidence, feedback about it. ``theme``: stories and insights.
+        ``status``: consents (current status), insights, outcomes (latest), feedback.
+        ``domain``: insights. ``insight``: outcomes and feedback. ``purpose``: stories with at
+        least one covering consent whose current terms allow that purpose and have not expired.
+        A filter that does not apply to ``cls`` raises :class:`LedgerError`."""
+        return self.records.list(
+            cls,
+            contributor=contributor,
+            story=story,
+            theme=theme,
+            status=status,
+            domain=domain,
+            insight=insight,
+            purpose=purpose,
+        )
+
+    def export_records(self, types: builtins.list[type[Any]] | None = None) -> Iterator[Any]:
         """Every record (of ``types``, default all) in an order that satisfies references.
         An involvement leaves the ledger only when the person agreed (``agreed_to_share``)."""
         by_kind = {_kind_of_cls(cls): cls for cls in BUNDLE_TYPES.values()}
@@ -170,7 +232,7 @@ class Ledger(RecordStore):
                 if drawn and self._overwrite(answer, erase_answer_summary(answer), erased=0):
                     counts["answers"] += 1
             addressed = {fb.id for fb in feedback} | {fb.share_id for fb in feedback if fb.share_id}
-            touched: list[str] = []
+            touched: builtins.list[str] = []
             for row in list(self.list_shares()):
                 share = row.share
                 to_person = share.id in addressed or share.subject_id in addressed
@@ -192,7 +254,7 @@ class Ledger(RecordStore):
                 self._compact_when_committed()
         return counts
 
-    def _stories_of(self, contributor_id: str) -> list[Story]:
+    def _stories_of(self, contributor_id: str) -> builtins.list[Story]:
         """The person's stories: by the reference index, and by the stories' own
         ``contributor_ids`` (so a damaged index cannot hide one)."""
         found = {s.id: s for s in self.list(Story, contributor=contributor_id)}
@@ -206,7 +268,7 @@ class Ledger(RecordStore):
                     found[sid] = story
         return [s for s in found.values() if contributor_id in s.contributor_ids]
 
-    def _consents_of(self, contributor_id: str) -> list[Consent]:
+    def _consents_of(self, contributor_id: str) -> builtins.list[Consent]:
         ids = {c.id for c in self.list(Consent, contributor=contributor_id)}
         ids.update(
             r[0]
@@ -267,7 +329,7 @@ class Ledger(RecordStore):
         for version, (was, ev) in enumerate(zip(old.events, new.events, strict=True), 1):
             if was == ev:
                 continue
-            row_ = self._event_row(new.id, version, ev)
+            row_ = self.records._event_row(new.id, version, ev)
             self._db.execute(
                 "UPDATE consent_events SET data = ? WHERE consent_id = ? AND version = ?",
                 (row_[3], new.id, version),
@@ -280,7 +342,7 @@ class Ledger(RecordStore):
             events += 1
         return header, events
 
-    def _erase_job_errors(self, share_ids: list[str]) -> int:
+    def _erase_job_errors(self, share_ids: builtins.list[str]) -> int:
         """Replace the error text of every job for these shares; how many jobs changed."""
         from coprolib.ledger.outbox import _JOB_COLUMNS, job_digest
 

@@ -13,6 +13,7 @@ import builtins
 import datetime as dt
 import itertools
 import json
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -176,15 +177,25 @@ class _AccessModel:
                     yield (theme, purpose, sid, expires)
 
 
-class RecordStore(LedgerCore):
-    """The record half of the ledger API."""
+class RecordStore:
+    """Records and consent events, on the ledger's shared core (connection, transactions,
+    field encryption, audit): adding, importing, reading, filtering and replacing records,
+    appending consent events, and the theme/purpose index of stories (``story_access``)."""
 
-    # Per transaction (set by _reset_tx, which every transaction starts with).
+    def __init__(self, core: LedgerCore) -> None:
+        # Weak, so a ledger holding this store is freed (and its connection closed) as soon as
+        # nothing else holds it; no reference cycle. The core holds this store strongly, to
+        # call its per-transaction hooks.
+        self._core: LedgerCore = weakref.proxy(core)
+        self.reset_tx()
+        core._tx_hooks.append(self)
+
+    # Per transaction (set by reset_tx, which the core calls as every transaction begins).
     _access_model: _AccessModel
     _held: dict[str, bool]
 
-    def _reset_tx(self) -> None:
-        super()._reset_tx()
+    def reset_tx(self) -> None:
+        """The core's hook: forget what the last transaction wrote."""
         self._access_model = _AccessModel()
         self._held = {}
 
@@ -194,7 +205,7 @@ class RecordStore(LedgerCore):
         a concurrent writer's is caught by the unique key."""
         held = self._held.get(kind)
         if held is None:
-            row = self._db.query_one("SELECT 1 FROM records WHERE kind = ? LIMIT 1", (kind,))
+            row = self._core._db.query_one("SELECT 1 FROM records WHERE kind = ? LIMIT 1", (kind,))
             held = self._held[kind] = row is not None
         return held
 
@@ -208,7 +219,7 @@ class RecordStore(LedgerCore):
         added in the same call or transaction count). Returns counts per bundle key."""
         if attrs.has(type(records)):
             records = (records,)
-        with self.transaction():
+        with self._core.transaction():
             return self._add_stream(records, None)
 
     def import_bundle(self, bundle: Any) -> dict[str, int]:
@@ -217,7 +228,7 @@ class RecordStore(LedgerCore):
         ordered = itertools.chain.from_iterable(
             getattr(bundle, key, ()) for key in _bundle_keys_in_order()
         )
-        with self.transaction():
+        with self._core.transaction():
             return self._add_stream(ordered, None)
 
     def import_records(
@@ -226,7 +237,7 @@ class RecordStore(LedgerCore):
         """Import a stream of records (e.g. from :func:`coprolib.records.bundle.iter_jsonl`) in one
         transaction without holding them all in memory. ``progress(n)`` is called with the
         number of records written so far after each chunk."""
-        with self.transaction():
+        with self._core.transaction():
             return self._add_stream(records, progress)
 
     def _add_stream(
@@ -253,18 +264,18 @@ class RecordStore(LedgerCore):
                 if recs:
                     self._insert_kind(kind, recs)
                     counts[key_of[kind]] += len(recs)
-            self._access_dirty.update(s.id for s in by_kind.get("story", ()))
-            self._access_dirty.update(self._covered_stories(by_kind.get("consent", [])))
+            self._core._access_dirty.update(s.id for s in by_kind.get("story", ()))
+            self._core._access_dirty.update(self._covered_stories(by_kind.get("consent", [])))
             done += len(chunk)
             if done >= next_analyze:
-                self._db.analyze()
+                self._core._db.analyze()
                 next_analyze = done * 4
             if progress is not None:
                 progress(done)
         return counts
 
     def _insert_kind(self, kind: str, recs: list[Any]) -> None:
-        seen = self._tx_ids.setdefault(kind, set())
+        seen = self._core._tx_ids.setdefault(kind, set())
         fresh: list[str] = []
         for rec in recs:
             if rec.id in seen:
@@ -275,7 +286,7 @@ class RecordStore(LedgerCore):
                 )
             seen.add(rec.id)
             fresh.append(rec.id)
-        clash = self._existing_ids(kind, fresh) if self._held_before(kind) else set()
+        clash = self._core._existing_ids(kind, fresh) if self._held_before(kind) else set()
         if clash:
             first = next(r.id for r in recs if r.id in clash)
             raise LedgerError(
@@ -288,8 +299,8 @@ class RecordStore(LedgerCore):
         event_rows = []
         state_rows: list[tuple[Any, ...]] = []
         purpose_rows: list[tuple[Any, ...]] = []
-        audit = self._audit
-        encode = self._encode
+        audit = self._core._audit
+        encode = self._core._encode
         model = self._access_model
         for rec in recs:
             rec_id = rec.id
@@ -315,7 +326,7 @@ class RecordStore(LedgerCore):
         for row in event_rows:
             self._audit_event(row)
         try:
-            self._db.bulk_insert("records", _RECORD_COLUMNS, rows)
+            self._core._db.bulk_insert("records", _RECORD_COLUMNS, rows)
         except Exception as exc:
             if is_integrity_error(exc):  # another writer got there between check and insert
                 raise LedgerError(
@@ -323,13 +334,13 @@ class RecordStore(LedgerCore):
                     "(added by another writer at the same time)"
                 ) from None
             raise
-        self._db.bulk_insert("record_refs", ("kind", "id", "ref_kind", "ref_id"), ref_rows)
+        self._core._db.bulk_insert("record_refs", ("kind", "id", "ref_kind", "ref_id"), ref_rows)
         if kind == "consent":
-            self._db.bulk_insert(
+            self._core._db.bulk_insert(
                 "consent_events", ("consent_id", "version", "at", "data"), event_rows
             )
-            self._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
-            self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
+            self._core._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
+            self._core._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
 
     def _event_row(
         self, consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
@@ -341,12 +352,12 @@ class RecordStore(LedgerCore):
             consent_id,
             version,
             utc_text(ev.at),
-            self._encode("consent_events", "consent_event", f"{consent_id}:{version}", data),
+            self._core._encode("consent_events", "consent_event", f"{consent_id}:{version}", data),
         )
 
     def _audit_event(self, row: tuple[Any, ...]) -> None:
         consent_id, version, at, data = row
-        self._audit(
+        self._core._audit(
             "consent_event",
             f"consent_event:{consent_id}:{version}",
             event_digest(consent_id, version, at, data),
@@ -355,30 +366,30 @@ class RecordStore(LedgerCore):
     def _ref_rows(self, kind: str, rec: Any) -> list[tuple[str, str, str, str]]:
         out: list[tuple[str, str, str, str]] = []
         seen: set[tuple[str, str]] = set()
-        known = self._tx_ids
+        known = self._core._tx_ids
         for field, ref_kind, ref_id in references(rec):
             if (ref_kind, ref_id) in seen:
                 continue
             seen.add((ref_kind, ref_id))
             out.append((kind, rec.id, ref_kind, ref_id))
             if ref_kind != "theme" and ref_id not in known.get(ref_kind, ()):
-                self._pending.append((kind, rec.id, field, ref_kind, ref_id))
+                self._core._pending.append((kind, rec.id, field, ref_kind, ref_id))
         return out
 
     def _write_consent_state(self, consent: Consent) -> None:
         self._access_model.drop()
         state, purposes = _consent_state_rows(consent)
-        self._db.execute("DELETE FROM consent_state WHERE consent_id = ?", (consent.id,))
-        self._db.execute("DELETE FROM consent_purposes WHERE consent_id = ?", (consent.id,))
-        self._db.bulk_insert("consent_state", _STATE_COLUMNS, [state])
-        self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purposes)
+        self._core._db.execute("DELETE FROM consent_state WHERE consent_id = ?", (consent.id,))
+        self._core._db.execute("DELETE FROM consent_purposes WHERE consent_id = ?", (consent.id,))
+        self._core._db.bulk_insert("consent_state", _STATE_COLUMNS, [state])
+        self._core._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purposes)
 
     def _covered_stories(self, consents: builtins.list[Consent]) -> set[str]:
         """Ids of the stories the consents cover (listed, or all their contributor's)."""
         out: set[str] = set()
         # A contributor this transaction added has no stories but the ones it added, and
         # those are marked already.
-        added = self._tx_ids.get("contributor", ())
+        added = self._core._tx_ids.get("contributor", ())
         everyone = sorted(
             {
                 c.contributor_id
@@ -388,7 +399,7 @@ class RecordStore(LedgerCore):
         )
         for c in consents:
             out.update(c.story_ids)
-        out |= self._first_column_in(
+        out |= self._core._first_column_in(
             "SELECT id FROM record_refs WHERE ref_kind = 'contributor' AND kind = 'story'"
             " AND ref_id {in_}",
             (),
@@ -396,8 +407,8 @@ class RecordStore(LedgerCore):
         )
         return out
 
-    def _refresh_access(self, story_ids: builtins.list[str]) -> None:
-        """Recompute ``story_access`` rows for these stories (themes x allowed purposes).
+    def refresh_access(self, story_ids: builtins.list[str]) -> None:
+        """The core's hook before commit: recompute ``story_access`` rows for these stories (themes x allowed purposes).
         Stories this transaction added have no rows yet; theirs are computed from what it
         wrote (see :class:`_AccessModel`). The others go through SQL: in slices of ids for a
         few, in one set-based pass through a temporary table for many."""
@@ -414,17 +425,17 @@ class RecordStore(LedgerCore):
 
     def _insert_new_access(self, story_ids: builtins.list[str]) -> None:
         model = self._access_model
-        added = self._tx_ids.get("contributor", set())
+        added = self._core._tx_ids.get("contributor", set())
         older = sorted({c for s in story_ids for c in model.stories[s][1] if c not in added})
         earlier: dict[str, list[_Grant]] = {}
         if older:
-            rows = self._db.query(
+            rows = self._core._db.query(
                 "SELECT contributor_id, purpose, expires FROM consent_purposes"
                 " WHERE all_stories = 1 AND contributor_id = ANY(?)"
-                if self._db.dialect == "postgres"
+                if self._core._db.dialect == "postgres"
                 else "SELECT contributor_id, purpose, expires FROM consent_purposes"
                 " WHERE all_stories = 1 AND contributor_id IN (SELECT value FROM json_each(?))",
-                (older if self._db.dialect == "postgres" else json.dumps(older),),
+                (older if self._core._db.dialect == "postgres" else json.dumps(older),),
             )
             for contributor_id, purpose, expires in rows:
                 earlier.setdefault(contributor_id, []).append((purpose, expires))
@@ -434,33 +445,33 @@ class RecordStore(LedgerCore):
             batch = list(itertools.islice(it, 5000))
             if not batch:
                 break
-            self._db.bulk_insert("story_access", columns, batch)
+            self._core._db.bulk_insert("story_access", columns, batch)
 
     def _refresh_access_sql(self, story_ids: builtins.list[str]) -> None:
         if not story_ids:
             return
         if len(story_ids) > _ACCESS_BULK:
-            self._db.analyze()
-            self._db.execute(
+            self._core._db.analyze()
+            self._core._db.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS access_dirty (story_id TEXT PRIMARY KEY)"
             )
-            self._db.execute("DELETE FROM access_dirty")
-            self._db.bulk_insert("access_dirty", ("story_id",), [(i,) for i in story_ids])
+            self._core._db.execute("DELETE FROM access_dirty")
+            self._core._db.bulk_insert("access_dirty", ("story_id",), [(i,) for i in story_ids])
             every = "SELECT story_id FROM access_dirty"
-            self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({every})")
+            self._core._db.execute(f"DELETE FROM story_access WHERE story_id IN ({every})")
             # In primary-key order: the index then grows at its end instead of at random.
-            self._db.execute(
+            self._core._db.execute(
                 "INSERT INTO story_access (theme, purpose, story_id, expires)"
                 + ACCESS_ROWS.format(ids=every)
                 + " ORDER BY theme, purpose, story_id"
             )
-            self._db.execute("DELETE FROM access_dirty")
+            self._core._db.execute("DELETE FROM access_dirty")
             return
         for i in range(0, len(story_ids), 400):
             chunk = story_ids[i : i + 400]
             marks = ",".join("?" * len(chunk))
-            self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({marks})", chunk)
-            self._db.execute(
+            self._core._db.execute(f"DELETE FROM story_access WHERE story_id IN ({marks})", chunk)
+            self._core._db.execute(
                 "INSERT INTO story_access (theme, purpose, story_id, expires)"
                 + ACCESS_ROWS.format(ids=marks),
                 (*chunk, *chunk),
@@ -475,9 +486,9 @@ class RecordStore(LedgerCore):
                 "a consent is never replaced; append an event with append_consent_event",
                 record=where,
             )
-        with self.transaction():
-            row = self._db.query_one(
-                f"SELECT erased FROM records WHERE kind = ? AND id = ?{self._db.for_update}",
+        with self._core.transaction():
+            row = self._core._db.query_one(
+                f"SELECT erased FROM records WHERE kind = ? AND id = ?{self._core._db.for_update}",
                 (kind, record.id),
             )
             if row is None:
@@ -486,20 +497,22 @@ class RecordStore(LedgerCore):
                 raise LedgerError(
                     "was erased; an erased record cannot be given new content", record=where
                 )
-            data = self._encode("records", kind, record.id, unstructure(record))
+            data = self._core._encode("records", kind, record.id, unstructure(record))
             status, domain = index_columns(record)
-            self._db.execute(
+            self._core._db.execute(
                 "UPDATE records SET data = ?, status = ?, domain = ? WHERE kind = ? AND id = ?",
                 (data, status, domain, kind, record.id),
             )
-            self._db.execute("DELETE FROM record_refs WHERE kind = ? AND id = ?", (kind, record.id))
-            self._db.bulk_insert(
+            self._core._db.execute(
+                "DELETE FROM record_refs WHERE kind = ? AND id = ?", (kind, record.id)
+            )
+            self._core._db.bulk_insert(
                 "record_refs", ("kind", "id", "ref_kind", "ref_id"), self._ref_rows(kind, record)
             )
             if kind == "story":
-                self._access_dirty.add(record.id)
+                self._core._access_dirty.add(record.id)
                 self._access_model.drop()
-            self._audit(
+            self._core._audit(
                 "replace",
                 f"{kind}:{record.id}",
                 record_digest(kind, record.id, data, status, domain, 0),
@@ -514,8 +527,8 @@ class RecordStore(LedgerCore):
         # version the one before it wrote (a lock on a row that was replaced would be released
         # with no row, and two waiters would both write the same version). SQLite's write
         # transaction already holds the only write lock.
-        self._db.query_one(
-            f"SELECT seq FROM records WHERE kind = 'consent' AND id = ?{self._db.for_update}",
+        self._core._db.query_one(
+            f"SELECT seq FROM records WHERE kind = 'consent' AND id = ?{self._core._db.for_update}",
             (consent_id,),
         )
         return self.get(Consent, consent_id)
@@ -526,7 +539,7 @@ class RecordStore(LedgerCore):
         where = f"consent {consent_id!r}"
         if not isinstance(event, ConsentEvent):
             raise LedgerError(f"expected a ConsentEvent, got {type(event).__name__}", record=where)
-        with self.transaction():
+        with self._core.transaction():
             consent = self.lock_consent(consent_id)
             if consent is None:
                 raise LedgerError(
@@ -542,9 +555,9 @@ class RecordStore(LedgerCore):
                 ) from None
             row = self._event_row(consent_id, new.version, event)
             self._audit_event(row)
-            self._db.execute(_INSERT_EVENT, row)
+            self._core._db.execute(_INSERT_EVENT, row)
             self._write_consent_state(new)
-            self._access_dirty.update(self._covered_stories([new]))
+            self._core._access_dirty.update(self._covered_stories([new]))
             return new
 
     # --- reading ------------------------------------------------------------------------
@@ -552,7 +565,7 @@ class RecordStore(LedgerCore):
     def get(self, cls: type[T], record_id: str) -> T | None:
         """The record of type ``cls`` with this id, or ``None``."""
         kind = _kind_of_cls(cls)
-        row = self._db.query_one(
+        row = self._core._db.query_one(
             "SELECT data FROM records WHERE kind = ? AND id = ?", (kind, record_id)
         )
         if row is None:
@@ -564,21 +577,21 @@ class RecordStore(LedgerCore):
         if kind == "consent" and rows:
             ids = [r[0] for r in rows]
             marks = ",".join("?" * len(ids))
-            for cid, version, text in self._db.query(
+            for cid, version, text in self._core._db.query(
                 "SELECT consent_id, version, data FROM consent_events"
                 f" WHERE consent_id IN ({marks}) ORDER BY consent_id, version",
                 ids,
             ):
                 events.setdefault(cid, []).append(
-                    self._plain("consent_events", "consent_event", f"{cid}:{version}", text)
-                    if self._key_id is not None
+                    self._core._plain("consent_events", "consent_event", f"{cid}:{version}", text)
+                    if self._core._key_id is not None
                     else _json(text)
                 )
         out = []
         # The converter's hook for the class, looked up once per page rather than per row;
         # a row it rejects goes through _load, which names the record and the problem.
         hook = converter.get_structure_hook(cls)
-        plain = self._plain if self._key_id is not None else None
+        plain = self._core._plain if self._core._key_id is not None else None
         loads = json.loads
         for rec_id, text in rows:
             data = loads(text) if plain is None else plain("records", kind, rec_id, text)
@@ -587,7 +600,7 @@ class RecordStore(LedgerCore):
             try:
                 out.append(hook(data, cls))
             except Exception:
-                out.append(self._load(cls, kind, rec_id, data))
+                out.append(self._core._load(cls, kind, rec_id, data))
         return out
 
     def list(
@@ -642,7 +655,7 @@ class RecordStore(LedgerCore):
     ) -> Iterator[Any]:
         last = 0
         while True:
-            rows = self._db.query(sql, (*params, last))
+            rows = self._core._db.query(sql, (*params, last))
             if not rows:
                 return
             last = rows[-1][0]
@@ -691,7 +704,7 @@ class RecordStore(LedgerCore):
         """Ids (sorted) of stories with ``theme`` that a covering, unexpired consent allows
         for ``purpose`` now: one index range scan of ``story_access``. The planner still
         checks every consent in full before anything is shared."""
-        rows = self._db.query(
+        rows = self._core._db.query(
             "SELECT story_id FROM story_access WHERE theme = ? AND purpose = ?"
             " AND (expires IS NULL OR expires >= ?) ORDER BY story_id",
             (theme, str(purpose), dt.date.today().isoformat()),
@@ -707,7 +720,7 @@ class RecordStore(LedgerCore):
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
+            rows = self._core._db.query(
                 f"SELECT id, data FROM records WHERE kind = ? AND id IN ({marks})", (kind, *chunk)
             )
             for record in self._rows_to_records(cls, kind, [(r[0], r[1]) for r in rows]):
@@ -721,7 +734,7 @@ class RecordStore(LedgerCore):
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
+            rows = self._core._db.query(
                 "SELECT r.seq, r.id, r.data FROM records r WHERE r.kind = 'consent' AND r.id IN"
                 " (SELECT x.id FROM record_refs x WHERE x.kind = 'consent'"
                 f" AND x.ref_kind = 'contributor' AND x.ref_id IN ({marks}))",
@@ -738,14 +751,14 @@ class RecordStore(LedgerCore):
 
     def count(self, cls: type[Any]) -> int:
         """How many records of this type the ledger holds (erased tombstones included)."""
-        row = self._db.query_one(
+        row = self._core._db.query_one(
             "SELECT count(*) FROM records WHERE kind = ?", (_kind_of_cls(cls),)
         )
         return int(row[0]) if row else 0
 
     def is_erased(self, cls: type[Any], record_id: str) -> bool:
         """Whether the record is an erasure tombstone."""
-        row = self._db.query_one(
+        row = self._core._db.query_one(
             "SELECT erased FROM records WHERE kind = ? AND id = ?", (_kind_of_cls(cls), record_id)
         )
         return bool(row and row[0])
