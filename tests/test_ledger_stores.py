@@ -1,4 +1,4 @@
-"""The ledger is composed of stores (records, outbox, audit): each method it hands off reaches
+"""The ledger is composed of stores (records, consent, outbox, audit): each method it hands off reaches
 the store's own method, and a ledger nobody holds is freed at once (no reference cycle through
 its stores)."""
 
@@ -20,7 +20,7 @@ def _handed_off() -> list[tuple[str, Via[..., object]]]:
 
 
 def test_ledger_hands_off_to_its_stores() -> None:
-    assert {v.store for _, v in _handed_off()} == {"records", "outbox", "audit"}
+    assert {v.store for _, v in _handed_off()} == {"records", "consent", "outbox", "audit"}
 
 
 @pytest.mark.parametrize("name", [name for name, _ in _handed_off()])
@@ -38,6 +38,7 @@ def test_an_unheld_ledger_is_freed_without_the_garbage_collector(tmp_path: Path)
     ledger.list_shares()  # each hand-off is kept on the handle after its first use
     ledger.audit_entries()
     ledger.count(Story)
+    ledger.consents_of([])
     ref = weakref.ref(ledger)
     was_enabled = gc.isenabled()
     gc.disable()

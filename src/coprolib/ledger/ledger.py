@@ -10,6 +10,7 @@ from coprolib.ledger.audit import note_digest
 from coprolib.ledger.audit_store import AuditStore
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import ERASED, KIND_ORDER, PROTECTED, dumps
+from coprolib.ledger.consent_store import ConsentStore, event_digest
 from coprolib.ledger.core import LedgerCore
 from coprolib.ledger.crypto import KeyRing
 from coprolib.ledger.delegate import Via
@@ -24,7 +25,7 @@ from coprolib.ledger.erasure import (
 )
 from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.outbox import OutboxStore, share_digest
-from coprolib.ledger.record_store import RecordStore, _kind_of_cls, event_digest, record_digest
+from coprolib.ledger.record_store import RecordStore, _kind_of_cls, record_digest
 from coprolib.records import (
     BUNDLE_TYPES,
     Consent,
@@ -49,8 +50,10 @@ class Ledger(LedgerCore):
     same ledger at once).
 
     It is composed of stores that share its connection, transactions, encryption and audit
-    buffer (:class:`~coprolib.ledger.core.LedgerCore`): records and consent events in
-    :attr:`records` (:class:`~coprolib.ledger.record_store.RecordStore`); shares, receipts, jobs
+    buffer (:class:`~coprolib.ledger.core.LedgerCore`): records in :attr:`records`
+    (:class:`~coprolib.ledger.record_store.RecordStore`); consent events and state and the
+    stories' theme/purpose index in :attr:`consent`
+    (:class:`~coprolib.ledger.consent_store.ConsentStore`); shares, receipts, jobs
     and destination pauses in :attr:`outbox`
     (:class:`~coprolib.ledger.outbox.OutboxStore`), reading, noting and verifying the audit chain
     in :attr:`audit` (:class:`~coprolib.ledger.audit_store.AuditStore`). The ledger's methods of
@@ -60,8 +63,10 @@ class Ledger(LedgerCore):
 
     def __init__(self, backend: Backend, *, actor: str, keys: KeyRing | None) -> None:
         super().__init__(backend, actor=actor, keys=keys)
-        #: Records, consent events and the theme/purpose index of stories.
-        self.records = RecordStore(self)
+        #: Consent events and state, and the stories' theme/purpose index.
+        self.consent = ConsentStore(self)
+        #: Records (a consent's header among them).
+        self.records = RecordStore(self, self.consent)
         #: Shares, receipts, outbox jobs and destination pauses.
         self.outbox = OutboxStore(self)
         #: The audit chain: reading it, notes, verifying it.
@@ -71,11 +76,11 @@ class Ledger(LedgerCore):
     import_bundle = Via("records", RecordStore.import_bundle)
     import_records = Via("records", RecordStore.import_records)
     replace = Via("records", RecordStore.replace)
-    lock_consent = Via("records", RecordStore.lock_consent)
-    append_consent_event = Via("records", RecordStore.append_consent_event)
-    story_ids_for = Via("records", RecordStore.story_ids_for)
-    consents_of = Via("records", RecordStore.consents_of)
-    consents_for_story = Via("records", RecordStore.consents_for_story)
+    lock_consent = Via("consent", ConsentStore.lock_consent)
+    append_consent_event = Via("consent", ConsentStore.append_consent_event)
+    story_ids_for = Via("consent", ConsentStore.story_ids_for)
+    consents_of = Via("consent", ConsentStore.consents_of)
+    consents_for_story = Via("consent", ConsentStore.consents_for_story)
     count = Via("records", RecordStore.count)
     is_erased = Via("records", RecordStore.is_erased)
     put_share = Via("outbox", OutboxStore.put_share)
@@ -329,7 +334,7 @@ class Ledger(LedgerCore):
         for version, (was, ev) in enumerate(zip(old.events, new.events, strict=True), 1):
             if was == ev:
                 continue
-            row_ = self.records._event_row(new.id, version, ev)
+            row_ = self.consent._event_row(new.id, version, ev)
             self._db.execute(
                 "UPDATE consent_events SET data = ? WHERE consent_id = ? AND version = ?",
                 (row_[3], new.id, version),
