@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from coprolib.ledger import (
     SCHEMA_VERSION,
     LedgerError,
+    consent_store,
     open_ledger,
-    record_store,
     resolve_ledger_url,
 )
 from coprolib.ledger import schema as ledger_schema
@@ -356,7 +356,7 @@ def test_theme_purpose_index_agrees_with_the_direct_query(
     ledger, monkeypatch, n: int, model_max: int | None
 ) -> None:
     if model_max is not None:  # more stories than an import keeps in memory: SQL does them
-        monkeypatch.setattr(record_store, "_ACCESS_MODEL_MAX", model_max)
+        monkeypatch.setattr(consent_store, "_ACCESS_MODEL_MAX", model_max)
     people = [contributor(f"p-{i}") for i in range(n // 2)]
     themes = ("trust", "housing", "isolation")
     stories = [

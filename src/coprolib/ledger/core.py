@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from coprolib.ledger.audit import GENESIS, entry_hash, now_text, rows_digest, rows_list
 from coprolib.ledger.backends import Backend
@@ -24,6 +24,17 @@ _AUDIT_SPILL = 5000
 
 #: A reference still to be checked before commit: (record kind, record id, field, kind, id).
 PendingRef = tuple[str, str, str, str, str]
+
+
+class TransactionHooks(Protocol):
+    """What a store that keeps per-transaction state is told by the core it is registered with
+    (``core._tx_hooks``)."""
+
+    def reset_tx(self) -> None:
+        """A transaction begins or has ended: drop what the last one kept."""
+
+    def refresh_access(self, story_ids: list[str]) -> None:
+        """Just before commit: bring the theme/purpose index up to date for these stories."""
 
 
 class LedgerCore:
@@ -45,6 +56,8 @@ class LedgerCore:
         #: Set while writes that must pass on a plaintext ledger opened with a key run
         #: (turning encryption on, rekey, the migration note).
         self._key_setup = False
+        #: Stores told when a transaction begins and ends and just before it commits.
+        self._tx_hooks: list[TransactionHooks] = []
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -105,7 +118,9 @@ class LedgerCore:
             self._check_pending_refs()
             grew = bool(self._access_dirty)
             if grew:
-                self._refresh_access(sorted(self._access_dirty))
+                dirty = sorted(self._access_dirty)
+                for hook in self._tx_hooks:
+                    hook.refresh_access(dirty)
             self._flush_audit()
             self._db.commit()
         except BaseException:
@@ -170,9 +185,8 @@ class LedgerCore:
         self._tx_ids = {}
         self._pending = []
         self._access_dirty = set()
-
-    def _refresh_access(self, story_ids: list[str]) -> None:
-        """Bring the theme/purpose index up to date for these stories (see RecordStore)."""
+        for hook in self._tx_hooks:
+            hook.reset_tx()
 
     def _require_tx(self) -> None:
         if not self._depth:

@@ -26,7 +26,7 @@ from typing import Any
 from coprolib.ledger import schema
 from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import CLASS_BY_KIND, references
-from coprolib.ledger.record_store import _consent_state_rows
+from coprolib.ledger.consent_store import _consent_state_rows
 from coprolib.ledger.schema import _ALL_STORIES, ACCESS_ROWS, LEDGER_MARK
 from coprolib.records.convert import StructureError, converter, structure
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import builtins
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
-from coprolib.ledger.audit import note_digest, parse_rows_list
+from coprolib.ledger.audit import note_digest
+from coprolib.ledger.audit_store import AuditStore
+from coprolib.ledger.backends import Backend
 from coprolib.ledger.codec import ERASED, KIND_ORDER, PROTECTED, dumps
+from coprolib.ledger.consent_store import ConsentStore, event_digest
+from coprolib.ledger.core import LedgerCore
 from coprolib.ledger.crypto import KeyRing
+from coprolib.ledger.delegate import Via
 from coprolib.ledger.erasure import (
     erase_answer_summary,
     erase_consent_record,
@@ -19,9 +25,7 @@ from coprolib.ledger.erasure import (
 )
 from coprolib.ledger.errors import LedgerError
 from coprolib.ledger.outbox import OutboxStore, share_digest
-from coprolib.ledger.record_store import _kind_of_cls, event_digest, record_digest
-from coprolib.ledger.types import AuditEntry, AuditVerification
-from coprolib.ledger.verify import audit_rows, verify_chain
+from coprolib.ledger.record_store import RecordStore, _kind_of_cls, record_digest
 from coprolib.records import (
     BUNDLE_TYPES,
     Consent,
@@ -34,64 +38,127 @@ from coprolib.records import (
 )
 from coprolib.records.convert import unstructure
 
+T = TypeVar("T")
 
-class Ledger(OutboxStore):
+
+class Ledger(LedgerCore):
     """What the library remembers: records, consent, shares, receipts, jobs and the audit chain.
 
     Open one with :func:`coprolib.ledger.open_ledger`. Use it as a context manager, or call
     :meth:`close`. Group writes with :meth:`transaction` to make them all-or-nothing. A handle
     is one database connection: give each thread or process its own (several may write to the
     same ledger at once).
+
+    It is composed of stores that share its connection, transactions, encryption and audit
+    buffer (:class:`~coprolib.ledger.core.LedgerCore`): records in :attr:`records`
+    (:class:`~coprolib.ledger.record_store.RecordStore`); consent events and state and the
+    stories' theme/purpose index in :attr:`consent`
+    (:class:`~coprolib.ledger.consent_store.ConsentStore`); shares, receipts, jobs
+    and destination pauses in :attr:`outbox`
+    (:class:`~coprolib.ledger.outbox.OutboxStore`), reading, noting and verifying the audit chain
+    in :attr:`audit` (:class:`~coprolib.ledger.audit_store.AuditStore`). The ledger's methods of
+    the same names hand off to them (:class:`~coprolib.ledger.delegate.Via`), so either spelling
+    works; a store is usable only while its ledger is.
     """
+
+    def __init__(self, backend: Backend, *, actor: str, keys: KeyRing | None) -> None:
+        super().__init__(backend, actor=actor, keys=keys)
+        #: Consent events and state, and the stories' theme/purpose index.
+        self.consent = ConsentStore(self)
+        #: Records (a consent's header among them).
+        self.records = RecordStore(self, self.consent)
+        #: Shares, receipts, outbox jobs and destination pauses.
+        self.outbox = OutboxStore(self)
+        #: The audit chain: reading it, notes, verifying it.
+        self.audit = AuditStore(self)
+
+    add = Via("records", RecordStore.add)
+    import_bundle = Via("records", RecordStore.import_bundle)
+    import_records = Via("records", RecordStore.import_records)
+    replace = Via("records", RecordStore.replace)
+    lock_consent = Via("consent", ConsentStore.lock_consent)
+    append_consent_event = Via("consent", ConsentStore.append_consent_event)
+    story_ids_for = Via("consent", ConsentStore.story_ids_for)
+    consents_of = Via("consent", ConsentStore.consents_of)
+    consents_for_story = Via("consent", ConsentStore.consents_for_story)
+    count = Via("records", RecordStore.count)
+    is_erased = Via("records", RecordStore.is_erased)
+    put_share = Via("outbox", OutboxStore.put_share)
+    get_share = Via("outbox", OutboxStore.get_share)
+    get_shares = Via("outbox", OutboxStore.get_shares)
+    list_shares = Via("outbox", OutboxStore.list_shares)
+    set_share_status = Via("outbox", OutboxStore.set_share_status)
+    set_share_statuses = Via("outbox", OutboxStore.set_share_statuses)
+    add_receipt = Via("outbox", OutboxStore.add_receipt)
+    add_receipts = Via("outbox", OutboxStore.add_receipts)
+    record_delivered = Via("outbox", OutboxStore.record_delivered)
+    delivered_receipt = Via("outbox", OutboxStore.delivered_receipt)
+    receipts_for = Via("outbox", OutboxStore.receipts_for)
+    enqueue_job = Via("outbox", OutboxStore.enqueue_job)
+    claim_jobs = Via("outbox", OutboxStore.claim_jobs)
+    renew_leases = Via("outbox", OutboxStore.renew_leases)
+    settle_jobs = Via("outbox", OutboxStore.settle_jobs)
+    finish_job = Via("outbox", OutboxStore.finish_job)
+    finish_jobs = Via("outbox", OutboxStore.finish_jobs)
+    get_job = Via("outbox", OutboxStore.get_job)
+    job_history = Via("outbox", OutboxStore.job_history)
+    list_jobs = Via("outbox", OutboxStore.list_jobs)
+    job_counts = Via("outbox", OutboxStore.job_counts)
+    destination_states = Via("outbox", OutboxStore.destination_states)
+    pause_destination = Via("outbox", OutboxStore.pause_destination)
+    note_destination_error = Via("outbox", OutboxStore.note_destination_error)
+    resume_destination = Via("outbox", OutboxStore.resume_destination)
+    audit_entries = Via("audit", AuditStore.audit_entries)
+    record_audit = Via("audit", AuditStore.record_audit)
+    verify_audit = Via("audit", AuditStore.verify_audit)
 
     def __enter__(self) -> Ledger:
         return self
 
-    # --- audit --------------------------------------------------------------------------
+    # --- records: generic, so handed off by hand (a descriptor would fix ``T``) ---------
 
-    def audit_entries(self) -> Iterator[AuditEntry]:
-        """Every audit entry, oldest first."""
-        last = 0
-        while True:
-            rows = self._db.query(
-                "SELECT seq, at, actor, action, scope, ref, digest, prev_hash, hash FROM audit"
-                " WHERE seq > ? ORDER BY seq LIMIT 1000",
-                (last,),
-            )
-            for r in rows:
-                yield AuditEntry(
-                    seq=int(r[0]),
-                    at=r[1],
-                    actor=r[2],
-                    action=r[3],
-                    scope=r[4],
-                    ref=r[5],
-                    digest=r[6],
-                    prev_hash=r[7],
-                    hash=r[8],
-                    rows=tuple(parse_rows_list(audit_rows(self._db, int(r[0])) or "[]"))
-                    if r[4] == "rows"
-                    else (),
-                )
-            if len(rows) < 1000:
-                return
-            last = int(rows[-1][0])
+    def get(self, cls: type[T], record_id: str) -> T | None:
+        """The record of type ``cls`` with this id, or ``None``."""
+        return self.records.get(cls, record_id)
 
-    def record_audit(self, action: str, ref: str, digest: str) -> None:
-        """Append an entry for an action that changes no row (e.g. a consent override used).
-        ``ref`` and ``digest`` must be ids and digests, never content."""
-        if not action.strip() or not ref.strip():
-            raise LedgerError("an audit entry needs an action and a reference")
-        with self.transaction():
-            self._audit(action, ref, digest, scope="note")
+    def get_many(self, cls: type[T], record_ids: Iterable[str]) -> dict[str, T]:
+        """The records of type ``cls`` with these ids, by id (ids not found are left out): one
+        query per 500 ids."""
+        return self.records.get_many(cls, record_ids)
 
-    def verify_audit(self) -> AuditVerification:
-        """Recompute the chain and check every audited row against its latest entry."""
-        return verify_chain(self._db)
+    def list(
+        self,
+        cls: type[T],
+        *,
+        contributor: str | None = None,
+        story: str | None = None,
+        theme: str | None = None,
+        status: str | None = None,
+        domain: str | None = None,
+        insight: str | None = None,
+        purpose: str | None = None,
+    ) -> Iterator[T]:
+        """Records of type ``cls`` in the order they were added, filtered.
 
-    # --- export -------------------------------------------------------------------------
+        ``contributor``: stories, activities, consents, feedback of that contributor.
+        ``story``: consents covering the story (listed, or all of a contributor's stories),
+        insights with it as evidence, feedback about it. ``theme``: stories and insights.
+        ``status``: consents (current status), insights, outcomes (latest), feedback.
+        ``domain``: insights. ``insight``: outcomes and feedback. ``purpose``: stories with at
+        least one covering consent whose current terms allow that purpose and have not expired.
+        A filter that does not apply to ``cls`` raises :class:`LedgerError`."""
+        return self.records.list(
+            cls,
+            contributor=contributor,
+            story=story,
+            theme=theme,
+            status=status,
+            domain=domain,
+            insight=insight,
+            purpose=purpose,
+        )
 
-    def export_records(self, types: list[type[Any]] | None = None) -> Iterator[Any]:
+    def export_records(self, types: builtins.list[type[Any]] | None = None) -> Iterator[Any]:
         """Every record (of ``types``, default all) in an order that satisfies references.
         An involvement leaves the ledger only when the person agreed (``agreed_to_share``)."""
         by_kind = {_kind_of_cls(cls): cls for cls in BUNDLE_TYPES.values()}
@@ -170,7 +237,7 @@ class Ledger(OutboxStore):
                 if drawn and self._overwrite(answer, erase_answer_summary(answer), erased=0):
                     counts["answers"] += 1
             addressed = {fb.id for fb in feedback} | {fb.share_id for fb in feedback if fb.share_id}
-            touched: list[str] = []
+            touched: builtins.list[str] = []
             for row in list(self.list_shares()):
                 share = row.share
                 to_person = share.id in addressed or share.subject_id in addressed
@@ -192,7 +259,7 @@ class Ledger(OutboxStore):
                 self._compact_when_committed()
         return counts
 
-    def _stories_of(self, contributor_id: str) -> list[Story]:
+    def _stories_of(self, contributor_id: str) -> builtins.list[Story]:
         """The person's stories: by the reference index, and by the stories' own
         ``contributor_ids`` (so a damaged index cannot hide one)."""
         found = {s.id: s for s in self.list(Story, contributor=contributor_id)}
@@ -206,7 +273,7 @@ class Ledger(OutboxStore):
                     found[sid] = story
         return [s for s in found.values() if contributor_id in s.contributor_ids]
 
-    def _consents_of(self, contributor_id: str) -> list[Consent]:
+    def _consents_of(self, contributor_id: str) -> builtins.list[Consent]:
         ids = {c.id for c in self.list(Consent, contributor=contributor_id)}
         ids.update(
             r[0]
@@ -267,7 +334,7 @@ class Ledger(OutboxStore):
         for version, (was, ev) in enumerate(zip(old.events, new.events, strict=True), 1):
             if was == ev:
                 continue
-            row_ = self._event_row(new.id, version, ev)
+            row_ = self.consent._event_row(new.id, version, ev)
             self._db.execute(
                 "UPDATE consent_events SET data = ? WHERE consent_id = ? AND version = ?",
                 (row_[3], new.id, version),
@@ -280,7 +347,7 @@ class Ledger(OutboxStore):
             events += 1
         return header, events
 
-    def _erase_job_errors(self, share_ids: list[str]) -> int:
+    def _erase_job_errors(self, share_ids: builtins.list[str]) -> int:
         """Replace the error text of every job for these shares; how many jobs changed."""
         from coprolib.ledger.outbox import _JOB_COLUMNS, job_digest
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -17,8 +18,8 @@ import attrs
 
 from coprolib.ledger.audit import from_utc_text, utc_text
 from coprolib.ledger.codec import row_digest
+from coprolib.ledger.core import LedgerCore
 from coprolib.ledger.errors import LedgerError
-from coprolib.ledger.record_store import RecordStore
 from coprolib.ledger.types import (
     JOB_FINISH_STATUSES,
     JOB_KINDS,
@@ -154,8 +155,14 @@ def _text_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class OutboxStore(RecordStore):
-    """The share, receipt and job half of the ledger API."""
+class OutboxStore:
+    """Shares, receipts, outbox jobs and destination pauses, on the ledger's shared core
+    (connection, transactions, field encryption, audit)."""
+
+    def __init__(self, core: LedgerCore) -> None:
+        # Weak, so a ledger holding this store is freed (and its connection closed) as soon as
+        # nothing else holds it, as before the stores were split out; no reference cycle.
+        self._core: LedgerCore = weakref.proxy(core)
 
     # --- shares -------------------------------------------------------------------------
 
@@ -164,45 +171,45 @@ class OutboxStore(RecordStore):
         if not isinstance(share, Share):
             raise LedgerError(f"expected a Share, got {type(share).__name__}")
         st = _status(status)
-        with self.transaction():
-            data = self._encode("shares", "share", share.id, unstructure(share))
-            exists = self._db.query_one(
-                f"SELECT 1 FROM shares WHERE id = ?{self._db.for_update}", (share.id,)
+        with self._core.transaction():
+            data = self._core._encode("shares", "share", share.id, unstructure(share))
+            exists = self._core._db.query_one(
+                f"SELECT 1 FROM shares WHERE id = ?{self._core._db.for_update}", (share.id,)
             )
             if exists:
-                self._db.execute(
+                self._core._db.execute(
                     "UPDATE shares SET data = ?, destination = ?, subject_id = ?, status = ?"
                     " WHERE id = ?",
                     (data, share.destination, share.subject_id, st.value, share.id),
                 )
-                self._db.execute("DELETE FROM share_stories WHERE share_id = ?", (share.id,))
+                self._core._db.execute("DELETE FROM share_stories WHERE share_id = ?", (share.id,))
             else:
-                self._db.execute(
+                self._core._db.execute(
                     "INSERT INTO shares (id, data, destination, subject_id, status)"
                     " VALUES (?, ?, ?, ?, ?)",
                     (share.id, data, share.destination, share.subject_id, st.value),
                 )
-            self._db.executemany(
+            self._core._db.executemany(
                 "INSERT INTO share_stories (story_id, share_id) VALUES (?, ?)",
                 [(sid, share.id) for sid in dict.fromkeys(share.story_ids)],
             )
-            self._audit(
+            self._core._audit(
                 "put_share",
                 f"share:{share.id}",
                 share_digest(share.id, data, share.destination, share.subject_id, st.value),
             )
 
     def _share_from(self, share_id: str, data: str) -> Share:
-        plain = self._plain("shares", "share", share_id, data)
+        plain = self._core._plain("shares", "share", share_id, data)
         try:
             share: Share = _share_hook()(plain, Share)
         except Exception:  # names the share and the problem
-            share = self._load(Share, "share", share_id, plain)
+            share = self._core._load(Share, "share", share_id, plain)
         return share
 
     def get_share(self, share_id: str) -> ShareRow | None:
         """The share with this id and its status, or ``None``."""
-        row = self._db.query_one("SELECT data, status FROM shares WHERE id = ?", (share_id,))
+        row = self._core._db.query_one("SELECT data, status FROM shares WHERE id = ?", (share_id,))
         if row is None:
             return None
         return ShareRow(self._share_from(share_id, row[0]), _status(row[1]))
@@ -212,7 +219,7 @@ class OutboxStore(RecordStore):
         ids not in the ledger are left out."""
         out: dict[str, ShareRow] = {}
         for chunk in _chunked(list(dict.fromkeys(share_ids))):
-            rows = self._db.query(
+            rows = self._core._db.query(
                 f"SELECT id, data, status FROM shares WHERE id IN ({_marks(chunk)})", chunk
             )
             for share_id, data, status in rows:
@@ -247,7 +254,7 @@ class OutboxStore(RecordStore):
         )
         last = 0
         while True:
-            rows = self._db.query(sql, (last, *params))
+            rows = self._core._db.query(sql, (last, *params))
             for row in rows:
                 yield ShareRow(self._share_from(row[1], row[2]), _status(row[3]))
             if len(rows) < 500:
@@ -264,7 +271,7 @@ class OutboxStore(RecordStore):
         items = [(share_id, _status(status)) for share_id, status in changes]
         if not items:
             return
-        with self.transaction():
+        with self._core.transaction():
             rows = self._share_rows([share_id for share_id, _ in items])
             for share_id, _ in items:
                 if share_id not in rows:
@@ -278,9 +285,9 @@ class OutboxStore(RecordStore):
         on PostgreSQL; missing ids are left out."""
         rows: dict[str, tuple[Any, ...]] = {}
         for chunk in _chunked(list(dict.fromkeys(share_ids))):
-            for row in self._db.query(
+            for row in self._core._db.query(
                 "SELECT id, data, destination, subject_id FROM shares"
-                f" WHERE id IN ({_marks(chunk)}){self._db.for_update}",
+                f" WHERE id IN ({_marks(chunk)}){self._core._db.for_update}",
                 chunk,
             ):
                 rows[row[0]] = row
@@ -293,15 +300,17 @@ class OutboxStore(RecordStore):
         statuses = {st for _, st in items}
         ids = [share_id for share_id, _ in items]
         if len(statuses) == 1 and len(set(ids)) == len(ids):
-            self._update_in("UPDATE shares SET status = ?", (statuses.pop().value,), "id", ids)
+            self._core._update_in(
+                "UPDATE shares SET status = ?", (statuses.pop().value,), "id", ids
+            )
         else:  # in the order given, so the last change to a share is the one that stays
-            self._db.executemany(
+            self._core._db.executemany(
                 "UPDATE shares SET status = ? WHERE id = ?",
                 [(st.value, share_id) for share_id, st in items],
             )
         for share_id, st in items:
             _, data, destination, subject_id = rows[share_id]
-            self._audit(
+            self._core._audit(
                 "share_status",
                 f"share:{share_id}",
                 share_digest(share_id, data, destination, subject_id, st.value),
@@ -315,7 +324,9 @@ class OutboxStore(RecordStore):
         ids = list(dict.fromkeys(share_id for share_id, _ in wanted))
         found: set[str] = set()
         for chunk in _chunked(ids):
-            rows = self._db.query(f"SELECT id FROM shares WHERE id IN ({_marks(chunk)})", chunk)
+            rows = self._core._db.query(
+                f"SELECT id FROM shares WHERE id IN ({_marks(chunk)})", chunk
+            )
             found.update(r[0] for r in rows)
         for share_id, where in wanted:
             if share_id not in found:
@@ -339,19 +350,23 @@ class OutboxStore(RecordStore):
                 raise LedgerError(f"expected a Receipt, got {type(receipt).__name__}")
         if not receipts:
             return
-        with self.transaction():
+        with self._core.transaction():
             self._require_shares(
                 [(r.share_id, f"receipt for share {r.share_id!r}") for r in receipts]
             )
             self._insert_receipts(receipts)
 
     def _insert_receipts(self, receipts: Sequence[Receipt]) -> None:
-        datas = [self._encode("receipts", "receipt", r.share_id, unstructure(r)) for r in receipts]
-        seqs = self._db.next_ids("receipts", "seq", len(receipts))
+        datas = [
+            self._core._encode("receipts", "receipt", r.share_id, unstructure(r)) for r in receipts
+        ]
+        seqs = self._core._db.next_ids("receipts", "seq", len(receipts))
         rows = [(seq, r.share_id, data) for seq, r, data in zip(seqs, receipts, datas, strict=True)]
-        self._db.executemany("INSERT INTO receipts (seq, share_id, data) VALUES (?, ?, ?)", rows)
+        self._core._db.executemany(
+            "INSERT INTO receipts (seq, share_id, data) VALUES (?, ?, ?)", rows
+        )
         for seq, share_id, data in rows:
-            self._audit("receipt", f"receipt:{seq}", receipt_digest(seq, share_id, data))
+            self._core._audit("receipt", f"receipt:{seq}", receipt_digest(seq, share_id, data))
 
     def record_delivered(self, deliveries: Sequence[tuple[int | Job, Receipt]]) -> list[Job]:
         """Record a batch of deliveries, each ``(job, receipt)``: append the receipts, mark
@@ -366,7 +381,7 @@ class OutboxStore(RecordStore):
         for _, receipt in deliveries:
             if not isinstance(receipt, Receipt):
                 raise LedgerError(f"expected a Receipt, got {type(receipt).__name__}")
-        with self.transaction():
+        with self._core.transaction():
             claims = [job for job, _ in deliveries if isinstance(job, Job)]
             lost = self._fenced(claims)[1] if claims else []
             late = {j.id for j in lost}
@@ -391,7 +406,7 @@ class OutboxStore(RecordStore):
             self._settle([self._job_of(found[i]) for i in ids], found, JobStatus.DONE, None, None,
                          False, False)  # fmt: skip
             now_s = utc_text(dt.datetime.now(dt.UTC))
-            self._update_in("UPDATE jobs SET in_doubt = 1", (), "id", sorted(late))
+            self._core._update_in("UPDATE jobs SET in_doubt = 1", (), "id", sorted(late))
             self._job_events(
                 [(i, now_s, "done", None, "receipt recorded") for i in ids]
                 + [
@@ -413,14 +428,17 @@ class OutboxStore(RecordStore):
 
     def receipts_for(self, share_id: str) -> list[Receipt]:
         """The receipts for a share, oldest first."""
-        rows = self._db.query(
+        rows = self._core._db.query(
             "SELECT data FROM receipts WHERE share_id = ? ORDER BY seq", (share_id,)
         )
         out: list[Receipt] = []
         for (data,) in rows:
             out.append(
-                self._load(
-                    Receipt, "receipt", share_id, self._plain("receipts", "receipt", share_id, data)
+                self._core._load(
+                    Receipt,
+                    "receipt",
+                    share_id,
+                    self._core._plain("receipts", "receipt", share_id, data),
                 )
             )
         return out
@@ -430,9 +448,9 @@ class OutboxStore(RecordStore):
     def _job_rows(self, job_ids: Sequence[int], lock: bool = False) -> dict[int, tuple[Any, ...]]:
         """The rows of these jobs by id (with ``lock``, locked until commit on PostgreSQL)."""
         rows: dict[int, tuple[Any, ...]] = {}
-        suffix = self._db.for_update if lock else ""
+        suffix = self._core._db.for_update if lock else ""
         for chunk in _chunked(job_ids):
-            for row in self._db.query(
+            for row in self._core._db.query(
                 f"SELECT {_JOB_SELECT} FROM jobs WHERE id IN ({_marks(chunk)}){suffix}", chunk
             ):
                 rows[int(row[0])] = row
@@ -441,12 +459,12 @@ class OutboxStore(RecordStore):
     def _audit_job_rows(self, action: str, rows: Iterable[tuple[Any, ...]]) -> None:
         """Audit jobs' rows as this transaction leaves them (the audited columns, in order)."""
         for row in rows:
-            self._audit(action, f"job:{row[0]}", job_digest(row[:_AUDITED]))
+            self._core._audit(action, f"job:{row[0]}", job_digest(row[:_AUDITED]))
 
     def _job_events(self, events: Sequence[tuple[int, str, str, str | None, str | None]]) -> None:
         """Append ``(job id, at, event, worker, detail)`` rows to the jobs' histories."""
         if events:
-            self._db.executemany(
+            self._core._db.executemany(
                 "INSERT INTO job_events (job_id, at, event, worker, detail) VALUES (?, ?, ?, ?, ?)",
                 events,
             )
@@ -457,10 +475,10 @@ class OutboxStore(RecordStore):
         """Queue a deliver or retract job for a share; if an open (pending or claimed) job for
         the same kind, destination and share exists, return it instead."""
         kind = _job_kind(kind).value
-        with self.transaction():
+        with self._core.transaction():
             self._require_share(share_id, f"{kind} job for share {share_id!r}")
             now_s = utc_text(dt.datetime.now(dt.UTC))
-            cur = self._db.execute(
+            cur = self._core._db.execute(
                 "INSERT INTO jobs (kind, destination, share_id, idempotency_key, status, attempts,"
                 " next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)"
                 " ON CONFLICT (kind, destination, share_id)"
@@ -468,7 +486,7 @@ class OutboxStore(RecordStore):
                 (kind, destination, share_id, idempotency_key, now_s),
             )
             inserted = cur.rowcount == 1
-            row = self._db.query_one(
+            row = self._core._db.query_one(
                 f"SELECT {_JOB_SELECT} FROM jobs WHERE kind = ? AND destination = ?"
                 " AND share_id = ? AND status IN ('pending', 'claimed')",
                 (kind, destination, share_id),
@@ -478,7 +496,7 @@ class OutboxStore(RecordStore):
                     "the job could not be queued", record=f"{kind} job for share {share_id!r}"
                 )
             if inserted:
-                self._audit("enqueue", f"job:{row[0]}", job_digest(row[:_AUDITED]))
+                self._core._audit("enqueue", f"job:{row[0]}", job_digest(row[:_AUDITED]))
                 self._job_events([(int(row[0]), now_s, "queued", None, None)])
             return self._job_of(row)
 
@@ -507,16 +525,16 @@ class OutboxStore(RecordStore):
             " (SELECT destination FROM delivery_destinations WHERE paused_until > ?)"
         )
         params.append(now_s)
-        order = f" ORDER BY next_attempt_at, id LIMIT {int(limit)}{self._db.skip_locked}"
-        with self.transaction():
+        order = f" ORDER BY next_attempt_at, id LIMIT {int(limit)}{self._core._db.skip_locked}"
+        with self._core.transaction():
             # Two index range scans (due pending jobs, expired leases) rather than one OR,
             # which would sort every pending job on each claim.
-            rows = self._db.query(
+            rows = self._core._db.query(
                 f"SELECT {_JOB_SELECT} FROM jobs WHERE status = 'pending'"
                 f" AND next_attempt_at <= ?{where}{order}",
                 (now_s, *params),
             )
-            rows += self._db.query(
+            rows += self._core._db.query(
                 f"SELECT {_JOB_SELECT} FROM jobs WHERE status = 'claimed'"
                 f" AND lease_until <= ?{where}{order}",
                 (now_s, *params),
@@ -530,14 +548,14 @@ class OutboxStore(RecordStore):
                  1 if int(r[0]) in doubt else r[12], r[13])
                 for r in rows
             ]  # fmt: skip
-            self._update_in(
+            self._core._update_in(
                 "UPDATE jobs SET status = 'claimed', claimed_by = ?, lease_until = ?,"
                 " claim_token = claim_token + 1",
                 (worker, lease_s),
                 "id",
                 [r[0] for r in claimed],
             )
-            self._update_in("UPDATE jobs SET in_doubt = 1", (), "id", sorted(doubt))
+            self._core._update_in("UPDATE jobs SET in_doubt = 1", (), "id", sorted(doubt))
             events = [
                 (int(r[0]), now_s, "lease_lapsed", r[9],
                  f"lease until {r[10]} ran out"
@@ -582,15 +600,15 @@ class OutboxStore(RecordStore):
         moment = _moment(now, "now")
         now_s = utc_text(moment)
         lease_s = utc_text(moment + dt.timedelta(seconds=lease_seconds))
-        with self.transaction():
+        with self._core.transaction():
             held, _lost, _rows = self._fenced(jobs)
             ids = [j.id for j in held]
             if sending:
-                self._update_in(
+                self._core._update_in(
                     "UPDATE jobs SET lease_until = ?, sending_at = ?", (lease_s, now_s), "id", ids
                 )
             else:
-                self._update_in("UPDATE jobs SET lease_until = ?", (lease_s,), "id", ids)
+                self._core._update_in("UPDATE jobs SET lease_until = ?", (lease_s,), "id", ids)
         until = from_utc_text(lease_s)
         if sending:
             return [attrs.evolve(j, lease_until=until, sending_at=moment) for j in held]
@@ -622,7 +640,7 @@ class OutboxStore(RecordStore):
             return []
         now = dt.datetime.now(dt.UTC)
         now_s = utc_text(now)
-        with self.transaction():
+        with self._core.transaction():
             held, lost, rows = self._fenced(jobs)
             self._settle(held, rows, st, error, next_attempt_at, count_attempt, in_doubt)
             name = event or st.value
@@ -677,14 +695,14 @@ class OutboxStore(RecordStore):
             )
             params = (status.value,)
         if status is JobStatus.PENDING and error is None:
-            self._update_in(sql, params, "id", ids)  # the last error stays
-        elif self._key_id is not None and error is not None:  # one sealed value per job
-            self._db.executemany(
+            self._core._update_in(sql, params, "id", ids)  # the last error stays
+        elif self._core._key_id is not None and error is not None:  # one sealed value per job
+            self._core._db.executemany(
                 sql.replace(" SET ", " SET last_error = ?, ", 1) + " WHERE id = ?",
                 [(errors[i], *params, i) for i in ids],
             )
         else:
-            self._update_in(
+            self._core._update_in(
                 sql.replace(" SET ", " SET last_error = ?, ", 1),
                 (cut_error(error), *params),
                 "id",
@@ -723,7 +741,7 @@ class OutboxStore(RecordStore):
         if not ids:
             return
         st = JobStatus(status)
-        with self.transaction():
+        with self._core.transaction():
             found = self._job_rows(ids, lock=True)
             for job_id in ids:
                 if job_id not in found:
@@ -735,12 +753,14 @@ class OutboxStore(RecordStore):
 
     def get_job(self, job_id: int) -> Job | None:
         """The job with this id, or None."""
-        row = self._db.query_one(f"SELECT {_JOB_SELECT} FROM jobs WHERE id = ?", (int(job_id),))
+        row = self._core._db.query_one(
+            f"SELECT {_JOB_SELECT} FROM jobs WHERE id = ?", (int(job_id),)
+        )
         return None if row is None else self._job_of(row)
 
     def job_history(self, job_id: int) -> list[JobEvent]:
         """A job's history, oldest first: queued, claimed, sending, each failure, its end."""
-        rows = self._db.query(
+        rows = self._core._db.query(
             "SELECT job_id, at, event, worker, detail FROM job_events WHERE job_id = ?"
             " ORDER BY seq",
             (int(job_id),),
@@ -768,7 +788,7 @@ class OutboxStore(RecordStore):
         if destination is not None:
             where.append("destination = ?")
             params.append(destination)
-        rows = self._db.query(
+        rows = self._core._db.query(
             f"SELECT {_JOB_SELECT} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params
         )
         return [self._job_of(r) for r in rows]
@@ -777,7 +797,7 @@ class OutboxStore(RecordStore):
         """Per destination: jobs by status, how many pending are in backoff (not due yet) and
         the earliest next attempt among them, and the latest lease among claimed jobs."""
         now_s = utc_text(_moment(now, "now"))
-        rows = self._db.query(
+        rows = self._core._db.query(
             "SELECT destination, status, later, count(*), min(next_attempt_at),"
             " max(lease_until), sum(in_doubt) FROM (SELECT destination, status,"
             " CASE WHEN status = 'pending' AND next_attempt_at > ? THEN 1 ELSE 0 END AS later,"
@@ -819,7 +839,7 @@ class OutboxStore(RecordStore):
         The last error is read from the job it happened to (``last_error_job``): error text
         can echo a share, so it lives only in the job's protected, erasable ``last_error``.
         """
-        rows = self._db.query(
+        rows = self._core._db.query(
             "SELECT d.destination, d.paused_until, d.pause_reason, d.failures, j.id,"
             " j.last_error, d.last_error_at FROM delivery_destinations d"
             " LEFT JOIN jobs j ON j.id = d.last_error_job"
@@ -828,7 +848,7 @@ class OutboxStore(RecordStore):
         for r in rows:
             error = None
             if r[4] is not None and r[5] is not None:
-                error = self._unseal(f"jobs:job:{r[4]}:last_error", r[5])
+                error = self._core._unseal(f"jobs:job:{r[4]}:last_error", r[5])
             out[r[0]] = DestinationState(
                 destination=r[0],
                 paused_until=from_utc_text(r[1]) if r[1] else None,
@@ -840,12 +860,12 @@ class OutboxStore(RecordStore):
         return out
 
     def _upsert_destination(self, destination: str, sets: str, params: Sequence[Any]) -> None:
-        self._db.execute(
+        self._core._db.execute(
             "INSERT INTO delivery_destinations (destination, failures) VALUES (?, 0)"
             " ON CONFLICT (destination) DO NOTHING",
             (destination,),
         )
-        self._db.execute(
+        self._core._db.execute(
             f"UPDATE delivery_destinations SET {sets} WHERE destination = ?",
             (*params, destination),
         )
@@ -866,7 +886,7 @@ class OutboxStore(RecordStore):
         until_s = utc_text(_moment(until, "until"))
         now_s = utc_text(dt.datetime.now(dt.UTC))
         add = 1 if count_failure else 0
-        with self.transaction():
+        with self._core.transaction():
             self._upsert_destination(
                 destination,
                 "paused_until = CASE WHEN paused_until IS NULL OR paused_until < ? THEN ?"
@@ -874,22 +894,22 @@ class OutboxStore(RecordStore):
                 " last_error_job = coalesce(?, last_error_job), last_error_at = ?",
                 (until_s, until_s, kind, job_id, now_s),
             )
-            self._audit(
+            self._core._audit(
                 "destination_paused", f"destination:{destination}", _text_digest(kind), "note"
             )
 
     def note_destination_error(self, destination: str, job_id: int) -> None:
         """Remember which job gave the last error seen at a destination (``outbox status``)."""
         now_s = utc_text(dt.datetime.now(dt.UTC))
-        with self.transaction():
+        with self._core.transaction():
             self._upsert_destination(
                 destination, "last_error_job = ?, last_error_at = ?", (job_id, now_s)
             )
 
     def resume_destination(self, destination: str) -> None:
         """End a destination's pause and its run of failures (it answered again)."""
-        with self.transaction():
-            self._db.execute(
+        with self._core.transaction():
+            self._core._db.execute(
                 "UPDATE delivery_destinations SET paused_until = NULL, pause_reason = NULL,"
                 " failures = 0 WHERE destination = ?",
                 (destination,),
@@ -898,14 +918,14 @@ class OutboxStore(RecordStore):
     def _job_of(self, row: tuple[Any, ...]) -> Job:
         """A job from its row, ``last_error`` decrypted when the ledger has a key."""
         job = _job(row)
-        if job.last_error is None or self._key_id is None:
+        if job.last_error is None or self._core._key_id is None:
             return job
         return attrs.evolve(
-            job, last_error=self._unseal(f"jobs:job:{job.id}:last_error", job.last_error)
+            job, last_error=self._core._unseal(f"jobs:job:{job.id}:last_error", job.last_error)
         )
 
     def _job_errors(self, ids: Sequence[int], error: str | None) -> dict[int, str | None]:
         """Each job's ``last_error`` as stored: cut short, encrypted when the ledger has a key
         (bound to the job, so each job's value differs)."""
         error = cut_error(error)
-        return {i: self._seal(f"jobs:job:{i}:last_error", error) for i in ids}
+        return {i: self._core._seal(f"jobs:job:{i}:last_error", error) for i in ids}

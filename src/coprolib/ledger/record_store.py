@@ -1,10 +1,10 @@
-"""Records in the ledger: add, import, get, list with filters, replace, and consent events.
+"""Records in the ledger: add, import, get, list with filters, replace.
 
 A record is one row of ``records`` (JSON data plus ``status``/``domain`` columns) with its
-references and themes in ``record_refs``. A consent's header is written once; its events are rows
-of ``consent_events`` that are only ever appended. ``consent_state`` and ``consent_purposes`` hold
-the folded current terms so "stories with theme X whose consent allows purpose Y" is one indexed
-query.
+references and themes in ``record_refs``. A consent's header is written once, here; its events,
+folded state and the stories' theme/purpose index are the consent store's
+(:mod:`coprolib.ledger.consent_store`), which this store writes through when it adds consents
+and stories.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import builtins
 import datetime as dt
 import itertools
 import json
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import attrs
 
-from coprolib.ledger.audit import utc_text
 from coprolib.ledger.backends import is_integrity_error
 from coprolib.ledger.codec import (
     CLASS_BY_KIND,
@@ -28,10 +28,15 @@ from coprolib.ledger.codec import (
     references,
     row_digest,
 )
+from coprolib.ledger.consent_store import (
+    _PURPOSE_COLUMNS,
+    _STATE_COLUMNS,
+    ConsentStore,
+    _consent_state_rows,
+)
 from coprolib.ledger.core import LedgerCore
 from coprolib.ledger.errors import LedgerError
-from coprolib.ledger.schema import ACCESS_ROWS
-from coprolib.records import BUNDLE_TYPES, Consent, ConsentEvent, RecordError
+from coprolib.records import BUNDLE_TYPES
 from coprolib.records.convert import converter, unstructure
 
 T = TypeVar("T")
@@ -50,14 +55,7 @@ FILTERS: dict[str, frozenset[str]] = {
 _CHUNK = 2000
 #: A stream this long has the planner's statistics refreshed, then again each time it grows 4x.
 _ANALYZE_FROM = 6000
-#: More stories than this to re-index go through a temporary table in one pass.
-_ACCESS_BULK = 2000
 _PAGE = 500
-#: An import of more stories than this stops keeping them in memory for the access index
-#: (about 0.5 KB each) and leaves the index to SQL at commit, so memory stays bounded.
-_ACCESS_MODEL_MAX = 250_000
-
-_INSERT_EVENT = "INSERT INTO consent_events (consent_id, version, at, data) VALUES (?, ?, ?, ?)"
 
 
 def record_digest(
@@ -67,126 +65,34 @@ def record_digest(
     return row_digest("records", (kind, rec_id, data, status, domain, erased))
 
 
-def event_digest(consent_id: str, version: int, at: str, data: str) -> str:
-    """The digest of a ``consent_events`` row."""
-    return row_digest("consent_events", (consent_id, version, at, data))
-
-
 _RECORD_COLUMNS = ("kind", "id", "data", "status", "domain", "erased")
-_STATE_COLUMNS = ("consent_id", "contributor_id", "all_stories", "status", "version", "expires")
-_PURPOSE_COLUMNS = ("consent_id", "purpose", "contributor_id", "all_stories", "expires")
 
 
-def _consent_state_rows(
-    consent: Consent,
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """The folded current state of a consent, as a ``consent_state`` row and the
-    ``consent_purposes`` rows of the purposes its terms allow now."""
-    state = consent.state_at(consent.events[-1].at)
-    all_stories = 0 if consent.story_ids else 1
-    expires = None
-    if state.terms is not None and state.terms.expires is not None:
-        expires = state.terms.expires.isoformat()
-    row = (consent.id, consent.contributor_id, all_stories, state.status, state.version, expires)
-    purposes = []
-    if state.terms is not None:
-        purposes = [
-            (consent.id, str(p), consent.contributor_id, all_stories, expires)
-            for p in state.terms.purposes
-        ]
-    return row, purposes
+class RecordStore:
+    """Records on the ledger's shared core (connection, transactions, field encryption,
+    audit): adding, importing, reading, filtering and replacing them. A consent's events and
+    state and the stories' index go through the :class:`ConsentStore` it is given."""
 
+    def __init__(self, core: LedgerCore, consent: ConsentStore) -> None:
+        # Weak, so a ledger holding this store is freed (and its connection closed) as soon as
+        # nothing else holds it; no reference cycle. The core holds this store strongly, to
+        # call its per-transaction hooks.
+        self._core: LedgerCore = weakref.proxy(core)
+        #: Where a consent's events, state and index entries are written.
+        self._consent = consent
+        consent.attach(self)
+        self.reset_tx()
+        core._tx_hooks.append(self)
 
-#: (purpose, expires) that a consent's current terms allow.
-_Grant = tuple[str, str | None]
-
-
-class _AccessModel:
-    """What a transaction wrote that ``story_access`` depends on, so rows for the stories it
-    added can be computed without reading back what it has just written: each new story's
-    themes and contributors, and the grants of each new consent (by contributor when it
-    covers all their stories, else by story). Any other change to consent state or to a
-    new story's refs makes it ``stale`` and every story goes through SQL."""
-
-    def __init__(self) -> None:
-        self.stories: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self.by_contributor: dict[str, list[_Grant]] = {}
-        self.by_story: dict[str, list[_Grant]] = {}
-        self.stale = False
-        # Themes repeat across stories: keep one string object per theme.
-        self._names: dict[str, str] = {}
-
-    def add_story(
-        self, story_id: str, themes: tuple[str, ...], contributors: tuple[str, ...]
-    ) -> None:
-        if self.stale:
-            return
-        if len(self.stories) >= _ACCESS_MODEL_MAX:
-            self.drop()
-            return
-        names = self._names
-        unique = tuple(names.setdefault(t, t) for t in dict.fromkeys(themes))
-        self.stories[story_id] = (unique, contributors)
-
-    def drop(self) -> None:
-        """Give up on the model (SQL computes every row) and free what it held."""
-        self.stale = True
-        self.stories, self.by_contributor, self.by_story = {}, {}, {}
-
-    def add_consent(self, story_ids: tuple[str, ...], purposes: list[tuple[Any, ...]]) -> None:
-        if self.stale:
-            return
-        for _cid, purpose, contributor_id, all_stories, expires in purposes:
-            grant = (purpose, expires)
-            if all_stories:
-                self.by_contributor.setdefault(contributor_id, []).append(grant)
-            else:
-                for sid in story_ids:
-                    self.by_story.setdefault(sid, []).append(grant)
-
-    def rows(
-        self, story_ids: Iterable[str], earlier: dict[str, list[_Grant]]
-    ) -> Iterator[tuple[str, str, str, str | None]]:
-        """``story_access`` rows of these (new) stories; ``earlier``: grants by contributor
-        from the database, for contributors this transaction did not add. Same result as
-        ``ACCESS_ROWS``: one row per (theme, purpose), expiring at the latest expiry of the
-        grants for it, or never if any grant never expires."""
-        by_contributor = self.by_contributor
-        by_story = self.by_story
-        for sid in story_ids:
-            themes, contributors = self.stories[sid]
-            if not themes:
-                continue
-            allowed: dict[str, str | None] = {}
-            grants: list[_Grant] = list(by_story.get(sid, ()))
-            for c in contributors:
-                grants += by_contributor.get(c, ())
-                grants += earlier.get(c, ())
-            for purpose, expires in grants:
-                if purpose in allowed:
-                    have = allowed[purpose]
-                    if have is None or expires is None:
-                        allowed[purpose] = None
-                    elif expires > have:
-                        allowed[purpose] = expires
-                else:
-                    allowed[purpose] = expires
-            for theme in themes:
-                for purpose, expires in allowed.items():
-                    yield (theme, purpose, sid, expires)
-
-
-class RecordStore(LedgerCore):
-    """The record half of the ledger API."""
-
-    # Per transaction (set by _reset_tx, which every transaction starts with).
-    _access_model: _AccessModel
+    # Per transaction (set by reset_tx, which the core calls as every transaction begins).
     _held: dict[str, bool]
 
-    def _reset_tx(self) -> None:
-        super()._reset_tx()
-        self._access_model = _AccessModel()
+    def reset_tx(self) -> None:
+        """The core's hook: forget what the last transaction wrote."""
         self._held = {}
+
+    def refresh_access(self, story_ids: builtins.list[str]) -> None:
+        """The core's hook before commit: the index is the consent store's."""
 
     def _held_before(self, kind: str) -> bool:
         """Whether the ledger held records of ``kind`` when this transaction first wrote one:
@@ -194,7 +100,7 @@ class RecordStore(LedgerCore):
         a concurrent writer's is caught by the unique key."""
         held = self._held.get(kind)
         if held is None:
-            row = self._db.query_one("SELECT 1 FROM records WHERE kind = ? LIMIT 1", (kind,))
+            row = self._core._db.query_one("SELECT 1 FROM records WHERE kind = ? LIMIT 1", (kind,))
             held = self._held[kind] = row is not None
         return held
 
@@ -208,7 +114,7 @@ class RecordStore(LedgerCore):
         added in the same call or transaction count). Returns counts per bundle key."""
         if attrs.has(type(records)):
             records = (records,)
-        with self.transaction():
+        with self._core.transaction():
             return self._add_stream(records, None)
 
     def import_bundle(self, bundle: Any) -> dict[str, int]:
@@ -217,7 +123,7 @@ class RecordStore(LedgerCore):
         ordered = itertools.chain.from_iterable(
             getattr(bundle, key, ()) for key in _bundle_keys_in_order()
         )
-        with self.transaction():
+        with self._core.transaction():
             return self._add_stream(ordered, None)
 
     def import_records(
@@ -226,7 +132,7 @@ class RecordStore(LedgerCore):
         """Import a stream of records (e.g. from :func:`coprolib.records.bundle.iter_jsonl`) in one
         transaction without holding them all in memory. ``progress(n)`` is called with the
         number of records written so far after each chunk."""
-        with self.transaction():
+        with self._core.transaction():
             return self._add_stream(records, progress)
 
     def _add_stream(
@@ -253,18 +159,20 @@ class RecordStore(LedgerCore):
                 if recs:
                     self._insert_kind(kind, recs)
                     counts[key_of[kind]] += len(recs)
-            self._access_dirty.update(s.id for s in by_kind.get("story", ()))
-            self._access_dirty.update(self._covered_stories(by_kind.get("consent", [])))
+            self._core._access_dirty.update(s.id for s in by_kind.get("story", ()))
+            self._core._access_dirty.update(
+                self._consent._covered_stories(by_kind.get("consent", []))
+            )
             done += len(chunk)
             if done >= next_analyze:
-                self._db.analyze()
+                self._core._db.analyze()
                 next_analyze = done * 4
             if progress is not None:
                 progress(done)
         return counts
 
     def _insert_kind(self, kind: str, recs: list[Any]) -> None:
-        seen = self._tx_ids.setdefault(kind, set())
+        seen = self._core._tx_ids.setdefault(kind, set())
         fresh: list[str] = []
         for rec in recs:
             if rec.id in seen:
@@ -275,7 +183,7 @@ class RecordStore(LedgerCore):
                 )
             seen.add(rec.id)
             fresh.append(rec.id)
-        clash = self._existing_ids(kind, fresh) if self._held_before(kind) else set()
+        clash = self._core._existing_ids(kind, fresh) if self._held_before(kind) else set()
         if clash:
             first = next(r.id for r in recs if r.id in clash)
             raise LedgerError(
@@ -288,9 +196,9 @@ class RecordStore(LedgerCore):
         event_rows = []
         state_rows: list[tuple[Any, ...]] = []
         purpose_rows: list[tuple[Any, ...]] = []
-        audit = self._audit
-        encode = self._encode
-        model = self._access_model
+        audit = self._core._audit
+        encode = self._core._encode
+        model = self._consent._access_model
         for rec in recs:
             rec_id = rec.id
             plain = unstructure(rec)
@@ -306,16 +214,16 @@ class RecordStore(LedgerCore):
                 model.add_story(rec_id, rec.themes, rec.contributor_ids)
             if events is not None:
                 for version, (ev, ev_data) in enumerate(zip(rec.events, events, strict=True), 1):
-                    event_rows.append(self._event_row(rec_id, version, ev, ev_data))
+                    event_rows.append(self._consent._event_row(rec_id, version, ev, ev_data))
                 state, purposes = _consent_state_rows(rec)
                 state_rows.append(state)
                 purpose_rows.extend(purposes)
                 model.add_consent(rec.story_ids, purposes)
         # After the records' entries, not between them: a run of one action is one audit entry.
         for row in event_rows:
-            self._audit_event(row)
+            self._consent._audit_event(row)
         try:
-            self._db.bulk_insert("records", _RECORD_COLUMNS, rows)
+            self._core._db.bulk_insert("records", _RECORD_COLUMNS, rows)
         except Exception as exc:
             if is_integrity_error(exc):  # another writer got there between check and insert
                 raise LedgerError(
@@ -323,148 +231,26 @@ class RecordStore(LedgerCore):
                     "(added by another writer at the same time)"
                 ) from None
             raise
-        self._db.bulk_insert("record_refs", ("kind", "id", "ref_kind", "ref_id"), ref_rows)
+        self._core._db.bulk_insert("record_refs", ("kind", "id", "ref_kind", "ref_id"), ref_rows)
         if kind == "consent":
-            self._db.bulk_insert(
+            self._core._db.bulk_insert(
                 "consent_events", ("consent_id", "version", "at", "data"), event_rows
             )
-            self._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
-            self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
-
-    def _event_row(
-        self, consent_id: str, version: int, ev: ConsentEvent, plain: Any = None
-    ) -> tuple[Any, ...]:
-        """A ``consent_events`` row (free text encrypted when the ledger has a key);
-        ``plain`` is ``ev`` already unstructured."""
-        data = unstructure(ev) if plain is None else plain
-        return (
-            consent_id,
-            version,
-            utc_text(ev.at),
-            self._encode("consent_events", "consent_event", f"{consent_id}:{version}", data),
-        )
-
-    def _audit_event(self, row: tuple[Any, ...]) -> None:
-        consent_id, version, at, data = row
-        self._audit(
-            "consent_event",
-            f"consent_event:{consent_id}:{version}",
-            event_digest(consent_id, version, at, data),
-        )
+            self._core._db.bulk_insert("consent_state", _STATE_COLUMNS, state_rows)
+            self._core._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purpose_rows)
 
     def _ref_rows(self, kind: str, rec: Any) -> list[tuple[str, str, str, str]]:
         out: list[tuple[str, str, str, str]] = []
         seen: set[tuple[str, str]] = set()
-        known = self._tx_ids
+        known = self._core._tx_ids
         for field, ref_kind, ref_id in references(rec):
             if (ref_kind, ref_id) in seen:
                 continue
             seen.add((ref_kind, ref_id))
             out.append((kind, rec.id, ref_kind, ref_id))
             if ref_kind != "theme" and ref_id not in known.get(ref_kind, ()):
-                self._pending.append((kind, rec.id, field, ref_kind, ref_id))
+                self._core._pending.append((kind, rec.id, field, ref_kind, ref_id))
         return out
-
-    def _write_consent_state(self, consent: Consent) -> None:
-        self._access_model.drop()
-        state, purposes = _consent_state_rows(consent)
-        self._db.execute("DELETE FROM consent_state WHERE consent_id = ?", (consent.id,))
-        self._db.execute("DELETE FROM consent_purposes WHERE consent_id = ?", (consent.id,))
-        self._db.bulk_insert("consent_state", _STATE_COLUMNS, [state])
-        self._db.bulk_insert("consent_purposes", _PURPOSE_COLUMNS, purposes)
-
-    def _covered_stories(self, consents: builtins.list[Consent]) -> set[str]:
-        """Ids of the stories the consents cover (listed, or all their contributor's)."""
-        out: set[str] = set()
-        # A contributor this transaction added has no stories but the ones it added, and
-        # those are marked already.
-        added = self._tx_ids.get("contributor", ())
-        everyone = sorted(
-            {
-                c.contributor_id
-                for c in consents
-                if not c.story_ids and c.contributor_id not in added
-            }
-        )
-        for c in consents:
-            out.update(c.story_ids)
-        out |= self._first_column_in(
-            "SELECT id FROM record_refs WHERE ref_kind = 'contributor' AND kind = 'story'"
-            " AND ref_id {in_}",
-            (),
-            everyone,
-        )
-        return out
-
-    def _refresh_access(self, story_ids: builtins.list[str]) -> None:
-        """Recompute ``story_access`` rows for these stories (themes x allowed purposes).
-        Stories this transaction added have no rows yet; theirs are computed from what it
-        wrote (see :class:`_AccessModel`). The others go through SQL: in slices of ids for a
-        few, in one set-based pass through a temporary table for many."""
-        model = self._access_model
-        if not model.stale and model.stories:
-            new = [s for s in story_ids if s in model.stories]
-            if new:
-                self._insert_new_access(new)
-                if len(new) == len(story_ids):
-                    return
-                known = model.stories
-                story_ids = [s for s in story_ids if s not in known]
-        self._refresh_access_sql(story_ids)
-
-    def _insert_new_access(self, story_ids: builtins.list[str]) -> None:
-        model = self._access_model
-        added = self._tx_ids.get("contributor", set())
-        older = sorted({c for s in story_ids for c in model.stories[s][1] if c not in added})
-        earlier: dict[str, list[_Grant]] = {}
-        if older:
-            rows = self._db.query(
-                "SELECT contributor_id, purpose, expires FROM consent_purposes"
-                " WHERE all_stories = 1 AND contributor_id = ANY(?)"
-                if self._db.dialect == "postgres"
-                else "SELECT contributor_id, purpose, expires FROM consent_purposes"
-                " WHERE all_stories = 1 AND contributor_id IN (SELECT value FROM json_each(?))",
-                (older if self._db.dialect == "postgres" else json.dumps(older),),
-            )
-            for contributor_id, purpose, expires in rows:
-                earlier.setdefault(contributor_id, []).append((purpose, expires))
-        columns = ("theme", "purpose", "story_id", "expires")
-        it = model.rows(story_ids, earlier)
-        while True:
-            batch = list(itertools.islice(it, 5000))
-            if not batch:
-                break
-            self._db.bulk_insert("story_access", columns, batch)
-
-    def _refresh_access_sql(self, story_ids: builtins.list[str]) -> None:
-        if not story_ids:
-            return
-        if len(story_ids) > _ACCESS_BULK:
-            self._db.analyze()
-            self._db.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS access_dirty (story_id TEXT PRIMARY KEY)"
-            )
-            self._db.execute("DELETE FROM access_dirty")
-            self._db.bulk_insert("access_dirty", ("story_id",), [(i,) for i in story_ids])
-            every = "SELECT story_id FROM access_dirty"
-            self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({every})")
-            # In primary-key order: the index then grows at its end instead of at random.
-            self._db.execute(
-                "INSERT INTO story_access (theme, purpose, story_id, expires)"
-                + ACCESS_ROWS.format(ids=every)
-                + " ORDER BY theme, purpose, story_id"
-            )
-            self._db.execute("DELETE FROM access_dirty")
-            return
-        for i in range(0, len(story_ids), 400):
-            chunk = story_ids[i : i + 400]
-            marks = ",".join("?" * len(chunk))
-            self._db.execute(f"DELETE FROM story_access WHERE story_id IN ({marks})", chunk)
-            self._db.execute(
-                "INSERT INTO story_access (theme, purpose, story_id, expires)"
-                + ACCESS_ROWS.format(ids=marks),
-                (*chunk, *chunk),
-            )
 
     def replace(self, record: Any) -> None:
         """Store a new version of an existing record (not a consent: append events instead)."""
@@ -475,9 +261,9 @@ class RecordStore(LedgerCore):
                 "a consent is never replaced; append an event with append_consent_event",
                 record=where,
             )
-        with self.transaction():
-            row = self._db.query_one(
-                f"SELECT erased FROM records WHERE kind = ? AND id = ?{self._db.for_update}",
+        with self._core.transaction():
+            row = self._core._db.query_one(
+                f"SELECT erased FROM records WHERE kind = ? AND id = ?{self._core._db.for_update}",
                 (kind, record.id),
             )
             if row is None:
@@ -486,73 +272,33 @@ class RecordStore(LedgerCore):
                 raise LedgerError(
                     "was erased; an erased record cannot be given new content", record=where
                 )
-            data = self._encode("records", kind, record.id, unstructure(record))
+            data = self._core._encode("records", kind, record.id, unstructure(record))
             status, domain = index_columns(record)
-            self._db.execute(
+            self._core._db.execute(
                 "UPDATE records SET data = ?, status = ?, domain = ? WHERE kind = ? AND id = ?",
                 (data, status, domain, kind, record.id),
             )
-            self._db.execute("DELETE FROM record_refs WHERE kind = ? AND id = ?", (kind, record.id))
-            self._db.bulk_insert(
+            self._core._db.execute(
+                "DELETE FROM record_refs WHERE kind = ? AND id = ?", (kind, record.id)
+            )
+            self._core._db.bulk_insert(
                 "record_refs", ("kind", "id", "ref_kind", "ref_id"), self._ref_rows(kind, record)
             )
             if kind == "story":
-                self._access_dirty.add(record.id)
-                self._access_model.drop()
-            self._audit(
+                self._core._access_dirty.add(record.id)
+                self._consent._access_model.drop()
+            self._core._audit(
                 "replace",
                 f"{kind}:{record.id}",
                 record_digest(kind, record.id, data, status, domain, 0),
             )
-
-    def lock_consent(self, consent_id: str) -> Consent | None:
-        """The consent, locked against other writers until the open transaction ends (call
-        inside :meth:`transaction`), or None when there is none. A change read-then-written
-        under this lock cannot miss another's event."""
-        # Lock the consent's row in ``records``: it is updated in place, never deleted and
-        # re-inserted as ``consent_state`` is, so on PostgreSQL a writer waiting here sees the
-        # version the one before it wrote (a lock on a row that was replaced would be released
-        # with no row, and two waiters would both write the same version). SQLite's write
-        # transaction already holds the only write lock.
-        self._db.query_one(
-            f"SELECT seq FROM records WHERE kind = 'consent' AND id = ?{self._db.for_update}",
-            (consent_id,),
-        )
-        return self.get(Consent, consent_id)
-
-    def append_consent_event(self, consent_id: str, event: ConsentEvent) -> Consent:
-        """Append an event to a consent (the only way a consent changes); returns the new
-        version. Events must not be earlier than the consent's last event."""
-        where = f"consent {consent_id!r}"
-        if not isinstance(event, ConsentEvent):
-            raise LedgerError(f"expected a ConsentEvent, got {type(event).__name__}", record=where)
-        with self.transaction():
-            consent = self.lock_consent(consent_id)
-            if consent is None:
-                raise LedgerError(
-                    "there is no consent with this id to add an event to",
-                    record=where,
-                    field="consent_id",
-                )
-            try:
-                new = consent.with_event(event)
-            except RecordError as exc:
-                raise LedgerError(
-                    exc.message, record=where, field=f"events[{consent.version}].{exc.field}"
-                ) from None
-            row = self._event_row(consent_id, new.version, event)
-            self._audit_event(row)
-            self._db.execute(_INSERT_EVENT, row)
-            self._write_consent_state(new)
-            self._access_dirty.update(self._covered_stories([new]))
-            return new
 
     # --- reading ------------------------------------------------------------------------
 
     def get(self, cls: type[T], record_id: str) -> T | None:
         """The record of type ``cls`` with this id, or ``None``."""
         kind = _kind_of_cls(cls)
-        row = self._db.query_one(
+        row = self._core._db.query_one(
             "SELECT data FROM records WHERE kind = ? AND id = ?", (kind, record_id)
         )
         if row is None:
@@ -564,21 +310,21 @@ class RecordStore(LedgerCore):
         if kind == "consent" and rows:
             ids = [r[0] for r in rows]
             marks = ",".join("?" * len(ids))
-            for cid, version, text in self._db.query(
+            for cid, version, text in self._core._db.query(
                 "SELECT consent_id, version, data FROM consent_events"
                 f" WHERE consent_id IN ({marks}) ORDER BY consent_id, version",
                 ids,
             ):
                 events.setdefault(cid, []).append(
-                    self._plain("consent_events", "consent_event", f"{cid}:{version}", text)
-                    if self._key_id is not None
+                    self._core._plain("consent_events", "consent_event", f"{cid}:{version}", text)
+                    if self._core._key_id is not None
                     else _json(text)
                 )
         out = []
         # The converter's hook for the class, looked up once per page rather than per row;
         # a row it rejects goes through _load, which names the record and the problem.
         hook = converter.get_structure_hook(cls)
-        plain = self._plain if self._key_id is not None else None
+        plain = self._core._plain if self._core._key_id is not None else None
         loads = json.loads
         for rec_id, text in rows:
             data = loads(text) if plain is None else plain("records", kind, rec_id, text)
@@ -587,7 +333,7 @@ class RecordStore(LedgerCore):
             try:
                 out.append(hook(data, cls))
             except Exception:
-                out.append(self._load(cls, kind, rec_id, data))
+                out.append(self._core._load(cls, kind, rec_id, data))
         return out
 
     def list(
@@ -642,7 +388,7 @@ class RecordStore(LedgerCore):
     ) -> Iterator[Any]:
         last = 0
         while True:
-            rows = self._db.query(sql, (*params, last))
+            rows = self._core._db.query(sql, (*params, last))
             if not rows:
                 return
             last = rows[-1][0]
@@ -687,17 +433,6 @@ class RecordStore(LedgerCore):
             )
         return ref_in, [name, value, kind]
 
-    def story_ids_for(self, theme: str, purpose: str) -> builtins.list[str]:
-        """Ids (sorted) of stories with ``theme`` that a covering, unexpired consent allows
-        for ``purpose`` now: one index range scan of ``story_access``. The planner still
-        checks every consent in full before anything is shared."""
-        rows = self._db.query(
-            "SELECT story_id FROM story_access WHERE theme = ? AND purpose = ?"
-            " AND (expires IS NULL OR expires >= ?) ORDER BY story_id",
-            (theme, str(purpose), dt.date.today().isoformat()),
-        )
-        return [r[0] for r in rows]
-
     def get_many(self, cls: type[T], record_ids: Iterable[str]) -> dict[str, T]:
         """The records of type ``cls`` with these ids, by id (ids not found are left out): one
         query per 500 ids."""
@@ -707,45 +442,23 @@ class RecordStore(LedgerCore):
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
+            rows = self._core._db.query(
                 f"SELECT id, data FROM records WHERE kind = ? AND id IN ({marks})", (kind, *chunk)
             )
             for record in self._rows_to_records(cls, kind, [(r[0], r[1]) for r in rows]):
                 out[record.id] = record
         return out
 
-    def consents_of(self, contributor_ids: Iterable[str]) -> builtins.list[Consent]:
-        """Every consent of these contributors, in the order they were added."""
-        ids = sorted(set(contributor_ids))
-        found: list[tuple[int, Consent]] = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
-                "SELECT r.seq, r.id, r.data FROM records r WHERE r.kind = 'consent' AND r.id IN"
-                " (SELECT x.id FROM record_refs x WHERE x.kind = 'consent'"
-                f" AND x.ref_kind = 'contributor' AND x.ref_id IN ({marks}))",
-                chunk,
-            )
-            records = self._rows_to_records(Consent, "consent", [(r[1], r[2]) for r in rows])
-            found.extend(zip((r[0] for r in rows), records, strict=True))
-        return [c for _, c in sorted(found, key=lambda pair: pair[0])]
-
-    def consents_for_story(self, story_id: str) -> builtins.list[Consent]:
-        """Every consent that covers the story: those listing it, and those of any of its
-        contributors that cover all their stories."""
-        return list(self.list(Consent, story=story_id))
-
     def count(self, cls: type[Any]) -> int:
         """How many records of this type the ledger holds (erased tombstones included)."""
-        row = self._db.query_one(
+        row = self._core._db.query_one(
             "SELECT count(*) FROM records WHERE kind = ?", (_kind_of_cls(cls),)
         )
         return int(row[0]) if row else 0
 
     def is_erased(self, cls: type[Any], record_id: str) -> bool:
         """Whether the record is an erasure tombstone."""
-        row = self._db.query_one(
+        row = self._core._db.query_one(
             "SELECT erased FROM records WHERE kind = ? AND id = ?", (_kind_of_cls(cls), record_id)
         )
         return bool(row and row[0])

@@ -20,9 +20,10 @@ from typing import Any
 
 from coprolib.ledger.audit import GENESIS, entry_hash, parse_rows_list, rows_digest
 from coprolib.ledger.backends import Backend
+from coprolib.ledger.consent_store import event_digest
 from coprolib.ledger.derived import check_derived
 from coprolib.ledger.outbox import job_digest, receipt_digest, share_digest
-from coprolib.ledger.record_store import event_digest, record_digest
+from coprolib.ledger.record_store import record_digest
 from coprolib.ledger.types import AuditVerification
 
 _PAGE = 5000
