@@ -207,6 +207,11 @@ class FaultServer:
 class _QuietServer(ThreadingHTTPServer):
     """Clients that vanish mid-request (killed, timed out) are expected here: no tracebacks."""
 
+    # socketserver listens with a backlog of 5: several workers opening pooled connections at
+    # once overflowed it, the kernel dropped the connection attempts, and a client retrying a
+    # second later had already hit a short connect timeout. A real server takes a burst.
+    request_queue_size = 128
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         return
 
