@@ -49,10 +49,11 @@ _UPPER = "".join(ch for ch in map(chr, range(0xC0, 0x250)) if ch.isupper())
 _LOWER = "".join(ch for ch in map(chr, range(0xDF, 0x250)) if ch.islower())
 _CAP = rf"[A-Z{_UPPER}]"
 _LOW = rf"[a-z{_LOWER}]"
+_LETTER = rf"[A-Za-z{_UPPER}{_LOWER}]"
 # A capitalised word: "Khan", "O'Brien", "McDonald", "Baker-Jones", "Zoë", or an initial "A.".
-_WORD_REST = (
-    rf"(?:(?:['’]{_CAP})?(?:{_LOW}|{_CAP})*{_LOW}(?:{_LOW}|{_CAP})*(?:[-'’]{_CAP}{_LOW}+)*|\.)"
-)
+# (Capitals, then a lower-case letter, then any letters: one class per step, so the scanner
+# does not backtrack through an alternation of two classes at every letter.)
+_WORD_REST = rf"(?:(?:['’]{_CAP})?{_CAP}*{_LOW}{_LETTER}*(?:[-'’]{_CAP}{_LOW}+)*|\.)"
 _WORD = rf"{_CAP}{_WORD_REST}"
 _TITLES = (
     "Mr|Mrs|Ms|Miss|Mx|Dr|Doctor|Prof|Professor|Sir|Dame|Lady|Lord|Rev|Reverend|Revd|Father"
@@ -66,12 +67,13 @@ _TITLE_DOT = "|".join(
 _PARTICLE = (
     r"(?:van der|van|von|de|del|della|da|di|du|le|la|al|el|bin|bint|ibn|ap|ní|ni|mac|Ó|Ní|Ua)"
 )
-_DOT = rf"(?:(?:{_TITLE_DOT})\.)?"
+# The full stop is looked for before the titles it may follow, which most words are not.
+_DOT = rf"(?:(?=\.)(?:{_TITLE_DOT})\.)?"
 # A run of capitalised words on one line. It starts with a capital letter (so the scanner can
 # skip lower-case text quickly) that does not continue a word; a title may keep its full stop.
 RUN_RE = re.compile(
     rf"{_CAP}(?<![\w'’]{_CAP}){_WORD_REST}{_DOT}"
-    rf"(?:(?:[ \t]+{_PARTICLE})?[ \t]+{_WORD}{_DOT})*(?![\w])"
+    rf"(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}{_DOT})*(?![\w])"
 )
 TOKEN_RE = re.compile(_WORD)
 
@@ -604,11 +606,7 @@ class PersonRecognizer:
         keys = [_clean(w) for _, _, w in tokens]
         n = len(tokens)
         hits: list[tuple[int, int]] = []
-
-        def hit(start: int, end: int) -> None:
-            hits.append((start, end))
-            view.add(start, end)
-
+        first = self.first
         i = 0
         while i < n:
             key = keys[i]
@@ -619,7 +617,8 @@ class PersonRecognizer:
                     end_i += 1
                 if end_i == n - 1 and self._surname_too(keys[end_i], ambiguous=False):
                     end_i += 1
-                hit(start, tokens[end_i - 1][1])
+                hits.append((start, tokens[end_i - 1][1]))
+                view.add(*hits[-1])
                 i = end_i
                 continue
             if len(key) == 1 and word.endswith("."):
@@ -632,7 +631,8 @@ class PersonRecognizer:
                     and not tokens[j][2].endswith(".")
                     and self._initialled(view, keys[j], start, run_start=i == 0)
                 ):
-                    hit(start, tokens[j][1])
+                    hits.append((start, tokens[j][1]))
+                    view.add(*hits[-1])
                     i = j + 1
                     continue
             i += 1
@@ -640,7 +640,7 @@ class PersonRecognizer:
                 continue
             nxt = tokens[i][2] if i < n else None
             ambiguous = key in AMBIGUOUS or key in STOP_WORDS
-            if key in self.first:
+            if key in first:
                 if ambiguous and not self._supported(view, key, start, end, nxt):
                     continue
             elif key in STOP_WORDS or not self._cued(
@@ -670,7 +670,8 @@ class PersonRecognizer:
             if end_i < n and keys[end_i] in ORG_WORDS:
                 i = end_i + 1
                 continue
-            hit(start, tokens[end_i - 1][1])
+            hits.append((start, tokens[end_i - 1][1]))
+            view.add(*hits[-1])
             i = end_i
         return hits
 
@@ -707,10 +708,9 @@ class PersonRecognizer:
         runs: list[list[tuple[int, int, str]]] = []
         covered: set[int] = set()
         view = _View(text)
-        first, stop = self.first, STOP_WORDS
+        first, stop, ordinary = self.first, STOP_WORDS, self.ordinary
         for m in RUN_RE.finditer(text):
             run = m.group()
-            start = m.start()
             if " " not in run and "\t" not in run:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
@@ -718,14 +718,14 @@ class PersonRecognizer:
                     if key in stop:
                         # Never a name, a word of one remembered, or joined to one by "and".
                         continue
-                    if key in self.ordinary or not (
-                        _cue_before(view, start) or _action(view, start, m.end())
+                    start, end = m.span()
+                    if key in ordinary or not (
+                        _cue_before(view, start) or _action(view, start, end)
                     ):
-                        singles.append((start, m.end(), run))
+                        singles.append((start, end, run))
                         continue
-            tokens = [
-                (t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, m.end())
-            ]
+            start, end = m.span()
+            tokens = [(t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, end)]
             runs.append(tokens)
             for start, end in self._people_in_run(view, tokens):
                 found.append(Span(start, end, "PERSON", 0.85))
