@@ -35,7 +35,7 @@ from coprolib.records.enums import (
     StorySource,
 )
 from coprolib.redaction import PLACEHOLDER_RE, common_words, find_spans, identifier_terms, redact
-from coprolib.redaction.recognizers_names import first_names
+from coprolib.redaction.recognizers_names import RUN_RE, TOKEN_RE, first_names
 
 NBSP = "\u00a0"
 
@@ -321,6 +321,21 @@ def test_the_known_identifier_case_is_idempotent() -> None:
 def test_runs_split_by_a_name_are_decided_as_they_will_read(text: str) -> None:
     once = redact(text).text
     assert redact(once).text == once
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text("aAzZéÉłŁ .'’-\tMrDSt\n", max_size=30))
+@example(text="Dr. O'Brien-Smith’s")
+@example(text="Mr. Dr. Ann")
+def test_a_one_word_run_is_its_own_token(text: str) -> None:
+    # The PERSON recogniser takes a one-word run without a final full stop as its one token,
+    # without tokenising it again: TOKEN_RE must find exactly that word in it.
+    for m in RUN_RE.finditer(text):
+        run = m.group()
+        if " " in run or "\t" in run or run.endswith("."):
+            continue
+        tokens = [t.span() for t in TOKEN_RE.finditer(text, *m.span())]
+        assert tokens == [m.span()], run
 
 
 _FRAGMENTS = [

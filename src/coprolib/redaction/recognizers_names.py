@@ -109,6 +109,8 @@ _CUE_LAST = _words(
     """
 )
 
+#: The last character of every word in _CUE_LAST.
+_CUE_LAST_ENDS = frozenset(word[-1] for word in _CUE_LAST)
 
 #: What a name found reads as, to the words after it, in the output.
 _MASK = "[PERSON]"
@@ -215,6 +217,10 @@ def _cue_word_before(text: str, begin: int, start: int) -> bool:
     end = start - 1
     while end > 0 and text[end - 1].isspace():
         end -= 1
+    # Most words before a capital end in a full stop: settled by their last character.
+    last = text[end - 1]
+    if last not in ",:" and last.casefold()[-1:] not in _CUE_LAST_ENDS:
+        return False
     cut = max(text.rfind(" ", begin, end), text.rfind("\n", begin, end), begin - 1) + 1
     return text[cut:end].rstrip(",:").casefold() in _CUE_LAST
 
@@ -677,13 +683,19 @@ class PersonRecognizer:
 
     @staticmethod
     def _remember(
-        tokens: list[tuple[int, int, str]], start: int, end: int, words: set[str]
+        tokens: list[tuple[int, int, str]],
+        start: int,
+        end: int,
+        words: set[str],
+        covered: set[int],
     ) -> None:
-        """Add the words of the name at ``start:end`` that other mentions are found by."""
+        """Mark the words of the name at ``start:end`` as ``covered`` (by their starts) and add
+        to ``words`` those that other mentions are found by."""
         position = 0
         for s, _e, w in tokens:
             if s < start or s >= end:
                 continue
+            covered.add(s)
             key = _clean(w)
             if key in TITLES:
                 continue
@@ -711,7 +723,8 @@ class PersonRecognizer:
         first, stop, ordinary = self.first, STOP_WORDS, self.ordinary
         for m in RUN_RE.finditer(text):
             run = m.group()
-            if " " not in run and "\t" not in run:
+            single = " " not in run and "\t" not in run
+            if single:
                 # One word: the common case, decided without tokenising.
                 key = run.casefold()
                 if key not in first:
@@ -725,12 +738,17 @@ class PersonRecognizer:
                         singles.append((start, end, run))
                         continue
             start, end = m.span()
-            tokens = [(t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, end)]
+            if single and run[-1] != ".":
+                # A one-word run is its one token (a title's full stop would not be in it).
+                tokens = [(start, end, run)]
+            else:
+                tokens = [
+                    (t.start(), t.end(), t.group()) for t in TOKEN_RE.finditer(text, start, end)
+                ]
             runs.append(tokens)
             for start, end in self._people_in_run(view, tokens):
                 found.append(Span(start, end, "PERSON", 0.85))
-                self._remember(tokens, start, end, words)
-                covered.update(s for s, _e, _w in tokens if start <= s < end)
+                self._remember(tokens, start, end, words, covered)
         if not found and "[" not in text:
             return found
         # Lone unusual words that may be joined to a name by "and" ("Ilinca and Sorin Popescu"):
@@ -777,8 +795,7 @@ class PersonRecognizer:
                             decided.add(seen)
                             for start, end in self._people_in_run(view, part):
                                 new.append(Span(start, end, "PERSON", 0.85))
-                                self._remember(part, start, end, words)
-                                covered.update(t for t, _e, _w in part if start <= t < end)
+                                self._remember(part, start, end, words, covered)
                     part = []
             for s, e, w in pairable.values():
                 if s not in covered and _joined_to_person(text, s, e, starts, ends):
