@@ -201,6 +201,9 @@ def test_email_and_url() -> None:
         ("https://example.org/sab/report?id=3", "URL"),
     ]
     assert found("visit www.example.org/help, then", "URL") == ["www.example.org/help"]
+    # Found in any case (the recogniser looks for "www." without lower-casing the text).
+    for www in ("WWW", "wWw", "WwW", "wwW"):
+        assert found(f"see {www}.example.org now", "URL") == [f"{www}.example.org"]
     assert found("an @ sign alone, or user@localhost", "EMAIL") == []
 
 

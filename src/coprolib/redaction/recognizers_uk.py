@@ -140,8 +140,8 @@ class _Url:
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield every URL."""
-        lowered = text.lower() if not text.islower() else text
-        if "://" not in text and "www." not in lowered:
+        # "www." in any case ends in one of these: cheaper than lower-casing every text.
+        if "://" not in text and not any(ww in text for ww in ("ww.", "WW.", "wW.", "Ww.")):
             return
         for m in URL_RE.finditer(text):
             yield Span(m.start(), m.end(), "URL", 0.95)
@@ -234,7 +234,10 @@ _FLAT_BEFORE = re.compile(
     rf"|\b(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING},?\s+)$"
 )
 # A named house on a named street, with no number: "Rose Cottage, Mill Lane".
-_HOUSE_NAME = r"(?:Cottage|Cottages|Farm|Farmhouse|Lodge|Barn|Villa|Bungalow|Manor|Grange|House)"
+_HOUSE_WORDS = _split(
+    "Cottage Cottages Farm Farmhouse Lodge Barn Villa Bungalow Manor Grange House"
+)
+_HOUSE_NAME = rf"(?:{'|'.join(_HOUSE_WORDS)})"
 _NAMED_HOUSE = re.compile(
     rf"\b(?:[A-Z][a-z'’]+\s+){{1,2}}{_HOUSE_NAME},?\s+(?:{_NAME_WORD}\s+){{1,3}}(?:{_SUFFIX})\b\.?"
 )
@@ -248,6 +251,16 @@ _FLAT_ONLY = re.compile(
 # tried around them (scanning every word for the full patterns costs more than all else here).
 _HOUSE_HINT = re.compile(rf"{_HOUSE_NAME},?\s+[A-Z]")
 _FLAT_HINT = re.compile(r"[FfAaUuSs](?<![\w][FfAaUuSs])(?:lat|partment|nit|tudio)\s+\d")
+# What each hint cannot match without: a plain substring test skips the scan of most texts.
+_HOUSE_HINT_NEEDS = _HOUSE_WORDS
+_FLAT_HINT_NEEDS = ("lat", "partment", "nit", "tudio")
+
+
+def _hints(pattern: re.Pattern[str], needs: tuple[str, ...], text: str) -> Iterable[re.Match[str]]:
+    """``pattern.finditer(text)``, skipped when ``text`` holds none of the words in ``needs``."""
+    if any(word in text for word in needs):
+        return pattern.finditer(text)
+    return ()
 
 
 class _StreetAddress:
@@ -273,13 +286,13 @@ class _StreetAddress:
                     start = before.start()
             yield Span(start, m.end(), "STREET_ADDRESS", 0.95)
         done = -1
-        for hint in _HOUSE_HINT.finditer(text):
+        for hint in _hints(_HOUSE_HINT, _HOUSE_HINT_NEEDS, text):
             # The house name is at most two words of letters before the hint.
             for m in _NAMED_HOUSE.finditer(text, max(0, hint.start() - 48), hint.end() + 160):
                 if m.start() <= hint.start() < m.end() and m.start() > done:
                     done = m.start()
                     yield Span(m.start(), m.end(), "STREET_ADDRESS", 0.95)
-        for hint in _FLAT_HINT.finditer(text):
+        for hint in _hints(_FLAT_HINT, _FLAT_HINT_NEEDS, text):
             flat = _FLAT_ONLY.match(text, hint.start())
             if flat is not None:
                 yield Span(flat.start(), flat.end(), "STREET_ADDRESS", 0.95)
