@@ -36,6 +36,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
+from itertools import repeat
 
 from coprolib.hookspecs import RegisterRecognizers, hookimpl
 from coprolib.redaction import Span, common_words
@@ -232,7 +233,9 @@ def _cue_before(view: _View, start: int) -> bool:
     if not _cue_word_before(view.text, max(0, start - _READS_BEFORE), start):
         return False
     text, begin, start = view.before(start, _READS_BEFORE)
-    return _cue_word_before(text, begin, start) and _CUE_RE.search(text, begin, start) is not None
+    if text is not view.text and not _cue_word_before(text, begin, start):
+        return False
+    return _CUE_RE.search(text, begin, start) is not None
 
 
 #: An action given to someone in minutes or notes: "Sam to call GP", "- Priya to chase".
@@ -777,7 +780,7 @@ class PersonRecognizer:
                     new.append(Span(s, e, "PERSON", 0.8))
                     covered.add(s)
                     view.add(s, e)
-            for tokens, force in (*((t, False) for t in split), *((t, True) for t in again)):
+            for tokens, force in [*zip(split, repeat(False)), *zip(again, repeat(True))]:
                 part: list[tuple[int, int, str]] = []
                 for token in (*tokens, None):
                     if token is not None and token[0] not in covered:
