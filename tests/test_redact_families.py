@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,26 @@ def test_single_names_in_sign_offs_actions_and_naming(text: str, name: str) -> N
 )
 def test_single_name_look_alikes_stay(text: str) -> None:
     assert redact(text).text == text
+
+
+# Vietnamese tone marks (Latin Extended Additional), Azerbaijani "ə" (IPA Extensions), and the
+# same names with their accents as combining marks (decomposed text, NFD).
+_LATIN_EXTENDED = [
+    ("Present: Nguyễn Thị Hương, Sam Patel", "Nguyễn Thị Hương"),
+    ("I spoke to my friend Trần Văn Đức yesterday.", "Trần Văn Đức"),
+    ("My neighbour Məmmədov helped.", "Məmmədov"),
+    ("Mrs Phạm said she was fine.", "Mrs Phạm"),
+    ("Thanks,\nĐặng\n", "Đặng"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [*_LATIN_EXTENDED, *((unicodedata.normalize("NFD", t), n) for t, n in _LATIN_EXTENDED)],
+)
+def test_names_with_letters_beyond_latin_extended_b(text: str, name: str) -> None:
+    name = unicodedata.normalize("NFC", name)
+    assert name in [unicodedata.normalize("NFC", f) for f in found(text, "PERSON")]
 
 
 # --- unlisted first names before a surname that is also a place or an everyday word ----------

@@ -46,8 +46,12 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_UPPER = "".join(ch for ch in map(chr, range(0xC0, 0x250)) if ch.isupper())
-_LOWER = "".join(ch for ch in map(chr, range(0xDF, 0x250)) if ch.islower())
+# Latin letters with accents: Latin-1, Extended-A and -B, IPA Extensions (Azerbaijani "ə") and
+# Extended Additional (Vietnamese "ễ", "ạ"). Combining accents count as lower-case letters, so a
+# name typed in decomposed form (NFD) stays one word.
+_LATIN = (*range(0xC0, 0x2B0), *range(0x1E00, 0x1F00))
+_UPPER = "".join(ch for ch in map(chr, _LATIN) if ch.isupper())
+_LOWER = "".join(ch for ch in map(chr, _LATIN) if ch.islower()) + "\u0300-\u036f"
 _CAP = rf"[A-Z{_UPPER}]"
 _LOW = rf"[a-z{_LOWER}]"
 _LETTER = rf"[A-Za-z{_UPPER}{_LOWER}]"
