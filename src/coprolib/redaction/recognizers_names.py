@@ -133,13 +133,17 @@ class _View:
     and what is read after a word (a speech verb, "to call", " and ") is never part of one.
     """
 
-    __slots__ = ("_ends", "_last", "_seq", "_starts", "text")
+    __slots__ = ("_ends", "_last", "_seq", "_starts", "cues", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._seq: list[int] = []
+        #: ``_cue_before``'s answers by start: (names added when asked, answer). A word is often
+        #: asked about twice (as a one-word run, then inside its run), the answer only changing
+        #: when a name has been added since.
+        self.cues: dict[int, tuple[int, bool]] = {}
         # The end of the last name: names are mostly found left to right, so most words read
         # past every name found so far.
         self._last = -1
@@ -232,6 +236,20 @@ def _cue_word_before(text: str, begin: int, start: int) -> bool:
 
 def _cue_before(view: _View, start: int) -> bool:
     """Whether a naming or relationship cue ("my son", "called") ends just before ``start``."""
+    known = view.cues.get(start)
+    if known is not None and known[0] == len(view):
+        return known[1]
+    answer = _read_cue_before(view, start)
+    view.cues[start] = (len(view), answer)
+    return answer
+
+
+#: Where most cues start, counted back from the word they name: a first, shorter search finds
+#: them without trying every word start of the whole width.
+_CUE_NEAR = 16
+
+
+def _read_cue_before(view: _View, start: int) -> bool:
     # The output's word before ``start`` is the text's, or holds a placeholder and ends no
     # cue; so a word of the text that ends no cue settles it without building the output.
     if not _cue_word_before(view.text, max(0, start - _READS_BEFORE), start):
@@ -239,6 +257,10 @@ def _cue_before(view: _View, start: int) -> bool:
     text, begin, start = view.before(start, _READS_BEFORE)
     if text is not view.text and not _cue_word_before(text, begin, start):
         return False
+    # A match that starts near ``start`` is a match of the whole width (a search from ``pos``
+    # still reads the characters before it), so the nearer search settles most words.
+    if begin < start - _CUE_NEAR and _CUE_RE.search(text, start - _CUE_NEAR, start) is not None:
+        return True
     return _CUE_RE.search(text, begin, start) is not None
 
 
