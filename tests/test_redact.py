@@ -81,6 +81,11 @@ def test_nhs_check_digit() -> None:
     # Remainder 1 gives check digit 10: never a valid NHS number.
     assert not any(nhs_check_digit_ok(f"000000006{d}") for d in range(10))
     assert nhs_check_digit_ok("4010232137")
+    # Remainder 0 gives check digit 0.
+    assert nhs_check_digit_ok("907 483 3780")
+    assert not nhs_check_digit_ok("907 483 3781")
+    # A digit that is not a decimal digit ("²") makes it no NHS number, not an error.
+    assert not nhs_check_digit_ok("943 476 591²")
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from operator import mul
 
 from coprolib.hookspecs import RegisterRecognizers, hookimpl
 from coprolib.redaction import PatternRecognizer, Span
@@ -22,13 +23,12 @@ def _split(words: str) -> tuple[str, ...]:
 
 def nhs_check_digit_ok(number: str) -> bool:
     """True when the ten digits of ``number`` pass the NHS Modulus 11 check."""
-    digits = [int(ch) for ch in number if ch.isdigit()]
+    digits = [int(ch) for ch in number if ch.isdecimal()]
     if len(digits) != 10:
         return False
-    total = sum(d * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
+    # Weights 10 down to 2 on the first nine digits; a remainder of 0 gives check digit 0.
+    total: int = sum(map(mul, digits, range(10, 1, -1)))
+    check = (11 - total % 11) % 11
     return check != 10 and check == digits[9]
 
 
@@ -119,6 +119,15 @@ class _Anchored:
 _GIR_RE = re.compile(rf"(?<![A-Za-z0-9])GIR{BLANK}{{0,3}}0AA(?![A-Za-z0-9])", re.IGNORECASE)
 
 
+def _hints(pattern: re.Pattern[str], needs: tuple[str, ...], text: str) -> Iterable[re.Match[str]]:
+    """``pattern.finditer(text)``, skipped when ``text`` holds none of the strings in ``needs``
+    (every match contains one of them)."""
+    for word in needs:
+        if word in text:
+            return pattern.finditer(text)
+    return ()
+
+
 class _Girobank:
     """The one postcode with no digit in its outward code: GIR 0AA."""
 
@@ -127,9 +136,13 @@ class _Girobank:
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield each GIR 0AA."""
-        if "0AA" in text or "0aa" in text or "0Aa" in text or "0aA" in text:
-            for m in _GIR_RE.finditer(text):
-                yield Span(m.start(), m.end(), "UK_POSTCODE", 1.0)
+        for m in _hints(_GIR_RE, ("0AA", "0aa", "0Aa", "0aA"), text):
+            yield Span(m.start(), m.end(), "UK_POSTCODE", 1.0)
+
+
+#: "://", or "www." in any case, which ends in one of the other four: looked for as plain
+#: substrings, cheaper than lower-casing every text.
+_URL_NEEDS = ("://", "ww.", "WW.", "wW.", "Ww.")
 
 
 class _Url:
@@ -140,10 +153,7 @@ class _Url:
 
     def find(self, text: str) -> Iterable[Span]:
         """Yield every URL."""
-        # "www." in any case ends in one of these: cheaper than lower-casing every text.
-        if "://" not in text and not any(ww in text for ww in ("ww.", "WW.", "wW.", "Ww.")):
-            return
-        for m in URL_RE.finditer(text):
+        for m in _hints(URL_RE, _URL_NEEDS, text):
             yield Span(m.start(), m.end(), "URL", 0.95)
 
 
@@ -254,13 +264,6 @@ _FLAT_HINT = re.compile(r"[FfAaUuSs](?<![\w][FfAaUuSs])(?:lat|partment|nit|tudio
 # What each hint cannot match without: a plain substring test skips the scan of most texts.
 _HOUSE_HINT_NEEDS = _HOUSE_WORDS
 _FLAT_HINT_NEEDS = ("lat", "partment", "nit", "tudio")
-
-
-def _hints(pattern: re.Pattern[str], needs: tuple[str, ...], text: str) -> Iterable[re.Match[str]]:
-    """``pattern.finditer(text)``, skipped when ``text`` holds none of the words in ``needs``."""
-    if any(word in text for word in needs):
-        return pattern.finditer(text)
-    return ()
 
 
 class _StreetAddress:
