@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
+from operator import attrgetter
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -284,10 +285,16 @@ def _better(a: Span, b: Span) -> Span:
     return a if ka >= kb else b
 
 
+_START = attrgetter("start")
+_END = attrgetter("end")
+
+
 def merge_spans(spans: Iterable[Span]) -> list[Span]:
     """Sort spans and merge overlapping ones; a merged span keeps the label of its strongest
     part (highest score, then longest) and the highest score."""
-    ordered = sorted(spans, key=lambda s: (s.start, -s.end))
+    # By start, then longest first: two stable sorts on attributes, no key function per span.
+    ordered = sorted(spans, key=_END, reverse=True)
+    ordered.sort(key=_START)
     merged: list[Span] = []
     best: Span | None = None
     for span in ordered:
@@ -329,7 +336,8 @@ def _run(recognizers: Sequence[Recognizer], text: str, claimed: list[Span]) -> l
     found: list[Span] = []
     for recognizer in recognizers:
         found.extend(recognizer.find(view))
-    found = [s for s in found if s.end <= len(view)]
+    size = len(view)
+    found = [s for s in found if s.end <= size]
     ranges = _placeholder_ranges(view)
     if ranges:
         found = _outside(found, ranges)
@@ -338,7 +346,7 @@ def _run(recognizers: Sequence[Recognizer], text: str, claimed: list[Span]) -> l
     mapped = []
     for s in found:
         shift = shifts[bisect_right(starts, s.start) - 1]
-        mapped.append(Span(s.start + shift, s.end + shift, s.label, s.score))
+        mapped.append(Span(s.start + shift, s.end + shift, s.label, s.score) if shift else s)
     return mapped
 
 

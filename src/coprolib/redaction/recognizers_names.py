@@ -530,6 +530,13 @@ class PersonRecognizer:
         # Everyday words ("Transport", "Legal", "Mate") are never an unlisted name, even after a
         # cue ("Action: Legal to advise", "Cheers Mate").
         self.ordinary = COMMON_WORDS | ORG_WORDS | common_words()
+        # Stop words that are not first names, capitalised as a sentence starts with them: as a
+        # one-word run, each is skipped by the first test in ``find`` (a cache of its answer).
+        self._never_alone = frozenset(
+            cap
+            for word in STOP_WORDS - first
+            if " " not in (cap := word[:1].upper() + word[1:]) and cap.casefold() == word
+        )
 
     def _supported(
         self, view: _View, key: str, start: int, end: int, next_token: str | None
@@ -750,8 +757,13 @@ class PersonRecognizer:
         covered: set[int] = set()
         view = _View(text)
         first, stop, ordinary = self.first, STOP_WORDS, self.ordinary
+        never = self._never_alone
         for m in RUN_RE.finditer(text):
             run = m.group()
+            if run in never:
+                # A one-word run that is a stop word as written ("The", "She"): decided below
+                # too, without the steps in between.
+                continue
             single = " " not in run and "\t" not in run
             if single:
                 # One word: the common case, decided without tokenising.
