@@ -244,10 +244,7 @@ _FLAT_BEFORE = re.compile(
     rf"|\b(?:[A-Z][a-z'’]+\s+){{1,3}}{_BUILDING},?\s+)$"
 )
 # A named house on a named street, with no number: "Rose Cottage, Mill Lane".
-_HOUSE_WORDS = _split(
-    "Cottage Cottages Farm Farmhouse Lodge Barn Villa Bungalow Manor Grange House"
-)
-_HOUSE_NAME = rf"(?:{'|'.join(_HOUSE_WORDS)})"
+_HOUSE_NAME = r"(?:Cottage|Cottages|Farm|Farmhouse|Lodge|Barn|Villa|Bungalow|Manor|Grange|House)"
 _NAMED_HOUSE = re.compile(
     rf"\b(?:[A-Z][a-z'’]+\s+){{1,2}}{_HOUSE_NAME},?\s+(?:{_NAME_WORD}\s+){{1,3}}(?:{_SUFFIX})\b\.?"
 )
@@ -261,8 +258,8 @@ _FLAT_ONLY = re.compile(
 # tried around them (scanning every word for the full patterns costs more than all else here).
 _HOUSE_HINT = re.compile(rf"{_HOUSE_NAME},?\s+[A-Z]")
 _FLAT_HINT = re.compile(r"[FfAaUuSs](?<![\w][FfAaUuSs])(?:lat|partment|nit|tudio)\s+\d")
-# What each hint cannot match without: a plain substring test skips the scan of most texts.
-_HOUSE_HINT_NEEDS = _HOUSE_WORDS
+# What the flat hint cannot match without: a plain substring test skips the scan of most
+# texts. (Eleven such tests for the named-house hint would cost more than its own scan.)
 _FLAT_HINT_NEEDS = ("lat", "partment", "nit", "tudio")
 
 
@@ -289,7 +286,7 @@ class _StreetAddress:
                     start = before.start()
             yield Span(start, m.end(), "STREET_ADDRESS", 0.95)
         done = -1
-        for hint in _hints(_HOUSE_HINT, _HOUSE_HINT_NEEDS, text):
+        for hint in _HOUSE_HINT.finditer(text):
             # The house name is at most two words of letters before the hint.
             for m in _NAMED_HOUSE.finditer(text, max(0, hint.start() - 48), hint.end() + 160):
                 if m.start() <= hint.start() < m.end() and m.start() > done:
