@@ -9,15 +9,14 @@ in ``X-Civi-Auth: Bearer …``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_civicrm.adapter import CiviCRMAdapter, CiviCRMConfig
 
 __all__ = ["CiviCRMAdapter", "CiviCRMConfig", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``civicrm`` destination adapter."""
     register("civicrm", CiviCRMAdapter)

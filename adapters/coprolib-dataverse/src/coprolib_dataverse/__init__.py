@@ -9,15 +9,14 @@ whole destination for ``Retry-After``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_dataverse.adapter import DataverseAdapter, DataverseConfig
 
 __all__ = ["DataverseAdapter", "DataverseConfig", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``dataverse`` destination adapter."""
     register("dataverse", DataverseAdapter)

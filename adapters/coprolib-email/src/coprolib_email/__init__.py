@@ -9,15 +9,14 @@ tree only, not in the wheel) is a real aiosmtpd server for tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_email.adapter import EmailAdapter, EmailConfig
 
 __all__ = ["EmailAdapter", "EmailConfig", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``email`` destination adapter."""
     register("email", EmailAdapter)

@@ -12,9 +12,8 @@ the wheel) is a FHIR-subset server for tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_fhir.adapter import FhirAdapter, FhirConfig
 from coprolib_fhir.resources import Coding
 
@@ -22,6 +21,6 @@ __all__ = ["Coding", "FhirAdapter", "FhirConfig", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``fhir`` destination adapter."""
     register("fhir", FhirAdapter)

@@ -4,15 +4,14 @@ application access policy), with the shared Entra ID credentials of coprolib-ent
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_graphmail.adapter import GraphMailAdapter, GraphMailConfig
 
 __all__ = ["GraphMailAdapter", "GraphMailConfig", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``graph-mail`` destination adapter."""
     register("graph-mail", GraphMailAdapter)

@@ -12,15 +12,14 @@ in the wheel) is a Notify API subset for tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_notify.adapter import NotifyAdapter, NotifyConfig, TemplateIds
 
 __all__ = ["NotifyAdapter", "NotifyConfig", "TemplateIds", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``govuk-notify`` destination adapter."""
     register("govuk-notify", NotifyAdapter)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from coprolib import hookimpl
 from coprolib.errors import CoprolibError
+from coprolib.hookspecs import RegisterRecognizers
 from coprolib.redaction import Span
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ def recognizers_from_environment(environ: dict[str, str] | None = None) -> list[
 
 
 @hookimpl
-def register_recognizers(register: Callable[..., None]) -> None:
+def register_recognizers(register: RegisterRecognizers) -> None:
     """Register the Presidio recognisers the environment asks for (none by default)."""
     found = recognizers_from_environment()
     if found:

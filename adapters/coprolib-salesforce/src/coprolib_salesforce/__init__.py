@@ -4,15 +4,14 @@ same key to retract, with OAuth 2.0 client-credentials sign-in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_salesforce.adapter import SalesforceAdapter, SalesforceConfig
 
 __all__ = ["SalesforceAdapter", "SalesforceConfig", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``salesforce`` destination adapter."""
     register("salesforce", SalesforceAdapter)

@@ -4,15 +4,14 @@ map that coalesces on coprolib's idempotency key, so a repeat updates the same r
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_servicenow.adapter import ServiceNowAdapter, ServiceNowConfig
 
 __all__ = ["ServiceNowAdapter", "ServiceNowConfig", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``servicenow`` destination adapter."""
     register("servicenow", ServiceNowAdapter)

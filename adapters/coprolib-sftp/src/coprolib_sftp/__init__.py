@@ -10,15 +10,14 @@ key file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_sftp.adapter import SftpAdapter, SftpConfig, file_stem, fingerprint
 
 __all__ = ["SftpAdapter", "SftpConfig", "file_stem", "fingerprint", "register_adapters"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``sftp`` destination adapter."""
     register("sftp", SftpAdapter)

@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_sharepoint.sharepoint import SharePointListAdapter, SharePointListConfig
 from coprolib_sharepoint.teams import TeamsWorkflowAdapter, TeamsWorkflowConfig
 
@@ -26,7 +25,7 @@ __all__ = [
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``sharepoint-list`` and ``teams-workflow`` destination adapters."""
     register("sharepoint-list", SharePointListAdapter)
     register("teams-workflow", TeamsWorkflowAdapter)

@@ -10,15 +10,14 @@ a receiver that de-duplicates by id stores it once however often it is retried),
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from coprolib import hookimpl
+from coprolib.hookspecs import RegisterAdapter
 from coprolib_webhook.adapter import WebhookAdapter, WebhookConfig, sign
 
 __all__ = ["WebhookAdapter", "WebhookConfig", "register_adapters", "sign"]
 
 
 @hookimpl
-def register_adapters(register: Callable[..., None]) -> None:
+def register_adapters(register: RegisterAdapter) -> None:
     """Register the ``webhook`` destination adapter."""
     register("webhook", WebhookAdapter)
