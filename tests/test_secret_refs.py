@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from coprolib.adapters.secrets import LOG_FILTER, resolve
-from coprolib.config import ConfigError, SecretRef, mask_url, parse_config
+from coprolib.config import MASK, ConfigError, SecretRef, mask_url, parse_config
 from coprolib.serve.settings import serve_settings
 
 
@@ -90,4 +90,4 @@ def test_ledger_locations_and_log_lines_use_the_url_mask() -> None:
         "coprolib", logging.INFO, __file__, 1, "to %s", ("s://u:pw@h",), None
     )
     LOG_FILTER.filter(record)
-    assert record.getMessage() == "to s://u:***@h"
+    assert record.getMessage() == f"to s://u:{MASK}@h"

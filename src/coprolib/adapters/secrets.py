@@ -14,14 +14,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from coprolib.config.secrets import SecretRef, mask_url
+from coprolib.config.secrets import MASK, SecretRef, mask_url
 from coprolib.records import convert
-
-MASK = "***"
 
 
 class Secret:
-    """A secret value with the reference it came from; shows only the reference or ``***``."""
+    """A secret value with the reference it came from; shows only the reference or the mask."""
 
     __slots__ = ("_value", "reference")
 
