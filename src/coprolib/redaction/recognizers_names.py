@@ -530,12 +530,12 @@ class PersonRecognizer:
         # Everyday words ("Transport", "Legal", "Mate") are never an unlisted name, even after a
         # cue ("Action: Legal to advise", "Cheers Mate").
         self.ordinary = COMMON_WORDS | ORG_WORDS | common_words()
-        # Stop words that are not first names, capitalised as a sentence starts with them: as a
-        # one-word run, each is skipped by the first test in ``find`` (a cache of its answer).
+        # Stop words that are not first names, written as a sentence starts with them ("The"):
+        # the answer ``find`` reaches for such a one-word run, looked up first.
         self._never_alone = frozenset(
             cap
             for word in STOP_WORDS - first
-            if " " not in (cap := word[:1].upper() + word[1:]) and cap.casefold() == word
+            if (cap := word[:1].upper() + word[1:]).casefold() == word
         )
 
     def _supported(
@@ -761,8 +761,7 @@ class PersonRecognizer:
         for m in RUN_RE.finditer(text):
             run = m.group()
             if run in never:
-                # A one-word run that is a stop word as written ("The", "She"): decided below
-                # too, without the steps in between.
+                # "The", "She": skipped as the steps below would skip them, in one lookup.
                 continue
             single = " " not in run and "\t" not in run
             if single:
