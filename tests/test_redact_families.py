@@ -220,6 +220,32 @@ def test_names_with_letters_beyond_latin_extended_b(text: str, name: str) -> Non
     assert name in [unicodedata.normalize("NFC", f) for f in found(text, "PERSON")]
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Trần Văn Đức said he would call back.", "Trần Văn Đức"),
+        ("Nguyễn Thị Hương explained the plan to the panel.", "Nguyễn Thị Hương"),
+        ("Chidubem Adaeze Okonkwo told us about the flat.", "Chidubem Adaeze Okonkwo"),
+        ("Afterwards Ioana Maria Dumitrescu explained it.", "Ioana Maria Dumitrescu"),
+    ],
+)
+def test_three_unlisted_words_before_a_speech_verb(text: str, name: str) -> None:
+    assert found(text, "PERSON") == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Calderdale Citizens Advice said they could help.",
+        "Oakwood Medical Practice said the clinic had moved.",
+        "Hebden Royd Council said yes.",
+        "Saddleworth Parish Council told us so.",
+    ],
+)
+def test_three_word_organisations_before_a_speech_verb_stay(text: str) -> None:
+    assert redact(text).text == text
+
+
 # --- unlisted first names before a surname that is also a place or an everyday word ----------
 
 

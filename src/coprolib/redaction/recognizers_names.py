@@ -8,7 +8,8 @@ A person is found when a run of capitalised words holds
 * a capitalised name after a relationship, naming or greeting cue ("my son Kai", "called
   Oluwaseun", "hi Ama", "saw Jaydon");
 * two unlisted, unusual capitalised words after a weaker cue ("raised by", "Present:") or before
-  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister");
+  a speech verb or possessive ("Güler Tawia explained", "Umar Boadu's sister"), or three before
+  a speech verb ("Trần Văn Đức said");
 * an unlisted capitalised word and a listed surname that is also a place or an everyday word
   ("White", "May", "Hall"), the last two words of a run, after a cue or before a speech verb
   ("Present: Oana Young", "Radu Black said"); where the surname is also a building word
@@ -573,9 +574,11 @@ class PersonRecognizer:
         end: int,
         nxt: tuple[int, int, str] | None,
         last: bool = False,
+        third: tuple[int, int, str] | None = None,
     ) -> bool:
         """Whether an unlisted capitalised word starts a name: a cue before it, or it and the
-        next word are unusual words with a cue before them or a speech verb after them."""
+        next word (``nxt``) are unusual words with a cue before them or a speech verb after
+        them, or so are it and the next two (``third`` the last) before a speech verb."""
         if key in self.ordinary:
             return False
         if _cue_before(view, start) or _action(view, start, end):
@@ -593,9 +596,15 @@ class PersonRecognizer:
             if second in ORG_WORDS:
                 return not _PLACE_ENDING_RE.search(key) and self._weak_cue(view, start)
         # Two unknown capitalised words: a cue before them or a speech verb after them.
-        return self._weak_cue(view, start) or bool(
-            _VERB_AFTER_RE.match(view.text, nxt[1], nxt[1] + 14)
-        )
+        if self._weak_cue(view, start) or _VERB_AFTER_RE.match(view.text, nxt[1], nxt[1] + 14):
+            return True
+        # Three ("Trần Văn Đức said", "Nguyễn Thị Hương explained"): a speech verb after them.
+        if third is None:
+            return False
+        last_key = _clean(third[2])
+        if last_key in STOP_WORDS or last_key in COMMON_WORDS or last_key in self.ordinary:
+            return False
+        return _VERB_AFTER_RE.match(view.text, third[1], third[1] + 14) is not None
 
     def _pairable(self, word: str) -> bool:
         """Whether a lone capitalised word is unusual enough to be a name beside "and"."""
@@ -686,7 +695,13 @@ class PersonRecognizer:
                 if ambiguous and not self._supported(view, key, start, end, nxt):
                     continue
             elif key in STOP_WORDS or not self._cued(
-                view, key, start, end, tokens[i] if i < n else None, last=i == n - 1
+                view,
+                key,
+                start,
+                end,
+                tokens[i] if i < n else None,
+                last=i == n - 1,
+                third=tokens[i + 1] if i + 1 < n else None,
             ):
                 continue
             if i > 1 and keys[i - 2] in PLACE_PREFIXES:
